@@ -1,0 +1,53 @@
+/* os.c — the only file of heapbench that calls sbrk(). Contract in os.h. */
+#define _DEFAULT_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+static char *last_end;         /* end of the memory the last grow returned */
+static size_t footprint_bytes; /* grown minus shrunk, alignment padding included */
+
+/* Above this, sbrk's intptr_t argument could wrap; no real heap gets here. */
+#define HB_OS_MAX_GROW ((size_t)1 << 46)
+
+void *hb_os_grow(size_t bytes, int *contiguous) {
+  if (bytes == 0 || bytes > HB_OS_MAX_GROW) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  char *start = sbrk(0);
+  if (start == (void *)-1) return NULL;
+  /* Someone else may have left the break unaligned: pad up to 16. */
+  size_t pad = (size_t)(-(uintptr_t)start & 15);
+  char *got = sbrk((intptr_t)(bytes + pad));
+  if (got == (void *)-1) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  /* Another thread of another sbrk user can move the break between the
+   * two calls; then `got` is not `start` and the padding must be redone. */
+  char *memory = got + (-(uintptr_t)got & 15);
+  if (memory + bytes > got + bytes + pad) { /* alignment ate the tail */
+    if (sbrk(16) == (void *)-1) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    pad += 16;
+  }
+  footprint_bytes += bytes + pad;
+  *contiguous = memory == last_end;
+  last_end = memory + bytes;
+  return memory;
+}
+
+int hb_os_shrink(void *end, size_t bytes) {
+  if (sbrk(0) != end || bytes > footprint_bytes) return -1;
+  if (sbrk(-(intptr_t)bytes) == (void *)-1) return -1;
+  footprint_bytes -= bytes;
+  if (last_end == end) last_end = (char *)end - bytes;
+  return 0;
+}
+
+size_t hb_os_footprint(void) { return footprint_bytes; }

@@ -1,0 +1,26 @@
+/* os.h — the contract of os.c, the one file that calls sbrk().
+ *
+ *  - hb_os_grow(bytes) moves the program break up by `bytes` (a multiple of
+ *    16) and returns the start of the new memory, 16-byte aligned; NULL with
+ *    errno = ENOMEM when the kernel refuses or `bytes` is absurd.
+ *  - Nothing is promised about where the new memory lies: another user of
+ *    sbrk (glibc's main arena, say) may have moved the break since the last
+ *    call. *contiguous tells whether the new memory starts exactly where the
+ *    previous hb_os_grow() memory ended; when it does not, the caller starts
+ *    a new region.
+ *  - hb_os_shrink(end, bytes) gives back the last `bytes` below `end`, but
+ *    only if the break is still exactly at `end` (nobody moved it since):
+ *    returns 0 on success, -1 otherwise (nothing changed).
+ *  - hb_os_footprint() is the bytes grown and not given back, the sbrk
+ *    allocator's footprint.
+ */
+#ifndef HB_SBRK_OS_H
+#define HB_SBRK_OS_H
+
+#include <stddef.h>
+
+void *hb_os_grow(size_t bytes, int *contiguous);
+int hb_os_shrink(void *end, size_t bytes);
+size_t hb_os_footprint(void);
+
+#endif

@@ -1,0 +1,30 @@
+/* policy.h — what the sbrk policies share (private to allocator/sbrk/). */
+#ifndef HB_SBRK_POLICY_H
+#define HB_SBRK_POLICY_H
+
+#include "../hb_adapters.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HB_SBRK_VERSION "1.0"
+
+/* A policy: its public table (first member, so a table pointer is a policy
+ * pointer) and its heap checker. */
+typedef struct hb_sbrk_policy {
+  hb_allocator table;
+  /* 0 when every invariant holds, else -1 with the reason in `why`. */
+  int (*check)(char *why, size_t why_len);
+} hb_sbrk_policy;
+
+extern const hb_sbrk_policy hb_sbrk_tutorial;
+
+static inline size_t hb_round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Prints "heapbench sbrk: <caller>(<ptr>): <problem>" and aborts. */
+_Noreturn void hb_sbrk_die(const char *caller, const char *problem, const void *ptr);
+/* Formats the reason into `why` and returns -1, for checkers. */
+int hb_sbrk_fail(char *why, size_t why_len, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

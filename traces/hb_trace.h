@@ -1,0 +1,98 @@
+/* hb_trace.h — a trace in memory: what every reader produces and what the
+ * replayer and `heapbench trace` consume.
+ *
+ * A trace is the ordered list of allocator calls a program made, with each
+ * pointer replaced by a block id. A block id names one block from the call
+ * that creates it to the call that frees it; realloc moves the id to the
+ * resized block. An id may be used again after its block was freed.
+ *
+ * Readers (hb_trace_load picks one by content):
+ *   - heapbench's own binary format (traces/FORMAT.md)
+ *   - CS:APP malloc-lab .rep files, classic and extended headers
+ *   - valgrind --trace-malloc=yes logs
+ */
+#ifndef HB_TRACE_H
+#define HB_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hb_op_kind {
+  HB_OP_MALLOC = 0, /* id = malloc(size) */
+  HB_OP_CALLOC,     /* id = calloc(1, size): size is the product nmemb * size */
+  HB_OP_ALIGNED,    /* id = aligned allocation of size at 1 << align_log2
+                       (posix_memalign, aligned_alloc, memalign, valloc, pvalloc) */
+  HB_OP_REALLOC,    /* id = realloc(block id, size); with HB_FLAG_FROM_NULL,
+                       realloc(NULL, size) and id is a new block */
+  HB_OP_FREE,       /* free(block id); id == HB_NULL_ID is free(NULL) */
+  HB_OP_KIND_COUNT
+} hb_op_kind;
+
+enum {
+  HB_FLAG_FROM_NULL = 1u << 0,    /* HB_OP_REALLOC of a NULL pointer */
+  HB_FLAG_REALLOC_ZERO = 1u << 1, /* HB_OP_FREE that was realloc(p, 0) */
+};
+
+#define HB_NULL_ID UINT32_MAX
+
+typedef struct hb_op {
+  uint8_t kind;       /* hb_op_kind */
+  uint8_t flags;      /* HB_FLAG_* */
+  uint8_t align_log2; /* HB_OP_ALIGNED only */
+  uint8_t reserved;
+  uint32_t thread;    /* index of the recording thread, 0 .. thread_count-1 */
+  uint32_t id;        /* block id, 0 .. id_count-1, or HB_NULL_ID */
+  uint32_t reserved2;
+  uint64_t size;      /* bytes requested (0 for frees) */
+} hb_op;
+
+typedef struct hb_trace {
+  char *path;            /* as given to hb_trace_load */
+  char *name;            /* file name without directory and extension */
+  const char *format;    /* "hbt", "rep", "valgrind" */
+  char *program;         /* recorded program, or "" when the format has none */
+  uint32_t pid;          /* recorded process id, 0 when unknown */
+  uint32_t thread_count; /* >= 1 */
+  uint32_t id_count;     /* every id is < id_count */
+  size_t op_count;
+  size_t op_capacity;
+  hb_op *ops;
+  uint64_t dropped_ops; /* calls a reader could not place (unmatched frees): counted, never silent */
+} hb_trace;
+
+/* Errors are one line: "<file>:<line>: <problem>" for text formats,
+ * "<file>: offset <n>: <problem>" for binary ones. */
+typedef struct hb_error {
+  char message[512];
+} hb_error;
+
+/* Reads any supported format. 0 on success; -1 with *error set (and *trace
+ * left empty) otherwise. The trace is also checked (hb_trace_check). */
+int hb_trace_load(const char *path, hb_trace *trace, hb_error *error);
+void hb_trace_release(hb_trace *trace);
+
+/* Id discipline: no allocation of a live id, no free or realloc of a dead
+ * one, ids and threads in range. 0, or -1 with *error naming the op. */
+int hb_trace_check(const hb_trace *trace, hb_error *error);
+
+/* Building a trace (for readers and converters). */
+void hb_trace_init(hb_trace *trace, const char *path, const char *format);
+/* Appends an op; -1 (out of memory) with *error set. */
+int hb_trace_push(hb_trace *trace, hb_op op, hb_error *error);
+
+/* Formats *error; always returns -1 so readers can `return hb_fail(...)`. */
+int hb_fail(hb_error *error, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+const char *hb_op_kind_name(hb_op_kind kind);
+
+/* Format readers, for callers that know the format. */
+int hb_rep_load(const char *path, hb_trace *trace, hb_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

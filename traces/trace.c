@@ -1,0 +1,125 @@
+/* trace.c — the in-memory trace: building, checking, and loading by
+ * content (see hb_trace.h). */
+#include "hb_trace.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int hb_fail(hb_error *error, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  if (error) vsnprintf(error->message, sizeof error->message, format, args);
+  va_end(args);
+  return -1;
+}
+
+const char *hb_op_kind_name(hb_op_kind kind) {
+  static const char *const names[HB_OP_KIND_COUNT] = {"malloc", "calloc", "aligned", "realloc",
+                                                      "free"};
+  return (unsigned)kind < HB_OP_KIND_COUNT ? names[kind] : "unknown";
+}
+
+static char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *start = slash ? slash + 1 : path;
+  char *name = strdup(start);
+  if (!name) return NULL;
+  /* Strip ".gz" then the format extension: "server.trace.gz" -> "server". */
+  static const char *const extensions[] = {".gz", ".zst", ".hbt", ".rep", ".trace", ".log"};
+  for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
+    size_t len = strlen(name), ext = strlen(extensions[i]);
+    if (len > ext && strcmp(name + len - ext, extensions[i]) == 0) name[len - ext] = 0;
+  }
+  return name;
+}
+
+void hb_trace_init(hb_trace *trace, const char *path, const char *format) {
+  memset(trace, 0, sizeof *trace);
+  trace->path = strdup(path);
+  trace->name = base_name(path);
+  trace->format = format;
+  trace->program = strdup("");
+  trace->thread_count = 1;
+}
+
+void hb_trace_release(hb_trace *trace) {
+  free(trace->path);
+  free(trace->name);
+  free(trace->program);
+  free(trace->ops);
+  memset(trace, 0, sizeof *trace);
+}
+
+int hb_trace_push(hb_trace *trace, hb_op op, hb_error *error) {
+  if (trace->op_count == trace->op_capacity) {
+    size_t capacity = trace->op_capacity ? trace->op_capacity * 2 : 4096;
+    hb_op *ops = realloc(trace->ops, capacity * sizeof *ops);
+    if (!ops) return hb_fail(error, "%s: out of memory at op %zu", trace->path, trace->op_count);
+    trace->ops = ops;
+    trace->op_capacity = capacity;
+  }
+  trace->ops[trace->op_count++] = op;
+  return 0;
+}
+
+int hb_trace_check(const hb_trace *trace, hb_error *error) {
+  unsigned char *live = calloc(trace->id_count ? trace->id_count : 1, 1);
+  if (!live) return hb_fail(error, "%s: out of memory checking ids", trace->path);
+  int rc = 0;
+  for (size_t i = 0; i < trace->op_count && rc == 0; i++) {
+    const hb_op *op = &trace->ops[i];
+    if (op->kind >= HB_OP_KIND_COUNT) {
+      rc = hb_fail(error, "%s: op %zu: unknown kind %u", trace->path, i, op->kind);
+      break;
+    }
+    if (op->thread >= trace->thread_count) {
+      rc = hb_fail(error, "%s: op %zu: thread %u out of range (%u threads)", trace->path, i,
+                   op->thread, trace->thread_count);
+      break;
+    }
+    if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) continue; /* free(NULL) */
+    if (op->id >= trace->id_count) {
+      rc = hb_fail(error, "%s: op %zu: block id %u out of range (%u ids)", trace->path, i, op->id,
+                   trace->id_count);
+      break;
+    }
+    const char *kind = hb_op_kind_name(op->kind);
+    int creates = op->kind != HB_OP_FREE &&
+                  (op->kind != HB_OP_REALLOC || (op->flags & HB_FLAG_FROM_NULL));
+    if (creates) {
+      if (live[op->id]) rc = hb_fail(error, "%s: op %zu: %s of block id %u, which is still live",
+                                     trace->path, i, kind, op->id);
+      live[op->id] = 1;
+    } else if (!live[op->id]) {
+      rc = hb_fail(error, "%s: op %zu: %s of block id %u, which is not live (freed twice?)",
+                   trace->path, i, kind, op->id);
+    } else if (op->kind == HB_OP_FREE) {
+      live[op->id] = 0;
+    }
+  }
+  free(live);
+  return rc;
+}
+
+int hb_trace_load(const char *path, hb_trace *trace, hb_error *error) {
+  memset(trace, 0, sizeof *trace);
+  FILE *file = fopen(path, "rb");
+  if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char head[8] = {0};
+  size_t got = fread(head, 1, sizeof head, file);
+  fclose(file);
+  if (got == 0) return hb_fail(error, "%s: empty file", path);
+
+  int rc;
+  if (head[0] >= '0' && head[0] <= '9')
+    rc = hb_rep_load(path, trace, error);
+  else
+    return hb_fail(error, "%s: unknown trace format (not a heapbench trace, .rep or valgrind log)",
+                   path);
+  if (rc == 0 && hb_trace_check(trace, error) != 0) rc = -1;
+  if (rc != 0) hb_trace_release(trace);
+  return rc;
+}
