@@ -30,13 +30,31 @@ static void set_epilogue(char *end, uint64_t prev_alloc) {
   ((hb_block *)(end - EPILOGUE_BYTES))->header = HB_BLOCK_MAGIC | HB_BLOCK_ALLOC | prev_alloc;
 }
 
-/* How much to ask the OS for when `want` bytes are missing: exactly that,
- * or a fraction of the heap when the policy trades a little footprint for
- * fewer sbrk calls. */
-static size_t grow_request(const hb_heap *h, size_t want) {
+/* The top block: the free block that ends the top region, or NULL. It is
+ * kept out of the policy's index and used only when no indexed block fits
+ * (dlmalloc's "wilderness preservation"): the heap's end stays free to
+ * grow into, by malloc or by a realloc of the block below it. */
+static hb_block *top_block(const hb_heap *h) {
+  if (!h->top_region || hb_block_prev_alloc(top_epilogue(h))) return NULL;
+  return hb_block_prev(top_epilogue(h));
+}
+
+static void index_insert(hb_heap *h, hb_block *b) {
+  if (hb_block_next(b) != top_epilogue(h)) h->fit->insert(h, b);
+}
+
+static void index_remove(hb_heap *h, hb_block *b) {
+  if (hb_block_next(b) != top_epilogue(h)) h->fit->remove(h, b);
+}
+
+/* How much to ask the OS for when `want` bytes are missing: that, or a
+ * fraction of the heap (footprint >> grow_shift) when the policy trades a
+ * little footprint for fewer sbrk calls and room to place blocks. */
+static size_t grow_request(const hb_heap *h, size_t want, int new_region) {
   size_t slack = h->grow_shift ? (h->footprint_bytes >> h->grow_shift) & ~(size_t)15 : 0;
   if (want < slack) want = slack;
-  return want < MIN_GROW_BYTES ? MIN_GROW_BYTES : want;
+  want = (want + 15) & ~(size_t)15;
+  return new_region && want < MIN_GROW_BYTES ? MIN_GROW_BYTES : want;
 }
 
 /* A free block of at least `bytes`, made from new memory (merged with the
@@ -48,21 +66,15 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
    * on the next round, which then is contiguous unless someone else keeps
    * moving the break; give up after a few rounds. */
   for (int round = 0; round < 4; round++) {
-    hb_block *top_free = NULL;
-    size_t top_free_bytes = 0;
-    if (h->top_region && !hb_block_prev_alloc(top_epilogue(h))) {
-      top_free = hb_block_prev(top_epilogue(h));
-      top_free_bytes = hb_block_size(top_free);
-      if (top_free_bytes >= bytes) { /* the index did not offer it (bounded search) */
-        h->fit->remove(h, top_free);
-        return top_free;
-      }
-    }
+    hb_block *top_free = top_block(h);
+    size_t top_free_bytes = top_free ? hb_block_size(top_free) : 0;
+    if (top_free && top_free_bytes >= bytes) return top_free;
     size_t want = top_free ? bytes - top_free_bytes : bytes + REGION_OVERHEAD_BYTES;
-    size_t ask = grow_request(h, want);
+    size_t ask = grow_request(h, want, !top_free);
     int contiguous;
     char *memory = hb_os_grow(ask, &contiguous);
-    if (!memory && ask > want && want >= MIN_GROW_BYTES) memory = hb_os_grow(ask = want, &contiguous);
+    if (!memory && ask > grow_request(h, want, 1)) /* without the slack */
+      memory = hb_os_grow(ask = grow_request(h, want, 1), &contiguous);
     if (!memory) {
       errno = ENOMEM;
       return NULL;
@@ -78,7 +90,6 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
       if ((uintptr_t)h->top_end > h->highest) h->highest = (uintptr_t)h->top_end;
       set_epilogue(h->top_end, 0);
       if (top_free) {
-        h->fit->remove(h, top_free);
         block = top_free;
         size += top_free_bytes;
         prev_alloc = HB_BLOCK_PREV_ALLOC;
@@ -92,12 +103,15 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
       h->free_bytes += size;
       return block; /* size >= bytes by construction */
     }
+    /* The old top region stops growing: its top block joins the index. */
+    hb_block *old_top = top_block(h);
     region_prologue *prologue = (region_prologue *)memory;
     prologue->prev_region = h->top_region;
     prologue->prev_end = h->top_end;
     prologue->unused = 0;
     h->top_region = memory;
     h->top_end = memory + ask;
+    if (old_top) h->fit->insert(h, old_top);
     if (!h->lowest || (uintptr_t)memory < h->lowest) h->lowest = (uintptr_t)memory;
     if ((uintptr_t)h->top_end > h->highest) h->highest = (uintptr_t)h->top_end;
     hb_block *block = (hb_block *)(memory + PROLOGUE_BYTES);
@@ -108,7 +122,7 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
     h->free_blocks++;
     h->free_bytes += size;
     if (size >= bytes) return block;
-    h->fit->insert(h, block);
+    /* Too small: it is the top block now; the next round extends it. */
   }
   errno = ENOMEM;
   return NULL;
@@ -135,21 +149,37 @@ static void trim(hb_heap *h, hb_block *block) {
 }
 
 /* Allocates `bytes` from the free block `block` (counted, not indexed),
- * splitting off the rest when it can hold a block. */
+ * splitting off the rest when it can hold a block. Small blocks are cut
+ * from the high end, others from the low end, so that small and large
+ * blocks tend to gather apart: when one kind is freed, its space is one
+ * free run rather than holes between the other kind (the pattern of the
+ * CS:APP binary traces, and of programs that free their big buffers while
+ * keeping small objects). */
 static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
   size_t size = hb_block_size(block);
   uint64_t prev_alloc = block->header & HB_BLOCK_PREV_ALLOC;
   size_t rest = size - bytes;
   h->free_blocks--;
   h->free_bytes -= size;
-  if (rest >= HB_BLOCK_MIN_BYTES) {
+  if (rest >= HB_BLOCK_MIN_BYTES && bytes < h->small_block_bytes) {
+    hb_block_set_free(block, rest, prev_alloc);
+    hb_block *taken = (hb_block *)((char *)block + rest);
+    hb_block_set_alloc(taken, bytes, 0);
+    hb_block_set_prev_alloc(hb_block_next(taken), 1);
+    h->blocks++;
+    h->free_blocks++;
+    h->free_bytes += rest;
+    index_insert(h, block);
+    block = taken;
+    size = bytes;
+  } else if (rest >= HB_BLOCK_MIN_BYTES) {
     hb_block_set_alloc(block, bytes, prev_alloc);
     hb_block *remainder = (hb_block *)((char *)block + bytes);
     hb_block_set_free(remainder, rest, HB_BLOCK_PREV_ALLOC);
     h->blocks++;
     h->free_blocks++;
     h->free_bytes += rest;
-    h->fit->insert(h, remainder);
+    index_insert(h, remainder);
     size = bytes;
   } else {
     hb_block_set_alloc(block, size, prev_alloc);
@@ -172,14 +202,14 @@ static void release(hb_heap *h, hb_block *block) {
   h->free_bytes += size;
   hb_block *next = hb_block_next(block);
   if (!hb_block_is_alloc(next)) {
-    h->fit->remove(h, next);
+    index_remove(h, next);
     size += hb_block_size(next);
     h->blocks--;
     h->free_blocks--;
   }
   if (!prev_alloc) {
     hb_block *prev = hb_block_prev(block);
-    h->fit->remove(h, prev);
+    h->fit->remove(h, prev); /* never the top block: `block` follows it */
     size += hb_block_size(prev);
     block = prev;
     prev_alloc = HB_BLOCK_PREV_ALLOC;
@@ -190,7 +220,7 @@ static void release(hb_heap *h, hb_block *block) {
   next = hb_block_next(block);
   hb_block_set_prev_alloc(next, 0);
   if (next == top_epilogue(h) && size >= h->trim_threshold_bytes) trim(h, block);
-  h->fit->insert(h, block);
+  index_insert(h, block);
 }
 
 /* Cuts the allocated `block` down to `bytes` when the rest can be a block
@@ -242,7 +272,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
   }
   hb_block *block = h->fit->find(h, bytes);
   if (block) {
-    h->fit->remove(h, block);
+    index_remove(h, block);
   } else {
     block = grow(h, bytes);
     if (!block) return NULL;
@@ -271,7 +301,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
   size_t next_free = hb_block_is_alloc(next) ? 0 : hb_block_size(next);
   /* 1. The next block is free and big enough: grow into it. */
   if (next_free && have + next_free >= bytes) {
-    h->fit->remove(h, next);
+    index_remove(h, next);
     absorb_next(h, block, next);
     shrink_in_place(h, block, bytes);
     return ptr;
@@ -286,7 +316,8 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
       shrink_in_place(h, block, bytes);
       return ptr;
     }
-    if (grown) h->fit->insert(h, grown); /* the break had moved: a new region */
+    /* Otherwise the break had moved: `grown` is the top block of a new
+     * region and stays there, unindexed. */
   }
   /* 3. The free block before (and after) can hold it: slide down. */
   if (!hb_block_prev_alloc(block)) {
@@ -297,7 +328,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
     if (prev_bytes + have + next_free >= bytes) {
       h->fit->remove(h, prev);
       if (next_free) {
-        h->fit->remove(h, next);
+        index_remove(h, next);
         absorb_next(h, block, next);
       }
       size_t total = prev_bytes + hb_block_size(block);
@@ -362,6 +393,12 @@ size_t hb_heap_usable_size(hb_heap *h, void *ptr) {
   return hb_block_size(owned_block(h, ptr, "usable_size")) - HB_BLOCK_HEADER_BYTES;
 }
 
+static size_t largest_free(hb_heap *h) {
+  size_t largest = h->fit->largest(h);
+  hb_block *top = top_block(h);
+  return top && hb_block_size(top) > largest ? hb_block_size(top) : largest;
+}
+
 int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
   switch (which) {
     case HB_STAT_FOOTPRINT_BYTES: *value = h->footprint_bytes; return 0;
@@ -369,7 +406,7 @@ int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
     case HB_STAT_FREE_BYTES: *value = h->free_bytes; return 0;
     case HB_STAT_BLOCKS: *value = h->blocks; return 0;
     case HB_STAT_FREE_BLOCKS: *value = h->free_blocks; return 0;
-    case HB_STAT_LARGEST_FREE_BYTES: *value = h->fit->largest(h); return 0;
+    case HB_STAT_LARGEST_FREE_BYTES: *value = largest_free(h); return 0;
     default: return ENOENT;
   }
 }
@@ -465,6 +502,8 @@ int hb_heap_check_listed(hb_heap *h, hb_block *b, char *why, size_t why_len) {
     return hb_sbrk_fail(why, why_len,
                         "%s: index holds %p, not a free block of the heap (or holds it twice)",
                         h->name, (void *)b);
+  if (b == top_block(h))
+    return hb_sbrk_fail(why, why_len, "%s: index holds the top block %p", h->name, (void *)b);
   b->header &= ~HB_BLOCK_MARK;
   listed_count++;
   return 0;
@@ -492,13 +531,14 @@ int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
   if (rc == 0) {
     listed_count = 0;
     rc = h->fit->check(h, why, why_len);
-    if (rc == 0 && listed_count != h->free_blocks)
-      rc = hb_sbrk_fail(why, why_len, "%s: %zu free blocks, but the index holds %zu", h->name,
-                        h->free_blocks, listed_count);
+    size_t expected = h->free_blocks - (top_block(h) != NULL);
+    if (rc == 0 && listed_count != expected)
+      rc = hb_sbrk_fail(why, why_len, "%s: %zu free blocks besides the top, but the index holds %zu",
+                        h->name, expected, listed_count);
   }
-  if (rc == 0 && h->fit->largest(h) != hb_heap_largest_by_walk(h))
+  if (rc == 0 && largest_free(h) != hb_heap_largest_by_walk(h))
     rc = hb_sbrk_fail(why, why_len, "%s: largest free block %zu, the walk says %zu", h->name,
-                      h->fit->largest(h), hb_heap_largest_by_walk(h));
+                      largest_free(h), hb_heap_largest_by_walk(h));
   clear_marks(h);
   return rc;
 }

@@ -58,13 +58,22 @@ struct hb_heap {
   size_t trim_threshold_bytes; /* give the top back when a free top block is this big */
   size_t trim_keep_bytes;      /* ... keeping this much of it */
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
+  size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
   /* Counters: the statistics are O(1). Block bytes include headers. */
   size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
 };
 
+/* Defaults every fit policy uses (see heap.c: grow_request, take), chosen
+ * by measurement on the CS:APP traces (docs/SBRK.md): growing by at least
+ * 1/64 of the heap costs at most ~1.5% of peak footprint and gives
+ * placement room; cutting blocks under 128 bytes from the high end of a
+ * free block keeps small and large blocks apart. */
+#define HB_HEAP_GROW_SHIFT 6
+#define HB_HEAP_SMALL_BLOCK_BYTES 128
 #define HB_HEAP_INIT(policy_name, fit_table) \
   { .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \
-    .trim_keep_bytes = (size_t)64 << 10 }
+    .trim_keep_bytes = (size_t)64 << 10, .grow_shift = HB_HEAP_GROW_SHIFT, \
+    .small_block_bytes = HB_HEAP_SMALL_BLOCK_BYTES }
 
 void *hb_heap_malloc(hb_heap *heap, size_t size);
 void hb_heap_free(hb_heap *heap, void *ptr);
