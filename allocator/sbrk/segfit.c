@@ -121,7 +121,10 @@ static const hb_fit segfit_fit = {
     .check = segfit_check,
 };
 
-static hb_heap segfit_heap = HB_HEAP_INIT("sbrk", &segfit_fit);
+/* Quick lists for blocks up to 256 bytes, 32 per size: most programs'
+ * malloc/free pairs are small and repeat sizes (docs/SBRK.md). */
+static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit), .quick_max_bytes = 256,
+                              .quick_cap = 32};
 
 HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",
                "segregated free lists by size class: O(1) common paths, split, coalesce, trim");
