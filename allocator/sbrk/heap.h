@@ -20,7 +20,11 @@
  *
  * The first block's P bit is set and the epilogue is "allocated", so
  * coalescing never leaves a region. The prologue links the regions (newest
- * first) for the checker's walk and for popping a region that empties.
+ * first) for the checker's walk.
+ *
+ * The top block (the free block that ends the top region) is never in the
+ * policy's index: it is used when nothing indexed fits, and grown into.
+ * Optional quick lists park small freed blocks unmerged (see below).
  */
 #ifndef HB_SBRK_HEAP_H
 #define HB_SBRK_HEAP_H
