@@ -1,5 +1,6 @@
 /* heapbench.c — the `heapbench` command: dispatches to the subcommand that
  * each folder implements. */
+#include "hb_trace_cli.h"
 #include "hb_workers.h"
 
 #include <stdio.h>
@@ -28,6 +29,7 @@ static const struct command {
   const char *summary;
 } commands[] = {
     {"list", cmd_list, "list the allocators this build can measure"},
+    {"trace", hb_trace_main, "look at and convert traces: info, convert, dump"},
 };
 
 static void usage(FILE *out) {
