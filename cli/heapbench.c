@@ -1,6 +1,7 @@
 /* heapbench.c — the `heapbench` command: dispatches to the subcommand that
  * each folder implements. */
 #include "hb_replay.h"
+#include "hb_trace_cli.h"
 #include "hb_workers.h"
 
 #include <stdio.h>
@@ -30,6 +31,7 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the allocators this build can measure"},
     {"replay", hb_replay_command, "replay traces on allocators: speed, memory, reuse"},
+    {"trace", hb_trace_main, "look at and convert traces: info, convert, dump"},
 };
 
 static void usage(FILE *out) {
