@@ -53,6 +53,59 @@ static inline __attribute__((always_inline)) int round_of_blocks(const hb_alloca
   return failed ? -1 : 0;
 }
 
+/* The time guard's trial (families.h): untimed rounds of n/8, n/4, n/2
+ * and n blocks, each against the budget. Doubling means a round that
+ * misses the budget costs at most a few times what the previous one did
+ * (which met it), even where cost grows faster than n: frees, which cannot
+ * be abandoned, are bounded that way. Returns 1 when every round finished
+ * in time; otherwise 0, with the reason written. */
+#define TRIAL_CHECK_EVERY 256 /* mallocs between looks at the clock */
+
+/* One round of the first `m` blocks, freed in free_order[] restricted to
+ * them. Returns the elapsed ns, or 0 when it gave up while allocating
+ * (*made then says how far it got). */
+static uint64_t trial_round(const hb_allocator *a, void **blocks, const size_t *sizes,
+                            const size_t *free_order, size_t n, size_t m, size_t *made) {
+  uint64_t start_ns = hb_gbf_now_ns();
+  uint64_t deadline_ns = start_ns + (uint64_t)HB_GBF_TRIAL_BUDGET_NS;
+  for (*made = 0; *made < m; ++*made) {
+    if (*made % TRIAL_CHECK_EVERY == 0 && hb_gbf_now_ns() > deadline_ns) break;
+    blocks[*made] = a->malloc(sizes[*made]);
+  }
+  if (*made < m) {
+    for (size_t i = *made; i-- > 0;) a->free(blocks[i], sizes[i]);
+    return 0;
+  }
+  hb_gb_clobber();
+  for (size_t i = 0; i < n; i++) {
+    size_t k = free_order[i];
+    if (k < m) a->free(blocks[k], sizes[k]);
+  }
+  uint64_t elapsed_ns = hb_gbf_now_ns() - start_ns;
+  return elapsed_ns ? elapsed_ns : 1;
+}
+
+static int trial(const hb_allocator *a, void **blocks, const size_t *sizes,
+                 const size_t *free_order, size_t n, char *reason, size_t reason_len) {
+  for (size_t m = n / 8 ? n / 8 : n;; m = m * 2 < n ? m * 2 : n) {
+    size_t made;
+    uint64_t elapsed_ns = trial_round(a, blocks, sizes, free_order, n, m, &made);
+    if (elapsed_ns == 0) {
+      snprintf(reason, reason_len,
+               "skipped: an untimed trial round of %zu blocks passed %.0f ms after %zu mallocs", m,
+               HB_GBF_TRIAL_BUDGET_NS / 1e6, made);
+      return 0;
+    }
+    if ((double)elapsed_ns > HB_GBF_TRIAL_BUDGET_NS) {
+      snprintf(reason, reason_len,
+               "skipped: an untimed trial round of %zu blocks took %.0f ms (budget %.0f ms)", m,
+               (double)elapsed_ns / 1e6, HB_GBF_TRIAL_BUDGET_NS / 1e6);
+      return 0;
+    }
+    if (m == n) return 1;
+  }
+}
+
 static void release(void **blocks, size_t *sizes, size_t *free_order, size_t n) {
   hb_gbf_scratch_release(blocks, n * sizeof *blocks);
   hb_gbf_scratch_release(sizes, n * sizeof *sizes);
@@ -64,7 +117,8 @@ static void bm_blocks(hb_gb_state *state, void *context) {
   const hb_allocator *a = c->allocator;
   int64_t arg = hb_gb_range(state, 0);
   size_t n = (size_t)arg;
-  if (hb_gbf_guard_begin(&c->guard, state, arg, 2 * (uint64_t)n) != 0) return;
+  int needs_trial = hb_gbf_guard_check(&c->guard, state, arg);
+  if (needs_trial < 0) return;
 
   hb_gbf_memory memory = {0};
   hb_gbf_memory_start(&memory, a);
@@ -91,13 +145,20 @@ static void bm_blocks(hb_gb_state *state, void *context) {
     case FREE_RANDOM: hb_gbf_permutation(free_order, n, ORDER_SEED); break;
   }
 
-  c->guard.start_ns = hb_gbf_now_ns();
+  if (needs_trial) {
+    char reason[200];
+    int passed = trial(a, blocks, sizes, free_order, n, reason, sizeof reason);
+    if (hb_gbf_guard_record(&c->guard, state, arg, passed, reason) != 0) {
+      release(blocks, sizes, free_order, n);
+      return;
+    }
+  }
+
   int failed = 0;
   uint64_t batch;
   while (hb_gb_keep_running_batch(state, &batch))
     for (uint64_t i = 0; i < batch; i++)
       failed |= round_of_blocks(a, blocks, sizes, free_order, n, NULL, 0);
-  hb_gbf_guard_end(&c->guard, state, arg, 2 * (uint64_t)n);
 
   failed |= round_of_blocks(a, blocks, sizes, free_order, n, &memory, live_bytes);
   release(blocks, sizes, free_order, n);
@@ -123,7 +184,6 @@ void hb_gbf_register_blocks(const hb_allocator *a) {
     }
     c->allocator = a;
     c->order = families[f].order;
-    c->guard.allocator = a;
     hb_gb_bench *bench = hb_gbf_register(families[f].family, a, bm_blocks, c);
     for (size_t i = 0; i < sizeof block_counts / sizeof block_counts[0]; i++)
       hb_gb_arg(bench, block_counts[i]);

@@ -52,31 +52,37 @@ void hb_gbf_drain(hb_gb_state *state) {
   }
 }
 
-int hb_gbf_guard_begin(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg,
-                       uint64_t ops_per_iteration) {
-  if (guard->measured_arg == 0 || arg <= guard->measured_arg) return 0;
-  double predicted_ns = guard->ns_per_op * (double)ops_per_iteration;
-  if (predicted_ns <= HB_GBF_ITERATION_BUDGET_NS) return 0;
-  char reason[256];
-  snprintf(reason, sizeof reason,
-           "skipped: %s costs %.0f ns/op at %lld, so one iteration here would take about %.0f ms "
-           "(budget %.0f ms)",
-           guard->allocator->name, guard->ns_per_op, (long long)guard->measured_arg,
-           predicted_ns / 1e6, HB_GBF_ITERATION_BUDGET_NS / 1e6);
+static void skip(hb_gb_state *state, const char *reason) {
   hb_gb_skip_with_error(state, reason);
   hb_gbf_drain(state);
-  return -1;
 }
 
-void hb_gbf_guard_end(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg,
-                      uint64_t ops_per_iteration) {
-  uint64_t iterations = hb_gb_iterations(state);
-  if (iterations == 0 || ops_per_iteration == 0) return;
-  /* Wall time of the whole loop, Google Benchmark's batching included: a
-   * slight overestimate, which errs on the side of skipping. */
-  double elapsed_ns = (double)(hb_gbf_now_ns() - guard->start_ns);
-  guard->measured_arg = arg;
-  guard->ns_per_op = elapsed_ns / ((double)iterations * (double)ops_per_iteration);
+int hb_gbf_guard_check(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg) {
+  if (guard->failed_arg != 0 && arg >= guard->failed_arg) {
+    char reason[sizeof guard->failed_reason + 64];
+    if (arg == guard->failed_arg)
+      snprintf(reason, sizeof reason, "%s", guard->failed_reason);
+    else
+      snprintf(reason, sizeof reason, "skipped: larger than %lld, which failed its trial (%s)",
+               (long long)guard->failed_arg, guard->failed_reason);
+    skip(state, reason);
+    return -1;
+  }
+  return arg <= guard->passed_arg ? 0 : 1;
+}
+
+int hb_gbf_guard_record(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg, int passed,
+                        const char *reason) {
+  if (passed) {
+    if (arg > guard->passed_arg) guard->passed_arg = arg;
+    return 0;
+  }
+  if (guard->failed_arg == 0 || arg < guard->failed_arg) {
+    guard->failed_arg = arg;
+    snprintf(guard->failed_reason, sizeof guard->failed_reason, "%s", reason);
+  }
+  skip(state, reason);
+  return -1;
 }
 
 /* ---- Deterministic inputs ---- */

@@ -51,32 +51,30 @@ void hb_gbf_memory_report(hb_gb_state *state, const hb_gbf_memory *memory);
 /* ---- The time guard for slow allocators ----
  * Google Benchmark's min_time bounds a benchmark whose iteration is short,
  * but it runs at least one iteration: where one iteration grows with the
- * argument (N blocks, a realloc chain) an O(n)-per-malloc allocator such as
- * sbrk-tutorial would take minutes at the largest arguments. A guard
- * belongs to one family and one allocator; its arguments run in ascending
- * order, and an argument whose single iteration, predicted from the
- * previous argument's cost per op, exceeds HB_GBF_ITERATION_BUDGET_NS is
- * skipped with the reason. The prediction assumes a constant cost per op,
- * so an O(n) allocator may run one argument at up to (ratio of arguments)
- * times the budget before the guard stops it. */
-#define HB_GBF_ITERATION_BUDGET_NS 50e6
+ * argument (N blocks live at once) an allocator whose malloc is O(n), such
+ * as sbrk-tutorial, would take minutes at the largest arguments. So before
+ * its timed loop such a benchmark runs untimed trial rounds of growing
+ * size against a deadline (HB_GBF_TRIAL_BUDGET_NS per round); when one
+ * misses it, the argument is skipped with the reason. A guard belongs to
+ * one family and one allocator and remembers the outcome: an argument that
+ * passed is not tried again, and once one failed, every larger one is
+ * skipped without a trial. Near the budget, the machine's load decides. */
+#define HB_GBF_TRIAL_BUDGET_NS 250e6
 
 typedef struct hb_gbf_guard {
-  const hb_allocator *allocator;
-  int64_t measured_arg;   /* 0: nothing measured yet */
-  double ns_per_op;       /* at measured_arg */
-  uint64_t start_ns;      /* hb_gbf_now_ns() right before the timed loop */
+  int64_t passed_arg; /* largest argument whose trial finished in time, 0: none */
+  int64_t failed_arg; /* smallest argument whose trial did not, 0: none */
+  char failed_reason[200];
 } hb_gbf_guard;
 
-/* Returns 0 to run; otherwise marks the run skipped (with the reason) and
- * drains it: the caller just returns. ops_per_iteration: allocator calls
- * one iteration makes at this argument. */
-int hb_gbf_guard_begin(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg,
-                       uint64_t ops_per_iteration);
-/* After the timed loop: records the cost per op at this argument, from
- * guard->start_ns (which the family sets right before its loop). */
-void hb_gbf_guard_end(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg,
-                      uint64_t ops_per_iteration);
+/* 1 when `arg` needs a trial; 0 when it passed before; -1 when it is to
+ * be skipped (the run is then marked with the reason and drained: the
+ * caller just returns). */
+int hb_gbf_guard_check(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg);
+/* Records a trial's outcome; on failure marks the run skipped with
+ * `reason` and drains it. Returns 0 when the trial passed, -1 otherwise. */
+int hb_gbf_guard_record(hb_gbf_guard *guard, hb_gb_state *state, int64_t arg, int passed,
+                        const char *reason);
 
 /* Drains a run that will not be measured (after hb_gb_skip_with_error):
  * Google Benchmark requires the loop to be left through keep_running. */
