@@ -14,12 +14,12 @@
 #include <stdint.h>
 
 /* Powers of two from 8 B to 1 MiB, and sizes that are not. */
-static const int64_t pair_sizes[] = {8,      16,     24,     32,     64,     100,   128,
+static const int64_t pair_sizes_bytes[] = {8,      16,     24,     32,     64,     100,   128,
                                      256,    512,    1000,   1024,   2048,   3000,  4096,
                                      8192,   16384,  32768,  33333,  65536,  131072,
                                      262144, 524288, 777777, 1048576};
-static const int64_t calloc_sizes[] = {16, 256, 4096, 65536, 1048576};
-static const int64_t alignments[] = {32, 256, 4096};
+static const int64_t calloc_sizes_bytes[] = {16, 256, 4096, 65536, 1048576};
+static const int64_t alignments_bytes[] = {32, 256, 4096};
 #define ALIGNED_SIZE_BYTES 100 /* not a multiple of any alignment measured */
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
@@ -83,7 +83,7 @@ static void register_family(const char *family, const hb_allocator *a, hb_gb_fn 
 }
 
 void hb_gbf_register_pairs(const hb_allocator *a) {
-  register_family("pairs", a, bm_pairs, pair_sizes, COUNT(pair_sizes));
-  register_family("calloc", a, bm_calloc, calloc_sizes, COUNT(calloc_sizes));
-  register_family("aligned", a, bm_aligned, alignments, COUNT(alignments));
+  register_family("pairs", a, bm_pairs, pair_sizes_bytes, COUNT(pair_sizes_bytes));
+  register_family("calloc", a, bm_calloc, calloc_sizes_bytes, COUNT(calloc_sizes_bytes));
+  register_family("aligned", a, bm_aligned, alignments_bytes, COUNT(alignments_bytes));
 }

@@ -22,7 +22,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-static const int64_t thread_sizes[] = {64, 4096};
+static const int64_t thread_sizes_bytes[] = {64, 4096};
 
 /* ---- Calls, under the lock for allocators that need it ---- */
 
@@ -147,9 +147,9 @@ static void bm_prodcons(hb_gb_state *state, void *context) {
 void hb_gbf_register_threads(const hb_allocator *a) {
   hb_gb_bench *threads = hb_gbf_register("threads", a, bm_threads, (void *)a);
   hb_gb_bench *prodcons = hb_gbf_register("prodcons", a, bm_prodcons, (void *)a);
-  for (size_t i = 0; i < sizeof thread_sizes / sizeof thread_sizes[0]; i++) {
-    hb_gb_arg(threads, thread_sizes[i]);
-    hb_gb_arg(prodcons, thread_sizes[i]);
+  for (size_t i = 0; i < sizeof thread_sizes_bytes / sizeof thread_sizes_bytes[0]; i++) {
+    hb_gb_arg(threads, thread_sizes_bytes[i]);
+    hb_gb_arg(prodcons, thread_sizes_bytes[i]);
   }
   hb_gb_threads(threads, 1);
   hb_gb_threads(threads, 2);
