@@ -22,12 +22,15 @@ static int cmd_list(int argc, char **argv) {
   return count ? 0 : 1;
 }
 
+int hb_cmd_report(int argc, char **argv); /* cli/report.c */
+
 static const struct command {
   const char *name;
   int (*run)(int argc, char **argv);
   const char *summary;
 } commands[] = {
     {"list", cmd_list, "list the allocators this build can measure"},
+    {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},
 };
 
 static void usage(FILE *out) {
