@@ -268,6 +268,7 @@ def chart_heap_growth(view, trace, out_dir):
     unit, scale = byte_unit(peak)
     fig, ax = plt.subplots(figsize=(10, 4.2))
     handles = []
+    lives = 0   # the live-bytes lines lead the legend
     for i, label in enumerate(view.labels):
         style = _SOURCE_STYLES[i % len(_SOURCE_STYLES)]
         suffix = f" ({label})" if len(view.labels) > 1 else ""
@@ -286,7 +287,8 @@ def chart_heap_growth(view, trace, out_dir):
                 line, = ax.plot(ops, [s["live_bytes"] / scale for s in run["heap_growth"]],
                                 color="black", linewidth=1.6, linestyle=style,
                                 label=f"live bytes{suffix}")
-                handles.insert(0, line)
+                handles.insert(lives, line)
+                lives += 1
                 live_drawn = True
             footprint = [s["footprint_bytes"] for s in run["heap_growth"]]
             if ops and all(f is not None for f in footprint):
@@ -443,8 +445,8 @@ def chart_ladder(view, label, out_dir):
     over the traces every policy completed (bars), and each trace (dots)."""
     names = [k[2] for k in view.cells if k[1] == label]
     ladder = palette.ladder(names)
-    if not ladder:
-        return None
+    if len(ladder) < 2:
+        return None  # one policy is not a ladder
     traces = [t for t in view.traces if any(k[0] == t and k[1] == label for k in view.cells)]
     complete = [t for t in traces if all(
         (view.cells.get((t, label, p)) or {}).get("status") == "ok" for p in ladder)]

@@ -43,7 +43,9 @@ def fmt_bytes(value):
     if value is None:
         return '<span class="na" title="not reported">n/r</span>'
     unit, scale = charts.byte_unit(value)
-    shown = f"{value:,} B" if scale == 1 else f"{value / scale:.3g} {unit}"
+    scaled = value / scale
+    number = f"{scaled:,.0f}" if scaled >= 100 else f"{scaled:.3g}"
+    shown = f"{value:,} B" if scale == 1 else f"{number} {unit}"
     return f'<span title="{value:,} bytes">{shown}</span>'
 
 
@@ -112,7 +114,8 @@ def _machine_value(source, key):
         return ", ".join(f"{k} = {v}" for k, v in source.settings.items()) or None
     value = source.machine.get(key)
     if key == "caches" and isinstance(value, list):
-        return ", ".join(f"L{c.get('level')} {c.get('type', '')} {fmt_bytes(c.get('size'))}"
+        return ", ".join(f"L{c.get('level')} {c.get('type', '')} "
+                         + (charts.size_label(c["size"]) if isinstance(c.get("size"), int) else "?")
                          for c in value if isinstance(c, dict))
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
@@ -129,11 +132,7 @@ def machines_section(sources):
         values = [_machine_value(s, key) for s in sources]
         if all(v is None or v == "" for v in values):
             continue
-        cells = []
-        for v in values:
-            text = "—" if v is None else str(v)
-            # caches carry their own markup; everything else is escaped.
-            cells.append(text if key == "caches" else esc(text))
+        cells = [esc("—" if v is None else v) for v in values]
         rows.append([f"<th>{esc(name)}</th>"] + cells)
     header = [""] + [esc(s.label) for s in sources]
     out = ['<table class="machines"><thead><tr>']
@@ -277,11 +276,12 @@ body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1700px;padd
 h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 h3{margin-top:1.6em} .meta{color:#555}
 .pair{display:flex;flex-wrap:wrap;gap:1.2em;align-items:flex-start;margin:.6em 0 1.2em}
-.pair .chart{flex:1 1 640px;min-width:0} .pair .table{flex:1 1 420px;overflow-x:auto}
+.pair .chart{flex:1 1 640px;min-width:0} .pair .table{flex:0 1 auto;overflow-x:auto}
 figure{margin:0} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:12px;color:#666}
 table{border-collapse:collapse;font-size:13px;margin:.3em 0}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
+td{white-space:nowrap} table.machines td{white-space:normal}
 thead th{background:#f4f4f4} table.num td{text-align:right} table.num td:nth-child(-n+2){text-align:left}
 td.ok{color:#186a1d} td.bad{color:#b00000;font-weight:600} .na{color:#888}
 .sw{display:inline-block;width:.8em;height:.8em;margin-right:.35em;border:1px solid #0004;vertical-align:-1px}

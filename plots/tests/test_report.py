@@ -55,7 +55,7 @@ def expected_charts(paths):
     replay = [s for s in sources if s.kind == "replay"]
     for source in replay:
         names.add(f"overview-{slug(source.label)}")
-        if palette.ladder([r["allocator"] for r in source.runs]):
+        if len(palette.ladder([r["allocator"] for r in source.runs])) >= 2:
             names.add(f"sbrk-ladder-{slug(source.label)}")
         for run_ in source.runs:
             for what in ("throughput", "memory", "heap-growth", "reuse"):
@@ -140,10 +140,14 @@ def test_charts(python, fixture_dir):
 def test_report(heapbench, fixture_dir):
     inputs = fixtures(fixture_dir, "replay-a.json", "replay-laptop.json", "gbench-pairs.json")
     names = expected_charts(inputs)
+    check("sbrk-ladder-replay-laptop" not in names and "sbrk-ladder-ci-vm" in names,
+          "a ladder for the input with several sbrk policies only")
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([heapbench, "report"] + inputs + ["-o", out_dir])
         check(code == 0, f"heapbench report exits 0 (got {code}: {err.strip()})")
         check_chart_files(out_dir, names)
+        written = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith(".png"))
+        check(written == names, f"exactly the expected charts: {written}")
         page_path = os.path.join(out_dir, "report.html")
         check(page_path in out, "the command says where the report is")
         if not check(os.path.isfile(page_path), "report.html written"):
@@ -151,6 +155,8 @@ def test_report(heapbench, fixture_dir):
         with open(page_path, encoding="utf-8") as stream:
             page = stream.read()
         for name in names:
+            if not os.path.isfile(os.path.join(out_dir, name + ".png")):
+                continue   # already reported by check_chart_files
             with open(os.path.join(out_dir, name + ".png"), "rb") as stream:
                 data = base64.b64encode(stream.read()).decode("ascii")
             check(f"data:image/png;base64,{data}" in page, f"report.html embeds {name}.png")
