@@ -293,7 +293,7 @@ def chart_heap_growth(view, trace, out_dir):
             footprint = [s["footprint_bytes"] for s in run["heap_growth"]]
             if ops and all(f is not None for f in footprint):
                 line, = ax.plot(ops, [f / scale for f in footprint], color=palette.colour(allocator),
-                                linewidth=1.2, linestyle=style, label=f"{allocator} footprint{suffix}")
+                                linewidth=1.4, linestyle=style, label=f"{allocator} footprint{suffix}")
                 handles.append(line)
             else:
                 handles.append(Line2D([], [], color=palette.colour(allocator), linestyle="none",
@@ -355,36 +355,32 @@ def chart_reuse(view, trace, out_dir):
 
 # ---- replay charts across traces, one per input ----------------------------
 
-def _grouped_columns(ax, view, label, traces, allocators, value, ylabel):
-    """Vertical bars: one group per trace, one bar per allocator."""
-    width = 0.8 / max(1, len(allocators))
-    for col, trace in enumerate(traces):
+def _dot_rows(ax, view, label, traces, allocators, value):
+    """One row per trace, one dot per allocator at its own small height
+    inside the row (so equal values do not hide each other). Returns the
+    (row, allocator, status) of every cell that is not ok."""
+    not_ok = []
+    spread = 0.7 / max(1, len(allocators))
+    for row, trace in enumerate(traces):
         for j, allocator in enumerate(allocators):
-            x = col + (j - (len(allocators) - 1) / 2) * width
             run = view.cells.get((trace, label, allocator))
             if run is None:
                 continue
             if run["status"] != "ok":
-                ax.add_patch(Rectangle((x - width / 2, 0), width, 1, transform=ax.get_xaxis_transform(),
-                                       facecolor=_NOT_OK_FACE, edgecolor="#999999", hatch="xx",
-                                       linewidth=0.5))
-                ax.text(x, 0.02, status_text(run["status"]).split(":")[0], rotation=90,
-                        transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                        fontsize=7, color="#b00000", style="italic")
+                not_ok.append((row, j, allocator, run["status"]))
                 continue
             v = value(trace, run)
             if v is None:
-                ax.text(x, 0.02, "n/a", rotation=90, transform=ax.get_xaxis_transform(),
-                        ha="center", va="bottom", fontsize=7, color="#555555")
                 continue
-            ax.bar(x, v, width=width * 0.92, color=palette.colour(allocator),
-                   edgecolor="black", linewidth=0.3)
-    ax.set_xticks(range(len(traces)))
-    ax.set_xticklabels([f"{t}\n{thousands(_ops(view, t, label))} ops" for t in traces], fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(handles=[Patch(facecolor=palette.colour(a), label=a) for a in allocators],
-              fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            ax.plot(v, row + (j - (len(allocators) - 1) / 2) * spread, "o", markersize=5,
+                    color=palette.colour(allocator), markeredgecolor="black",
+                    markeredgewidth=0.4)
+    ax.set_yticks(range(len(traces)))
+    ax.set_ylim(len(traces) - 0.5, -0.5)
+    for row in range(1, len(traces)):
+        ax.axhline(row - 0.5, color="#e5e5e5", linewidth=0.6)
+    ax.grid(axis="x", alpha=0.3)
+    return not_ok
 
 
 def _ops(view, trace, label):
@@ -399,29 +395,59 @@ def _total_ops(view, traces, label):
 
 
 def chart_overview(view, label, out_dir):
+    """Every trace of one input: a row per trace, a dot per allocator, for
+    throughput relative to glibc and for utilization; a third column marks
+    the cells that are not ok."""
     traces = [t for t in view.traces if any(k[0] == t and k[1] == label for k in view.cells)]
     allocators = [a for a in view.allocators
                   if any(k[1] == label and k[2] == a for k in view.cells)]
-    width = min(18, max(9, 3 + 0.18 * len(traces) * len(allocators)))
-    fig, (ax_rel, ax_util) = plt.subplots(2, 1, figsize=(width, 7.5))
+    height = 2.4 + len(traces) * (0.2 + 0.022 * len(allocators))
+    fig, (ax_rel, ax_util, ax_bad) = plt.subplots(
+        1, 3, figsize=(13, height), sharey=True,
+        gridspec_kw={"width_ratios": [3, 3, max(0.8, 0.22 * len(allocators))]})
 
     def relative(trace, run):
         base = view.baseline(trace, label)
         return base / run["ns_per_op"] if base and run["ns_per_op"] > 0 else None
-    _grouped_columns(ax_rel, view, label, traces, allocators, relative,
-                     "throughput relative to glibc (×)")
-    ax_rel.axhline(1.0, color=palette.colour("glibc"), linestyle="--", linewidth=0.8)
-    ax_rel.set_yscale("log")
-    plain_log(ax_rel.yaxis)
-    _grouped_columns(ax_util, view, label, traces, allocators,
-                     lambda t, r: None if r["utilization"] is None else 100 * r["utilization"],
-                     "utilization (%)")
-    ax_util.set_ylim(0, 105)
+    not_ok = _dot_rows(ax_rel, view, label, traces, allocators, relative)
+    ax_rel.axvline(1.0, color=palette.colour("glibc"), linestyle="--", linewidth=0.8)
+    ax_rel.set_xscale("log")
+    plain_log(ax_rel.xaxis)
+    ax_rel.set_xlabel("throughput ÷ glibc's (log scale; right of 1 = faster)")
+    for row, trace in enumerate(traces):
+        if view.baseline(trace, label) is None:
+            ax_rel.text(0.5, row, "no glibc baseline", transform=ax_rel.get_yaxis_transform(),
+                        ha="center", va="center", fontsize=7.5, color="#555555", style="italic")
+    ax_rel.set_yticklabels([f"{t} ({thousands(_ops(view, t, label))} ops)" for t in traces],
+                           fontsize=8)
+    _dot_rows(ax_util, view, label, traces, allocators,
+              lambda t, r: None if r["utilization"] is None else 100 * r["utilization"])
+    ax_util.set_xlim(0, 102)
+    ax_util.set_xlabel("utilization: peak live ÷ peak footprint (%)")
+    # Cells that were not measured: a mark in the allocator's column.
+    for row, j, allocator, status in not_ok:
+        ax_bad.plot(j, row, "X" if status == "timeout" else "s", markersize=7,
+                    color=palette.colour(allocator), markeredgecolor="#b00000")
+    ax_bad.set_xticks(range(len(allocators)))
+    ax_bad.set_xticklabels(allocators, rotation=90, fontsize=7.5)
+    ax_bad.set_xlim(-0.6, len(allocators) - 0.4)
+    ax_bad.set_title("not measured", fontsize=9)
+    ax_bad.grid(axis="x", alpha=0.3)
+    for row in range(1, len(traces)):
+        ax_bad.axhline(row - 0.5, color="#e5e5e5", linewidth=0.6)
+    handles = [Line2D([], [], marker="o", linestyle="none", color=palette.colour(a),
+                      markeredgecolor="black", markeredgewidth=0.4, label=a) for a in allocators]
+    handles += [Line2D([], [], marker="X", linestyle="none", color="white",
+                       markeredgecolor="#b00000", label="timeout"),
+                Line2D([], [], marker="s", linestyle="none", color="white",
+                       markeredgecolor="#b00000", label="failed")]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8,
+               bbox_to_anchor=(0.5, 0.0))
     title = (f"{label}: every trace — {len(traces)} traces, "
              f"{thousands(_total_ops(view, traces, label))} ops in all")
-    ax_rel.set_title(f"{title}\nthroughput relative to glibc (log scale; above 1 = faster than glibc)")
-    ax_util.set_title("utilization: peak live bytes ÷ peak footprint (higher is better)")
-    fig.tight_layout()
+    fig.suptitle(title)
+    legend_inches = 0.15 + 0.22 * math.ceil(len(handles) / 8)
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     return _save(fig, out_dir, f"overview-{slug(label)}", f"overview/{label}", title)
 
 
@@ -431,13 +457,13 @@ def _geomean(values):
 
 
 def _ladder_tick(view, label, traces, policy):
-    """The policy's name, and on which traces it did not complete."""
+    """The policy's name, and on how many traces it did not complete (the
+    trace sections of the report say which)."""
     not_ok = [t for t in traces
               if (view.cells.get((t, label, policy)) or {}).get("status", "ok") != "ok"]
     if not not_ok:
         return policy
-    names = ", ".join(not_ok[:2]) + (", …" if len(not_ok) > 2 else "")
-    return f"{policy}\nnot ok on {len(not_ok)} of {len(traces)}:\n{names}"
+    return f"{policy}\nnot ok on {len(not_ok)} of {len(traces)}"
 
 
 def chart_ladder(view, label, out_dir):

@@ -15,12 +15,20 @@ _FIXED = {
     "jemalloc": "#2ca02c",
     "mimalloc": "#9467bd",
     "tcmalloc": "#d62728",
+    # The sbrk ladder (allocator/sbrk/), light to dark in ladder order.
     "sbrk-tutorial": "#fdae6b",
-    "sbrk": "#7f2704",
+    "sbrk-coalesce": "#fd8d3c",
+    "sbrk-nextfit": "#e6550d",
+    "sbrk-bestfit": "#c7a000",
+    "sbrk-addrfit": "#a63603",
+    "sbrk": "#5a1a02",
 }
-# Other sbrk-* policies: oranges and browns, none equal to the two above.
-_SBRK_FAMILY = ["#fd8d3c", "#f16913", "#d94801", "#a63603", "#e6550d",
-                "#c9742c", "#b15928", "#8c510a"]
+# The ladder's known order; other sbrk-* policies go before `sbrk` in the
+# order they first appear.
+_LADDER = ["sbrk-tutorial", "sbrk-coalesce", "sbrk-nextfit", "sbrk-bestfit", "sbrk-addrfit"]
+# Other sbrk-* policies: oranges and browns, none equal to the ones above.
+_SBRK_FAMILY = ["#f16913", "#d94801", "#c9742c", "#b15928", "#8c510a", "#e08214",
+                "#bf812d", "#993404"]
 # Anything else: colours outside the warm family and outside _FIXED.
 _OTHERS = ["#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#393b79", "#637939",
            "#843c39", "#7b4173"]
@@ -42,12 +50,12 @@ def colour(name):
 
 def ladder(names):
     """The sbrk policies among names, in ladder order: the tutorial policy,
-    then the others in the order they first appear (the order the replay
-    measured them in), then the default `sbrk`."""
-    middle = [n for n in dict.fromkeys(names)
-              if is_sbrk(n) and n not in ("sbrk-tutorial", "sbrk")]
-    return [n for n in ["sbrk-tutorial"] if n in names] + middle + \
-        [n for n in ["sbrk"] if n in names]
+    the known rungs, any other sbrk-* policy in the order it first appears
+    (the order the replay measured them in), then the default `sbrk`."""
+    names = list(dict.fromkeys(names))
+    known = [n for n in _LADDER if n in names]
+    others = [n for n in names if is_sbrk(n) and n not in _LADDER and n != "sbrk"]
+    return known + others + [n for n in ["sbrk"] if n in names]
 
 
 def order(names):
