@@ -1,5 +1,6 @@
 /* heapbench.c — the `heapbench` command: dispatches to the subcommand that
  * each folder implements. */
+#include "hb_replay.h"
 #include "hb_workers.h"
 
 #include <stdio.h>
@@ -30,6 +31,7 @@ static const struct command {
   const char *summary;
 } commands[] = {
     {"list", cmd_list, "list the allocators this build can measure"},
+    {"replay", hb_replay_command, "replay traces on allocators: speed, memory, reuse"},
     {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},
 };
 
