@@ -24,6 +24,8 @@ static int cmd_list(int argc, char **argv) {
   return count ? 0 : 1;
 }
 
+int hb_cmd_report(int argc, char **argv); /* cli/report.c */
+
 static const struct command {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -32,6 +34,7 @@ static const struct command {
     {"list", cmd_list, "list the allocators this build can measure"},
     {"replay", hb_replay_command, "replay traces on allocators: speed, memory, reuse"},
     {"trace", hb_trace_main, "look at and convert traces: info, convert, dump"},
+    {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},
 };
 
 static void usage(FILE *out) {
