@@ -328,14 +328,18 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
   return block ? hb_block_payload(take(h, block, bytes)) : NULL;
 }
 
-void hb_heap_free(hb_heap *h, void *ptr) {
-  if (!ptr) return;
-  hb_block *block = owned_block(h, ptr, "free");
+/* Frees an allocated block: parked when small and its quick list has room,
+ * else merged. */
+static void free_block(hb_heap *h, hb_block *block) {
   size_t size = hb_block_size(block);
   if (size <= h->quick_max_bytes && h->quick_count[quick_class(size)] < h->quick_cap)
     park(h, block, size);
   else
     release(h, block);
+}
+
+void hb_heap_free(hb_heap *h, void *ptr) {
+  if (ptr) free_block(h, owned_block(h, ptr, "free"));
 }
 
 void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
@@ -400,7 +404,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
   void *moved = hb_heap_malloc(h, size);
   if (!moved) return NULL; /* the old block stays valid */
   memcpy(moved, ptr, have - HB_BLOCK_HEADER_BYTES);
-  release(h, block);
+  free_block(h, block);
   return moved;
 }
 
