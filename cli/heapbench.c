@@ -30,6 +30,7 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the allocators this build can measure"},
     {"trace", hb_trace_main, "look at and convert traces: info, convert, dump"},
+    {"record", hb_record_main, "run a program and record its allocator calls"},
 };
 
 static void usage(FILE *out) {
