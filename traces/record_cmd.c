@@ -69,7 +69,9 @@ static int run(char **argv, const char *raw_dir) {
   return status;
 }
 
-static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw) {
+/* not_run: the program could not be started (exit 127): no recording is
+ * expected. */
+static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw, int not_run) {
   DIR *dir = opendir(raw_dir);
   if (!dir) {
     fprintf(stderr, "heapbench record: %s: %s\n", raw_dir, strerror(errno));
@@ -124,7 +126,7 @@ static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw) {
   }
   closedir(dir);
   if (!keep_raw && !failed) rmdir(raw_dir);
-  if (written == 0 && failed == 0)
+  if (written == 0 && failed == 0 && !not_run)
     fprintf(stderr, "heapbench record: no recording: is the program statically linked, or "
                     "setuid (LD_PRELOAD ignored)?\n");
   return failed ? -1 : written;
@@ -173,7 +175,8 @@ int hb_record_main(int argc, char **argv) {
   }
   fflush(stdout);
   int status = run(argv + i, raw_dir);
-  int written = convert_all(raw_dir, out_dir, keep_raw);
+  int written = convert_all(raw_dir, out_dir, keep_raw,
+                            WIFEXITED(status) && WEXITSTATUS(status) == 127);
   free(absolute);
   free(raw_dir);
   if (status < 0 || written < 0) return 1;

@@ -123,8 +123,13 @@ static int start_process(char *name) {
   char prefix[PATH_BYTES];
   const char *dir = getenv("HB_RECORD_DIR");
   prefix[0] = 0;
-  if (!dir || !*dir) {
+  /* An absolute path: the program may change directory between events. */
+  if (!dir || *dir != '/') {
     if (!getcwd(prefix, PATH_BYTES - 512)) return -1;
+    if (dir && *dir) {
+      append(prefix, "/");
+      append(prefix, dir);
+    }
   } else {
     append(prefix, dir);
   }
@@ -196,8 +201,15 @@ static int start_thread(thread_state *t) {
 
   uint32_t index = 0;
   if (state == 1 && !first) {
-    /* Not the first thread: wait until thread 0's header is mapped. */
+    /* Not the first thread: wait until thread 0's header is mapped (or
+     * thread 0 found it cannot record). */
     while (!__atomic_load_n(&process_header, __ATOMIC_ACQUIRE)) {
+      if (__atomic_load_n(&process_state, __ATOMIC_ACQUIRE) < 0) {
+        t->disabled = 1;
+        t->generation = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        t->guard = 0;
+        return -1;
+      }
     }
     index = __atomic_fetch_add(&process_header->threads_started, 1, __ATOMIC_ACQ_REL);
     thread_file_name(name, index);
