@@ -13,10 +13,11 @@
 #  - heaptrack's calls come from heaptrack_print; its exact peak is replayed
 #    from heaptrack's own data file ('a' size records, '+' allocations, '-'
 #    frees), whose '+' count must equal heaptrack_print's figure.
-# Usage: heaptrack.sh HEAPBENCH TMPDIR
+# Usage: heaptrack.sh HEAPBENCH RECORDER_SO TMPDIR
 set -u
 heapbench=$1
-dir=$2
+recorder=$2
+dir=$3
 python=/usr/bin/python3
 for tool in heaptrack heaptrack_print zstd setarch; do
   command -v $tool >/dev/null || { echo "heaptrack.sh: $tool not installed, skipped"; exit 77; }
@@ -58,8 +59,10 @@ PY
 )
 
 stdcxx=$(ldd /usr/lib/heaptrack/libheaptrack_preload.so 2>/dev/null | awk '/libstdc\+\+/ {print $3}')
-LD_PRELOAD=${stdcxx:-} "${norandom[@]}" "$heapbench" record -o "$dir/hb" -- $python "$dir/work.py" \
-  >"$dir/record.log" ||
+# libstdc++ goes into python's preload list only (heapbench itself may be a
+# sanitizer build, whose runtime must come first in its own list).
+"${norandom[@]}" "$heapbench" record -o "$dir/hb" -- \
+  env LD_PRELOAD="$recorder${stdcxx:+:$stdcxx}" $python "$dir/work.py" >"$dir/record.log" ||
   { echo "heapbench record failed:"; cat "$dir/record.log"; exit 1; }
 info=$("$heapbench" trace info "$dir"/hb/python3*.hbt) || exit 1
 count() { sed -n "s/^  $1 *\([0-9]*\).*/\1/p" <<<"$info"; }
