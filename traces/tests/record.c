@@ -223,6 +223,57 @@ static void test_exec(void) {
   release(&r);
 }
 
+/* Copies the threads recording's files to DIR/r.t<N>.hbraw. */
+static int copy_threads_recording(const char *dir) {
+  char command[3200];
+  snprintf(command, sizeof command,
+           "cd '%s/threads' && for f in *.hbraw; do cp \"$f\" '%s'/r.t${f##*.t}; done", tmpdir,
+           dir);
+  return system(command);
+}
+
+/* A damaged raw recording is refused with the file and offset named. */
+static void test_damaged_raw(void) {
+  char dir[1200], t0[1300], t1[1300];
+  snprintf(dir, sizeof dir, "%s/damaged", tmpdir);
+  mkdir(dir, 0755);
+  snprintf(t0, sizeof t0, "%s/r.t0.hbraw", dir);
+  snprintf(t1, sizeof t1, "%s/r.t1.hbraw", dir);
+  HB_CHECK(copy_threads_recording(dir) == 0, "cannot copy the threads recording");
+  hb_trace trace;
+  hb_error error;
+  int rc = hb_trace_load(t1, &trace, &error); /* any thread's file names the recording */
+  HB_CHECK(rc == 0 && trace.thread_count == 5, "copied recording: %s", rc ? error.message : "");
+  if (rc == 0) hb_trace_release(&trace);
+  struct { const char *file; long truncate_to; const char *where; } cases[] = {
+      {t1, 100, "offset 0"},          /* header cut */
+      {t1, 4200, "committed bytes"}, /* records cut */
+      {t0, -1, "offset 0"},           /* magic overwritten */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    HB_CHECK(copy_threads_recording(dir) == 0, "cannot copy the threads recording");
+    if (cases[i].truncate_to >= 0) {
+      HB_CHECK(truncate(cases[i].file, cases[i].truncate_to) == 0, "truncate");
+    } else {
+      FILE *file = fopen(cases[i].file, "r+b");
+      HB_CHECK(file && fwrite("XXXX", 1, 4, file) == 4, "overwrite");
+      if (file) fclose(file);
+    }
+    rc = hb_trace_load(t0, &trace, &error);
+    HB_CHECK(rc != 0 && strstr(error.message, cases[i].file) &&
+                 strstr(error.message, cases[i].where),
+             "damage %zu: %s", i, rc ? error.message : "accepted");
+    if (rc == 0) hb_trace_release(&trace);
+  }
+  /* A missing thread file is an error, not a shorter trace. */
+  HB_CHECK(copy_threads_recording(dir) == 0, "cannot copy the threads recording");
+  unlink(t1);
+  rc = hb_trace_load(t0, &trace, &error);
+  HB_CHECK(rc != 0 && strstr(error.message, "r.t1.hbraw"), "missing thread file: %s",
+           rc ? error.message : "accepted");
+  if (rc == 0) hb_trace_release(&trace);
+}
+
 static void test_abnormal(const char *mode, int signal_number) {
   recording r;
   int status = record(mode, &r);
@@ -253,6 +304,7 @@ int main(int argc, char **argv) {
   test_basic();
   test_threads();
   test_contend();
+  test_damaged_raw();
   test_fork();
   test_exec();
   test_abnormal("crash", SIGSEGV);
