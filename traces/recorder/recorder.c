@@ -158,6 +158,19 @@ static int start_process(char *name) {
   return -1;
 }
 
+/* One line on stderr, without stdio (which may allocate). */
+static void say_cannot_record(const char *name, int errnum) {
+  char message[PATH_BYTES + 128];
+  message[0] = 0;
+  append(message, "heapbench recorder: cannot create ");
+  append(message, name);
+  append(message, ": error ");
+  append_number(message, (uint64_t)errnum);
+  append(message, "; this process is not recorded (is HB_RECORD_DIR a writable directory?)\n");
+  ssize_t ignored = write(2, message, strlen(message));
+  (void)ignored;
+}
+
 /* Maps chunk number `chunk` of the open file, growing the file first. */
 static int map_chunk(thread_state *t, int fd, uint64_t chunk) {
   off_t offset = HB_RAW_HEADER_BYTES + (off_t)(chunk * CHUNK_BYTES);
@@ -189,6 +202,7 @@ static int start_thread(thread_state *t) {
   if (process_state == 0) {
     fd = start_process(name);
     process_state = fd >= 0 ? 1 : -1;
+    if (fd < 0) say_cannot_record(name, errno);
     process_start_ns = now_ns();
     first = fd >= 0;
     if (!atfork_registered) { /* may allocate: under the guard */
