@@ -5,22 +5,224 @@
  *
  *   hb-worker-GROUP --list     one line per allocator: name, version,
  *                              description, tab-separated
+ *   hb-worker-GROUP replay --allocator NAME --ops FILE
+ *                   --pass timed|instrumented [--touch first-byte|all]
+ *                              one pass over an ops file (hb_cell.h);
+ *                              "key value" lines on stdout, the first
+ *                              "status ok" or "status failed: <reason>"
+ *
+ * Exit status: 0 when the pass ran (whatever its status line says), 2 for
+ * bad arguments or an unreadable ops file. A crash is the front end's to
+ * report: it sees the signal.
  */
+#define _GNU_SOURCE
 #include "hb_allocator.h"
+#include "hb_cell.h"
+#include "worker_pass.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
+/* ---- Output: a fixed buffer and write(2), so nothing mallocs ---- */
+static char out_buffer[16384];
+static size_t out_used;
+
+void hb_out_flush(void) {
+  size_t done = 0;
+  while (done < out_used) {
+    ssize_t n = write(STDOUT_FILENO, out_buffer + done, out_used - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += (size_t)n;
+  }
+  out_used = 0;
+}
+
+void hb_out(const char *format, ...) {
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  int len = vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  if (len < 0) return;
+  if ((size_t)len >= sizeof line) len = sizeof line - 1;
+  if (out_used + (size_t)len > sizeof out_buffer) hb_out_flush();
+  memcpy(out_buffer + out_used, line, (size_t)len);
+  out_used += (size_t)len;
+}
+
+/* ---- Harness memory ---- */
+static uint64_t harness_bytes;
+
+void *hb_harness_map(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                      -1, 0);
+  if (memory == MAP_FAILED) return NULL;
+  /* Write every page: MAP_POPULATE may map the shared zero page only. */
+  long page = sysconf(_SC_PAGESIZE);
+  for (size_t off = 0; off < bytes; off += (size_t)page) ((volatile char *)memory)[off] = 0;
+  harness_bytes += (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+  return memory;
+}
+
+void hb_harness_unmap(void *memory, size_t bytes) {
+  if (!memory) return;
+  long page = sysconf(_SC_PAGESIZE);
+  munmap(memory, bytes ? bytes : 1);
+  harness_bytes -= (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+}
+
+uint64_t hb_harness_mapped_bytes(void) { return harness_bytes; }
+
+uint64_t hb_current_rss_bytes(void) {
+  static int fd = -2;
+  if (fd == -2) fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[128];
+  ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  /* "size resident shared ...", in pages */
+  const char *p = strchr(text, ' ');
+  if (!p) return 0;
+  uint64_t pages = 0;
+  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
+  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The kernel's peak-RSS mark (VmHWM) is reset to the current RSS by writing
+ * "5" to clear_refs. getrusage's ru_maxrss cannot serve: across exec it
+ * keeps the parent's peak, and posix_spawn's child shares the parent's
+ * memory until exec. */
+int hb_peak_rss_reset(void) {
+  int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = write(fd, "5", 1) == 1 ? 0 : -1;
+  close(fd);
+  return rc;
+}
+
+uint64_t hb_peak_rss_bytes(void) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[4096];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  const char *p = strstr(text, "\nVmHWM:");
+  if (!p) return 0;
+  p += 8;
+  while (*p == ' ' || *p == '\t') p++;
+  uint64_t kib = 0;
+  for (; *p >= '0' && *p <= '9'; p++) kib = kib * 10 + (uint64_t)(*p - '0');
+  return kib * 1024;
+}
+
+uint64_t hb_now_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* ---- Commands ---- */
 static int list_allocators(void) {
   for (size_t i = 0; i < hb_allocator_count(); i++) {
     const hb_allocator *a = hb_allocator_at(i);
-    printf("%s\t%s\t%s\n", a->name, a->version(), a->description);
+    hb_out("%s\t%s\t%s\n", a->name, a->version(), a->description);
   }
+  hb_out_flush();
+  return 0;
+}
+
+static int usage(const char *program) {
+  char text[512];
+  int len = snprintf(text, sizeof text,
+                     "usage: %s --list\n"
+                     "       %s replay --allocator NAME --ops FILE --pass timed|instrumented"
+                     " [--touch first-byte|all]\n",
+                     program, program);
+  if (len > 0) (void)!write(STDERR_FILENO, text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
+  return 2;
+}
+
+static int fail_setup(const char *why) {
+  char text[640];
+  int len = snprintf(text, sizeof text, "hb-worker: %s\n", why);
+  if (len > 0) (void)!write(STDERR_FILENO, text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
+  return 2;
+}
+
+static void print_failure(const hb_pass_failure *failure) {
+  if (failure->op == UINT64_MAX) {
+    hb_out("status failed: the worker could not start the replay's threads\n");
+    return;
+  }
+  hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
+         (unsigned long long)failure->size, (unsigned long long)failure->op);
+}
+
+static int replay(int argc, char **argv) {
+  const char *allocator_name = NULL, *ops_path = NULL, *pass = NULL, *touch = "first-byte";
+  for (int i = 1; i < argc; i++) {
+    const char **target = NULL;
+    if (strcmp(argv[i], "--allocator") == 0) target = &allocator_name;
+    else if (strcmp(argv[i], "--ops") == 0) target = &ops_path;
+    else if (strcmp(argv[i], "--pass") == 0) target = &pass;
+    else if (strcmp(argv[i], "--touch") == 0) target = &touch;
+    if (!target || i + 1 >= argc) return usage(argv[0]);
+    *target = argv[++i];
+  }
+  if (!allocator_name || !ops_path || !pass) return usage(argv[0]);
+  int timed = strcmp(pass, "timed") == 0;
+  if (!timed && strcmp(pass, "instrumented") != 0) return usage(argv[0]);
+  int touch_all = strcmp(touch, "all") == 0;
+  if (!touch_all && strcmp(touch, "first-byte") != 0) return usage(argv[0]);
+
+  char why[512];
+  const hb_allocator *allocator = hb_allocator_find(allocator_name);
+  if (!allocator) {
+    snprintf(why, sizeof why, "no allocator '%s' in this worker", allocator_name);
+    return fail_setup(why);
+  }
+  hb_cell_ops cell;
+  if (hb_cell_map(ops_path, &cell, why, sizeof why) != 0) return fail_setup(why);
+  size_t slot_bytes = cell.header->slot_count * sizeof(void *);
+  void **slots = hb_harness_map(slot_bytes);
+  if (!slots) return fail_setup("cannot map the slot table");
+
+  hb_pass_env env = {.allocator = allocator, .cell = &cell, .slots = slots, .touch_all = touch_all};
+  if (timed) {
+    hb_timed_result result;
+    int rc = hb_timed_pass(&env, &result);
+    uint64_t maxrss_bytes = hb_peak_rss_bytes();
+    if (rc != 0) {
+      print_failure(&result.failure);
+    } else {
+      hb_out("status ok\n");
+      hb_out("ops %llu\n", (unsigned long long)cell.header->op_count);
+      hb_out("elapsed_ns %llu\n", (unsigned long long)result.elapsed_ns);
+      if (result.rss_baseline_bytes && maxrss_bytes)
+        hb_out("peak_rss_bytes %llu\n",
+               (unsigned long long)(maxrss_bytes > result.rss_baseline_bytes
+                                        ? maxrss_bytes - result.rss_baseline_bytes
+                                        : 0));
+    }
+  } else {
+    hb_instrumented_pass(&env);
+  }
+  hb_out_flush();
   return 0;
 }
 
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--list") == 0) return list_allocators();
-  fprintf(stderr, "usage: %s --list\n", argv[0]);
-  return 2;
+  if (argc >= 2 && strcmp(argv[1], "replay") == 0) return replay(argc - 1, argv + 1);
+  return usage(argv[0]);
 }

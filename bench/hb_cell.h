@@ -1,0 +1,88 @@
+/* hb_cell.h — the ops file: a trace decoded in advance for replay.
+ *
+ * The front end loads a trace once (any format hb_trace_load reads) and
+ * encodes it into this compact form; every worker process that measures
+ * that trace maps the file read-only and replays it without parsing,
+ * without allocating and without looking anything up:
+ *
+ *   +----------------+------------------------------------------------+
+ *   | hb_cell_header | hb_cell_op[op_count]  (16 bytes each)          |
+ *   +----------------+------------------------------------------------+
+ *
+ * Each op names a slot (the trace's block id) in the replay's slot table,
+ * id -> pointer. Slot `slot_count - 1` never holds a block: free(NULL) is a
+ * free of that slot. A free carries the size its block was requested with,
+ * so the replay can give the allocator its size hint without a lookup.
+ */
+#ifndef HB_CELL_H
+#define HB_CELL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hb_cell_kind {
+  HB_CELL_MALLOC = 0,  /* slot = malloc(size) */
+  HB_CELL_CALLOC,      /* slot = calloc(1, size) */
+  HB_CELL_ALIGNED,     /* slot = aligned_alloc(1 << align_log2, size) */
+  HB_CELL_REALLOC,     /* slot = realloc(slot, size) */
+  HB_CELL_REALLOC_NEW, /* slot = realloc(NULL, size) */
+  HB_CELL_FREE,        /* free(slot, size hint = size) */
+  HB_CELL_KIND_COUNT
+} hb_cell_kind;
+
+typedef struct hb_cell_op {
+  uint64_t size;      /* bytes requested; for a free, the freed block's request */
+  uint32_t slot;      /* block id, or slot_count - 1 for free(NULL) */
+  uint8_t kind;       /* hb_cell_kind */
+  uint8_t align_log2; /* HB_CELL_ALIGNED only */
+  uint16_t thread;    /* recording thread, 0 .. thread_count - 1 */
+} hb_cell_op;
+
+#define HB_CELL_MAGIC "HBOPS01"
+#define HB_CELL_MAX_THREADS 4096
+
+typedef struct hb_cell_header {
+  char magic[8];            /* HB_CELL_MAGIC */
+  uint64_t op_count;
+  uint32_t slot_count;      /* the trace's id count + 1 */
+  uint32_t thread_count;
+  /* Figures of the trace alone (docs/METRICS.md), computed while encoding. */
+  uint64_t peak_live_bytes; /* largest sum of requested sizes of live blocks */
+  uint64_t peak_live_op;    /* first op after which live bytes reach that peak */
+  uint64_t allocations;     /* ops that create a block (realloc counted apart) */
+  uint64_t reallocs;        /* HB_CELL_REALLOC ops */
+  uint64_t frees;           /* HB_CELL_FREE ops, free(NULL) included */
+  uint8_t reserved[8];
+} hb_cell_header; /* 64 bytes: the ops that follow stay 16-byte aligned */
+
+/* ---- Front end: encoding (needs traces/hb_trace.h) ---- */
+struct hb_trace;
+struct hb_error;
+
+/* Encodes `trace` into a new anonymous in-memory file (memfd) and returns
+ * its descriptor, inheritable by the workers, with *header filled in; -1
+ * with *error set when the trace cannot be replayed (too many threads, out
+ * of memory). The trace must have passed hb_trace_check. */
+int hb_cell_encode(const struct hb_trace *trace, hb_cell_header *header,
+                   struct hb_error *error);
+
+/* ---- Worker: mapping ---- */
+typedef struct hb_cell_ops {
+  const hb_cell_header *header;
+  const hb_cell_op *ops;
+  size_t map_bytes;
+} hb_cell_ops;
+
+/* Maps the ops file at `path` read-only and faults every page in, so the
+ * replay never takes a page fault on its own input. 0, or -1 with a
+ * one-line reason in `why`. No malloc. */
+int hb_cell_map(const char *path, hb_cell_ops *cell, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

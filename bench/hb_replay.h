@@ -1,0 +1,73 @@
+/* hb_replay.h — `heapbench replay`: traces replayed on allocators, one
+ * worker process per measurement (see hb_workers.h), figures as defined
+ * in docs/METRICS.md, written as a table and as docs/JSON.md.
+ *
+ * A cell is one (trace, allocator) pair: `repeat` timed passes, each in a
+ * fresh worker process, then one instrumented pass in a process of its
+ * own. A cell that crashes, runs out of time or gets NULL from its
+ * allocator is reported as such; the other cells still run.
+ */
+#ifndef HB_REPLAY_H
+#define HB_REPLAY_H
+
+#include "hb_cell.h"
+#include "hb_workers.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hb_replay_settings {
+  unsigned repeat;       /* timed passes per cell */
+  double time_limit_sec; /* per cell, all passes together; 0 = none */
+  int touch_all;         /* write whole new blocks, not just their first byte */
+  int progress;          /* progress line on stderr */
+} hb_replay_settings;
+
+#define HB_UNKNOWN (-1) /* an int64_t figure that was not measured */
+
+typedef struct hb_growth_sample {
+  uint64_t op, live_bytes;
+  int64_t footprint_bytes, rss_bytes; /* HB_UNKNOWN when not measured */
+} hb_growth_sample;
+
+typedef struct hb_cell_result {
+  char status[320]; /* "ok", "timeout", "failed: <reason>" */
+  uint64_t ops;
+  /* Timed passes: valid when `timed` is set. */
+  int timed;
+  unsigned repeat_done;
+  double ns_per_op, ns_per_op_min, ns_per_op_max, ops_per_sec;
+  int64_t peak_rss_bytes;
+  /* Instrumented pass: valid when `instrumented` is set. */
+  int instrumented;
+  uint64_t peak_live_bytes, peak_live_op; /* from the trace: always valid */
+  int64_t peak_footprint_bytes, footprint_at_peak_live_bytes;
+  uint64_t footprint_poll_stride, footprint_polls;
+  uint64_t allocations, reuses, lifo_reuses, allocated_bytes;
+  int64_t reused_bytes;
+  int64_t reuse_distance_median, reuse_distance_p90;
+  unsigned histogram_count;
+  uint64_t histogram_bound[64], histogram_reuses[64];
+  hb_growth_sample *samples; /* malloc'ed */
+  size_t sample_count;
+} hb_cell_result;
+
+/* Runs one cell: `ops_fd` is an ops file from hb_cell_encode, `header` its
+ * header. Never fails as a whole: what went wrong is in result->status.
+ * `label` names the cell on the progress line. */
+void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_header *header,
+                 const hb_replay_settings *settings, const char *label,
+                 hb_cell_result *result);
+void hb_cell_result_release(hb_cell_result *result);
+
+/* Derived figures (docs/METRICS.md); negative when not defined. */
+double hb_cell_utilization(const hb_cell_result *r);
+double hb_cell_fragmentation(const hb_cell_result *r);
+double hb_cell_reuse_rate(const hb_cell_result *r);
+double hb_cell_byte_reuse_rate(const hb_cell_result *r);
+double hb_cell_lifo_share(const hb_cell_result *r);
+
+/* `heapbench replay ARGS...` (argv[0] is "replay"). */
+int hb_replay_command(int argc, char **argv);
+
+#endif

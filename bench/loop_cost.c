@@ -1,0 +1,172 @@
+/* loop_cost.c — benchmark: what the replay loop itself costs.
+ *
+ * The timed pass (worker_timed.c) must stay within 1.10x of a minimal loop
+ * over the same pre-decoded ops: the slot table, malloc, free, nothing
+ * else. Both run with glibc, each pass in a fresh process (as the replay
+ * does), alternating, on a deterministic trace of LOOP_OPS malloc/free ops;
+ * the ratio of the medians is printed and checked.
+ *
+ *   loop-cost               run the comparison (meson benchmark)
+ *   loop-cost --minimal F   one pass of the minimal loop over ops file F
+ */
+#define _GNU_SOURCE
+#include "hb_cell.h"
+#include "hb_trace.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_OPS 2000000u
+#define LIVE_TARGET 20000u
+#define REPETITIONS 9
+#define LIMIT 1.10
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The reference: nothing but the slot table and malloc/free. */
+static int minimal_pass(const char *path) {
+  hb_cell_ops cell;
+  char why[512];
+  if (hb_cell_map(path, &cell, why, sizeof why) != 0) {
+    fprintf(stderr, "loop-cost: %s\n", why);
+    return 2;
+  }
+  size_t bytes = cell.header->slot_count * sizeof(void *);
+  void **slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (slots == MAP_FAILED) return 2;
+  memset(slots, 0, bytes);
+  const hb_cell_op *ops = cell.ops;
+  uint64_t count = cell.header->op_count;
+  uint64_t t0 = now_ns();
+  for (uint64_t i = 0; i < count; i++) {
+    if (ops[i].kind == HB_CELL_FREE)
+      free(slots[ops[i].slot]);
+    else
+      slots[ops[i].slot] = malloc(ops[i].size);
+  }
+  uint64_t elapsed = now_ns() - t0;
+  printf("elapsed_ns %llu\n", (unsigned long long)elapsed);
+  return 0;
+}
+
+/* A deterministic malloc/free trace: sizes mostly small, some pages; a
+ * live set that hovers around LIVE_TARGET blocks. */
+static int make_trace(hb_trace *trace, hb_error *error) {
+  hb_trace_init(trace, "loop-cost.synthetic", "synthetic");
+  uint32_t *live = malloc(LIVE_TARGET * 2 * sizeof *live);
+  uint32_t *free_ids = malloc(LIVE_TARGET * 2 * sizeof *free_ids);
+  if (!live || !free_ids) return hb_fail(error, "out of memory");
+  uint32_t live_count = 0, free_count = 0, next_id = 0;
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  for (uint32_t i = 0; i < LOOP_OPS; i++) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    int allocate = live_count == 0 ||
+                   (live_count < 2 * LIVE_TARGET - 1 &&
+                    (state % 1000) < (live_count < LIVE_TARGET ? 600u : 400u));
+    hb_op op = {0};
+    if (allocate) {
+      op.kind = HB_OP_MALLOC;
+      op.id = free_count ? free_ids[--free_count] : next_id++;
+      uint64_t r = state >> 20;
+      op.size = (r % 16 == 0) ? 512 + r % 3584 : 8 + r % 248;
+      live[live_count++] = op.id;
+    } else {
+      uint32_t k = (uint32_t)((state >> 24) % live_count);
+      op.kind = HB_OP_FREE;
+      op.id = live[k];
+      live[k] = live[--live_count];
+      free_ids[free_count++] = op.id;
+    }
+    if (hb_trace_push(trace, op, error) != 0) return -1;
+  }
+  trace->id_count = next_id;
+  free(live);
+  free(free_ids);
+  return hb_trace_check(trace, error);
+}
+
+/* Runs `command` and returns the elapsed_ns it prints, or 0. */
+static double run_pass(const char *command) {
+  FILE *pipe = popen(command, "r");
+  if (!pipe) return 0;
+  char line[256];
+  unsigned long long elapsed = 0;
+  while (fgets(line, sizeof line, pipe)) sscanf(line, "elapsed_ns %llu", &elapsed);
+  return pclose(pipe) == 0 ? (double)elapsed : 0;
+}
+
+static int compare(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--minimal") == 0) return minimal_pass(argv[2]);
+  if (argc != 1) {
+    fprintf(stderr, "usage: loop-cost [--minimal OPS_FILE]\n");
+    return 2;
+  }
+  hb_trace trace;
+  hb_error error;
+  hb_cell_header header;
+  if (make_trace(&trace, &error) != 0) {
+    fprintf(stderr, "loop-cost: %s\n", error.message);
+    return 1;
+  }
+  int fd = hb_cell_encode(&trace, &header, &error);
+  hb_trace_release(&trace);
+  if (fd < 0) {
+    fprintf(stderr, "loop-cost: %s\n", error.message);
+    return 1;
+  }
+  char self[4096], minimal[8300], replay[8300];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return 1;
+  self[n] = 0;
+  snprintf(minimal, sizeof minimal, "'%s' --minimal /proc/self/fd/%d", self, fd);
+  snprintf(replay, sizeof replay,
+           "'%s' replay --allocator glibc --ops /proc/self/fd/%d --pass timed", HB_WORKER_NATIVE,
+           fd);
+  double minimal_ns[REPETITIONS], replay_ns[REPETITIONS];
+  for (int r = 0; r < REPETITIONS; r++) {
+    /* Alternate the order so drift on a shared machine hits both. */
+    if (r % 2) {
+      replay_ns[r] = run_pass(replay);
+      minimal_ns[r] = run_pass(minimal);
+    } else {
+      minimal_ns[r] = run_pass(minimal);
+      replay_ns[r] = run_pass(replay);
+    }
+    if (minimal_ns[r] == 0 || replay_ns[r] == 0) {
+      fprintf(stderr, "loop-cost: a pass failed\n");
+      return 1;
+    }
+  }
+  qsort(minimal_ns, REPETITIONS, sizeof(double), compare);
+  qsort(replay_ns, REPETITIONS, sizeof(double), compare);
+  double ops = (double)header.op_count;
+  double minimal_median = minimal_ns[REPETITIONS / 2] / ops;
+  double replay_median = replay_ns[REPETITIONS / 2] / ops;
+  double ratio = replay_median / minimal_median;
+  printf("trace: %llu malloc/free ops (synthetic, deterministic), glibc, %d passes each, "
+         "each in a fresh process\n",
+         (unsigned long long)header.op_count, REPETITIONS);
+  printf("minimal loop: %.2f ns/op (median; min %.2f, max %.2f)\n", minimal_median,
+         minimal_ns[0] / ops, minimal_ns[REPETITIONS - 1] / ops);
+  printf("replay (timed pass): %.2f ns/op (median; min %.2f, max %.2f)\n", replay_median,
+         replay_ns[0] / ops, replay_ns[REPETITIONS - 1] / ops);
+  printf("ratio replay/minimal: %.3f (limit %.2f): %s\n", ratio, LIMIT,
+         ratio <= LIMIT ? "ok" : "TOO SLOW");
+  return ratio <= LIMIT ? 0 : 1;
+}

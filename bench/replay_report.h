@@ -1,0 +1,34 @@
+/* replay_report.h — private to `heapbench replay`: what a run produced,
+ * and the two ways it is written (the table on stdout, docs/JSON.md). */
+#ifndef HB_REPLAY_REPORT_H
+#define HB_REPLAY_REPORT_H
+
+#include "hb_replay.h"
+
+#include <stdio.h>
+
+typedef struct hb_replay_trace {
+  char *path, *name;
+  const char *format;
+  uint32_t threads;
+  int fd; /* the encoded ops file (hb_cell.h) */
+  hb_cell_header header;
+} hb_replay_trace;
+
+typedef struct hb_replay_report {
+  const hb_replay_settings *settings;
+  const char *label; /* NULL: the host name */
+  const hb_allocator_info *infos;
+  size_t info_count;
+  const size_t *chosen; /* indices into infos, in column order */
+  size_t chosen_count;
+  const hb_replay_trace *traces;
+  size_t trace_count;
+  const hb_cell_result *results; /* [trace * chosen_count + allocator] */
+} hb_replay_report;
+
+void hb_report_table(FILE *out, const hb_replay_report *report);
+/* 0, or -1 with a one-line message on stderr. */
+int hb_report_json(const char *path, const hb_replay_report *report);
+
+#endif

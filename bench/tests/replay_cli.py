@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Tests of `heapbench replay` as a user runs it: table, JSON, statuses, errors.
+
+    replay_cli.py CASE HEAPBENCH [SHARED_DIR]
+
+Every trace is written by the test itself (CS:APP .rep text), and every
+figure the trace alone implies (live bytes, peak live bytes) is computed
+here, independently of the C code. Exit 77 = skipped (meson).
+"""
+import json
+import os
+import random
+import re
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+FAILURES = []
+SKIP = 77
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("check failed:", what, file=sys.stderr)
+
+
+def write_rep(path, ops, ids):
+    """ops: list of ('a', id, size) | ('r', id, size) | ('f', id)."""
+    with open(path, "w") as out:
+        out.write(f"0\n{ids}\n{len(ops)}\n1\n")
+        for op in ops:
+            out.write(" ".join(str(x) for x in op) + "\n")
+
+
+def rep_live_bytes(path):
+    """Live bytes after each op of a .rep trace, by the lab's rules: 'r' of a
+    dead id is realloc(NULL), 'r id 0' frees, 'f -1' is free(NULL)."""
+    lines = open(path).read().split("\n")
+    op_count = int(lines[2])
+    sizes, live, series = {}, 0, []
+    for line in lines[4:]:
+        if len(series) == op_count:
+            break
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "f":
+            if words[1] != "-1":
+                live -= sizes.pop(int(words[1]))
+        else:
+            block, size = int(words[1]), int(words[2])
+            if words[0] == "r" and size == 0 and block in sizes:
+                live -= sizes.pop(block)
+            else:
+                live += size - sizes.get(block, 0)
+                sizes[block] = size
+        series.append(live)
+    return series
+
+
+def random_trace(path, ops=3000, seed=7):
+    """Mallocs, reallocs and frees of mixed sizes, ids reused after free."""
+    rng = random.Random(seed)
+    live, free_ids, out, next_id = [], [], [], 0
+    while len(out) < ops:
+        roll = rng.random()
+        if live and roll < 0.40:
+            block = live.pop(rng.randrange(len(live)))
+            out.append(("f", block))
+            free_ids.append(block)
+        elif live and roll < 0.50:
+            out.append(("r", rng.choice(live), rng.choice([24, 100, 700, 5000])))
+        else:
+            block = free_ids.pop() if free_ids else next_id
+            if block == next_id:
+                next_id += 1
+            size = rng.choice([8, 16, 24, 32, 48, 64, 128, 256, 1000, 4096, 70000])
+            out.append(("a", block, size))
+            live.append(block)
+    write_rep(path, out, next_id)
+
+
+def run(heapbench, *args, env=None, timeout=600):
+    started = time.monotonic()
+    proc = subprocess.run([heapbench, "replay", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    return proc, time.monotonic() - started
+
+
+def allocators(heapbench):
+    proc = subprocess.run([heapbench, "list"], capture_output=True, text=True, check=True)
+    return [line.split()[0] for line in proc.stdout.splitlines()[1:] if line.strip()]
+
+
+def close(a, b, tolerance=1e-3):
+    return a is not None and b is not None and abs(a - b) <= tolerance * max(1.0, abs(b))
+
+
+RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
+              "allocator_version", "status", "ops", "repeat", "ns_per_op", "ns_per_op_min",
+              "ns_per_op_max", "ops_per_sec", "peak_live_bytes", "peak_footprint_bytes",
+              "footprint_at_peak_live_bytes", "footprint_poll_stride", "peak_rss_bytes",
+              "utilization", "fragmentation", "reuse_rate", "byte_reuse_rate",
+              "reuse_distance_median", "reuse_distance_p90", "reuse_distance_histogram",
+              "lifo_share", "heap_growth"]
+
+
+def check_ok_run(run, trace_path):
+    """Every figure of a completed cell against the trace and each other."""
+    name = f"{run['trace']}/{run['allocator']}"
+    for field in RUN_FIELDS:
+        check(field in run, f"{name}: field {field} missing")
+    live = rep_live_bytes(trace_path)
+    check(run["status"] == "ok", f"{name}: status {run['status']!r}")
+    check(run["ops"] == len(live), f"{name}: ops {run['ops']} != {len(live)}")
+    check(run["peak_live_bytes"] == max(live),
+          f"{name}: peak_live_bytes {run['peak_live_bytes']} != {max(live)}")
+    check(run["ns_per_op_min"] <= run["ns_per_op"] <= run["ns_per_op_max"],
+          f"{name}: ns_per_op outside [min, max]")
+    check(close(run["ops_per_sec"], 1e9 / run["ns_per_op"]), f"{name}: ops_per_sec")
+    footprint = run["peak_footprint_bytes"]
+    if footprint is not None:
+        check(footprint > 0, f"{name}: peak footprint {footprint}")
+        check(close(run["utilization"], run["peak_live_bytes"] / footprint),
+              f"{name}: utilization {run['utilization']} != live/footprint")
+        check(close(run["fragmentation"], footprint / run["peak_live_bytes"] - 1),
+              f"{name}: fragmentation")
+        check(run["footprint_at_peak_live_bytes"] <= footprint, f"{name}: footprint at peak")
+    else:
+        check(run["utilization"] is None, f"{name}: utilization without a footprint")
+    for field in ("reuse_rate", "byte_reuse_rate", "lifo_share"):
+        check(run[field] is None or 0 <= run[field] <= 1, f"{name}: {field} = {run[field]}")
+    histogram = run["reuse_distance_histogram"]
+    check(sum(count for _, count in histogram) == run["reuses"],
+          f"{name}: histogram does not add up to the reuses")
+    if run["reuses"]:
+        check(1 <= run["reuse_distance_median"] <= run["reuse_distance_p90"],
+              f"{name}: reuse distance median/p90")
+    check(close(run["reuse_rate"], run["reuses"] / run["allocations"]), f"{name}: reuse_rate")
+    growth = run["heap_growth"]
+    check(0 < len(growth) <= 1001, f"{name}: {len(growth)} growth samples")
+    ops = [s["op"] for s in growth]
+    check(ops == sorted(set(ops)), f"{name}: growth samples not in op order")
+    check(ops[-1] == len(live) - 1, f"{name}: last growth sample is not the last op")
+    for s in growth:
+        if s["live_bytes"] != live[s["op"]]:
+            check(False, f"{name}: live_bytes at op {s['op']}: {s['live_bytes']} != {live[s['op']]}")
+            break
+    if run["peak_rss_bytes"] is not None:
+        check(run["peak_rss_bytes"] >= 0, f"{name}: peak_rss_bytes")
+
+
+def case_table_and_json(heapbench, tmp, shared):
+    trace = os.path.join(tmp, "mixed.rep")
+    random_trace(trace)
+    names = allocators(heapbench)
+    check(len(names) >= 2, f"too few allocators built: {names}")
+    out = os.path.join(tmp, "out.json")
+    proc, _ = run(heapbench, "--repeat", "2", "--json", out, trace)
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    check(rows and rows[0][:2] == ["trace", "allocator"], "table heading")
+    for name in names:
+        check(any(r[:2] == ["mixed", name] and r[-1] == "ok" for r in rows),
+              f"no ok table row for {name}")
+    doc = json.load(open(out))
+    check(doc["schema_version"] == 1, "schema_version")
+    for field in ("cpu_model", "cores", "kernel", "glibc", "compiler", "libraries", "date"):
+        check(field in doc["machine"], f"machine.{field} missing")
+    check(doc["settings"]["repeat"] == 2, "settings.repeat")
+    check([r["allocator"] for r in doc["runs"]] == names, "one run per allocator, in order")
+    for r in doc["runs"]:
+        check(r["repeat"] == 2, f"{r['allocator']}: repeat")
+        check_ok_run(r, trace)
+
+
+def case_forced_reuse(heapbench, tmp, shared):
+    # malloc A, free A, malloc the same size: a first-fit list must hand A back.
+    reuse = os.path.join(tmp, "reuse.rep")
+    write_rep(reuse, [("a", 0, 64), ("f", 0), ("a", 1, 64)], 2)
+    # ... and a bigger request cannot fit in A's 64 bytes: no reuse.
+    no_reuse = os.path.join(tmp, "noreuse.rep")
+    write_rep(no_reuse, [("a", 0, 64), ("f", 0), ("a", 1, 128)], 2)
+    out = os.path.join(tmp, "reuse.json")
+    proc, _ = run(heapbench, "--allocators", "sbrk-tutorial", "--repeat", "1", "--json", out,
+                  reuse, no_reuse)
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    first, second = json.load(open(out))["runs"]
+    check(first["status"] == "ok" and second["status"] == "ok", "statuses")
+    check(first["allocations"] == 2 and first["reuses"] == 1, f"reuses {first['reuses']}")
+    check(first["reuse_rate"] == 0.5, f"reuse_rate {first['reuse_rate']} != 0.5")
+    check(first["byte_reuse_rate"] == 0.5, f"byte_reuse_rate {first['byte_reuse_rate']} != 0.5")
+    check(first["lifo_share"] == 1, f"lifo_share {first['lifo_share']}")
+    check(first["reuse_distance_median"] == 1, "reuse distance: free at op 1, reuse at op 2")
+    check(first["reuse_distance_histogram"] == [[1, 1]], "histogram")
+    check(second["reuses"] == 0 and second["reuse_rate"] == 0, "no reuse when it cannot fit")
+    check(second["reuse_distance_median"] is None, "no distance without reuse")
+
+
+def case_timeout(heapbench, tmp, shared):
+    # 60,000 live blocks: the tutorial policy walks them all on every malloc.
+    trace = os.path.join(tmp, "big.rep")
+    write_rep(trace, [("a", i, 16) for i in range(60000)], 60000)
+    out = os.path.join(tmp, "timeout.json")
+    proc, elapsed = run(heapbench, "--allocators", "sbrk-tutorial,glibc", "--repeat", "1",
+                        "--time-limit", "1", "--json", out, trace)
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    runs = {r["allocator"]: r for r in json.load(open(out))["runs"]}
+    check(runs["sbrk-tutorial"]["status"] == "timeout",
+          f"sbrk-tutorial status {runs['sbrk-tutorial']['status']!r}")
+    check(runs["sbrk-tutorial"]["peak_footprint_bytes"] is None, "no figure from a killed pass")
+    check(runs["glibc"]["status"] == "ok", "the glibc cell still runs")
+    check(elapsed < 30, f"the limit did not stop the cell ({elapsed:.1f} s)")
+    check(re.search(r"sbrk-tutorial .* timeout$", proc.stdout, re.M), "timeout in the table")
+
+
+def case_crash(heapbench, tmp, shared):
+    # Workers that crash: wrappers kill the native worker when it is asked
+    # to run sbrk-tutorial; everything else goes to the real workers.
+    real_dir = os.path.join(os.path.dirname(heapbench), "bench")
+    fake_dir = os.path.join(tmp, "workers")
+    os.mkdir(fake_dir)
+    for name in os.listdir(real_dir):
+        if not name.startswith("hb-worker-") or name.endswith(".p"):
+            continue
+        wrapper = os.path.join(fake_dir, name)
+        with open(wrapper, "w") as out:
+            out.write("#!/bin/sh\n"
+                      'case " $* " in *" --allocator sbrk-tutorial "*) kill -SEGV $$ ;; esac\n'
+                      f'exec "{os.path.join(real_dir, name)}" "$@"\n')
+        os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IXUSR)
+    trace = os.path.join(tmp, "mixed.rep")
+    random_trace(trace, ops=500)
+    out = os.path.join(tmp, "crash.json")
+    env = dict(os.environ, HEAPBENCH_WORKER_DIR=fake_dir)
+    proc, _ = run(heapbench, "--allocators", "glibc,sbrk-tutorial,jemalloc", "--repeat", "1",
+                  "--json", out, trace, env=env)
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    runs = {r["allocator"]: r for r in json.load(open(out))["runs"]}
+    check(runs["sbrk-tutorial"]["status"].startswith("failed: SIGSEGV"),
+          f"crash status {runs['sbrk-tutorial']['status']!r}")
+    check(runs["sbrk-tutorial"]["ns_per_op"] is None, "no timing from a crashed cell")
+    for name in ("glibc", "jemalloc"):
+        check(runs[name]["status"] == "ok", f"{name} still runs: {runs[name]['status']!r}")
+        check_ok_run(runs[name], trace)
+
+
+def case_null(heapbench, tmp, shared):
+    huge = 1 << 60
+    bad = os.path.join(tmp, "huge.rep")
+    write_rep(bad, [("a", 0, 32), ("f", 0), ("a", 1, huge), ("f", 1)], 2)
+    good = os.path.join(tmp, "small.rep")
+    write_rep(good, [("a", 0, 32), ("f", 0)], 1)
+    out = os.path.join(tmp, "null.json")
+    proc, _ = run(heapbench, "--repeat", "1", "--json", out, bad, good)
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    for r in json.load(open(out))["runs"]:
+        if r["trace"] == "huge":
+            want = f"failed: allocation of {huge} bytes returned NULL at op 2"
+            check(r["status"] == want, f"{r['allocator']}: {r['status']!r} != {want!r}")
+        else:
+            check(r["status"] == "ok", f"{r['allocator']} on the small trace: {r['status']!r}")
+
+
+def case_bad_input(heapbench, tmp, shared):
+    good = os.path.join(tmp, "good.rep")
+    write_rep(good, [("a", 0, 32), ("f", 0)], 1)
+    malformed = os.path.join(tmp, "malformed.rep")
+    with open(malformed, "w") as out:
+        out.write("0\n1\n2\n1\na 0 32\nx 0\n")
+    double_free = os.path.join(tmp, "double.rep")
+    write_rep(double_free, [("a", 0, 32), ("f", 0), ("f", 0)], 1)
+    missing = os.path.join(tmp, "missing.rep")
+    cases = [
+        (["--allocators", "glibc,nosuch", good], "nosuch"),
+        ([missing], "missing.rep"),
+        ([good, malformed], "malformed.rep:6"),
+        ([double_free], "double.rep:7"),
+        (["--repeat", "0", good], "--repeat"),
+        (["--time-limit", "soon", good], "--time-limit"),
+        (["--frobnicate", good], "--frobnicate"),
+    ]
+    for args, needle in cases:
+        proc, _ = run(heapbench, *args)
+        check(proc.returncode != 0, f"{args}: exit 0")
+        first = proc.stderr.splitlines()[0] if proc.stderr else ""
+        check(needle in first, f"{args}: first error line {first!r} does not name {needle!r}")
+        check(proc.stdout == "", f"{args}: a table was printed anyway")
+
+
+def case_shared_traces(heapbench, tmp, shared):
+    base = os.path.join(shared, "traces", "malloclab")
+    traces = [os.path.join(base, "cmu-extended", "bash.rep"), os.path.join(base, "realloc-bal.rep")]
+    if not all(os.path.exists(t) for t in traces):
+        print("skipped: ../shared traces absent")
+        sys.exit(SKIP)
+    out = os.path.join(tmp, "shared.json")
+    proc, _ = run(heapbench, "--allocators", "glibc,jemalloc", "--repeat", "1", "--json", out,
+                  *traces)
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    runs = json.load(open(out))["runs"]
+    check(len(runs) == 4, "2 traces x 2 allocators")
+    for r in runs:
+        check_ok_run(r, r["trace_path"])
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[1] not in CASES:
+        print(f"usage: {sys.argv[0]} {'|'.join(CASES)} HEAPBENCH [SHARED_DIR]", file=sys.stderr)
+        return 2
+    heapbench = os.path.abspath(sys.argv[2])
+    shared = sys.argv[3] if len(sys.argv) > 3 else ""
+    with tempfile.TemporaryDirectory(prefix="hb-replay-test-") as tmp:
+        CASES[sys.argv[1]](heapbench, tmp, shared)
+    print(f"{sys.argv[1]}: {len(FAILURES)} failed checks")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

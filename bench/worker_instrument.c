@@ -1,0 +1,528 @@
+/* worker_instrument.c — the instrumented pass: the same replay as the
+ * timed pass, with the memory and reuse figures of docs/METRICS.md
+ * measured around every op. Never timed.
+ *
+ * Every structure here lives in harness memory (mmap, sized before the
+ * pass from the trace's op counts) so the allocator under test sees only
+ * the trace's own calls. Bookkeeping per op:
+ *   - live bytes (sum of requested sizes of live blocks);
+ *   - the footprint the allocator reports (stat HB_STAT_FOOTPRINT_BYTES),
+ *     polled after every op, or every `stride` ops when polling would cost
+ *     more than POLL_BUDGET_NS in all (the stride is reported);
+ *   - freed blocks not yet reused: address -> (free op, size), plus one
+ *     stack per requested size for the LIFO share;
+ *   - every address range that ever held a freed block, as a bitmap of
+ *     16-byte granules in 2 MiB chunks, for the byte reuse rate.
+ * A multi-threaded trace runs each recorded thread on its own thread, but
+ * strictly in trace order (a turn counter), so the figures are exact and
+ * the same on every run.
+ */
+#define _GNU_SOURCE
+#include "worker_pass.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define POLL_BUDGET_NS 5000000000ull /* 5 s of footprint polling at most */
+#define TARGET_SAMPLES 1000
+#define GRANULE_BYTES 16
+#define CHUNK_BYTES ((uint64_t)2 << 20) /* address space one bitmap covers */
+#define CHUNK_WORDS (CHUNK_BYTES / GRANULE_BYTES / 64)
+#define MAX_CHUNKS (1u << 15)            /* 64 GiB of freed address space */
+#define EMPTY_KEY UINT64_MAX
+
+/* ---- A map from uint64 to uint32: open addressing, linear probing ---- */
+typedef struct u64map {
+  uint64_t *keys;
+  uint32_t *values;
+  uint64_t mask;
+} u64map;
+
+static uint64_t mix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  return k;
+}
+
+static int map_init(u64map *m, uint64_t at_least) {
+  uint64_t capacity = 64;
+  while (capacity < 2 * at_least) capacity *= 2;
+  m->keys = hb_harness_map(capacity * sizeof *m->keys);
+  m->values = hb_harness_map(capacity * sizeof *m->values);
+  if (!m->keys || !m->values) return -1;
+  memset(m->keys, 0xff, capacity * sizeof *m->keys); /* EMPTY_KEY everywhere */
+  m->mask = capacity - 1;
+  return 0;
+}
+
+/* Index of key's cell, or of the empty cell where it would go. */
+static uint64_t map_cell(const u64map *m, uint64_t key) {
+  uint64_t i = mix(key) & m->mask;
+  while (m->keys[i] != EMPTY_KEY && m->keys[i] != key) i = (i + 1) & m->mask;
+  return i;
+}
+
+/* Removes cell i, shifting later cells of the same probe run back. */
+static void map_erase(u64map *m, uint64_t i) {
+  uint64_t j = i;
+  for (;;) {
+    j = (j + 1) & m->mask;
+    if (m->keys[j] == EMPTY_KEY) break;
+    uint64_t home = mix(m->keys[j]) & m->mask;
+    /* Move j into the hole unless its home lies cyclically in (i, j]. */
+    int home_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (!home_between) {
+      m->keys[i] = m->keys[j];
+      m->values[i] = m->values[j];
+      i = j;
+    }
+  }
+  m->keys[i] = EMPTY_KEY;
+}
+
+/* ---- The pass's state ---- */
+typedef struct freed_block {
+  uint64_t address, size, free_op;
+  uint32_t newer, older; /* neighbours in the stack of its size; 0 = none */
+} freed_block;
+
+typedef struct sample {
+  uint64_t op, live_bytes, footprint_bytes, rss_bytes;
+  int footprint_known;
+} sample;
+
+static struct state {
+  const hb_pass_env *env;
+  uint64_t op_count;
+  uint64_t *block_bytes; /* requested size per slot */
+  uint64_t live_bytes;
+  int failed;
+  hb_pass_failure failure;
+
+  int footprint_known;
+  uint64_t footprint_bytes, peak_footprint_bytes, footprint_at_peak_live_bytes;
+  uint64_t poll_stride, polls, poll_ns, max_poll_stride;
+
+  sample *samples;
+  uint64_t sample_count;
+  uint64_t rss_baseline_bytes, harness_baseline_bytes;
+
+  u64map freed_by_address; /* -> freed_block index */
+  u64map newest_by_size;   /* -> freed_block index, top of that size's stack */
+  freed_block *blocks;     /* [0] unused */
+  uint64_t block_count, block_capacity;
+
+  uint64_t allocations, reuses, lifo_reuses, allocated_bytes, reused_bytes;
+  uint64_t *distances;
+
+  u64map chunk_of; /* chunk number -> index into chunks */
+  uint64_t **chunks;
+  uint32_t chunk_count;
+  int byte_reuse_lost; /* more freed address space than MAX_CHUNKS covers */
+} S;
+
+/* ---- Byte reuse: the granule bitmap ---- */
+static uint64_t *chunk_bits(uint64_t chunk, int create) {
+  uint64_t cell = map_cell(&S.chunk_of, chunk);
+  if (S.chunk_of.keys[cell] == chunk) return S.chunks[S.chunk_of.values[cell]];
+  if (!create) return NULL;
+  if (S.chunk_count == MAX_CHUNKS) {
+    S.byte_reuse_lost = 1;
+    return NULL;
+  }
+  uint64_t *bits = hb_harness_map(CHUNK_WORDS * sizeof(uint64_t));
+  if (!bits) {
+    S.byte_reuse_lost = 1;
+    return NULL;
+  }
+  S.chunk_of.keys[cell] = chunk;
+  S.chunk_of.values[cell] = S.chunk_count;
+  S.chunks[S.chunk_count++] = bits;
+  return bits;
+}
+
+/* Sets (mark) or counts the granule bits [first, last] (inclusive, global
+ * granule numbers). Returns the count of set bits when counting. */
+static uint64_t granules(uint64_t first, uint64_t last, int mark) {
+  const uint64_t per_chunk = CHUNK_BYTES / GRANULE_BYTES;
+  uint64_t count = 0;
+  while (first <= last) {
+    uint64_t chunk = first / per_chunk;
+    uint64_t end = chunk * per_chunk + per_chunk - 1 < last ? chunk * per_chunk + per_chunk - 1 : last;
+    uint64_t *bits = chunk_bits(chunk, mark);
+    if (bits) {
+      for (uint64_t g = first; g <= end;) {
+        uint64_t bit = g % per_chunk, word = bit / 64, offset = bit % 64;
+        uint64_t n = 64 - offset;
+        if (n > end - g + 1) n = end - g + 1;
+        uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << offset;
+        if (mark)
+          bits[word] |= mask;
+        else
+          count += (uint64_t)__builtin_popcountll(bits[word] & mask);
+        g += n;
+      }
+    } else if (mark) {
+      return 0; /* lost: byte_reuse_lost says so */
+    }
+    first = end + 1;
+  }
+  return count;
+}
+
+static int granule_set(uint64_t g) { return granules(g, g, 0) != 0; }
+
+static void mark_freed_range(uint64_t address, uint64_t size) {
+  if (size == 0) return;
+  granules(address / GRANULE_BYTES, (address + size - 1) / GRANULE_BYTES, 1);
+}
+
+/* Bytes of [address, address + size) that lie in granules that held a freed block. */
+static uint64_t freed_bytes_in(uint64_t address, uint64_t size) {
+  if (size == 0) return 0;
+  uint64_t first = address / GRANULE_BYTES, last = (address + size - 1) / GRANULE_BYTES;
+  uint64_t bytes = granules(first, last, 0) * GRANULE_BYTES;
+  if (bytes == 0) return 0;
+  if (granule_set(first)) bytes -= address - first * GRANULE_BYTES;
+  if (granule_set(last)) bytes -= (last + 1) * GRANULE_BYTES - (address + size);
+  return bytes;
+}
+
+/* ---- Reuse of freed blocks ---- */
+static void unlink_from_size_stack(uint32_t index) {
+  freed_block *b = &S.blocks[index];
+  if (b->newer) {
+    S.blocks[b->newer].older = b->older;
+  } else { /* it is the top of its stack */
+    uint64_t cell = map_cell(&S.newest_by_size, b->size);
+    if (b->older)
+      S.newest_by_size.values[cell] = b->older;
+    else
+      map_erase(&S.newest_by_size, cell);
+  }
+  if (b->older) S.blocks[b->older].newer = b->newer;
+  b->newer = b->older = 0;
+}
+
+static void note_free(void *ptr, uint64_t size, uint64_t op) {
+  if (!ptr) return;
+  uint64_t address = (uint64_t)(uintptr_t)ptr;
+  uint64_t cell = map_cell(&S.freed_by_address, address);
+  uint32_t index;
+  if (S.freed_by_address.keys[cell] == address) { /* cannot happen with a sound allocator */
+    index = S.freed_by_address.values[cell];
+    unlink_from_size_stack(index);
+  } else {
+    if (S.block_count + 1 >= S.block_capacity) return; /* sized from the trace: unreachable */
+    index = (uint32_t)++S.block_count;
+    S.freed_by_address.keys[cell] = address;
+    S.freed_by_address.values[cell] = index;
+  }
+  freed_block *b = &S.blocks[index];
+  b->address = address;
+  b->size = size;
+  b->free_op = op;
+  b->newer = 0;
+  uint64_t top = map_cell(&S.newest_by_size, size);
+  if (S.newest_by_size.keys[top] == size) {
+    b->older = S.newest_by_size.values[top];
+    S.blocks[b->older].newer = index;
+  } else {
+    b->older = 0;
+    S.newest_by_size.keys[top] = size;
+  }
+  S.newest_by_size.values[top] = index;
+  mark_freed_range(address, size);
+}
+
+static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
+  S.allocations++;
+  S.allocated_bytes += size;
+  if (!ptr) return;
+  uint64_t address = (uint64_t)(uintptr_t)ptr;
+  S.reused_bytes += freed_bytes_in(address, size);
+  uint64_t cell = map_cell(&S.freed_by_address, address);
+  if (S.freed_by_address.keys[cell] != address) return;
+  uint32_t index = S.freed_by_address.values[cell];
+  freed_block *b = &S.blocks[index];
+  S.distances[S.reuses++] = op - b->free_op;
+  uint64_t top = map_cell(&S.newest_by_size, b->size);
+  if (S.newest_by_size.keys[top] == b->size && S.newest_by_size.values[top] == index)
+    S.lifo_reuses++;
+  unlink_from_size_stack(index);
+  map_erase(&S.freed_by_address, cell);
+}
+
+/* ---- Footprint and samples ---- */
+static void poll_footprint(uint64_t op) {
+  uint64_t t0 = hb_now_ns(), value;
+  int rc = S.env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &value);
+  S.poll_ns += hb_now_ns() - t0;
+  S.polls++;
+  if (rc != 0) {
+    S.footprint_known = 0;
+    return;
+  }
+  S.footprint_bytes = value;
+  if (value > S.peak_footprint_bytes) S.peak_footprint_bytes = value;
+  /* Every 256 polls: would polling at this rate to the end blow the budget? */
+  if (S.polls % 256 == 0) {
+    uint64_t per_poll = S.poll_ns / S.polls;
+    while (S.poll_ns + per_poll * ((S.op_count - op) / S.poll_stride) > POLL_BUDGET_NS &&
+           S.poll_stride < S.op_count)
+      S.poll_stride *= 2;
+    if (S.poll_stride > S.max_poll_stride) S.max_poll_stride = S.poll_stride;
+  }
+}
+
+static void after_op(uint64_t i) {
+  /* Sample k is taken after op floor((k + 1) * n / TARGET_SAMPLES) - 1:
+   * evenly spread, the last op always included. */
+  int is_sample = (i + 1) * TARGET_SAMPLES / S.op_count != i * TARGET_SAMPLES / S.op_count ||
+                  i + 1 == S.op_count;
+  int is_peak = i == S.env->cell->header->peak_live_op;
+  if (S.footprint_known && (i % S.poll_stride == 0 || is_sample || is_peak)) poll_footprint(i);
+  if (is_peak) S.footprint_at_peak_live_bytes = S.footprint_bytes;
+  if (is_sample && S.sample_count < TARGET_SAMPLES + 2) {
+    uint64_t rss = hb_current_rss_bytes();
+    uint64_t harness = hb_harness_mapped_bytes() - S.harness_baseline_bytes;
+    uint64_t own = S.rss_baseline_bytes + harness;
+    S.samples[S.sample_count++] = (sample){
+        .op = i, .live_bytes = S.live_bytes, .footprint_bytes = S.footprint_bytes,
+        .rss_bytes = rss > own ? rss - own : 0, .footprint_known = S.footprint_known};
+  }
+}
+
+/* ---- One op, with its bookkeeping ---- */
+static void touch(void *p, uint64_t size, uint64_t index) {
+  if (!p || size == 0) return;
+  if (S.env->touch_all)
+    memset(p, (int)(index & 0xff), size);
+  else
+    *(volatile char *)p = (char)index;
+}
+
+static int instrumented_op(uint64_t i) {
+  const hb_allocator *a = S.env->allocator;
+  const hb_cell_op *op = &S.env->cell->ops[i];
+  void **slots = S.env->slots;
+  void *p = NULL, *old;
+  switch (op->kind) {
+    case HB_CELL_FREE:
+      old = slots[op->slot];
+      a->free(old, op->size);
+      if (op->slot != S.env->cell->header->slot_count - 1) {
+        note_free(old, S.block_bytes[op->slot], i);
+        S.live_bytes -= S.block_bytes[op->slot];
+        S.block_bytes[op->slot] = 0;
+        slots[op->slot] = NULL;
+      }
+      after_op(i);
+      return 0;
+    case HB_CELL_MALLOC: p = a->malloc(op->size); break;
+    case HB_CELL_CALLOC: p = a->calloc(1, op->size); break;
+    case HB_CELL_ALIGNED: p = a->aligned_alloc((size_t)1 << op->align_log2, op->size); break;
+    case HB_CELL_REALLOC_NEW: p = a->realloc(NULL, op->size); break;
+    case HB_CELL_REALLOC:
+      old = slots[op->slot];
+      p = a->realloc(old, op->size);
+      if (!p && op->size) break;
+      if (p != old) { /* moved: an allocation, and the old block is freed */
+        note_allocation(p, op->size, i);
+        note_free(old, S.block_bytes[op->slot], i);
+      }
+      S.live_bytes -= S.block_bytes[op->slot];
+      goto placed;
+    default: return -1;
+  }
+  if (!p && op->size) {
+    S.failed = 1;
+    S.failure = (hb_pass_failure){.failed = 1, .op = i, .size = op->size};
+    return -1;
+  }
+  note_allocation(p, op->size, i);
+placed:
+  if (!p && op->size) {
+    S.failed = 1;
+    S.failure = (hb_pass_failure){.failed = 1, .op = i, .size = op->size};
+    return -1;
+  }
+  touch(p, op->size, i);
+  slots[op->slot] = p;
+  S.block_bytes[op->slot] = op->size;
+  S.live_bytes += op->size;
+  after_op(i);
+  return 0;
+}
+
+/* ---- Several threads, one at a time in trace order ---- */
+typedef struct turn_state {
+  const hb_thread_plan *plan;
+  atomic_uint_fast64_t turn; /* index of the next op to run */
+  atomic_int stop;
+} turn_state;
+
+typedef struct turn_arg {
+  turn_state *shared;
+  uint32_t thread;
+} turn_arg;
+
+static void *turn_thread(void *opaque) {
+  turn_arg *arg = opaque;
+  turn_state *s = arg->shared;
+  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
+    uint64_t i = s->plan->order[k];
+    unsigned spins = 0;
+    while (atomic_load_explicit(&s->turn, memory_order_acquire) != i) {
+      if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
+      hb_spin_pause(&spins);
+    }
+    if (instrumented_op(i) != 0) {
+      atomic_store(&s->stop, 1);
+      return NULL;
+    }
+    atomic_store_explicit(&s->turn, i + 1, memory_order_release);
+  }
+  return NULL;
+}
+
+static int run_threads(void) {
+  hb_thread_plan plan;
+  if (hb_thread_plan_build(S.env->cell, &plan) != 0) return -2;
+  size_t bytes = plan.thread_count * (sizeof(pthread_t) + sizeof(turn_arg));
+  char *memory = hb_harness_map(bytes);
+  if (!memory) return -2;
+  pthread_t *ids = (pthread_t *)memory;
+  turn_arg *args = (turn_arg *)(ids + plan.thread_count);
+  turn_state s = {.plan = &plan};
+  uint32_t started = 0;
+  for (; started < plan.thread_count; started++) {
+    args[started] = (turn_arg){&s, started};
+    if (pthread_create(&ids[started], NULL, turn_thread, &args[started]) != 0) {
+      atomic_store(&s.stop, 1);
+      break;
+    }
+  }
+  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+  hb_harness_unmap(memory, bytes);
+  hb_thread_plan_release(&plan);
+  return started < plan.thread_count ? -2 : S.failed ? -1 : 0;
+}
+
+/* ---- Distances: median and p90 without sorting (no malloc) ---- */
+static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k) {
+  uint64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    uint64_t pivot = v[lo + (hi - lo) / 2], i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pivot) i++;
+      while (v[j] > pivot) j--;
+      if (i <= j) {
+        uint64_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        if (j == 0) break;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return v[k];
+  }
+  return v[k];
+}
+
+static void report(void) {
+  const hb_cell_header *h = S.env->cell->header;
+  hb_out("status ok\n");
+  hb_out("ops %llu\n", (unsigned long long)h->op_count);
+  hb_out("peak_live_bytes %llu\n", (unsigned long long)h->peak_live_bytes);
+  hb_out("peak_live_op %llu\n", (unsigned long long)h->peak_live_op);
+  if (S.footprint_known) {
+    hb_out("peak_footprint_bytes %llu\n", (unsigned long long)S.peak_footprint_bytes);
+    hb_out("footprint_at_peak_live_bytes %llu\n",
+           (unsigned long long)S.footprint_at_peak_live_bytes);
+    hb_out("footprint_poll_stride %llu\n", (unsigned long long)S.max_poll_stride);
+    hb_out("footprint_polls %llu\n", (unsigned long long)S.polls);
+  }
+  hb_out("allocations %llu\n", (unsigned long long)S.allocations);
+  hb_out("reuses %llu\n", (unsigned long long)S.reuses);
+  hb_out("lifo_reuses %llu\n", (unsigned long long)S.lifo_reuses);
+  hb_out("allocated_bytes %llu\n", (unsigned long long)S.allocated_bytes);
+  if (!S.byte_reuse_lost) hb_out("reused_bytes %llu\n", (unsigned long long)S.reused_bytes);
+  if (S.reuses) {
+    /* Histogram first: selection reorders the array. */
+    uint64_t buckets[65] = {0};
+    for (uint64_t r = 0; r < S.reuses; r++) {
+      uint64_t d = S.distances[r];
+      unsigned k = d <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(d - 1); /* 2^(k-1) < d <= 2^k */
+      buckets[k]++;
+    }
+    for (unsigned k = 0; k < 64; k++)
+      if (buckets[k]) hb_out("reuse_distance_bucket %llu %llu\n", 1ull << k, (unsigned long long)buckets[k]);
+    uint64_t median = select_kth(S.distances, S.reuses, (S.reuses - 1) / 2);
+    uint64_t p90 = select_kth(S.distances, S.reuses, (S.reuses * 9 + 9) / 10 - 1);
+    hb_out("reuse_distance_median %llu\n", (unsigned long long)median);
+    hb_out("reuse_distance_p90 %llu\n", (unsigned long long)p90);
+  }
+  for (uint64_t k = 0; k < S.sample_count; k++) {
+    const sample *s = &S.samples[k];
+    if (s->footprint_known)
+      hb_out("sample %llu %llu %llu %llu\n", (unsigned long long)s->op,
+             (unsigned long long)s->live_bytes, (unsigned long long)s->footprint_bytes,
+             (unsigned long long)s->rss_bytes);
+    else
+      hb_out("sample %llu %llu - %llu\n", (unsigned long long)s->op,
+             (unsigned long long)s->live_bytes, (unsigned long long)s->rss_bytes);
+  }
+}
+
+int hb_instrumented_pass(const hb_pass_env *env) {
+  memset(&S, 0, sizeof S);
+  const hb_cell_header *h = env->cell->header;
+  S.env = env;
+  S.op_count = h->op_count;
+  S.poll_stride = S.max_poll_stride = 1;
+  uint64_t freed_bound = h->frees + h->reallocs + 1;
+  S.block_capacity = freed_bound + 1;
+  S.block_bytes = hb_harness_map(h->slot_count * sizeof *S.block_bytes);
+  S.samples = hb_harness_map((TARGET_SAMPLES + 2) * sizeof *S.samples);
+  S.blocks = hb_harness_map(S.block_capacity * sizeof *S.blocks);
+  S.distances = hb_harness_map((h->allocations + h->reallocs + 1) * sizeof *S.distances);
+  S.chunks = hb_harness_map(MAX_CHUNKS * sizeof *S.chunks);
+  if (!S.block_bytes || !S.samples || !S.blocks || !S.distances || !S.chunks ||
+      map_init(&S.freed_by_address, freed_bound) || map_init(&S.newest_by_size, freed_bound) ||
+      map_init(&S.chunk_of, MAX_CHUNKS)) {
+    hb_out("status failed: the worker could not map its instrumentation arrays\n");
+    return -1;
+  }
+  uint64_t probe;
+  S.footprint_known = env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &probe) == 0;
+  S.rss_baseline_bytes = hb_current_rss_bytes();
+  S.harness_baseline_bytes = hb_harness_mapped_bytes();
+
+  int rc = 0;
+  if (h->thread_count > 1) {
+    rc = run_threads();
+  } else {
+    for (uint64_t i = 0; i < h->op_count && rc == 0; i++) rc = instrumented_op(i);
+  }
+  if (rc == -2) {
+    hb_out("status failed: the worker could not start the replay's threads\n");
+    return -1;
+  }
+  if (rc != 0) {
+    hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
+           (unsigned long long)S.failure.size, (unsigned long long)S.failure.op);
+    return -1;
+  }
+  report();
+  return 0;
+}

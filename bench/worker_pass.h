@@ -1,0 +1,86 @@
+/* worker_pass.h — private to the worker (worker*.c): the two kinds of
+ * pass a worker process runs, and the harness memory they share.
+ *
+ * Harness memory comes from mmap, never malloc, and is faulted in before a
+ * pass starts: in the jemalloc, mimalloc and tcmalloc workers malloc IS
+ * the allocator under test, so a harness malloc would show up in its
+ * statistics, and a page fault on a harness array would be timed.
+ */
+#ifndef HB_WORKER_PASS_H
+#define HB_WORKER_PASS_H
+
+#include "hb_allocator.h"
+#include "hb_cell.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hb_pass_env {
+  const hb_allocator *allocator;
+  const hb_cell_ops *cell;
+  void **slots;  /* slot table, block id -> pointer, slot_count entries */
+  int touch_all; /* write every byte of each new block, not just the first */
+} hb_pass_env;
+
+/* Why a pass stopped early: the allocator returned NULL. */
+typedef struct hb_pass_failure {
+  int failed;
+  uint64_t op;   /* index of the op */
+  uint64_t size; /* bytes it asked for */
+} hb_pass_failure;
+
+typedef struct hb_timed_result {
+  uint64_t elapsed_ns;
+  uint64_t rss_baseline_bytes; /* RSS just before the pass, peak mark reset; 0 if unknown */
+  hb_pass_failure failure;
+} hb_timed_result;
+
+/* ---- Harness memory (worker.c) ---- */
+/* Zeroed, faulted-in memory from mmap, or NULL. Counted in
+ * hb_harness_mapped_bytes(), which the instrumented pass subtracts from
+ * RSS samples taken after its baseline. */
+void *hb_harness_map(size_t bytes);
+void hb_harness_unmap(void *memory, size_t bytes);
+uint64_t hb_harness_mapped_bytes(void);
+/* Resident set of this process now, from /proc/self/statm; 0 if unknown. */
+uint64_t hb_current_rss_bytes(void);
+uint64_t hb_now_ns(void);
+/* Peak RSS since the last reset (VmHWM); -1 / 0 when the kernel cannot
+ * tell. */
+int hb_peak_rss_reset(void);
+uint64_t hb_peak_rss_bytes(void);
+
+/* ---- Output (worker.c): "key value" lines on stdout, no stdio ---- */
+void hb_out(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void hb_out_flush(void);
+
+/* ---- Passes ---- */
+/* worker_timed.c: one uninstrumented pass over the whole trace, on one
+ * thread per recorded thread. 0, or -1 with result->failure set. */
+int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result);
+
+/* worker_instrument.c: one instrumented pass; writes its figures with
+ * hb_out (docs/METRICS.md defines them). 0 when the replay completed,
+ * -1 when it stopped early (the status line says why). */
+int hb_instrumented_pass(const hb_pass_env *env);
+
+/* worker_threads.c: the plan a multi-threaded replay follows. */
+typedef struct hb_thread_plan {
+  uint32_t thread_count;
+  uint64_t *first;         /* thread t's ops are order[first[t] .. first[t+1]) */
+  uint64_t *order;         /* op indices grouped by thread, each in trace order */
+  uint32_t *slot_sequence; /* per op: ops on its slot before it; top bit set when the
+                              previous one ran on another thread, so this op waits */
+  size_t mapped_bytes;
+} hb_thread_plan;
+
+#define HB_WAIT_FLAG 0x80000000u
+
+int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan);
+void hb_thread_plan_release(hb_thread_plan *plan);
+/* Spins briefly, then yields: the machine may have fewer cores than the
+ * trace has threads. */
+void hb_spin_pause(unsigned *spins);
+
+#endif

@@ -1,0 +1,68 @@
+/* worker_threads.c — the plan a multi-threaded replay follows: which ops
+ * each recorded thread runs, and which of them must wait for another
+ * thread (see worker_pass.h). Built before a pass, in harness memory. */
+#define _GNU_SOURCE
+#include "worker_pass.h"
+
+#include <sched.h>
+#include <string.h>
+
+int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan) {
+  memset(plan, 0, sizeof *plan);
+  const hb_cell_header *h = cell->header;
+  uint32_t threads = h->thread_count;
+  size_t first_bytes = (threads + 1) * sizeof(uint64_t);
+  size_t order_bytes = h->op_count * sizeof(uint64_t);
+  size_t sequence_bytes = h->op_count * sizeof(uint32_t);
+  /* Scratch, per slot: ops seen so far and the thread of the last one. */
+  size_t seen_bytes = h->slot_count * sizeof(uint32_t);
+  size_t last_bytes = h->slot_count * sizeof(uint16_t);
+  size_t total = first_bytes + order_bytes + sequence_bytes;
+  char *memory = hb_harness_map(total);
+  uint32_t *seen = hb_harness_map(seen_bytes);
+  uint16_t *last_thread = hb_harness_map(last_bytes);
+  if (!memory || !seen || !last_thread) {
+    hb_harness_unmap(memory, total);
+    hb_harness_unmap(seen, seen_bytes);
+    hb_harness_unmap(last_thread, last_bytes);
+    return -1;
+  }
+  plan->thread_count = threads;
+  plan->first = (uint64_t *)memory;
+  plan->order = (uint64_t *)(memory + first_bytes);
+  plan->slot_sequence = (uint32_t *)(memory + first_bytes + order_bytes);
+  plan->mapped_bytes = total;
+
+  for (uint64_t i = 0; i < h->op_count; i++) plan->first[cell->ops[i].thread + 1]++;
+  for (uint32_t t = 0; t < threads; t++) plan->first[t + 1] += plan->first[t];
+  /* first[t] doubles as thread t's fill cursor, then is restored. */
+  for (uint64_t i = 0; i < h->op_count; i++) {
+    const hb_cell_op *op = &cell->ops[i];
+    plan->order[plan->first[op->thread]++] = i;
+    if (op->slot == h->slot_count - 1) continue; /* free(NULL): nothing to wait for */
+    uint32_t sequence = seen[op->slot]++;
+    if (sequence > 0 && last_thread[op->slot] != op->thread) sequence |= HB_WAIT_FLAG;
+    last_thread[op->slot] = op->thread;
+    plan->slot_sequence[i] = sequence;
+  }
+  for (uint32_t t = threads; t > 0; t--) plan->first[t] = plan->first[t - 1];
+  plan->first[0] = 0;
+  hb_harness_unmap(seen, seen_bytes);
+  hb_harness_unmap(last_thread, last_bytes);
+  return 0;
+}
+
+void hb_thread_plan_release(hb_thread_plan *plan) {
+  hb_harness_unmap(plan->first, plan->mapped_bytes);
+  memset(plan, 0, sizeof *plan);
+}
+
+void hb_spin_pause(unsigned *spins) {
+  if (++*spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    sched_yield();
+  }
+}

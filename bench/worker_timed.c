@@ -1,0 +1,210 @@
+/* worker_timed.c — the timed pass: the trace replayed with nothing but the
+ * allocator calls, a slot store and a write to each new block.
+ *
+ * Its cost over a bare malloc/free loop is checked by the benchmark
+ * bench/loop_cost.c (the replay must stay within 1.10x of that loop with
+ * glibc). Keep anything else — counters, checks, statistics — out of here:
+ * they belong in the instrumented pass.
+ */
+#define _GNU_SOURCE
+#include "worker_pass.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+typedef struct replay_calls {
+  void *(*malloc)(size_t);
+  void (*free)(void *, size_t);
+  void *(*realloc)(void *, size_t);
+  void *(*calloc)(size_t, size_t);
+  void *(*aligned_alloc)(size_t, size_t);
+} replay_calls;
+
+static replay_calls calls_of(const hb_allocator *a) {
+  return (replay_calls){a->malloc, a->free, a->realloc, a->calloc, a->aligned_alloc};
+}
+
+/* One op: 0, or -1 when the allocator returned NULL for a non-zero
+ * request (the caller reports it). Always inlined, so the `touch_all`
+ * branch folds away in each specialised loop. */
+static inline __attribute__((always_inline)) int replay_op(const replay_calls *c,
+                                                           const hb_cell_op *op_in, void **slots,
+                                                           uint64_t index, int touch_all) {
+  /* A local copy: the calls below cannot be assumed to leave *op_in alone,
+   * so reading it again after each call would cost loads. */
+  const hb_cell_op op = *op_in;
+  void *p;
+  /* Frees and mallocs first: most of every trace, and two well-predicted
+   * branches cost less than a jump table. */
+  if (op.kind == HB_CELL_FREE) {
+    c->free(slots[op.slot], op.size);
+    return 0;
+  }
+  if (__builtin_expect(op.kind == HB_CELL_MALLOC, 1)) {
+    p = c->malloc(op.size);
+  } else {
+    switch (op.kind) {
+      case HB_CELL_CALLOC: p = c->calloc(1, op.size); break;
+      case HB_CELL_ALIGNED: p = c->aligned_alloc((size_t)1 << op.align_log2, op.size); break;
+      case HB_CELL_REALLOC: p = c->realloc(slots[op.slot], op.size); break;
+      case HB_CELL_REALLOC_NEW: p = c->realloc(NULL, op.size); break;
+      default: __builtin_unreachable();
+    }
+  }
+  if (__builtin_expect(p == NULL, 0)) {
+    if (op.size) return -1;
+  } else if (touch_all) {
+    memset(p, (int)(index & 0xff), op.size);
+  } else if (__builtin_expect(op.size != 0, 1)) {
+    *(volatile char *)p = (char)index;
+  }
+  slots[op.slot] = p;
+  return 0;
+}
+
+static inline __attribute__((always_inline)) int replay_single(const hb_pass_env *env,
+                                                               uint64_t *failed_op,
+                                                               int touch_all) {
+  const replay_calls calls = calls_of(env->allocator);
+  const hb_cell_op *ops = env->cell->ops;
+  const uint64_t count = env->cell->header->op_count;
+  void **slots = env->slots;
+  for (uint64_t i = 0; i < count; i++) {
+    if (__builtin_expect(replay_op(&calls, &ops[i], slots, i, touch_all) != 0, 0)) {
+      *failed_op = i;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int replay_single_first_byte(const hb_pass_env *env, uint64_t *failed_op) {
+  return replay_single(env, failed_op, 0);
+}
+static int replay_single_all(const hb_pass_env *env, uint64_t *failed_op) {
+  return replay_single(env, failed_op, 1);
+}
+
+/* ---- Several threads ----
+ * Each recorded thread replays its own ops on a thread of its own. An op
+ * whose slot was last used by another thread waits until that op has run
+ * (a per-slot count of completed ops, published with release stores). An
+ * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock. */
+typedef struct shared_state {
+  const hb_pass_env *env;
+  const hb_thread_plan *plan;
+  replay_calls calls;
+  _Atomic uint32_t *slot_done; /* ops completed per slot */
+  atomic_int start;
+  atomic_int stop; /* a thread failed: everyone leaves */
+  atomic_uint_fast64_t failed_op;
+  pthread_mutex_t lock;
+  int locked;
+} shared_state;
+
+typedef struct thread_arg {
+  shared_state *shared;
+  uint32_t thread;
+} thread_arg;
+
+static void *replay_thread(void *opaque) {
+  thread_arg *arg = opaque;
+  shared_state *s = arg->shared;
+  const hb_cell_op *ops = s->env->cell->ops;
+  const uint32_t null_slot = s->env->cell->header->slot_count - 1;
+  const int touch_all = s->env->touch_all;
+  unsigned spins = 0;
+  while (!atomic_load_explicit(&s->start, memory_order_acquire)) hb_spin_pause(&spins);
+  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
+    uint64_t i = s->plan->order[k];
+    const hb_cell_op *op = &ops[i];
+    uint32_t sequence = s->plan->slot_sequence[i];
+    if (sequence & HB_WAIT_FLAG) {
+      uint32_t needed = sequence & ~HB_WAIT_FLAG;
+      spins = 0;
+      while (atomic_load_explicit(&s->slot_done[op->slot], memory_order_acquire) != needed) {
+        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
+        hb_spin_pause(&spins);
+      }
+    }
+    if (s->locked) pthread_mutex_lock(&s->lock);
+    int rc = replay_op(&s->calls, op, s->env->slots, i, touch_all);
+    if (s->locked) pthread_mutex_unlock(&s->lock);
+    if (rc != 0) {
+      uint_fast64_t current = atomic_load(&s->failed_op);
+      while (i < current && !atomic_compare_exchange_weak(&s->failed_op, &current, i)) {
+      }
+      atomic_store(&s->stop, 1);
+      return NULL;
+    }
+    if (op->slot != null_slot)
+      atomic_store_explicit(&s->slot_done[op->slot], (sequence & ~HB_WAIT_FLAG) + 1,
+                            memory_order_release);
+  }
+  return NULL;
+}
+
+static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t *rss_baseline,
+                          uint64_t *failed_op) {
+  hb_thread_plan plan;
+  if (hb_thread_plan_build(env->cell, &plan) != 0) return -2;
+  uint32_t threads = plan.thread_count;
+  size_t done_bytes = env->cell->header->slot_count * sizeof(uint32_t);
+  size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(thread_arg));
+  _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
+  char *thread_memory = hb_harness_map(thread_bytes);
+  if (!slot_done || !thread_memory) return -2;
+  pthread_t *ids = (pthread_t *)thread_memory;
+  thread_arg *args = (thread_arg *)(ids + threads);
+
+  shared_state s = {.env = env, .plan = &plan, .calls = calls_of(env->allocator),
+                    .slot_done = slot_done, .failed_op = UINT64_MAX,
+                    .locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE)};
+  pthread_mutex_init(&s.lock, NULL);
+  uint32_t started = 0;
+  for (; started < threads; started++) {
+    args[started] = (thread_arg){&s, started};
+    if (pthread_create(&ids[started], NULL, replay_thread, &args[started]) != 0) break;
+  }
+  *rss_baseline = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
+  if (started < threads) atomic_store(&s.stop, 1);
+  uint64_t t0 = hb_now_ns();
+  atomic_store_explicit(&s.start, 1, memory_order_release);
+  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+  *elapsed_ns = hb_now_ns() - t0;
+  int rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
+  *failed_op = atomic_load(&s.failed_op);
+  pthread_mutex_destroy(&s.lock);
+  hb_harness_unmap(slot_done, done_bytes);
+  hb_harness_unmap(thread_memory, thread_bytes);
+  hb_thread_plan_release(&plan);
+  return rc;
+}
+
+int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
+  memset(result, 0, sizeof *result);
+  uint64_t failed_op = 0;
+  int rc;
+  if (env->cell->header->thread_count > 1) {
+    rc = replay_threads(env, &result->elapsed_ns, &result->rss_baseline_bytes, &failed_op);
+    if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
+      result->failure.failed = 1;
+      result->failure.op = UINT64_MAX;
+      return -1;
+    }
+  } else {
+    result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
+    uint64_t t0 = hb_now_ns();
+    rc = env->touch_all ? replay_single_all(env, &failed_op)
+                        : replay_single_first_byte(env, &failed_op);
+    result->elapsed_ns = hb_now_ns() - t0;
+  }
+  if (rc != 0) {
+    result->failure.failed = 1;
+    result->failure.op = failed_op;
+    result->failure.size = env->cell->ops[failed_op].size;
+    return -1;
+  }
+  return 0;
+}
