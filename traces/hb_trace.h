@@ -41,6 +41,10 @@ enum {
 
 #define HB_NULL_ID UINT32_MAX
 
+/* Readers refuse an id count above op count + this: every id is created by
+ * some op, so more is a damaged header (and memory spent for nothing). */
+#define HB_TRACE_SPARE_IDS 65536u
+
 typedef struct hb_op {
   uint8_t kind;       /* hb_op_kind */
   uint8_t flags;      /* HB_FLAG_* */

@@ -388,6 +388,11 @@ int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
             op_count);
     goto done;
   }
+  if (trace->id_count > op_count + HB_TRACE_SPARE_IDS) {
+    hb_fail(error, "%s: offset 28: id count %u implausible for %" PRIu64 " ops", path,
+            trace->id_count, op_count);
+    goto done;
+  }
   trace->ops = calloc(op_count ? op_count : 1, sizeof *trace->ops);
   filled = calloc(op_count ? op_count : 1, 1);
   if (flags & HB_HBT_FLAG_TIMESTAMPS)

@@ -59,7 +59,9 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
     }
   }
   uint64_t id_count = header[1], op_count = header[2];
-  if (id_count >= HB_NULL_ID) {
+  /* Every id is allocated by some op: a count far above the op count is a
+   * damaged header, and would cost memory for nothing. */
+  if (id_count >= HB_NULL_ID || id_count > op_count + HB_TRACE_SPARE_IDS) {
     fclose(file);
     hb_trace_release(trace);
     return hb_fail(error, "%s:2: id count %" PRIu64 " too large", path, id_count);
