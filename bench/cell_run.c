@@ -205,6 +205,7 @@ static void parse_instrumented(const char *out, hb_cell_result *r) {
   int64_t stride = field(out, "footprint_poll_stride"), polls = field(out, "footprint_polls");
   r->footprint_poll_stride = stride > 0 ? (uint64_t)stride : 0;
   r->footprint_polls = polls > 0 ? (uint64_t)polls : 0;
+  r->footprint_poll_ns = field(out, "footprint_poll_ns");
   r->allocations = (uint64_t)field(out, "allocations");
   r->reuses = (uint64_t)field(out, "reuses");
   r->lifo_reuses = (uint64_t)field(out, "lifo_reuses");
@@ -260,8 +261,10 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   snprintf(name, sizeof name, "%s", allocator->name);
   char pass[16] = "timed", touch[16];
   snprintf(touch, sizeof touch, "%s", settings->touch_all ? "all" : "first-byte");
-  char *argv[] = {worker_path, "replay", "--allocator", name, "--ops", ops_path,
-                  "--pass",    pass,     "--touch",     touch, NULL};
+  char budget[32] = "2000";
+  char *argv[] = {worker_path, "replay",  "--allocator", name,   "--ops",          ops_path,
+                  "--pass",    pass,      "--touch",     touch,  "--poll-budget-ms", budget,
+                  NULL};
 
   uint64_t deadline = settings->time_limit_sec > 0
                           ? now_ns() + (uint64_t)(settings->time_limit_sec * 1e9)
@@ -303,6 +306,12 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   }
 
   snprintf(pass, sizeof pass, "instrumented");
+  /* Footprint reads may take at most a quarter of the time left, 2 s at
+   * most (METRICS.md: footprint_poll_stride). */
+  if (deadline) {
+    uint64_t now = now_ns(), left_ms = deadline > now ? (deadline - now) / 1000000u : 0;
+    snprintf(budget, sizeof budget, "%llu", (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
+  }
   progress(settings, label, "instrumented pass");
   if (run_worker(argv, deadline, &run) != 0) {
     snprintf(r->status, sizeof r->status, "failed: %.200s", run.err);

@@ -43,6 +43,7 @@ typedef struct hb_cell_result {
   uint64_t peak_live_bytes, peak_live_op; /* from the trace: always valid */
   int64_t peak_footprint_bytes, footprint_at_peak_live_bytes;
   uint64_t footprint_poll_stride, footprint_polls;
+  int64_t footprint_poll_ns; /* time the footprint reads took in all */
   uint64_t allocations, reuses, lifo_reuses, allocated_bytes;
   int64_t reused_bytes;
   int64_t reuse_distance_median, reuse_distance_p90;

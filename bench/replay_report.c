@@ -222,6 +222,9 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   fputs(", \"footprint_poll_stride\": ", out);
   json_int(out, r->instrumented && r->footprint_poll_stride ? (int64_t)r->footprint_poll_stride
                                                               : HB_UNKNOWN);
+  fputs(", \"footprint_polls\": ", out);
+  json_int(out, r->instrumented && r->footprint_poll_stride ? (int64_t)r->footprint_polls
+                                                              : HB_UNKNOWN);
   fputs(", \"peak_rss_bytes\": ", out);
   json_int(out, r->timed ? r->peak_rss_bytes : HB_UNKNOWN);
   double utilization = hb_cell_utilization(r), fragmentation = hb_cell_fragmentation(r);

@@ -8,7 +8,7 @@
  *   - live bytes (sum of requested sizes of live blocks);
  *   - the footprint the allocator reports (stat HB_STAT_FOOTPRINT_BYTES),
  *     polled after every op, or every `stride` ops when polling would cost
- *     more than POLL_BUDGET_NS in all (the stride is reported);
+ *     more than the budget the front end gives (the stride is reported);
  *   - freed blocks not yet reused: address -> (free op, size), plus one
  *     stack per requested size for the LIFO share;
  *   - every address range that ever held a freed block, as a bitmap of
@@ -25,7 +25,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#define POLL_BUDGET_NS 5000000000ull /* 5 s of footprint polling at most */
 #define TARGET_SAMPLES 1000
 #define GRANULE_BYTES 16
 #define CHUNK_BYTES ((uint64_t)2 << 20) /* address space one bitmap covers */
@@ -105,6 +104,7 @@ static struct state {
   int footprint_known;
   uint64_t footprint_bytes, peak_footprint_bytes, footprint_at_peak_live_bytes;
   uint64_t poll_stride, polls, poll_ns, max_poll_stride;
+  uint64_t window_polls, window_ns; /* the last polls, for the current cost */
 
   sample *samples;
   uint64_t sample_count;
@@ -260,21 +260,27 @@ static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
 static void poll_footprint(uint64_t op) {
   uint64_t t0 = hb_now_ns(), value;
   int rc = S.env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &value);
-  S.poll_ns += hb_now_ns() - t0;
+  uint64_t spent = hb_now_ns() - t0;
+  S.poll_ns += spent;
   S.polls++;
+  S.window_ns += spent;
+  S.window_polls++;
   if (rc != 0) {
     S.footprint_known = 0;
     return;
   }
   S.footprint_bytes = value;
   if (value > S.peak_footprint_bytes) S.peak_footprint_bytes = value;
-  /* Every 256 polls: would polling at this rate to the end blow the budget? */
-  if (S.polls % 256 == 0) {
-    uint64_t per_poll = S.poll_ns / S.polls;
-    while (S.poll_ns + per_poll * ((S.op_count - op) / S.poll_stride) > POLL_BUDGET_NS &&
-           S.poll_stride < S.op_count)
+  /* Every 256 polls: at what the last ones cost (some allocators' stats
+   * slow down as the heap grows), would polling at this stride to the end
+   * overrun the budget? Then poll less often. */
+  if (S.window_polls == 256) {
+    uint64_t per_poll = S.window_ns / S.window_polls;
+    uint64_t left = S.env->poll_budget_ns > S.poll_ns ? S.env->poll_budget_ns - S.poll_ns : 0;
+    while (per_poll * ((S.op_count - op) / S.poll_stride) > left && S.poll_stride < S.op_count)
       S.poll_stride *= 2;
     if (S.poll_stride > S.max_poll_stride) S.max_poll_stride = S.poll_stride;
+    S.window_polls = S.window_ns = 0;
   }
 }
 
@@ -451,6 +457,7 @@ static void report(void) {
            (unsigned long long)S.footprint_at_peak_live_bytes);
     hb_out("footprint_poll_stride %llu\n", (unsigned long long)S.max_poll_stride);
     hb_out("footprint_polls %llu\n", (unsigned long long)S.polls);
+    hb_out("footprint_poll_ns %llu\n", (unsigned long long)S.poll_ns);
   }
   hb_out("allocations %llu\n", (unsigned long long)S.allocations);
   hb_out("reuses %llu\n", (unsigned long long)S.reuses);

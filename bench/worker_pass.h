@@ -21,6 +21,7 @@ typedef struct hb_pass_env {
   const hb_cell_ops *cell;
   void **slots;  /* slot table, block id -> pointer, slot_count entries */
   int touch_all; /* write every byte of each new block, not just the first */
+  uint64_t poll_budget_ns; /* instrumented pass: time its footprint reads may take in all */
 } hb_pass_env;
 
 /* Why a pass stopped early: the allocator returned NULL. */
