@@ -53,6 +53,7 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
     const char *p = line;
     if (!fgets(line, sizeof line, file) || parse_number(&p, &header[i]) || !at_line_end(p)) {
       fclose(file);
+      hb_trace_release(trace);
       return hb_fail(error, "%s:%lu: malformed .rep header (expected 4 numbers, one per line)",
                      path, line_number);
     }
@@ -60,12 +61,14 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
   uint64_t id_count = header[1], op_count = header[2];
   if (id_count >= HB_NULL_ID) {
     fclose(file);
+    hb_trace_release(trace);
     return hb_fail(error, "%s:2: id count %" PRIu64 " too large", path, id_count);
   }
   trace->id_count = (uint32_t)id_count;
   unsigned char *live = calloc(id_count ? id_count : 1, 1);
   if (!live) {
     fclose(file);
+    hb_trace_release(trace);
     return hb_fail(error, "%s: out of memory", path);
   }
 

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The default first, then the ladder in the order docs/SBRK.md climbs it. */
 const hb_allocator *const hb_sbrk_policies[] = {
-    &hb_sbrk_tutorial.table,
+    &hb_sbrk_default.table,  &hb_sbrk_tutorial.table, &hb_sbrk_coalesce.table,
+    &hb_sbrk_nextfit.table,  &hb_sbrk_bestfit.table,  &hb_sbrk_addrfit.table,
 };
 const size_t hb_sbrk_policy_count = sizeof hb_sbrk_policies / sizeof hb_sbrk_policies[0];
 

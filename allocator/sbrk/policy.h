@@ -17,7 +17,12 @@ typedef struct hb_sbrk_policy {
   int (*check)(char *why, size_t why_len);
 } hb_sbrk_policy;
 
+extern const hb_sbrk_policy hb_sbrk_default; /* "sbrk": segfit.c */
 extern const hb_sbrk_policy hb_sbrk_tutorial;
+extern const hb_sbrk_policy hb_sbrk_coalesce;
+extern const hb_sbrk_policy hb_sbrk_nextfit;
+extern const hb_sbrk_policy hb_sbrk_bestfit;
+extern const hb_sbrk_policy hb_sbrk_addrfit;
 
 static inline size_t hb_round16(size_t n) { return (n + 15) & ~(size_t)15; }
 

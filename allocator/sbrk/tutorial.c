@@ -131,7 +131,8 @@ static size_t tutorial_usable_size(void *ptr) {
 
 static void *tutorial_realloc(void *ptr, size_t size) {
   if (!ptr) return tutorial_malloc(size);
-  size_t usable = tutorial_usable_size(ptr);
+  struct block_meta *block = get_block_ptr(ptr, "realloc");
+  size_t usable = block->size - (size_t)((char *)ptr - (char *)(block + 1));
   if (usable >= size) return ptr; /* the block is big enough: keep it */
   void *new_ptr = tutorial_malloc(size);
   if (!new_ptr) return NULL; /* the old block stays valid */

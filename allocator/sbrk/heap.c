@@ -1,0 +1,544 @@
+/* heap.c — the boundary-tag heap (contract and region diagram in heap.h,
+ * block layout in block.h). Placement is left to the policy's hb_fit.
+ *
+ * Counters are kept on every change so stat() is O(1) (the replay asks for
+ * the footprint after every operation); the checker recounts them by
+ * walking every block of every region.
+ */
+#include "heap.h"
+
+#include "os.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define PROLOGUE_BYTES 24
+#define EPILOGUE_BYTES 8
+#define REGION_OVERHEAD_BYTES (PROLOGUE_BYTES + EPILOGUE_BYTES)
+/* The smallest region holds one minimal block. */
+#define MIN_GROW_BYTES (REGION_OVERHEAD_BYTES + HB_BLOCK_MIN_BYTES)
+
+typedef struct region_prologue {
+  char *prev_region; /* the region made before this one, or NULL */
+  char *prev_end;    /* its end (it no longer grows) */
+  uint64_t unused;   /* pads the first block to 8 mod 16 */
+} region_prologue;
+
+static hb_block *top_epilogue(const hb_heap *h) { return (hb_block *)(h->top_end - EPILOGUE_BYTES); }
+
+static void set_epilogue(char *end, uint64_t prev_alloc) {
+  ((hb_block *)(end - EPILOGUE_BYTES))->header = HB_BLOCK_MAGIC | HB_BLOCK_ALLOC | prev_alloc;
+}
+
+/* The top block: the free block that ends the top region, or NULL. It is
+ * kept out of the policy's index and used only when no indexed block fits
+ * (dlmalloc's "wilderness preservation"): the heap's end stays free to
+ * grow into, by malloc or by a realloc of the block below it. */
+static hb_block *top_block(const hb_heap *h) {
+  if (!h->top_region || hb_block_prev_alloc(top_epilogue(h))) return NULL;
+  return hb_block_prev(top_epilogue(h));
+}
+
+static void index_insert(hb_heap *h, hb_block *b) {
+  if (hb_block_next(b) != top_epilogue(h)) h->fit->insert(h, b);
+}
+
+static void index_remove(hb_heap *h, hb_block *b) {
+  if (hb_block_next(b) != top_epilogue(h)) h->fit->remove(h, b);
+}
+
+/* How much to ask the OS for when `want` bytes are missing: that, or a
+ * fraction of the heap (footprint >> grow_shift) when the policy trades a
+ * little footprint for fewer sbrk calls and room to place blocks. */
+static size_t grow_request(const hb_heap *h, size_t want, int new_region) {
+  size_t slack = h->grow_shift ? (h->footprint_bytes >> h->grow_shift) & ~(size_t)15 : 0;
+  if (want < slack) want = slack;
+  want = (want + 15) & ~(size_t)15;
+  return new_region && want < MIN_GROW_BYTES ? MIN_GROW_BYTES : want;
+}
+
+/* A free block of at least `bytes`, made from new memory (merged with the
+ * free block at the top of the top region when the new memory continues
+ * it). The block is counted but not in the index. NULL (ENOMEM) when the
+ * OS refuses. */
+static hb_block *grow(hb_heap *h, size_t bytes) {
+  /* A new region that turns out too small is kept (indexed) and extended
+   * on the next round, which then is contiguous unless someone else keeps
+   * moving the break; give up after a few rounds. */
+  for (int round = 0; round < 4; round++) {
+    hb_block *top_free = top_block(h);
+    size_t top_free_bytes = top_free ? hb_block_size(top_free) : 0;
+    if (top_free && top_free_bytes >= bytes) return top_free;
+    size_t want = top_free ? bytes - top_free_bytes : bytes + REGION_OVERHEAD_BYTES;
+    size_t ask = grow_request(h, want, !top_free);
+    int contiguous;
+    char *memory = hb_os_grow(ask, &contiguous);
+    if (!memory && ask > grow_request(h, want, 1)) /* without the slack */
+      memory = hb_os_grow(ask = grow_request(h, want, 1), &contiguous);
+    if (!memory) {
+      errno = ENOMEM;
+      return NULL;
+    }
+    h->footprint_bytes += ask;
+    /* os.c's flag is about any caller's last grow; only adjacency to OUR
+     * top region lets this region grow. */
+    if (h->top_region && memory == h->top_end) {
+      hb_block *block = top_epilogue(h); /* the old epilogue becomes the header */
+      uint64_t prev_alloc = block->header & HB_BLOCK_PREV_ALLOC;
+      size_t size = ask;
+      h->top_end += ask;
+      if ((uintptr_t)h->top_end > h->highest) h->highest = (uintptr_t)h->top_end;
+      set_epilogue(h->top_end, 0);
+      if (top_free) {
+        block = top_free;
+        size += top_free_bytes;
+        prev_alloc = HB_BLOCK_PREV_ALLOC;
+        h->free_bytes -= top_free_bytes;
+        h->free_blocks--;
+        h->blocks--;
+      }
+      hb_block_set_free(block, size, prev_alloc);
+      h->blocks++;
+      h->free_blocks++;
+      h->free_bytes += size;
+      return block; /* size >= bytes by construction */
+    }
+    /* The old top region stops growing: its top block joins the index. */
+    hb_block *old_top = top_block(h);
+    region_prologue *prologue = (region_prologue *)memory;
+    prologue->prev_region = h->top_region;
+    prologue->prev_end = h->top_end;
+    prologue->unused = 0;
+    h->top_region = memory;
+    h->top_end = memory + ask;
+    if (old_top) h->fit->insert(h, old_top);
+    if (!h->lowest || (uintptr_t)memory < h->lowest) h->lowest = (uintptr_t)memory;
+    if ((uintptr_t)h->top_end > h->highest) h->highest = (uintptr_t)h->top_end;
+    hb_block *block = (hb_block *)(memory + PROLOGUE_BYTES);
+    size_t size = ask - REGION_OVERHEAD_BYTES;
+    hb_block_set_free(block, size, HB_BLOCK_PREV_ALLOC);
+    set_epilogue(h->top_end, 0);
+    h->blocks++;
+    h->free_blocks++;
+    h->free_bytes += size;
+    if (size >= bytes) return block;
+    /* Too small: it is the top block now; the next round extends it. */
+  }
+  errno = ENOMEM;
+  return NULL;
+}
+
+/* Gives the top of the heap back to the OS when `block` (free, counted, not
+ * indexed) is the last block of the top region and large; the block keeps
+ * trim_keep_bytes so a program that frees and allocates again at the top
+ * does not call sbrk every time. Nothing happens when the break is no
+ * longer at our top (someone else's memory lies above). */
+static void trim(hb_heap *h, hb_block *block) {
+  size_t size = hb_block_size(block);
+  size_t keep = h->trim_keep_bytes < HB_BLOCK_MIN_BYTES ? HB_BLOCK_MIN_BYTES : h->trim_keep_bytes;
+  if (size <= keep) return;
+  size_t give = (size - keep) & ~(size_t)15;
+  if (give == 0 || hb_os_shrink(h->top_end, give) != 0) return;
+  int was_highest = (uintptr_t)h->top_end == h->highest;
+  h->top_end -= give;
+  if (was_highest) h->highest = (uintptr_t)h->top_end;
+  h->footprint_bytes -= give;
+  h->free_bytes -= give;
+  hb_block_set_free(block, size - give, block->header & HB_BLOCK_PREV_ALLOC);
+  set_epilogue(h->top_end, 0);
+}
+
+/* Allocates `bytes` from the free block `block` (counted, not indexed),
+ * splitting off the rest when it can hold a block. Small blocks are cut
+ * from the high end, others from the low end, so that small and large
+ * blocks tend to gather apart: when one kind is freed, its space is one
+ * free run rather than holes between the other kind (the pattern of the
+ * CS:APP binary traces, and of programs that free their big buffers while
+ * keeping small objects). */
+static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
+  size_t size = hb_block_size(block);
+  uint64_t prev_alloc = block->header & HB_BLOCK_PREV_ALLOC;
+  size_t rest = size - bytes;
+  h->free_blocks--;
+  h->free_bytes -= size;
+  if (rest >= HB_BLOCK_MIN_BYTES && bytes < h->small_block_bytes) {
+    hb_block_set_free(block, rest, prev_alloc);
+    hb_block *taken = (hb_block *)((char *)block + rest);
+    hb_block_set_alloc(taken, bytes, 0);
+    hb_block_set_prev_alloc(hb_block_next(taken), 1);
+    h->blocks++;
+    h->free_blocks++;
+    h->free_bytes += rest;
+    index_insert(h, block);
+    block = taken;
+    size = bytes;
+  } else if (rest >= HB_BLOCK_MIN_BYTES) {
+    hb_block_set_alloc(block, bytes, prev_alloc);
+    hb_block *remainder = (hb_block *)((char *)block + bytes);
+    hb_block_set_free(remainder, rest, HB_BLOCK_PREV_ALLOC);
+    h->blocks++;
+    h->free_blocks++;
+    h->free_bytes += rest;
+    index_insert(h, remainder);
+    size = bytes;
+  } else {
+    hb_block_set_alloc(block, size, prev_alloc);
+    hb_block_set_prev_alloc(hb_block_next(block), 1);
+  }
+  h->in_use_bytes += size;
+  return block;
+}
+
+/* Frees the allocated `block`: O(1) coalescing with both neighbours, then
+ * trim or index. */
+static void release(hb_heap *h, hb_block *block) {
+  size_t size = hb_block_size(block);
+  uint64_t prev_alloc = block->header & HB_BLOCK_PREV_ALLOC;
+  /* Clear A first: should this header outlive the merge (inside a bigger
+   * free block), a second free of the pointer still reads "free". */
+  block->header &= ~HB_BLOCK_ALLOC;
+  h->in_use_bytes -= size;
+  h->free_blocks++;
+  h->free_bytes += size;
+  hb_block *next = hb_block_next(block);
+  if (!hb_block_is_alloc(next)) {
+    index_remove(h, next);
+    size += hb_block_size(next);
+    h->blocks--;
+    h->free_blocks--;
+  }
+  if (!prev_alloc) {
+    hb_block *prev = hb_block_prev(block);
+    h->fit->remove(h, prev); /* never the top block: `block` follows it */
+    size += hb_block_size(prev);
+    block = prev;
+    prev_alloc = HB_BLOCK_PREV_ALLOC;
+    h->blocks--;
+    h->free_blocks--;
+  }
+  hb_block_set_free(block, size, prev_alloc);
+  next = hb_block_next(block);
+  hb_block_set_prev_alloc(next, 0);
+  if (next == top_epilogue(h) && size >= h->trim_threshold_bytes) trim(h, block);
+  index_insert(h, block);
+}
+
+/* Cuts the allocated `block` down to `bytes` when the rest can be a block
+ * of its own; the rest is freed (and merges with a free next block). */
+static void shrink_in_place(hb_heap *h, hb_block *block, size_t bytes) {
+  size_t size = hb_block_size(block);
+  if (size - bytes < HB_BLOCK_MIN_BYTES) return;
+  hb_block_set_alloc(block, bytes, block->header & HB_BLOCK_PREV_ALLOC);
+  hb_block *tail = (hb_block *)((char *)block + bytes);
+  hb_block_set_alloc(tail, size - bytes, HB_BLOCK_PREV_ALLOC);
+  h->blocks++;
+  release(h, tail);
+}
+
+/* Merges the free `next` (counted, not indexed) into the allocated block
+ * before it. */
+static void absorb_next(hb_heap *h, hb_block *block, hb_block *next) {
+  size_t next_bytes = hb_block_size(next);
+  h->free_blocks--;
+  h->free_bytes -= next_bytes;
+  h->blocks--;
+  h->in_use_bytes += next_bytes;
+  hb_block_set_alloc(block, hb_block_size(block) + next_bytes,
+                     block->header & HB_BLOCK_PREV_ALLOC);
+  hb_block_set_prev_alloc(hb_block_next(block), 1);
+}
+
+/* The block of a pointer the caller hands back; aborts with a clear
+ * message when it is not a live block of this heap. */
+static hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
+  uintptr_t address = (uintptr_t)ptr;
+  if ((address & 15) || address < h->lowest + PROLOGUE_BYTES + HB_BLOCK_HEADER_BYTES ||
+      address >= h->highest)
+    hb_sbrk_die(caller, "invalid pointer (not a block of this heap)", ptr);
+  hb_block *block = hb_block_of(ptr);
+  if (!hb_block_has_magic(block)) hb_sbrk_die(caller, "invalid pointer (bad magic)", ptr);
+  if (!hb_block_is_alloc(block)) hb_sbrk_die(caller, "double free (block is already free)", ptr);
+  hb_block *next = hb_block_next(block);
+  if ((uintptr_t)next >= h->highest || !hb_block_has_magic(next) || !hb_block_prev_alloc(next))
+    hb_sbrk_die(caller, "invalid pointer or corrupted heap (next block's tag disagrees)", ptr);
+  return block;
+}
+
+void *hb_heap_malloc(hb_heap *h, size_t size) {
+  size_t bytes = hb_block_bytes_for(size);
+  if (!bytes) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hb_block *block = h->fit->find(h, bytes);
+  if (block) {
+    index_remove(h, block);
+  } else {
+    block = grow(h, bytes);
+    if (!block) return NULL;
+  }
+  return hb_block_payload(take(h, block, bytes));
+}
+
+void hb_heap_free(hb_heap *h, void *ptr) {
+  if (ptr) release(h, owned_block(h, ptr, "free"));
+}
+
+void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
+  if (!ptr) return hb_heap_malloc(h, size);
+  hb_block *block = owned_block(h, ptr, "realloc");
+  size_t bytes = hb_block_bytes_for(size);
+  if (!bytes) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t have = hb_block_size(block);
+  if (bytes <= have) {
+    shrink_in_place(h, block, bytes);
+    return ptr;
+  }
+  hb_block *next = hb_block_next(block);
+  size_t next_free = hb_block_is_alloc(next) ? 0 : hb_block_size(next);
+  /* 1. The next block is free and big enough: grow into it. */
+  if (next_free && have + next_free >= bytes) {
+    index_remove(h, next);
+    absorb_next(h, block, next);
+    shrink_in_place(h, block, bytes);
+    return ptr;
+  }
+  /* 2. The block ends the top region (perhaps followed by a free block):
+   * grow the heap by what is missing, right after it. */
+  hb_block *after = next_free ? hb_block_next(next) : next;
+  if (after == top_epilogue(h)) {
+    hb_block *grown = grow(h, bytes - have);
+    if (grown && (grown == next || (char *)grown == (char *)block + have)) {
+      absorb_next(h, block, grown);
+      shrink_in_place(h, block, bytes);
+      return ptr;
+    }
+    /* Otherwise the break had moved: `grown` is the top block of a new
+     * region and stays there, unindexed. */
+  }
+  /* 3. The free block before (and after) can hold it: slide down. */
+  if (!hb_block_prev_alloc(block)) {
+    next = hb_block_next(block); /* grow() above may have changed it */
+    next_free = hb_block_is_alloc(next) ? 0 : hb_block_size(next);
+    hb_block *prev = hb_block_prev(block);
+    size_t prev_bytes = hb_block_size(prev);
+    if (prev_bytes + have + next_free >= bytes) {
+      h->fit->remove(h, prev);
+      if (next_free) {
+        index_remove(h, next);
+        absorb_next(h, block, next);
+      }
+      size_t total = prev_bytes + hb_block_size(block);
+      h->free_blocks--;
+      h->free_bytes -= prev_bytes;
+      h->blocks--;
+      h->in_use_bytes += prev_bytes;
+      memmove(hb_block_payload(prev), ptr, have - HB_BLOCK_HEADER_BYTES);
+      hb_block_set_alloc(prev, total, prev->header & HB_BLOCK_PREV_ALLOC);
+      shrink_in_place(h, prev, bytes);
+      return hb_block_payload(prev);
+    }
+  }
+  /* 4. Move. */
+  void *moved = hb_heap_malloc(h, size);
+  if (!moved) return NULL; /* the old block stays valid */
+  memcpy(moved, ptr, have - HB_BLOCK_HEADER_BYTES);
+  release(h, block);
+  return moved;
+}
+
+void *hb_heap_calloc(hb_heap *h, size_t count, size_t size) {
+  size_t bytes;
+  if (hb_calloc_bytes(count, size, &bytes)) return NULL;
+  void *ptr = hb_heap_malloc(h, bytes);
+  if (ptr) memset(ptr, 0, bytes);
+  return ptr;
+}
+
+void *hb_heap_aligned_alloc(hb_heap *h, size_t alignment, size_t size) {
+  if (!hb_is_pow2(alignment)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (alignment <= 16) return hb_heap_malloc(h, size);
+  size_t bytes = hb_block_bytes_for(size);
+  if (!bytes || alignment > HB_BLOCK_MAX_BYTES || bytes > HB_BLOCK_MAX_BYTES - alignment) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  /* Room to slide to the alignment and leave a whole free block in front. */
+  char *raw = hb_heap_malloc(h, bytes + alignment + HB_BLOCK_MIN_BYTES);
+  if (!raw) return NULL;
+  hb_block *block = hb_block_of(raw);
+  if ((uintptr_t)raw & (alignment - 1)) {
+    uintptr_t aligned =
+        ((uintptr_t)raw + HB_BLOCK_MIN_BYTES + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    size_t lead = aligned - (uintptr_t)raw;
+    hb_block *moved = hb_block_of((void *)aligned);
+    hb_block_set_alloc(moved, hb_block_size(block) - lead, HB_BLOCK_PREV_ALLOC);
+    hb_block_set_alloc(block, lead, block->header & HB_BLOCK_PREV_ALLOC);
+    h->blocks++;
+    release(h, block); /* the lead becomes free */
+    block = moved;
+  }
+  shrink_in_place(h, block, bytes);
+  return hb_block_payload(block);
+}
+
+size_t hb_heap_usable_size(hb_heap *h, void *ptr) {
+  if (!ptr) return 0;
+  return hb_block_size(owned_block(h, ptr, "usable_size")) - HB_BLOCK_HEADER_BYTES;
+}
+
+static size_t largest_free(hb_heap *h) {
+  size_t largest = h->fit->largest(h);
+  hb_block *top = top_block(h);
+  return top && hb_block_size(top) > largest ? hb_block_size(top) : largest;
+}
+
+int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
+  switch (which) {
+    case HB_STAT_FOOTPRINT_BYTES: *value = h->footprint_bytes; return 0;
+    case HB_STAT_IN_USE_BYTES: *value = h->in_use_bytes; return 0;
+    case HB_STAT_FREE_BYTES: *value = h->free_bytes; return 0;
+    case HB_STAT_BLOCKS: *value = h->blocks; return 0;
+    case HB_STAT_FREE_BLOCKS: *value = h->free_blocks; return 0;
+    case HB_STAT_LARGEST_FREE_BYTES: *value = largest_free(h); return 0;
+    default: return ENOENT;
+  }
+}
+
+/* ---- The checker ---------------------------------------------------- */
+
+size_t hb_heap_largest_by_walk(hb_heap *h) {
+  size_t largest = 0;
+  char *region = h->top_region;
+  while (region) {
+    for (hb_block *b = (hb_block *)(region + PROLOGUE_BYTES); hb_block_size(b); b = hb_block_next(b))
+      if (!hb_block_is_alloc(b) && hb_block_size(b) > largest) largest = hb_block_size(b);
+    region = ((region_prologue *)region)->prev_region;
+  }
+  return largest;
+}
+
+/* Clears every checker mark, stopping at anything that does not look like
+ * a block (the heap may be broken when this runs). */
+static void clear_marks(hb_heap *h) {
+  char *region = h->top_region, *end = h->top_end;
+  while (region) {
+    hb_block *b = (hb_block *)(region + PROLOGUE_BYTES);
+    while ((char *)b + 8 <= end && hb_block_has_magic(b) && hb_block_size(b)) {
+      b->header &= ~HB_BLOCK_MARK;
+      b = hb_block_next(b);
+    }
+    region_prologue *prologue = (region_prologue *)region;
+    region = prologue->prev_region;
+    end = prologue->prev_end;
+  }
+}
+
+/* Every block of one region; marks the free ones for check_listed. */
+static int check_region(hb_heap *h, char *region, char *end, size_t counts[5], char *why,
+                        size_t why_len) {
+  if (((uintptr_t)region & 15) || (uintptr_t)region < h->lowest || (uintptr_t)end > h->highest ||
+      end < region + MIN_GROW_BYTES)
+    return hb_sbrk_fail(why, why_len, "%s: region %p..%p out of bounds or misaligned", h->name,
+                        (void *)region, (void *)end);
+  counts[0] += (size_t)(end - region);
+  int prev_alloc = 1;
+  hb_block *b = (hb_block *)(region + PROLOGUE_BYTES);
+  for (;;) {
+    if ((char *)b + 8 > end)
+      return hb_sbrk_fail(why, why_len, "%s: walk ran past the end of region %p", h->name,
+                          (void *)region);
+    if (!hb_block_has_magic(b))
+      return hb_sbrk_fail(why, why_len, "%s: block %p: bad magic", h->name, (void *)b);
+    if (((uintptr_t)b & 15) != 8)
+      return hb_sbrk_fail(why, why_len, "%s: block %p: payload not 16-aligned", h->name, (void *)b);
+    if (hb_block_prev_alloc(b) != prev_alloc)
+      return hb_sbrk_fail(why, why_len, "%s: block %p: P bit %d but previous block allocated=%d",
+                          h->name, (void *)b, hb_block_prev_alloc(b), prev_alloc);
+    if (b->header & HB_BLOCK_MARK)
+      return hb_sbrk_fail(why, why_len, "%s: block %p: stray checker mark", h->name, (void *)b);
+    size_t size = hb_block_size(b);
+    if (size == 0) {
+      if ((char *)b != end - EPILOGUE_BYTES || !hb_block_is_alloc(b))
+        return hb_sbrk_fail(why, why_len, "%s: region %p: epilogue misplaced", h->name,
+                            (void *)region);
+      return 0;
+    }
+    if (size < HB_BLOCK_MIN_BYTES || (char *)b + size > end - EPILOGUE_BYTES)
+      return hb_sbrk_fail(why, why_len, "%s: block %p: size %zu impossible", h->name, (void *)b,
+                          size);
+    counts[1]++;
+    if (hb_block_is_alloc(b)) {
+      counts[4] += size;
+    } else {
+      if (!prev_alloc)
+        return hb_sbrk_fail(why, why_len, "%s: block %p: two adjacent free blocks", h->name,
+                            (void *)b);
+      if (*hb_block_footer(b) != size)
+        return hb_sbrk_fail(why, why_len, "%s: block %p: footer %llu != header size %zu", h->name,
+                            (void *)b, (unsigned long long)*hb_block_footer(b), size);
+      counts[2]++;
+      counts[3] += size;
+      b->header |= HB_BLOCK_MARK;
+    }
+    prev_alloc = hb_block_is_alloc(b);
+    b = hb_block_next(b);
+  }
+}
+
+static size_t listed_count; /* blocks hb_heap_check_listed accepted in this check */
+
+int hb_heap_check_listed(hb_heap *h, hb_block *b, char *why, size_t why_len) {
+  uintptr_t address = (uintptr_t)b;
+  if (address < h->lowest || address >= h->highest || (address & 15) != 8)
+    return hb_sbrk_fail(why, why_len, "%s: index holds %p, not in the heap", h->name, (void *)b);
+  if (!hb_block_has_magic(b) || hb_block_is_alloc(b) || !(b->header & HB_BLOCK_MARK))
+    return hb_sbrk_fail(why, why_len,
+                        "%s: index holds %p, not a free block of the heap (or holds it twice)",
+                        h->name, (void *)b);
+  if (b == top_block(h))
+    return hb_sbrk_fail(why, why_len, "%s: index holds the top block %p", h->name, (void *)b);
+  b->header &= ~HB_BLOCK_MARK;
+  listed_count++;
+  return 0;
+}
+
+int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
+  /* footprint, blocks, free blocks, free bytes, in-use bytes */
+  size_t counts[5] = {0, 0, 0, 0, 0};
+  int rc = 0;
+  char *region = h->top_region, *end = h->top_end;
+  while (region && rc == 0) {
+    rc = check_region(h, region, end, counts, why, why_len);
+    region_prologue *prologue = (region_prologue *)region;
+    region = prologue->prev_region;
+    end = prologue->prev_end;
+  }
+  if (rc == 0 && (counts[0] != h->footprint_bytes || counts[1] != h->blocks ||
+                  counts[2] != h->free_blocks || counts[3] != h->free_bytes ||
+                  counts[4] != h->in_use_bytes))
+    rc = hb_sbrk_fail(why, why_len,
+                      "%s: counters disagree with the heap walk: footprint %zu/%zu blocks %zu/%zu "
+                      "free %zu/%zu free bytes %zu/%zu in use %zu/%zu (counter/walk)",
+                      h->name, h->footprint_bytes, counts[0], h->blocks, counts[1], h->free_blocks,
+                      counts[2], h->free_bytes, counts[3], h->in_use_bytes, counts[4]);
+  if (rc == 0) {
+    listed_count = 0;
+    rc = h->fit->check(h, why, why_len);
+    size_t expected = h->free_blocks - (top_block(h) != NULL);
+    if (rc == 0 && listed_count != expected)
+      rc = hb_sbrk_fail(why, why_len, "%s: %zu free blocks besides the top, but the index holds %zu",
+                        h->name, expected, listed_count);
+  }
+  if (rc == 0 && largest_free(h) != hb_heap_largest_by_walk(h))
+    rc = hb_sbrk_fail(why, why_len, "%s: largest free block %zu, the walk says %zu", h->name,
+                      largest_free(h), hb_heap_largest_by_walk(h));
+  clear_marks(h);
+  return rc;
+}

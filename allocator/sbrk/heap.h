@@ -1,0 +1,140 @@
+/* heap.h — the boundary-tag heap every policy but the tutorial is built on
+ * (private to allocator/sbrk/).
+ *
+ * heap.c does everything that is the same whatever the placement policy:
+ * regions on sbrk, splitting, O(1) coalescing with boundary tags (block.h),
+ * growing the heap by what is missing, giving the top back with a negative
+ * sbrk, in-place realloc, aligned allocation, validation of freed pointers,
+ * counters and the heap walk of the checker. A policy only says where free
+ * blocks are kept and which one a request gets: an hb_fit (its "index").
+ *
+ * Regions. Memory comes from hb_os_grow (os.h), which promises nothing
+ * about where it lies. When it continues the top region exactly, the top
+ * region grows; otherwise the new memory becomes a region of its own:
+ *
+ *   R (16-aligned)
+ *   +-----------+-----------+-----+---------+ ... +---------+----------+
+ *   | prev R    | prev end  | pad | block   |     | block   | epilogue |
+ *   +-----------+-----------+-----+---------+ ... +---------+----------+
+ *   <------- 24-byte prologue ---->                           size 0, A
+ *
+ * The first block's P bit is set and the epilogue is "allocated", so
+ * coalescing never leaves a region. The prologue links the regions (newest
+ * first) for the checker's walk and for popping a region that empties.
+ */
+#ifndef HB_SBRK_HEAP_H
+#define HB_SBRK_HEAP_H
+
+#include "block.h"
+#include "policy.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hb_heap hb_heap;
+
+/* A placement policy: the index of free blocks. Blocks handed to insert
+ * are free with header and footer written; remove gets only blocks that
+ * are in the index. */
+typedef struct hb_fit {
+  void (*insert)(hb_heap *heap, hb_block *block);
+  void (*remove)(hb_heap *heap, hb_block *block);
+  /* A free block of at least `bytes` (still in the index), or NULL. */
+  hb_block *(*find)(hb_heap *heap, size_t bytes);
+  /* Size of the largest free block. */
+  size_t (*largest)(hb_heap *heap);
+  /* Checks the index; calls hb_heap_check_listed() on every block it
+   * holds. 0, or -1 with the reason in `why`. */
+  int (*check)(hb_heap *heap, char *why, size_t why_len);
+} hb_fit;
+
+struct hb_heap {
+  const char *name;
+  const hb_fit *fit;
+  char *top_region;        /* newest region (the one that grows), or NULL */
+  char *top_end;           /* its end; the epilogue is the 8 bytes below */
+  uintptr_t lowest, highest; /* bounds of all regions, to reject wild pointers */
+  /* Tuning, set by the policy. */
+  size_t trim_threshold_bytes; /* give the top back when a free top block is this big */
+  size_t trim_keep_bytes;      /* ... keeping this much of it */
+  unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
+  size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
+  /* Counters: the statistics are O(1). Block bytes include headers. */
+  size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
+};
+
+/* Defaults every fit policy uses (see heap.c: grow_request, take), chosen
+ * by measurement on the CS:APP traces (docs/SBRK.md): growing by at least
+ * 1/64 of the heap costs at most ~1.5% of peak footprint and gives
+ * placement room; cutting blocks under 128 bytes from the high end of a
+ * free block keeps small and large blocks apart. */
+#define HB_HEAP_GROW_SHIFT 6
+#define HB_HEAP_SMALL_BLOCK_BYTES 128
+#define HB_HEAP_INIT(policy_name, fit_table) \
+  { .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \
+    .trim_keep_bytes = (size_t)64 << 10, .grow_shift = HB_HEAP_GROW_SHIFT, \
+    .small_block_bytes = HB_HEAP_SMALL_BLOCK_BYTES }
+
+void *hb_heap_malloc(hb_heap *heap, size_t size);
+void hb_heap_free(hb_heap *heap, void *ptr);
+void *hb_heap_realloc(hb_heap *heap, void *ptr, size_t size);
+void *hb_heap_calloc(hb_heap *heap, size_t count, size_t size);
+void *hb_heap_aligned_alloc(hb_heap *heap, size_t alignment, size_t size);
+size_t hb_heap_usable_size(hb_heap *heap, void *ptr);
+int hb_heap_stat(hb_heap *heap, hb_stat which, uint64_t *value);
+/* Walks every region and block, then the policy's index. */
+int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
+
+/* For hb_fit.check: `block` is listed in the index. Fails unless it is a
+ * free block of the heap not listed before (each is listed exactly once). */
+int hb_heap_check_listed(hb_heap *heap, hb_block *block, char *why, size_t why_len);
+/* For hb_fit.largest of a policy without a better way: walks the heap. */
+size_t hb_heap_largest_by_walk(hb_heap *heap);
+
+/* Defines the hb_sbrk_policy `variable` (name, description) from a heap
+ * `heap_variable` whose fit does the placement: the table's functions are
+ * the generic ones above, bound to that heap. */
+#define HB_HEAP_POLICY(variable, heap_variable, policy_name, policy_description)           \
+  static void *variable##_malloc(size_t size) { return hb_heap_malloc(&heap_variable, size); } \
+  static void variable##_free(void *ptr, size_t size_hint) {                                  \
+    (void)size_hint;                                                                           \
+    hb_heap_free(&heap_variable, ptr);                                                         \
+  }                                                                                            \
+  static void *variable##_realloc(void *ptr, size_t size) {                                   \
+    return hb_heap_realloc(&heap_variable, ptr, size);                                         \
+  }                                                                                            \
+  static void *variable##_calloc(size_t count, size_t size) {                                 \
+    return hb_heap_calloc(&heap_variable, count, size);                                        \
+  }                                                                                            \
+  static void *variable##_aligned_alloc(size_t alignment, size_t size) {                      \
+    return hb_heap_aligned_alloc(&heap_variable, alignment, size);                             \
+  }                                                                                            \
+  static size_t variable##_usable_size(void *ptr) {                                           \
+    return hb_heap_usable_size(&heap_variable, ptr);                                           \
+  }                                                                                            \
+  static int variable##_stat(hb_stat which, uint64_t *value) {                                \
+    return hb_heap_stat(&heap_variable, which, value);                                         \
+  }                                                                                            \
+  static int variable##_check(char *why, size_t why_len) {                                    \
+    return hb_heap_check(&heap_variable, why, why_len);                                        \
+  }                                                                                            \
+  static const char *variable##_version(void) { return HB_SBRK_VERSION; }                     \
+  const hb_sbrk_policy variable = {                                                            \
+      .table =                                                                                 \
+          {                                                                                    \
+              .name = policy_name,                                                             \
+              .description = policy_description,                                               \
+              .flags = 0,                                                                      \
+              .version = variable##_version,                                                   \
+              .malloc = variable##_malloc,                                                     \
+              .free = variable##_free,                                                         \
+              .realloc = variable##_realloc,                                                   \
+              .calloc = variable##_calloc,                                                     \
+              .aligned_alloc = variable##_aligned_alloc,                                       \
+              .usable_size = variable##_usable_size,                                           \
+              .stat = variable##_stat,                                                         \
+          },                                                                                   \
+      .check = variable##_check,                                                               \
+  }
+
+#endif

@@ -1,0 +1,127 @@
+/* segfit.c — policy "sbrk", the default: segregated free lists by size
+ * class, on the boundary-tag heap of heap.c (split, O(1) coalescing,
+ * trimming, in-place realloc).
+ *
+ * What changes from the single-list policies, and why: one free list per
+ * size class, and a bitmap of the non-empty classes, so a malloc looks at
+ * one list instead of all free blocks:
+ *
+ *   class  0..62   exact sizes 32, 48, ..., 1024 bytes (16 apart): any block
+ *                  on the list fits, malloc pops the head, O(1);
+ *   class 63..     four classes per power of two above 1024 bytes
+ *                  ([1024,1280) [1280,1536) [1536,1792) [1792,2048) ...):
+ *                  a short best-fit scan of the request's own class, then
+ *                  the head of the first non-empty larger class, found with
+ *                  one count-trailing-zeros on the bitmap, O(1).
+ *
+ * Taking from the smallest non-empty class that fits approximates best fit
+ * (good for utilization) at first-fit cost. free is O(1): coalesce with the
+ * neighbours (each leaves its list by unlinking), push on the class list.
+ */
+#include "freelist.h"
+#include "heap.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define EXACT_CLASSES 63           /* 32 .. 1024 bytes */
+#define EXACT_MAX_BYTES 1024
+#define CLASS_COUNT (EXACT_CLASSES + 4 * 37) /* up to 2^47 bytes */
+#define MAP_WORDS ((CLASS_COUNT + 63) / 64)
+/* A range class is scanned for the best fit over at most this many blocks. */
+#define SCAN_LIMIT 16
+
+static hb_block *lists[CLASS_COUNT];
+static uint64_t nonempty[MAP_WORDS];
+
+static size_t class_of(size_t bytes) {
+  if (bytes <= EXACT_MAX_BYTES) return (bytes >> 4) - 2;
+  unsigned log2 = 63u - (unsigned)__builtin_clzll(bytes);
+  return EXACT_CLASSES + (log2 - 10) * 4 + ((bytes >> (log2 - 2)) & 3);
+}
+
+/* The first non-empty class >= from, or CLASS_COUNT. */
+static size_t first_nonempty(size_t from) {
+  size_t word = from >> 6;
+  if (word >= MAP_WORDS) return CLASS_COUNT;
+  uint64_t bits = nonempty[word] & (~(uint64_t)0 << (from & 63));
+  while (!bits) {
+    if (++word == MAP_WORDS) return CLASS_COUNT;
+    bits = nonempty[word];
+  }
+  return word * 64 + (size_t)__builtin_ctzll(bits);
+}
+
+static void segfit_insert(hb_heap *heap, hb_block *b) {
+  (void)heap;
+  size_t c = class_of(hb_block_size(b));
+  hb_list_push(&lists[c], b);
+  nonempty[c >> 6] |= (uint64_t)1 << (c & 63);
+}
+
+static void segfit_remove(hb_heap *heap, hb_block *b) {
+  (void)heap;
+  size_t c = class_of(hb_block_size(b));
+  hb_list_unlink(&lists[c], b);
+  if (!lists[c]) nonempty[c >> 6] &= ~((uint64_t)1 << (c & 63));
+}
+
+static hb_block *segfit_find(hb_heap *heap, size_t bytes) {
+  (void)heap;
+  size_t c = class_of(bytes);
+  if (c < EXACT_CLASSES) {
+    if (lists[c]) return lists[c];
+  } else {
+    hb_block *best = NULL;
+    int scanned = 0;
+    for (hb_block *b = lists[c]; b && scanned < SCAN_LIMIT; b = b->next, scanned++) {
+      size_t size = hb_block_size(b);
+      if (size < bytes || (best && size >= hb_block_size(best))) continue;
+      best = b;
+      if (size == bytes) break;
+    }
+    if (best) return best;
+  }
+  c = first_nonempty(c + 1);
+  return c < CLASS_COUNT ? lists[c] : NULL;
+}
+
+static size_t segfit_largest(hb_heap *heap) {
+  (void)heap;
+  for (size_t word = MAP_WORDS; word-- > 0;)
+    if (nonempty[word])
+      return hb_list_largest(lists[word * 64 + 63 - (size_t)__builtin_clzll(nonempty[word])]);
+  return 0;
+}
+
+static int in_class(const hb_block *prev, const hb_block *b, size_t c) {
+  (void)prev;
+  return class_of(hb_block_size(b)) == c;
+}
+
+static int segfit_check(hb_heap *heap, char *why, size_t why_len) {
+  for (size_t c = 0; c < CLASS_COUNT; c++) {
+    int marked = (nonempty[c >> 6] >> (c & 63)) & 1;
+    if (marked != (lists[c] != NULL))
+      return hb_sbrk_fail(why, why_len, "%s: class %zu: bitmap says %s, list is %s", heap->name,
+                          c, marked ? "non-empty" : "empty", lists[c] ? "not" : "empty");
+    if (!lists[c]) continue;
+    char name[32];
+    snprintf(name, sizeof name, "class %zu", c);
+    if (hb_list_check(heap, lists[c], name, in_class, c, why, why_len)) return -1;
+  }
+  return 0;
+}
+
+static const hb_fit segfit_fit = {
+    .insert = segfit_insert,
+    .remove = segfit_remove,
+    .find = segfit_find,
+    .largest = segfit_largest,
+    .check = segfit_check,
+};
+
+static hb_heap segfit_heap = HB_HEAP_INIT("sbrk", &segfit_fit);
+
+HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",
+               "segregated free lists by size class: O(1) common paths, split, coalesce, trim");
