@@ -175,9 +175,12 @@ static const char *run_problem(const worker_run *run, char *text, size_t size) {
 /* The value of "key N" in a worker's output, or -1 when absent. */
 static int64_t field(const char *out, const char *key) {
   size_t key_len = strlen(key);
-  for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+  for (const char *line = out; *line;) {
     if (strncmp(line, key, key_len) == 0 && line[key_len] == ' ')
       return strtoll(line + key_len + 1, NULL, 10);
+    const char *end = strchr(line, '\n');
+    if (!end) break;
+    line = end + 1;
   }
   return HB_UNKNOWN;
 }

@@ -202,6 +202,7 @@ int hb_replay_command(int argc, char **argv) {
   size_t *chosen = calloc(info_count + 1, sizeof *chosen), chosen_count = 0;
   hb_replay_trace *traces = calloc(path_count, sizeof *traces);
   hb_cell_result *results = NULL;
+  for (size_t t = 0; traces && t < path_count; t++) traces[t].fd = -1;
   if (info_count == 0 || !chosen || !traces) goto out;
   if (choose_allocators(allocator_list, infos, info_count, chosen, &chosen_count) != 0) goto out;
   if (prepare_traces(paths, path_count, traces) != 0) goto out;
@@ -236,7 +237,7 @@ out:
   free(results);
   if (traces) {
     for (size_t t = 0; t < path_count; t++) {
-      if (traces[t].fd > 0) close(traces[t].fd);
+      if (traces[t].fd >= 0) close(traces[t].fd);
       free(traces[t].path);
       free(traces[t].name);
     }

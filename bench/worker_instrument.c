@@ -104,7 +104,7 @@ static struct state {
   int footprint_known;
   uint64_t footprint_bytes, peak_footprint_bytes, footprint_at_peak_live_bytes;
   uint64_t poll_stride, polls, poll_ns, max_poll_stride;
-  uint64_t window_polls, window_ns; /* the last polls, for the current cost */
+  uint64_t window_polls, window_ns[256]; /* the last reads' costs */
 
   sample *samples;
   uint64_t sample_count;
@@ -257,30 +257,32 @@ static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
 }
 
 /* ---- Footprint and samples ---- */
+static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k);
+
 static void poll_footprint(uint64_t op) {
   uint64_t t0 = hb_now_ns(), value;
   int rc = S.env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &value);
   uint64_t spent = hb_now_ns() - t0;
   S.poll_ns += spent;
   S.polls++;
-  S.window_ns += spent;
-  S.window_polls++;
+  S.window_ns[S.window_polls++] = spent;
   if (rc != 0) {
     S.footprint_known = 0;
     return;
   }
   S.footprint_bytes = value;
   if (value > S.peak_footprint_bytes) S.peak_footprint_bytes = value;
-  /* Every 256 polls: at what the last ones cost (some allocators' stats
-   * slow down as the heap grows), would polling at this stride to the end
-   * overrun the budget? Then poll less often. */
+  /* Every 256 reads: at what a read costs now (the median of the last 256:
+   * some allocators' stats slow down as the heap grows, and a median
+   * ignores the read that happened to be descheduled), would reading at
+   * this stride to the end overrun the budget? Then read less often. */
   if (S.window_polls == 256) {
-    uint64_t per_poll = S.window_ns / S.window_polls;
+    uint64_t per_poll = select_kth(S.window_ns, 256, 128);
     uint64_t left = S.env->poll_budget_ns > S.poll_ns ? S.env->poll_budget_ns - S.poll_ns : 0;
     while (per_poll * ((S.op_count - op) / S.poll_stride) > left && S.poll_stride < S.op_count)
       S.poll_stride *= 2;
     if (S.poll_stride > S.max_poll_stride) S.max_poll_stride = S.poll_stride;
-    S.window_polls = S.window_ns = 0;
+    S.window_polls = 0;
   }
 }
 
@@ -335,7 +337,7 @@ static int instrumented_op(uint64_t i) {
     case HB_CELL_REALLOC:
       old = slots[op->slot];
       p = a->realloc(old, op->size);
-      if (!p && op->size) break;
+      if (!p && op->size) break; /* failed: the old block stays */
       if (p != old) { /* moved: an allocation, and the old block is freed */
         note_allocation(p, op->size, i);
         note_free(old, S.block_bytes[op->slot], i);
@@ -351,11 +353,6 @@ static int instrumented_op(uint64_t i) {
   }
   note_allocation(p, op->size, i);
 placed:
-  if (!p && op->size) {
-    S.failed = 1;
-    S.failure = (hb_pass_failure){.failed = 1, .op = i, .size = op->size};
-    return -1;
-  }
   touch(p, op->size, i);
   slots[op->slot] = p;
   S.block_bytes[op->slot] = op->size;
@@ -418,7 +415,7 @@ static int run_threads(void) {
   return started < plan.thread_count ? -2 : S.failed ? -1 : 0;
 }
 
-/* ---- Distances: median and p90 without sorting (no malloc) ---- */
+/* ---- Order statistics without sorting (qsort may malloc) ---- */
 static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k) {
   uint64_t lo = 0, hi = n - 1;
   while (lo < hi) {

@@ -175,6 +175,15 @@ def case_table_and_json(heapbench, tmp, shared):
     for r in doc["runs"]:
         check(r["repeat"] == 2, f"{r['allocator']}: repeat")
         check_ok_run(r, trace)
+    # Writing whole blocks, and a label.
+    proc, _ = run(heapbench, "--allocators", "glibc,sbrk-tutorial", "--repeat", "1", "--touch",
+                  "all", "--label", "whole blocks", "--json", out, trace)
+    check(proc.returncode == 0, f"--touch all: exit {proc.returncode}: {proc.stderr}")
+    doc = json.load(open(out))
+    check(doc["settings"]["touch"] == "all", "settings.touch")
+    check(doc["label"] == "whole blocks", "label")
+    for r in doc["runs"]:
+        check_ok_run(r, trace)
 
 
 def case_forced_reuse(heapbench, tmp, shared):
