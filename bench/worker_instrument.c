@@ -21,9 +21,12 @@
 #include "worker_pass.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define TARGET_SAMPLES 1000
 #define GRANULE_BYTES 16
@@ -361,33 +364,63 @@ placed:
   return 0;
 }
 
-/* ---- Several threads, one at a time in trace order ---- */
+/* ---- Several threads, one at a time in trace order ----
+ * The thread whose op is next runs it; the others sleep on a futex word of
+ * their own, which the previous op's thread bumps and wakes when the turn
+ * passes to them (spinning would steal the core from the thread whose turn
+ * it is when threads outnumber cores). */
+typedef struct turn_arg turn_arg;
+
 typedef struct turn_state {
   const hb_thread_plan *plan;
+  const hb_cell_op *ops;
+  uint64_t op_count;
+  turn_arg *args;
   atomic_uint_fast64_t turn; /* index of the next op to run */
   atomic_int stop;
 } turn_state;
 
-typedef struct turn_arg {
+struct turn_arg {
   turn_state *shared;
   uint32_t thread;
-} turn_arg;
+  _Atomic uint32_t wake; /* bumped when this thread may have the turn */
+};
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen) {
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void wake_thread(turn_arg *arg) {
+  atomic_fetch_add_explicit(&arg->wake, 1, memory_order_release);
+  futex_wake(&arg->wake);
+}
 
 static void *turn_thread(void *opaque) {
   turn_arg *arg = opaque;
   turn_state *s = arg->shared;
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
     uint64_t i = s->plan->order[k];
-    unsigned spins = 0;
-    while (atomic_load_explicit(&s->turn, memory_order_acquire) != i) {
+    for (unsigned spins = 0;; spins++) {
+      uint32_t seen = atomic_load_explicit(&arg->wake, memory_order_acquire);
+      if (atomic_load_explicit(&s->turn, memory_order_acquire) == i) break;
       if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
-      hb_spin_pause(&spins);
+      if (spins < 100)
+        hb_spin_pause(&(unsigned){0});
+      else
+        futex_wait(&arg->wake, seen);
     }
     if (instrumented_op(i) != 0) {
       atomic_store(&s->stop, 1);
+      for (uint32_t t = 0; t < s->plan->thread_count; t++) wake_thread(&s->args[t]);
       return NULL;
     }
     atomic_store_explicit(&s->turn, i + 1, memory_order_release);
+    if (i + 1 < s->op_count && s->ops[i + 1].thread != arg->thread)
+      wake_thread(&s->args[s->ops[i + 1].thread]);
   }
   return NULL;
 }
@@ -400,12 +433,15 @@ static int run_threads(void) {
   if (!memory) return -2;
   pthread_t *ids = (pthread_t *)memory;
   turn_arg *args = (turn_arg *)(ids + plan.thread_count);
-  turn_state s = {.plan = &plan};
+  turn_state s = {.plan = &plan, .ops = S.env->cell->ops, .op_count = S.op_count, .args = args};
   uint32_t started = 0;
   for (; started < plan.thread_count; started++) {
-    args[started] = (turn_arg){&s, started};
+    args[started].shared = &s;
+    args[started].thread = started;
+    atomic_init(&args[started].wake, 0);
     if (pthread_create(&ids[started], NULL, turn_thread, &args[started]) != 0) {
       atomic_store(&s.stop, 1);
+      for (uint32_t t = 0; t < started; t++) wake_thread(&args[t]);
       break;
     }
   }
