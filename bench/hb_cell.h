@@ -56,8 +56,11 @@ typedef struct hb_cell_header {
   uint64_t allocations;     /* ops that create a block (realloc counted apart) */
   uint64_t reallocs;        /* HB_CELL_REALLOC ops */
   uint64_t frees;           /* HB_CELL_FREE ops, free(NULL) included */
-  uint8_t reserved[8];
-} hb_cell_header; /* 64 bytes: the ops that follow stay 16-byte aligned */
+} hb_cell_header;
+
+/* The ops that follow the header stay 16-byte aligned. */
+_Static_assert(sizeof(hb_cell_header) == 64, "hb_cell_header is 64 bytes");
+_Static_assert(sizeof(hb_cell_op) == 16, "hb_cell_op is 16 bytes");
 
 /* ---- Front end: encoding (needs traces/hb_trace.h) ---- */
 struct hb_trace;
