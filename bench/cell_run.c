@@ -298,6 +298,8 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   }
   if (r->repeat_done == repeat && r->ops) {
     r->timed = 1;
+    r->pass_ns_per_op = malloc(repeat * sizeof *r->pass_ns_per_op);
+    if (r->pass_ns_per_op) memcpy(r->pass_ns_per_op, ns, repeat * sizeof *ns);
     r->ns_per_op_min = r->ns_per_op_max = ns[0];
     for (unsigned k = 1; k < repeat; k++) {
       if (ns[k] < r->ns_per_op_min) r->ns_per_op_min = ns[k];
@@ -332,6 +334,8 @@ done:
 }
 
 void hb_cell_result_release(hb_cell_result *result) {
+  free(result->pass_ns_per_op);
+  result->pass_ns_per_op = NULL;
   free(result->samples);
   result->samples = NULL;
   result->sample_count = 0;

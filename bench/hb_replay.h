@@ -37,6 +37,7 @@ typedef struct hb_cell_result {
   int timed;
   unsigned repeat_done;
   double ns_per_op, ns_per_op_min, ns_per_op_max, ops_per_sec;
+  double *pass_ns_per_op; /* each timed pass, in run order (repeat_done); malloc'ed */
   int64_t peak_rss_bytes;
   /* Instrumented pass: valid when `instrumented` is set. */
   int instrumented;

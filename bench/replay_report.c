@@ -213,6 +213,17 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   json_double(out, r->ns_per_op_max, r->timed);
   fputs(", \"ops_per_sec\": ", out);
   json_double(out, r->ops_per_sec, r->timed);
+  fputs(", \"ns_per_op_passes\": ", out);
+  if (!r->timed || !r->pass_ns_per_op) {
+    fputs("null", out);
+  } else {
+    fputc('[', out);
+    for (unsigned k = 0; k < r->repeat_done; k++) {
+      fputs(k ? ", " : "", out);
+      json_double(out, r->pass_ns_per_op[k], 1);
+    }
+    fputc(']', out);
+  }
   fprintf(out, ",\n      \"peak_live_bytes\": %llu, \"peak_live_op\": %llu",
           (unsigned long long)r->peak_live_bytes, (unsigned long long)r->peak_live_op);
   fputs(",\n      \"peak_footprint_bytes\": ", out);

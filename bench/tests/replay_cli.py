@@ -105,7 +105,8 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "footprint_at_peak_live_bytes", "footprint_poll_stride", "peak_rss_bytes",
               "utilization", "fragmentation", "reuse_rate", "byte_reuse_rate",
               "reuse_distance_median", "reuse_distance_p90", "reuse_distance_histogram",
-              "lifo_share", "heap_growth"]
+              "lifo_share", "heap_growth", "group", "ns_per_op_passes", "peak_live_op",
+              "footprint_polls", "allocations", "reuses"]
 
 
 def check_ok_run(run, trace_path):
@@ -121,6 +122,13 @@ def check_ok_run(run, trace_path):
     check(run["ns_per_op_min"] <= run["ns_per_op"] <= run["ns_per_op_max"],
           f"{name}: ns_per_op outside [min, max]")
     check(close(run["ops_per_sec"], 1e9 / run["ns_per_op"]), f"{name}: ops_per_sec")
+    passes = sorted(run["ns_per_op_passes"])
+    check(len(passes) == run["repeat"], f"{name}: {len(passes)} passes listed")
+    check(close(passes[0], run["ns_per_op_min"]) and close(passes[-1], run["ns_per_op_max"]),
+          f"{name}: passes vs min/max")
+    middle = len(passes) // 2
+    median = passes[middle] if len(passes) % 2 else (passes[middle - 1] + passes[middle]) / 2
+    check(close(median, run["ns_per_op"]), f"{name}: ns_per_op is not the median of the passes")
     footprint = run["peak_footprint_bytes"]
     if footprint is not None:
         check(footprint > 0, f"{name}: peak footprint {footprint}")
