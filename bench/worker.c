@@ -133,6 +133,12 @@ uint64_t hb_now_ns(void) {
   return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+uint64_t hb_cpu_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 /* ---- Commands ---- */
 static int list_allocators(void) {
   for (size_t i = 0; i < hb_allocator_count(); i++) {
@@ -216,6 +222,7 @@ static int replay(int argc, char **argv) {
       hb_out("status ok\n");
       hb_out("ops %llu\n", (unsigned long long)cell.header->op_count);
       hb_out("elapsed_ns %llu\n", (unsigned long long)result.elapsed_ns);
+      hb_out("cpu_ns %llu\n", (unsigned long long)result.cpu_ns);
       if (result.rss_baseline_bytes && maxrss_bytes)
         hb_out("peak_rss_bytes %llu\n",
                (unsigned long long)(maxrss_bytes > result.rss_baseline_bytes

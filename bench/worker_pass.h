@@ -32,7 +32,8 @@ typedef struct hb_pass_failure {
 } hb_pass_failure;
 
 typedef struct hb_timed_result {
-  uint64_t elapsed_ns;
+  uint64_t elapsed_ns; /* wall time of the pass */
+  uint64_t cpu_ns;     /* CPU time of the process (all threads) during it */
   uint64_t rss_baseline_bytes; /* RSS just before the pass, peak mark reset; 0 if unknown */
   hb_pass_failure failure;
 } hb_timed_result;
@@ -47,6 +48,7 @@ uint64_t hb_harness_mapped_bytes(void);
 /* Resident set of this process now, from /proc/self/statm; 0 if unknown. */
 uint64_t hb_current_rss_bytes(void);
 uint64_t hb_now_ns(void);
+uint64_t hb_cpu_ns(void); /* CLOCK_PROCESS_CPUTIME_ID */
 /* Peak RSS since the last reset (VmHWM); -1 / 0 when the kernel cannot
  * tell. */
 int hb_peak_rss_reset(void);

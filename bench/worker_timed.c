@@ -145,7 +145,8 @@ static void *replay_thread(void *opaque) {
   return NULL;
 }
 
-static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t *rss_baseline,
+static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t *cpu_ns,
+                          uint64_t *rss_baseline,
                           uint64_t *failed_op) {
   hb_thread_plan plan;
   if (hb_thread_plan_build(env->cell, &plan) != 0) return -2;
@@ -169,10 +170,11 @@ static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t
   }
   *rss_baseline = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
   if (started < threads) atomic_store(&s.stop, 1);
-  uint64_t t0 = hb_now_ns();
+  uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
   atomic_store_explicit(&s.start, 1, memory_order_release);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
   *elapsed_ns = hb_now_ns() - t0;
+  *cpu_ns = hb_cpu_ns() - cpu0;
   int rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
   *failed_op = atomic_load(&s.failed_op);
   pthread_mutex_destroy(&s.lock);
@@ -187,7 +189,8 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
   uint64_t failed_op = 0;
   int rc;
   if (env->cell->header->thread_count > 1) {
-    rc = replay_threads(env, &result->elapsed_ns, &result->rss_baseline_bytes, &failed_op);
+    rc = replay_threads(env, &result->elapsed_ns, &result->cpu_ns, &result->rss_baseline_bytes,
+                        &failed_op);
     if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
       result->failure.failed = 1;
       result->failure.op = UINT64_MAX;
@@ -195,10 +198,11 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
     }
   } else {
     result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
-    uint64_t t0 = hb_now_ns();
+    uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
     rc = env->touch_all ? replay_single_all(env, &failed_op)
                         : replay_single_first_byte(env, &failed_op);
     result->elapsed_ns = hb_now_ns() - t0;
+    result->cpu_ns = hb_cpu_ns() - cpu0;
   }
   if (rc != 0) {
     result->failure.failed = 1;
