@@ -256,6 +256,7 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   r->peak_live_op = header->peak_live_op;
   r->peak_rss_bytes = r->peak_footprint_bytes = r->footprint_at_peak_live_bytes = HB_UNKNOWN;
   r->reused_bytes = r->reuse_distance_median = r->reuse_distance_p90 = HB_UNKNOWN;
+  r->cpu_ns_per_op = -1;
 
   char ops_path[64];
   snprintf(ops_path, sizeof ops_path, "/proc/self/fd/%d", ops_fd);
@@ -274,9 +275,10 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
                           : 0;
   unsigned repeat = settings->repeat ? settings->repeat : 1;
   double *ns = calloc(repeat, sizeof *ns), *rss = calloc(repeat, sizeof *rss);
+  double *cpu = calloc(repeat, sizeof *cpu);
   char problem[sizeof r->status], what[64];
   worker_run run;
-  for (unsigned k = 0; k < repeat && ns && rss; k++) {
+  for (unsigned k = 0; k < repeat && ns && rss && cpu; k++) {
     snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
     progress(settings, label, what);
     if (run_worker(argv, deadline, &run) != 0) {
@@ -293,6 +295,7 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
     }
     ns[k] = r->ops ? (double)elapsed / (double)r->ops : 0;
     rss[k] = (double)field(run.out, "peak_rss_bytes");
+    cpu[k] = r->ops ? (double)field(run.out, "cpu_ns") / (double)r->ops : -1;
     r->repeat_done = k + 1;
     free(run.out);
   }
@@ -308,6 +311,7 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
     r->ns_per_op = median_of(ns, repeat);
     r->ops_per_sec = r->ns_per_op > 0 ? 1e9 / r->ns_per_op : 0;
     r->peak_rss_bytes = (int64_t)median_of(rss, repeat);
+    r->cpu_ns_per_op = median_of(cpu, repeat);
   }
 
   snprintf(pass, sizeof pass, "instrumented");
@@ -331,6 +335,7 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
 done:
   free(ns);
   free(rss);
+  free(cpu);
 }
 
 void hb_cell_result_release(hb_cell_result *result) {

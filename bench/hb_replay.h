@@ -38,6 +38,7 @@ typedef struct hb_cell_result {
   unsigned repeat_done;
   double ns_per_op, ns_per_op_min, ns_per_op_max, ops_per_sec;
   double *pass_ns_per_op; /* each timed pass, in run order (repeat_done); malloc'ed */
+  double cpu_ns_per_op;    /* median CPU time per op; < 0 when unknown */
   int64_t peak_rss_bytes;
   /* Instrumented pass: valid when `instrumented` is set. */
   int instrumented;

@@ -213,6 +213,8 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   json_double(out, r->ns_per_op_max, r->timed);
   fputs(", \"ops_per_sec\": ", out);
   json_double(out, r->ops_per_sec, r->timed);
+  fputs(", \"cpu_ns_per_op\": ", out);
+  json_double(out, r->cpu_ns_per_op, r->timed && r->cpu_ns_per_op >= 0);
   fputs(", \"ns_per_op_passes\": ", out);
   if (!r->timed || !r->pass_ns_per_op) {
     fputs("null", out);

@@ -106,7 +106,7 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "utilization", "fragmentation", "reuse_rate", "byte_reuse_rate",
               "reuse_distance_median", "reuse_distance_p90", "reuse_distance_histogram",
               "lifo_share", "heap_growth", "group", "ns_per_op_passes", "peak_live_op",
-              "footprint_polls", "allocations", "reuses"]
+              "footprint_polls", "allocations", "reuses", "cpu_ns_per_op"]
 
 
 def check_ok_run(run, trace_path):
@@ -122,6 +122,7 @@ def check_ok_run(run, trace_path):
     check(run["ns_per_op_min"] <= run["ns_per_op"] <= run["ns_per_op_max"],
           f"{name}: ns_per_op outside [min, max]")
     check(close(run["ops_per_sec"], 1e9 / run["ns_per_op"]), f"{name}: ops_per_sec")
+    check(run["cpu_ns_per_op"] > 0, f"{name}: cpu_ns_per_op {run['cpu_ns_per_op']}")
     passes = sorted(run["ns_per_op_passes"])
     check(len(passes) == run["repeat"], f"{name}: {len(passes)} passes listed")
     check(close(passes[0], run["ns_per_op_min"]) and close(passes[-1], run["ns_per_op_max"]),
