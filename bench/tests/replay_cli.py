@@ -202,11 +202,24 @@ def case_forced_reuse(heapbench, tmp, shared):
     # ... and a bigger request cannot fit in A's 64 bytes: no reuse.
     no_reuse = os.path.join(tmp, "noreuse.rep")
     write_rep(no_reuse, [("a", 0, 64), ("f", 0), ("a", 1, 128)], 2)
+    # Two blocks freed oldest first; first fit on an address-ordered list
+    # takes the older (lower) one: a reuse, but not of the newest: LIFO 0.
+    fifo = os.path.join(tmp, "fifo.rep")
+    write_rep(fifo, [("a", 0, 64), ("a", 1, 64), ("f", 0), ("f", 1), ("a", 2, 64)], 3)
+    # A smaller request in a freed 64-byte block: 32 of 96 allocated bytes reused.
+    smaller = os.path.join(tmp, "smaller.rep")
+    write_rep(smaller, [("a", 0, 64), ("f", 0), ("a", 1, 32)], 2)
     out = os.path.join(tmp, "reuse.json")
     proc, _ = run(heapbench, "--allocators", "sbrk-tutorial", "--repeat", "1", "--json", out,
-                  reuse, no_reuse)
+                  reuse, no_reuse, fifo, smaller)
     check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
-    first, second = json.load(open(out))["runs"]
+    first, second, third, fourth = json.load(open(out))["runs"]
+    check(third["reuses"] == 1 and third["lifo_share"] == 0, f"fifo: lifo {third['lifo_share']}")
+    check(third["reuse_distance_median"] == 2, "fifo: block freed at op 2, reused at op 4")
+    check(third["reuse_distance_histogram"] == [[2, 1]], "fifo: histogram")
+    check(fourth["reuse_rate"] == 0.5, f"smaller: reuse_rate {fourth['reuse_rate']}")
+    check(close(fourth["byte_reuse_rate"], 32 / 96, 1e-5),
+          f"smaller: byte_reuse_rate {fourth['byte_reuse_rate']} != 1/3")
     check(first["status"] == "ok" and second["status"] == "ok", "statuses")
     check(first["allocations"] == 2 and first["reuses"] == 1, f"reuses {first['reuses']}")
     check(first["reuse_rate"] == 0.5, f"reuse_rate {first['reuse_rate']} != 0.5")
