@@ -291,12 +291,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   fputs("\n    }", out);
 }
 
-int hb_report_json(const char *path, const hb_replay_report *rep) {
-  FILE *out = fopen(path, "w");
-  if (!out) {
-    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", path, strerror(errno));
-    return -1;
-  }
+int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
   fputs("{\n  \"schema_version\": 1,\n  \"tool\": \"heapbench " HB_VERSION "\",\n  \"label\": ", out);

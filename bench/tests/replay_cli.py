@@ -313,6 +313,7 @@ def case_bad_input(heapbench, tmp, shared):
         (["--repeat", "0", good], "--repeat"),
         (["--time-limit", "soon", good], "--time-limit"),
         (["--frobnicate", good], "--frobnicate"),
+        (["--json", os.path.join(tmp, "no", "such", "dir.json"), good], "dir.json"),
     ]
     for args, needle in cases:
         proc, _ = run(heapbench, *args)
