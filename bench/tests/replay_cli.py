@@ -339,6 +339,24 @@ def case_shared_traces(heapbench, tmp, shared):
         check_ok_run(r, r["trace_path"])
 
 
+def case_bundled(heapbench, tmp, shared):
+    # No TRACE: the traces the project ships (traces/data/*.hbt).
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "traces", "data")
+    bundled = sorted(f[:-4] for f in os.listdir(data) if f.endswith(".hbt")) \
+        if os.path.isdir(data) else []
+    out = os.path.join(tmp, "bundled.json")
+    proc, _ = run(heapbench, "--allocators", "glibc", "--repeat", "1", "--json", out)
+    if not bundled:
+        check(proc.returncode != 0 and "no bundled trace" in proc.stderr,
+              f"no bundled trace: exit {proc.returncode}, {proc.stderr!r}")
+        return
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    runs = json.load(open(out))["runs"]
+    check(sorted(r["trace"] for r in runs) == bundled, "one run per bundled trace")
+    for r in runs:
+        check(r["status"] == "ok" and r["trace_format"] == "hbt", f"{r['trace']}: {r['status']}")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
