@@ -36,11 +36,16 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
 
   /* Requested size of each live block, for free size hints and live bytes. */
   uint64_t *block_bytes = calloc(header->slot_count, sizeof *block_bytes);
+  /* Blocks from aligned allocation get no size hint: jemalloc's sized free
+   * must then be told the alignment as well, which the interface cannot
+   * carry, and a size alone corrupts its heap. */
+  uint8_t *aligned_block = calloc(header->slot_count, 1);
   size_t chunk_ops = 1 << 14;
   hb_cell_op *chunk = malloc(chunk_ops * sizeof *chunk);
   int fd = memfd_create("heapbench-ops", 0); /* no CLOEXEC: workers inherit it */
-  if (!block_bytes || !chunk || fd < 0) {
+  if (!block_bytes || !aligned_block || !chunk || fd < 0) {
     free(block_bytes);
+    free(aligned_block);
     free(chunk);
     if (fd >= 0) close(fd);
     return hb_fail(error, "%s: cannot prepare the replay: %s", trace->path, strerror(errno));
@@ -69,7 +74,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
           out.slot = null_slot;
           out.size = 0;
         } else {
-          out.size = block_bytes[op->id];
+          out.size = aligned_block[op->id] ? 0 : block_bytes[op->id];
         }
         break;
     }
@@ -87,6 +92,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
         header->allocations++;
       }
       block_bytes[out.slot] = out.size;
+      aligned_block[out.slot] = out.kind == HB_CELL_ALIGNED;
       live_bytes += out.size;
       if (live_bytes > header->peak_live_bytes) {
         header->peak_live_bytes = live_bytes;
@@ -102,6 +108,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
   /* The header's trace figures are known only now. */
   if (rc == 0 && pwrite(fd, header, sizeof *header, 0) != (ssize_t)sizeof *header) rc = -1;
   free(block_bytes);
+  free(aligned_block);
   free(chunk);
   if (rc != 0) {
     close(fd);

@@ -12,7 +12,9 @@
  * Each op names a slot (the trace's block id) in the replay's slot table,
  * id -> pointer. Slot `slot_count - 1` never holds a block: free(NULL) is a
  * free of that slot. A free carries the size its block was requested with,
- * so the replay can give the allocator its size hint without a lookup.
+ * so the replay can give the allocator its size hint without a lookup —
+ * except for a block from aligned allocation, whose hint is 0 ("unknown"):
+ * jemalloc's sized free needs the alignment too, which no hint carries.
  */
 #ifndef HB_CELL_H
 #define HB_CELL_H
@@ -35,7 +37,7 @@ typedef enum hb_cell_kind {
 } hb_cell_kind;
 
 typedef struct hb_cell_op {
-  uint64_t size;      /* bytes requested; for a free, the freed block's request */
+  uint64_t size;      /* bytes requested; for a free, the size hint (see above) */
   uint32_t slot;      /* block id, or slot_count - 1 for free(NULL) */
   uint8_t kind;       /* hb_cell_kind */
   uint8_t align_log2; /* HB_CELL_ALIGNED only */

@@ -2,7 +2,8 @@
  *
  * The trace is built here with hb_trace_push: four recording threads, ids
  * reused across threads, most blocks freed (or reallocated) by a thread
- * other than the one that allocated them. The replay runs each recorded
+ * other than the one that allocated them, blocks created by malloc,
+ * calloc, aligned allocation and realloc(NULL). The replay runs each recorded
  * thread on its own thread; an op on a block another thread used last must
  * wait for it. If that wait were missing, a thread would free a stale
  * pointer (a double free: glibc and the sbrk policies abort on it) or a
@@ -62,7 +63,12 @@ static int build_trace(hb_trace *trace, uint64_t *peak_live_bytes) {
       live_bytes += op.size - size_of[op.id];
       size_of[op.id] = op.size;
     } else {
-      op.kind = (r >> 50) % 8 == 0 ? HB_OP_CALLOC : HB_OP_MALLOC;
+      /* Every way to create a block: malloc, calloc, aligned, realloc(NULL). */
+      static const uint8_t kinds[8] = {HB_OP_MALLOC, HB_OP_MALLOC, HB_OP_MALLOC, HB_OP_MALLOC,
+                                       HB_OP_MALLOC, HB_OP_CALLOC, HB_OP_ALIGNED, HB_OP_REALLOC};
+      op.kind = kinds[(r >> 50) % 8];
+      if (op.kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)(4 + (r >> 56) % 9); /* 16 .. 4096 */
+      if (op.kind == HB_OP_REALLOC) op.flags = HB_FLAG_FROM_NULL;
       op.id = free_count ? free_ids[--free_count] : next_id++;
       op.size = 8 + (r >> 40) % 600;
       size_of[op.id] = op.size;
