@@ -163,8 +163,12 @@ static const char *run_problem(const worker_run *run, char *text, size_t size) {
   if (strncmp(run->out, "status ", 7) == 0) {
     const char *line = run->out + 7;
     size_t len = strcspn(line, "\n");
-    if (len == 2 && strncmp(line, "ok", 2) == 0 && run->exit_code == 0) return NULL;
-    snprintf(text, size, "%.*s", (int)(len < size - 1 ? len : size - 1), line);
+    int ok = len == 2 && strncmp(line, "ok", 2) == 0;
+    if (ok && run->exit_code == 0) return NULL;
+    if (ok)
+      snprintf(text, size, "failed: worker exited with status %d after its pass", run->exit_code);
+    else
+      snprintf(text, size, "%.*s", (int)(len < size - 1 ? len : size - 1), line);
     return text;
   }
   snprintf(text, size, "failed: worker exited with status %d%s%.200s", run->exit_code,
