@@ -103,6 +103,11 @@ static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
       fprintf(stderr, "heapbench replay: %s\n", error.message);
       return -1;
     }
+    if (trace.op_count == 0) { /* nothing to time: no figure would mean anything */
+      fprintf(stderr, "heapbench replay: %s: the trace has no operations\n", paths[t]);
+      hb_trace_release(&trace);
+      return -1;
+    }
     if (trace.dropped_ops)
       fprintf(stderr, "heapbench replay: %s: note: the reader dropped %llu calls it could not place\n",
               paths[t], (unsigned long long)trace.dropped_ops);

@@ -305,11 +305,14 @@ def case_bad_input(heapbench, tmp, shared):
     double_free = os.path.join(tmp, "double.rep")
     write_rep(double_free, [("a", 0, 32), ("f", 0), ("f", 0)], 1)
     missing = os.path.join(tmp, "missing.rep")
+    empty = os.path.join(tmp, "empty.rep")
+    write_rep(empty, [], 0)
     cases = [
         (["--allocators", "glibc,nosuch", good], "nosuch"),
         ([missing], "missing.rep"),
         ([good, malformed], "malformed.rep:6"),
         ([double_free], "double.rep:7"),
+        ([good, empty], "empty.rep"),
         (["--repeat", "0", good], "--repeat"),
         (["--time-limit", "soon", good], "--time-limit"),
         (["--frobnicate", good], "--frobnicate"),
