@@ -282,7 +282,11 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   double *cpu = calloc(repeat, sizeof *cpu);
   char problem[sizeof r->status], what[64];
   worker_run run;
-  for (unsigned k = 0; k < repeat && ns && rss && cpu; k++) {
+  if (!ns || !rss || !cpu) {
+    snprintf(r->status, sizeof r->status, "failed: out of memory in the front end");
+    goto done;
+  }
+  for (unsigned k = 0; k < repeat; k++) {
     snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
     progress(settings, label, what);
     if (run_worker(argv, deadline, &run) != 0) {
@@ -323,7 +327,8 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
    * most (METRICS.md: footprint_poll_stride). */
   if (deadline) {
     uint64_t now = now_ns(), left_ms = deadline > now ? (deadline - now) / 1000000u : 0;
-    snprintf(budget, sizeof budget, "%llu", (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
+    snprintf(budget, sizeof budget, "%llu",
+             (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
   }
   progress(settings, label, "instrumented pass");
   if (run_worker(argv, deadline, &run) != 0) {
