@@ -439,7 +439,7 @@ static int run_threads(void) {
     args[started].shared = &s;
     args[started].thread = started;
     atomic_init(&args[started].wake, 0);
-    if (pthread_create(&ids[started], NULL, turn_thread, &args[started]) != 0) {
+    if (hb_start_thread(&ids[started], turn_thread, &args[started]) != 0) {
       atomic_store(&s.stop, 1);
       for (uint32_t t = 0; t < started; t++) wake_thread(&args[t]);
       break;

@@ -12,6 +12,7 @@
 #include "hb_allocator.h"
 #include "hb_cell.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,6 +83,11 @@ typedef struct hb_thread_plan {
 
 int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan);
 void hb_thread_plan_release(hb_thread_plan *plan);
+/* Starts a replay thread with a small stack (HB_REPLAY_STACK_BYTES: the
+ * replay's frames and an allocator's are shallow), so traces recorded
+ * from thousands of threads still fit. 0, or -1. */
+#define HB_REPLAY_STACK_BYTES ((size_t)256 << 10)
+int hb_start_thread(pthread_t *id, void *(*run)(void *), void *arg);
 /* Spins briefly, then yields: the machine may have fewer cores than the
  * trace has threads. */
 void hb_spin_pause(unsigned *spins);

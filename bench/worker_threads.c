@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 
@@ -55,6 +56,15 @@ int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan) {
 void hb_thread_plan_release(hb_thread_plan *plan) {
   hb_harness_unmap(plan->first, plan->mapped_bytes);
   memset(plan, 0, sizeof *plan);
+}
+
+int hb_start_thread(pthread_t *id, void *(*run)(void *), void *arg) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return -1;
+  pthread_attr_setstacksize(&attr, HB_REPLAY_STACK_BYTES);
+  int rc = pthread_create(id, &attr, run, arg);
+  pthread_attr_destroy(&attr);
+  return rc == 0 ? 0 : -1;
 }
 
 void hb_spin_pause(unsigned *spins) {

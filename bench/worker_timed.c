@@ -166,7 +166,7 @@ static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t
   uint32_t started = 0;
   for (; started < threads; started++) {
     args[started] = (thread_arg){&s, started};
-    if (pthread_create(&ids[started], NULL, replay_thread, &args[started]) != 0) break;
+    if (hb_start_thread(&ids[started], replay_thread, &args[started]) != 0) break;
   }
   *rss_baseline = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
   if (started < threads) atomic_store(&s.stop, 1);
