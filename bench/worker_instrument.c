@@ -378,6 +378,7 @@ typedef struct turn_state {
   turn_arg *args;
   atomic_uint_fast64_t turn; /* index of the next op to run */
   atomic_int stop;
+  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
 } turn_state;
 
 struct turn_arg {
@@ -399,15 +400,14 @@ static void wake_thread(turn_arg *arg) {
   futex_wake(&arg->wake);
 }
 
-static void *turn_thread(void *opaque) {
-  turn_arg *arg = opaque;
+static void turn_thread_ops(turn_arg *arg) {
   turn_state *s = arg->shared;
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
     uint64_t i = s->plan->order[k];
     for (unsigned spins = 0;; spins++) {
       uint32_t seen = atomic_load_explicit(&arg->wake, memory_order_acquire);
       if (atomic_load_explicit(&s->turn, memory_order_acquire) == i) break;
-      if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
+      if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
       if (spins < 100)
         hb_spin_pause(&(unsigned){0});
       else
@@ -416,12 +416,21 @@ static void *turn_thread(void *opaque) {
     if (instrumented_op(i) != 0) {
       atomic_store(&s->stop, 1);
       for (uint32_t t = 0; t < s->plan->thread_count; t++) wake_thread(&s->args[t]);
-      return NULL;
+      return;
     }
     atomic_store_explicit(&s->turn, i + 1, memory_order_release);
     if (i + 1 < s->op_count && s->ops[i + 1].thread != arg->thread)
       wake_thread(&s->args[s->ops[i + 1].thread]);
   }
+}
+
+static void *turn_thread(void *opaque) {
+  turn_arg *arg = opaque;
+  turn_state *s = arg->shared;
+  hb_count_wait(&s->start, 1);
+  if (!atomic_load(&s->stop)) turn_thread_ops(arg);
+  hb_count_up(&s->finished);
+  hb_count_wait(&s->leave, 1);
   return NULL;
 }
 
@@ -441,10 +450,12 @@ static int run_threads(void) {
     atomic_init(&args[started].wake, 0);
     if (hb_start_thread(&ids[started], turn_thread, &args[started]) != 0) {
       atomic_store(&s.stop, 1);
-      for (uint32_t t = 0; t < started; t++) wake_thread(&args[t]);
       break;
     }
   }
+  hb_count_up(&s.start);
+  hb_count_wait(&s.finished, started);
+  hb_count_up(&s.leave);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
   hb_harness_unmap(memory, bytes);
   hb_thread_plan_release(&plan);

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,6 +89,16 @@ void hb_thread_plan_release(hb_thread_plan *plan);
  * from thousands of threads still fit. 0, or -1. */
 #define HB_REPLAY_STACK_BYTES ((size_t)256 << 10)
 int hb_start_thread(pthread_t *id, void *(*run)(void *), void *arg);
+/* Gates between the main thread and the replay threads, on futexes (no
+ * malloc, no spinning): hb_count_up adds one and wakes every waiter;
+ * hb_count_wait sleeps until the counter reaches `target`.
+ * Every threaded pass holds its threads at a start gate until all exist
+ * (creating a thread mallocs, from glibc), and at an end gate until all
+ * have run their ops (a thread's exit frees, into glibc): glibc's malloc
+ * may move the break, and the sbrk policies under test must be the only
+ * ones moving it while they run. */
+void hb_count_up(_Atomic uint32_t *counter);
+void hb_count_wait(_Atomic uint32_t *counter, uint32_t target);
 /* Spins briefly, then yields: the machine may have fewer cores than the
  * trace has threads. */
 void hb_spin_pause(unsigned *spins);

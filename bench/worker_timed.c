@@ -90,14 +90,15 @@ static int replay_single_all(const hb_pass_env *env, uint64_t *failed_op) {
  * Each recorded thread replays its own ops on a thread of its own. An op
  * whose slot was last used by another thread waits until that op has run
  * (a per-slot count of completed ops, published with release stores). An
- * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock. */
+ * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock.
+ * The clock runs from the start gate to the last thread's last op. */
 typedef struct shared_state {
   const hb_pass_env *env;
   const hb_thread_plan *plan;
   replay_calls calls;
   _Atomic uint32_t *slot_done; /* ops completed per slot */
-  atomic_int start;
-  atomic_int stop; /* a thread failed: everyone leaves */
+  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
+  atomic_int stop; /* a thread failed: everyone skips to the end gate */
   atomic_uint_fast64_t failed_op;
   pthread_mutex_t lock;
   int locked;
@@ -108,23 +109,20 @@ typedef struct thread_arg {
   uint32_t thread;
 } thread_arg;
 
-static void *replay_thread(void *opaque) {
-  thread_arg *arg = opaque;
+static void replay_thread_ops(thread_arg *arg) {
   shared_state *s = arg->shared;
   const hb_cell_op *ops = s->env->cell->ops;
   const uint32_t null_slot = s->env->cell->header->slot_count - 1;
   const int touch_all = s->env->touch_all;
-  unsigned spins = 0;
-  while (!atomic_load_explicit(&s->start, memory_order_acquire)) hb_spin_pause(&spins);
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
     uint64_t i = s->plan->order[k];
     const hb_cell_op *op = &ops[i];
     uint32_t sequence = s->plan->slot_sequence[i];
     if (sequence & HB_WAIT_FLAG) {
       uint32_t needed = sequence & ~HB_WAIT_FLAG;
-      spins = 0;
+      unsigned spins = 0;
       while (atomic_load_explicit(&s->slot_done[op->slot], memory_order_acquire) != needed) {
-        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
+        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
         hb_spin_pause(&spins);
       }
     }
@@ -136,12 +134,21 @@ static void *replay_thread(void *opaque) {
       while (i < current && !atomic_compare_exchange_weak(&s->failed_op, &current, i)) {
       }
       atomic_store(&s->stop, 1);
-      return NULL;
+      return;
     }
     if (op->slot != null_slot)
       atomic_store_explicit(&s->slot_done[op->slot], (sequence & ~HB_WAIT_FLAG) + 1,
                             memory_order_release);
   }
+}
+
+static void *replay_thread(void *opaque) {
+  thread_arg *arg = opaque;
+  shared_state *s = arg->shared;
+  hb_count_wait(&s->start, 1);
+  if (!atomic_load(&s->stop)) replay_thread_ops(arg);
+  hb_count_up(&s->finished);
+  hb_count_wait(&s->leave, 1);
   return NULL;
 }
 
@@ -171,10 +178,12 @@ static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t
   *rss_baseline = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
   if (started < threads) atomic_store(&s.stop, 1);
   uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
-  atomic_store_explicit(&s.start, 1, memory_order_release);
-  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+  hb_count_up(&s.start);
+  hb_count_wait(&s.finished, started);
   *elapsed_ns = hb_now_ns() - t0;
   *cpu_ns = hb_cpu_ns() - cpu0;
+  hb_count_up(&s.leave);
+  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
   int rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
   *failed_op = atomic_load(&s.failed_op);
   pthread_mutex_destroy(&s.lock);
