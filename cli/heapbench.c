@@ -1,6 +1,7 @@
 /* heapbench.c — the `heapbench` command: dispatches to the subcommand that
  * each folder implements. */
 #include "hb_replay.h"
+#include "hb_trace_cli.h"
 #include "hb_workers.h"
 
 #include <stdio.h>
@@ -23,6 +24,8 @@ static int cmd_list(int argc, char **argv) {
   return count ? 0 : 1;
 }
 
+int hb_cmd_report(int argc, char **argv); /* cli/report.c */
+
 static const struct command {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -30,6 +33,8 @@ static const struct command {
 } commands[] = {
     {"list", cmd_list, "list the allocators this build can measure"},
     {"replay", hb_replay_command, "replay traces on allocators: speed, memory, reuse"},
+    {"trace", hb_trace_main, "look at and convert traces: info, convert, dump"},
+    {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},
 };
 
 static void usage(FILE *out) {

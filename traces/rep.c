@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Parses one unsigned decimal number at *cursor, skipping blanks first. */
 static int parse_number(const char **cursor, uint64_t *value) {
@@ -59,10 +60,23 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
     }
   }
   uint64_t id_count = header[1], op_count = header[2];
-  if (id_count >= HB_NULL_ID) {
+  /* Sizes are checked against the file before anything is allocated for
+   * them: an op line takes at least 3 bytes ("f 0"), and every id is made
+   * by some op, so a header claiming more is corrupt, not a reason to
+   * reserve gigabytes. */
+  struct stat st;
+  const char *bad_header = NULL;
+  if (fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode) && op_count > (uint64_t)st.st_size / 3)
+    bad_header = "more ops than the file can hold (truncated?)";
+  else if (id_count > op_count)
+    bad_header = "more block ids than ops";
+  else if (id_count >= HB_NULL_ID)
+    bad_header = "id count too large";
+  if (bad_header) {
     fclose(file);
     hb_trace_release(trace);
-    return hb_fail(error, "%s:2: id count %" PRIu64 " too large", path, id_count);
+    return hb_fail(error, "%s:3: header declares %" PRIu64 " ids and %" PRIu64 " ops: %s", path,
+                   id_count, op_count, bad_header);
   }
   trace->id_count = (uint32_t)id_count;
   unsigned char *live = calloc(id_count ? id_count : 1, 1);

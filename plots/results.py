@@ -1,0 +1,310 @@
+"""results.py — reads the two kinds of JSON the report accepts and checks
+them against their contracts before anything is drawn:
+
+  * heapbench replay JSON, exactly as docs/JSON.md defines it
+    (schema_version 1, one object per (trace, allocator) cell in "runs");
+  * Google Benchmark JSON (context + benchmarks[]), whose benchmark names
+    follow heapbench's convention family/allocator/arg, e.g. pairs/glibc/64.
+
+The kind is told by content, not by file name. Anything that breaks a
+contract raises InputError with ONE line naming the file and the field, so
+the command can print it and exit non-zero instead of drawing a wrong chart.
+"""
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+REPLAY_SCHEMA_VERSION = 1
+
+
+class InputError(Exception):
+    """A file the report cannot use; str() is the one-line message."""
+
+
+# ---- value checks --------------------------------------------------------
+
+def _is_number(value):
+    # bool is an int in Python; a JSON true is not a figure.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Checker:
+    """Field access that turns every contract break into an InputError
+    naming the file and the JSON path of the field."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, where, problem):
+        where = f"{where}: " if where else ""
+        raise InputError(f"{self.path}: {where}{problem}")
+
+    def get(self, obj, key, where, kind, nullable=False):
+        name = f"{where}.{key}" if where else key
+        if not isinstance(obj, dict) or key not in obj:
+            self.fail(name, "missing")
+        value = obj[key]
+        if value is None:
+            if nullable:
+                return None
+            self.fail(name, "is null")
+        ok = {
+            "number": _is_number,
+            "nonneg": lambda v: _is_number(v) and v >= 0,
+            "int": lambda v: _is_int(v) and v >= 0,
+            "str": lambda v: isinstance(v, str),
+            "object": lambda v: isinstance(v, dict),
+            "list": lambda v: isinstance(v, list),
+            "any": lambda v: True,
+        }[kind](value)
+        if not ok:
+            wanted = {"number": "a number", "nonneg": "a non-negative number",
+                      "int": "a non-negative integer", "str": "a string",
+                      "object": "an object", "list": "a list", "any": ""}[kind]
+            self.fail(name, f"must be {wanted}, not {json.dumps(value)[:40]}")
+        return value
+
+
+# ---- the data the charts read --------------------------------------------
+
+@dataclass
+class Source:
+    """One input file."""
+    path: str
+    kind: str            # "replay" | "gbench"
+    label: str
+    machine: dict        # shown as-is in the machine table
+    settings: dict = field(default_factory=dict)
+    tool: str = ""
+    runs: list = field(default_factory=list)     # replay: validated run dicts
+    points: list = field(default_factory=list)   # gbench: MicroPoint
+
+
+@dataclass
+class MicroPoint:
+    """One Google Benchmark result reduced to what the chart needs."""
+    family: str
+    allocator: str
+    size: int
+    ns_per_op: float     # None when status is not "ok"
+    status: str          # "ok" | "error: <message>"
+    per_item: bool       # True: 1e9 / items_per_second; False: real time per iteration
+    repetitions: int
+
+
+# ---- replay JSON -----------------------------------------------------------
+
+# Fields every run carries whatever its status (docs/JSON.md).
+_RUN_ALWAYS = [("trace", "str", False), ("allocator", "str", False),
+               ("status", "str", False)]
+_RUN_DESCRIBED = [("trace_path", "any", True), ("trace_format", "any", True),
+                  ("threads", "any", True), ("allocator_version", "any", True),
+                  ("ops", "int", True)]
+# Figures an "ok" run must carry; the flag says whether null is allowed
+# (the allocator cannot report it, or there was nothing to measure).
+_RUN_OK = [
+    ("ops", "int", False),
+    ("ns_per_op", "nonneg", False), ("ns_per_op_min", "nonneg", False),
+    ("ns_per_op_max", "nonneg", False), ("ops_per_sec", "nonneg", False),
+    ("repeat", "int", False),
+    ("peak_live_bytes", "int", False),
+    ("peak_footprint_bytes", "int", True),
+    ("footprint_at_peak_live_bytes", "int", True),
+    ("peak_rss_bytes", "int", True),
+    ("utilization", "nonneg", True), ("fragmentation", "number", True),
+    ("reuse_rate", "nonneg", True), ("byte_reuse_rate", "nonneg", True),
+    ("reuse_distance_median", "nonneg", True), ("reuse_distance_p90", "nonneg", True),
+    ("reuse_distance_histogram", "list", False),
+    ("lifo_share", "nonneg", True),
+    ("heap_growth", "list", False),
+]
+
+
+def _check_run(check, run, where):
+    if not isinstance(run, dict):
+        check.fail(where, "must be an object")
+    for key, kind, nullable in _RUN_ALWAYS + _RUN_DESCRIBED:
+        check.get(run, key, where, kind, nullable)
+    status = run["status"]
+    if status not in ("ok", "timeout") and not status.startswith("failed"):
+        check.fail(f"{where}.status",
+                   f"must be ok, timeout or \"failed: <reason>\", not {json.dumps(status)[:40]}")
+    if status != "ok":
+        # Not measured: whatever figures are there are null by contract and
+        # are never drawn.
+        return
+    for key, kind, nullable in _RUN_OK:
+        check.get(run, key, where, kind, nullable)
+    for i, pair in enumerate(run["reuse_distance_histogram"]):
+        name = f"{where}.reuse_distance_histogram[{i}]"
+        if not (isinstance(pair, list) and len(pair) == 2 and _is_number(pair[0])
+                and pair[0] > 0 and _is_int(pair[1])):
+            check.fail(name, "must be [upper bound > 0, count]")
+    last_op = -1
+    for i, sample in enumerate(run["heap_growth"]):
+        name = f"{where}.heap_growth[{i}]"
+        op = check.get(sample, "op", name, "int")
+        check.get(sample, "live_bytes", name, "int")
+        check.get(sample, "footprint_bytes", name, "int", nullable=True)
+        check.get(sample, "rss_bytes", name, "int", nullable=True)
+        if op < last_op:
+            check.fail(f"{name}.op", f"{op} comes after op {last_op}: samples must be in op order")
+        last_op = op
+
+
+def _load_replay(check, doc, path):
+    version = check.get(doc, "schema_version", "", "any")
+    if version != REPLAY_SCHEMA_VERSION:
+        check.fail("schema_version",
+                   f"is {json.dumps(version)}, this report reads version {REPLAY_SCHEMA_VERSION}")
+    tool = check.get(doc, "tool", "", "str")
+    machine = check.get(doc, "machine", "", "object")
+    settings = check.get(doc, "settings", "", "object")
+    label = check.get(doc, "label", "", "str", nullable=True) if "label" in doc else None
+    runs = check.get(doc, "runs", "", "list")
+    for i, run in enumerate(runs):
+        _check_run(check, run, f"runs[{i}]")
+    return Source(path=path, kind="replay", label=label or "", machine=machine,
+                  settings=settings, tool=tool, runs=runs)
+
+
+# ---- Google Benchmark JSON -------------------------------------------------
+
+_NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def _split_name(check, name, where):
+    """family/allocator/arg[/...]: Google Benchmark appends parts of its own
+    (threads:2, min_time:...) which carry a colon and are not arguments."""
+    parts = [p for p in name.split("/") if ":" not in p]
+    if len(parts) < 3 or not parts[2].isdigit():
+        check.fail(f"{where}.name",
+                   f"{json.dumps(name)} is not family/allocator/size (e.g. pairs/glibc/64)")
+    return parts[0], parts[1], int(parts[2])
+
+
+def _load_gbench(check, doc, path):
+    context = check.get(doc, "context", "", "object")
+    benchmarks = check.get(doc, "benchmarks", "", "list")
+    groups = {}    # run_name -> {"iterations": [...], "aggregates": {name: entry}}
+    order = []
+    for i, entry in enumerate(benchmarks):
+        where = f"benchmarks[{i}]"
+        name = check.get(entry, "name", where, "str")
+        run_name = entry.get("run_name", name) if isinstance(entry, dict) else name
+        if not isinstance(run_name, str):
+            check.fail(f"{where}.run_name", "must be a string")
+        run_type = entry.get("run_type", "iteration")
+        if run_type not in ("iteration", "aggregate"):
+            check.fail(f"{where}.run_type", f"must be iteration or aggregate, not {json.dumps(run_type)[:40]}")
+        family, allocator, size = _split_name(check, run_name, where)
+        if not entry.get("error_occurred", False):
+            check.get(entry, "real_time", where, "nonneg")
+            check.get(entry, "cpu_time", where, "nonneg")
+            unit = check.get(entry, "time_unit", where, "str")
+            if unit not in _NS_PER_UNIT:
+                check.fail(f"{where}.time_unit", f"unknown unit {json.dumps(unit)[:20]}")
+            if "items_per_second" in entry:
+                check.get(entry, "items_per_second", where, "nonneg")
+        if run_type == "aggregate":
+            check.get(entry, "aggregate_name", where, "str")
+        key = (family, allocator, size, run_name)
+        if key not in groups:
+            groups[key] = {"iterations": [], "aggregates": {}}
+            order.append(key)
+        if run_type == "aggregate":
+            groups[key]["aggregates"][entry["aggregate_name"]] = entry
+        else:
+            groups[key]["iterations"].append(entry)
+
+    points = []
+    for key in order:
+        family, allocator, size, _ = key
+        group = groups[key]
+        errors = [e for e in group["iterations"] if e.get("error_occurred")]
+        if errors:
+            message = str(errors[0].get("error_message", "")) or "error"
+            points.append(MicroPoint(family, allocator, size, None, f"error: {message}",
+                                     False, len(group["iterations"])))
+            continue
+        # The median of the repetitions: Google Benchmark's own aggregate if
+        # it wrote one, else the median of the iteration runs.
+        chosen = group["aggregates"].get("median")
+        candidates = [chosen] if chosen else group["iterations"]
+        if not candidates:
+            continue  # only mean/stddev aggregates of nothing: nothing to draw
+        per_item = all(e.get("items_per_second", 0) > 0 for e in candidates)
+        values = sorted(_ns_per_op(e, per_item) for e in candidates)
+        middle = len(values) // 2
+        ns = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+        points.append(MicroPoint(family, allocator, size, ns, "ok", per_item,
+                                 max(1, len(group["iterations"]))))
+    machine = {k: context[k] for k in ("host_name", "num_cpus", "mhz_per_cpu",
+                                       "cpu_scaling_enabled", "caches", "load_avg",
+                                       "library_build_type", "date", "executable")
+               if k in context}
+    return Source(path=path, kind="gbench", label="", machine=machine,
+                  tool="Google Benchmark", points=points)
+
+
+def _ns_per_op(entry, per_item):
+    if per_item:
+        return 1e9 / entry["items_per_second"]
+    return entry["real_time"] * _NS_PER_UNIT[entry["time_unit"]]
+
+
+# ---- entry point -----------------------------------------------------------
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def load(path):
+    """Reads and checks one file; returns a Source or raises InputError."""
+    check = _Checker(path)
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: byte {error.start}: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: line {error.lineno} column {error.colno}: "
+                         f"invalid JSON: {error.msg}") from None
+    except ValueError as error:
+        raise InputError(f"{path}: invalid JSON: {error}") from None
+    if not isinstance(doc, dict):
+        check.fail("", "the top level must be a JSON object")
+    if "runs" in doc or "schema_version" in doc:
+        return _load_replay(check, doc, path)
+    if "benchmarks" in doc or "context" in doc:
+        return _load_gbench(check, doc, path)
+    check.fail("", "neither heapbench replay JSON (schema_version, runs) "
+                   "nor Google Benchmark JSON (context, benchmarks)")
+
+
+def load_all(paths):
+    """Loads every file and gives each a distinct label: the JSON's own
+    label, else the file name without its extension."""
+    sources = [load(path) for path in paths]
+    for source in sources:
+        if not source.label:
+            source.label = os.path.splitext(os.path.basename(source.path))[0]
+    seen = {}
+    for source in sources:
+        seen.setdefault(source.label, []).append(source)
+    for label, same in seen.items():
+        if len(same) > 1:
+            for number, source in enumerate(same, 1):
+                source.label = f"{label} #{number}"
+    return sources
