@@ -181,6 +181,7 @@ def case_table_and_json(heapbench, tmp, shared):
         check(field in doc["machine"], f"machine.{field} missing")
     check(doc["settings"]["repeat"] == 2, "settings.repeat")
     check([r["allocator"] for r in doc["runs"]] == names, "one run per allocator, in order")
+    check_documented(doc)
     for r in doc["runs"]:
         check(r["repeat"] == 2, f"{r['allocator']}: repeat")
         check_ok_run(r, trace)
@@ -193,6 +194,30 @@ def case_table_and_json(heapbench, tmp, shared):
     check(doc["label"] == "whole blocks", "label")
     for r in doc["runs"]:
         check_ok_run(r, trace)
+
+
+def documented_example():
+    """The example object of docs/JSON.md, comments removed."""
+    doc_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                            "JSON.md")
+    text = open(doc_path).read()
+    start = text.index("```json") + len("```json")
+    block = text[start:text.index("```", start)]
+    return json.loads(re.sub(r"//[^\n]*", "", block))
+
+
+def check_documented(doc):
+    """Every field the replay writes is in docs/JSON.md, and the reverse."""
+    example = documented_example()
+    check(list(doc) == list(example), f"top-level fields {list(doc)} != documented")
+    check(set(doc["machine"]) == set(example["machine"]), "machine fields != documented")
+    check(set(doc["settings"]) == set(example["settings"]), "settings fields != documented")
+    for r in doc["runs"]:
+        check(list(r) == list(example["runs"][0]),
+              f"run fields differ from docs/JSON.md: {set(r) ^ set(example['runs'][0])}")
+        for s in r["heap_growth"] or []:
+            check(set(s) == set(example["runs"][0]["heap_growth"][0]), "sample fields")
+            break
 
 
 def case_forced_reuse(heapbench, tmp, shared):
