@@ -29,6 +29,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
     return hb_fail(error, "%s: %u threads; replay handles at most %d", trace->path,
                    trace->thread_count, HB_CELL_MAX_THREADS);
   memset(header, 0, sizeof *header);
+  if (error) error->message[0] = 0;
   memcpy(header->magic, HB_CELL_MAGIC, sizeof header->magic);
   header->op_count = trace->op_count;
   header->slot_count = trace->id_count + 1;
@@ -61,6 +62,11 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
       case HB_OP_MALLOC: out.kind = HB_CELL_MALLOC; break;
       case HB_OP_CALLOC: out.kind = HB_CELL_CALLOC; break;
       case HB_OP_ALIGNED:
+        if (op->align_log2 > HB_CELL_MAX_ALIGN_LOG2) {
+          rc = hb_fail(error, "%s: op %zu: alignment 2^%u is beyond what replay supports (2^%d)",
+                       trace->path, i, op->align_log2, HB_CELL_MAX_ALIGN_LOG2);
+          continue;
+        }
         out.kind = HB_CELL_ALIGNED;
         out.align_log2 = op->align_log2;
         break;
@@ -112,6 +118,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
   free(chunk);
   if (rc != 0) {
     close(fd);
+    if (error && error->message[0]) return -1; /* already says why */
     return hb_fail(error, "%s: cannot write the replay's ops: %s", trace->path, strerror(errno));
   }
   return fd;

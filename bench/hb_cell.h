@@ -46,6 +46,7 @@ typedef struct hb_cell_op {
 
 #define HB_CELL_MAGIC "HBOPS01"
 #define HB_CELL_MAX_THREADS 4096
+#define HB_CELL_MAX_ALIGN_LOG2 30 /* 1 GiB: beyond that, no allocator answers */
 
 typedef struct hb_cell_header {
   char magic[8];            /* HB_CELL_MAGIC */

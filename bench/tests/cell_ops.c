@@ -60,6 +60,18 @@ int main(void) {
     HB_CHECK(memcmp(cell.header, &header, sizeof header) == 0, "the file's header is final");
   }
 
+  /* An alignment no allocator could honour is refused while encoding. */
+  hb_trace wild;
+  hb_trace_init(&wild, "wild", "synthetic");
+  wild.id_count = 1;
+  push(&wild, (hb_op){.kind = HB_OP_ALIGNED, .align_log2 = 40, .id = 0, .size = 8});
+  hb_cell_header wild_header;
+  int wild_fd = hb_cell_encode(&wild, &wild_header, &error);
+  HB_CHECK(wild_fd < 0 && strstr(error.message, "alignment 2^40"), "wild alignment: %s",
+           error.message);
+  if (wild_fd >= 0) close(wild_fd);
+  hb_trace_release(&wild);
+
   /* Not an ops file: refused with a reason, no crash. */
   char bad[] = "/tmp/hb-cell-ops-XXXXXX";
   int bad_fd = mkstemp(bad);
