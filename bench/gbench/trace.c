@@ -54,7 +54,9 @@ static void die(const char *message) {
   exit(1);
 }
 
-/* The blocks each pass leaves behind, so every pass starts alike. */
+/* The blocks each pass leaves behind, so every pass starts alike. Kept in
+ * scratch memory (mmap): what this process keeps for the whole run stays
+ * out of the heaps it measures. */
 static void find_live_at_end(trace_input *t) {
   uint32_t slots = t->header.slot_count;
   uint64_t *bytes = calloc(slots, sizeof *bytes);
@@ -66,8 +68,10 @@ static void find_live_at_end(trace_input *t) {
     live[op->slot] = op->kind != HB_CELL_FREE;
     bytes[op->slot] = op->size;
   }
-  t->live_at_end = calloc(slots, sizeof *t->live_at_end);
-  t->live_at_end_bytes = calloc(slots, sizeof *t->live_at_end_bytes);
+  size_t count = 0;
+  for (uint32_t s = 0; s < slots; s++) count += live[s];
+  t->live_at_end = hb_gbf_scratch((count ? count : 1) * sizeof *t->live_at_end);
+  t->live_at_end_bytes = hb_gbf_scratch((count ? count : 1) * sizeof *t->live_at_end_bytes);
   if (!t->live_at_end || !t->live_at_end_bytes) die("out of memory preparing the traces");
   for (uint32_t s = 0; s < slots; s++)
     if (live[s]) {
@@ -115,7 +119,7 @@ static size_t load_dir(const char *dir, trace_input **traces) {
   }
   closedir(d);
   qsort(paths, count, sizeof *paths, by_name);
-  *traces = calloc(count ? count : 1, sizeof **traces);
+  *traces = hb_gbf_scratch((count ? count : 1) * sizeof **traces);
   if (!*traces) die("out of memory loading the traces");
   for (size_t i = 0; i < count; i++) {
     load(paths[i], &(*traces)[i]);
@@ -140,6 +144,7 @@ static void report_cell(hb_gb_state *state, trace_bench *b) {
     hb_cell_run(b->worker, b->trace->ops_fd, &b->trace->header, &settings, b->trace->name,
                 &b->cell);
     b->cell_done = 1;
+    hb_cell_result_release(&b->cell); /* the growth samples: not reported here */
   }
   const hb_cell_result *r = &b->cell;
   if (strcmp(r->status, "ok") != 0 || !r->instrumented) {
@@ -208,14 +213,18 @@ void hb_gbf_register_traces(const char *dir) {
   trace_input *traces;
   size_t trace_count = load_dir(dir, &traces);
   if (trace_count == 0) return;
-  hb_allocator_info *workers = NULL;
-  size_t worker_count = hb_workers_discover(&workers);
+  /* Worker descriptions and registrations last the whole run: scratch. */
+  hb_allocator_info *found = NULL;
+  size_t worker_count = hb_workers_discover(&found);
+  hb_allocator_info *workers = hb_gbf_scratch((worker_count ? worker_count : 1) * sizeof *workers);
+  trace_bench *benches = hb_gbf_scratch(hb_allocator_count() * trace_count * sizeof *benches);
+  if (!workers || !benches) die("out of memory registering the traces");
+  if (worker_count) memcpy(workers, found, worker_count * sizeof *workers);
+  free(found);
   for (size_t i = 0; i < hb_allocator_count(); i++) {
     const hb_allocator *a = hb_allocator_at(i);
     for (size_t k = 0; k < trace_count; k++) {
-      /* Lives as long as the registration: the whole process. */
-      trace_bench *b = calloc(1, sizeof *b);
-      if (!b) die("out of memory registering the traces");
+      trace_bench *b = &benches[i * trace_count + k];
       b->allocator = a;
       b->worker = hb_workers_find(workers, worker_count, a->name);
       b->trace = &traces[k];
