@@ -144,7 +144,9 @@ def _hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not repor
             run = cells.get((label, allocator))
             if run is None:
                 continue
-            if run["status"] != "ok":
+            ok = run["status"] == "ok"
+            v = value(label, run)
+            if v is None and not ok:
                 ax.add_patch(Rectangle((0, y - height / 2), 1, height,
                                        transform=ax.get_yaxis_transform(),
                                        facecolor=_NOT_OK_FACE, edgecolor="#999999",
@@ -153,20 +155,24 @@ def _hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not repor
                         transform=ax.get_yaxis_transform(), va="center", fontsize=8,
                         color="#b00000", style="italic")
                 continue
-            v = value(label, run)
             if v is None:
                 ax.text(0.01, y, f" {missing}", transform=ax.get_yaxis_transform(),
                         va="center", fontsize=8, color="#555555", style="italic")
                 continue
+            # A cell that is not ok but kept this figure (e.g. the timed passes
+            # completed, the instrumented one timed out): drawn, cross-hatched,
+            # with its status beside the value.
             ax.barh(y, v, height=height * 0.92, color=palette.colour(allocator),
-                    hatch=_SOURCE_HATCHES[i % 6], edgecolor="black", linewidth=0.4)
+                    hatch=_SOURCE_HATCHES[i % 6] if ok else "xx",
+                    edgecolor="black" if ok else "#b00000", linewidth=0.4 if ok else 0.8)
             end = v
             span = whisker(label, run) if whisker else None
             if span:
                 ax.plot(span, [y, y], color="black", linewidth=0.8)
                 ax.plot(span, [y, y], color="black", linestyle="none", marker="|", markersize=5)
                 end = max(v, span[1])
-            ax.text(end, y, " " + fmt(v), va="center", fontsize=7.5)
+            ax.text(end, y, " " + fmt(v) + ("" if ok else f" ({status_text(run['status'])})"),
+                    va="center", fontsize=7.5, color="black" if ok else "#b00000")
             top = max(top, end)
     ax.set_yticks(range(len(allocators)))
     ax.set_yticklabels(allocators)
@@ -203,15 +209,16 @@ class ReplayView:
         return cells, allocators
 
     def baseline(self, trace, label):
+        """glibc's ns/op on that trace and input, if its timed passes completed."""
         run = self.cells.get((trace, label, "glibc"))
-        return run["ns_per_op"] if run and run["status"] == "ok" else None
+        return run["ns_per_op"] if run and (run["ns_per_op"] or 0) > 0 else None
 
 
 # ---- replay charts, one set per trace ---------------------------------------
 
 def _pass_range(_label, run):
     """Throughput of the slowest and the fastest timed pass, in Mops/s."""
-    if run["ns_per_op_min"] > 0 and run["ns_per_op_max"] > 0:
+    if (run["ns_per_op_min"] or 0) > 0 and (run["ns_per_op_max"] or 0) > 0:
         return 1e3 / run["ns_per_op_max"], 1e3 / run["ns_per_op_min"]
     return None
 
@@ -221,13 +228,13 @@ def chart_throughput(view, trace, out_dir):
     fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(10, 0.45 * len(allocators) * max(1, len(view.labels) * 0.7) + 1.4),
                                          sharey=True)
     _hbars(ax_abs, allocators, view.labels, cells,
-           lambda l, r: r["ops_per_sec"] / 1e6, lambda v: f"{v:.3g}",
+           lambda l, r: None if r["ops_per_sec"] is None else r["ops_per_sec"] / 1e6, lambda v: f"{v:.3g}",
            "million ops per second (bar: median pass; whisker: slowest–fastest)",
            whisker=_pass_range)
 
     def relative(label, run):
         base = view.baseline(trace, label)
-        return base / run["ns_per_op"] if base and run["ns_per_op"] > 0 else None
+        return base / run["ns_per_op"] if base and (run["ns_per_op"] or 0) > 0 else None
     _hbars(ax_rel, allocators, view.labels, cells, relative, lambda v: f"{v:.2f}×",
            "× glibc's throughput on the same input (higher is better)",
            missing="no glibc baseline")
@@ -263,7 +270,7 @@ def chart_heap_growth(view, trace, out_dir):
     cells, allocators = view.trace_cells(trace)
     peak = 1
     for run in cells.values():
-        for sample in (run.get("heap_growth") or []) if run["status"] == "ok" else []:
+        for sample in run["heap_growth"] or []:
             peak = max(peak, sample["live_bytes"], sample["footprint_bytes"] or 0)
     unit, scale = byte_unit(peak)
     fig, ax = plt.subplots(figsize=(10, 4.2))
@@ -277,10 +284,13 @@ def chart_heap_growth(view, trace, out_dir):
             run = cells.get((label, allocator))
             if run is None:
                 continue
-            if run["status"] != "ok":
+            if run["heap_growth"] is None:
                 handles.append(Patch(facecolor=_NOT_OK_FACE, edgecolor="#999999", hatch="xx",
                                      label=f"{allocator}{suffix}: {status_text(run['status'])}, not measured"))
                 continue
+            # A cell that is not ok but whose instrumented pass completed
+            # still has its curve; the legend carries its status.
+            state = "" if run["status"] == "ok" else f" ({status_text(run['status'])})"
             ops = [s["op"] for s in run["heap_growth"]]
             if not live_drawn and ops:
                 # Live bytes belong to the trace, not the allocator: drawn once per input.
@@ -293,11 +303,13 @@ def chart_heap_growth(view, trace, out_dir):
             footprint = [s["footprint_bytes"] for s in run["heap_growth"]]
             if ops and all(f is not None for f in footprint):
                 line, = ax.plot(ops, [f / scale for f in footprint], color=palette.colour(allocator),
-                                linewidth=1.4, linestyle=style, label=f"{allocator} footprint{suffix}")
+                                linewidth=1.4, linestyle=style,
+                                label=f"{allocator} footprint{suffix}{state}")
                 handles.append(line)
             else:
                 handles.append(Line2D([], [], color=palette.colour(allocator), linestyle="none",
-                                      marker="x", label=f"{allocator}{suffix}: footprint not reported"))
+                                      marker="x",
+                                      label=f"{allocator}{suffix}: footprint not reported{state}"))
     if not handles:
         ax.text(0.5, 0.5, "no heap growth samples", transform=ax.transAxes, ha="center")
     ax.set_xlabel("operation index (trace order)")
@@ -325,7 +337,7 @@ def chart_reuse(view, trace, out_dir):
         style = _SOURCE_STYLES[i % len(_SOURCE_STYLES)]
         for allocator in allocators:
             run = cells.get((label, allocator))
-            if not run or run["status"] != "ok" or not run["reuse_distance_histogram"]:
+            if not run or not run["reuse_distance_histogram"]:
                 continue
             bounds = [b for b, _ in run["reuse_distance_histogram"]]
             counts = np.array([c for _, c in run["reuse_distance_histogram"]], dtype=float)
@@ -366,15 +378,16 @@ def _dot_rows(ax, view, label, traces, allocators, value):
             run = view.cells.get((trace, label, allocator))
             if run is None:
                 continue
-            if run["status"] != "ok":
+            ok = run["status"] == "ok"
+            if not ok:
                 not_ok.append((row, j, allocator, run["status"]))
-                continue
             v = value(trace, run)
             if v is None:
                 continue
+            # A figure a not-ok cell kept: drawn, ringed in red.
             ax.plot(v, row + (j - (len(allocators) - 1) / 2) * spread, "o", markersize=5,
-                    color=palette.colour(allocator), markeredgecolor="black",
-                    markeredgewidth=0.4)
+                    color=palette.colour(allocator), markeredgecolor="black" if ok else "#b00000",
+                    markeredgewidth=0.4 if ok else 1.2)
     ax.set_yticks(range(len(traces)))
     ax.set_ylim(len(traces) - 0.5, -0.5)
     for row in range(1, len(traces)):
@@ -408,7 +421,7 @@ def chart_overview(view, label, out_dir):
 
     def relative(trace, run):
         base = view.baseline(trace, label)
-        return base / run["ns_per_op"] if base and run["ns_per_op"] > 0 else None
+        return base / run["ns_per_op"] if base and (run["ns_per_op"] or 0) > 0 else None
     not_ok = _dot_rows(ax_rel, view, label, traces, allocators, relative)
     ax_rel.axvline(1.0, color=palette.colour("glibc"), linestyle="--", linewidth=0.8)
     ax_rel.set_xscale("log")
@@ -431,7 +444,7 @@ def chart_overview(view, label, out_dir):
     ax_bad.set_xticks(range(len(allocators)))
     ax_bad.set_xticklabels(allocators, rotation=90, fontsize=7.5)
     ax_bad.set_xlim(-0.6, len(allocators) - 0.4)
-    ax_bad.set_title("not measured", fontsize=9)
+    ax_bad.set_title("status not ok", fontsize=9)
     ax_bad.grid(axis="x", alpha=0.3)
     for row in range(1, len(traces)):
         ax_bad.axhline(row - 0.5, color="#e5e5e5", linewidth=0.6)

@@ -167,17 +167,18 @@ def throughput_table(view, trace):
     for label, allocator, run in _runs_rows(view, trace):
         row = [esc(label)] if len(view.labels) > 1 else []
         row += [swatch(allocator), status_cell(run["status"])]
-        if run["status"] == "ok":
+        # A cell that is not ok shows whatever figures it kept (JSON.md).
+        if run["ns_per_op"] is not None:
             base = view.baseline(trace, label)
             mops = f"{run['ops_per_sec'] / 1e6:.3g}"
-            if run["ops_per_sec"] == best.get(label):
+            if run["status"] == "ok" and run["ops_per_sec"] == best.get(label):
                 mops = f"<b>{mops}</b>"
             row += [f"{run['ns_per_op']:.3g}",
                     f"{run['ns_per_op_min']:.3g}–{run['ns_per_op_max']:.3g}", mops,
-                    f"{base / run['ns_per_op']:.2f}×" if base and run["ns_per_op"] > 0 else "—",
-                    str(run["repeat"])]
+                    f"{base / run['ns_per_op']:.2f}×" if base and run["ns_per_op"] > 0 else "—"]
         else:
-            row += ["—"] * 5
+            row += ["—"] * 4
+        row.append(str(run["repeat"]))
         rows.append(row)
     header = (["input"] if len(view.labels) > 1 else []) + [
         "allocator", "status", "ns/op (median)", "ns/op min–max", "Mops/s", "× glibc", "passes"]
@@ -189,13 +190,12 @@ def memory_table(view, trace):
     for label, allocator, run in _runs_rows(view, trace):
         row = [esc(label)] if len(view.labels) > 1 else []
         row += [swatch(allocator), status_cell(run["status"])]
-        if run["status"] == "ok":
-            row += [fmt_bytes(run["peak_live_bytes"]), fmt_bytes(run["peak_footprint_bytes"]),
-                    fmt_bytes(run["footprint_at_peak_live_bytes"]),
-                    fmt_bytes(run["peak_rss_bytes"]), fmt_pct(run["utilization"]),
-                    fmt_num(run["fragmentation"])]
-        else:
-            row += ["—"] * 6
+        # null figures of a cell that is not ok were not measured ("—");
+        # of an ok cell, the allocator cannot report them ("n/r").
+        row += [fmt_bytes(run["peak_live_bytes"])] + [
+            fmt_bytes(run[key]) if run[key] is not None or run["status"] == "ok" else "—"
+            for key in ("peak_footprint_bytes", "footprint_at_peak_live_bytes", "peak_rss_bytes")]
+        row += [fmt_pct(run["utilization"]), fmt_num(run["fragmentation"])]
         rows.append(row)
     header = (["input"] if len(view.labels) > 1 else []) + [
         "allocator", "status", "peak live", "peak footprint", "footprint at peak live",
@@ -208,12 +208,9 @@ def reuse_table(view, trace):
     for label, allocator, run in _runs_rows(view, trace):
         row = [esc(label)] if len(view.labels) > 1 else []
         row += [swatch(allocator), status_cell(run["status"])]
-        if run["status"] == "ok":
-            row += [fmt_pct(run["reuse_rate"]), fmt_pct(run["byte_reuse_rate"]),
-                    fmt_num(run["reuse_distance_median"]), fmt_num(run["reuse_distance_p90"]),
-                    fmt_pct(run["lifo_share"])]
-        else:
-            row += ["—"] * 5
+        row += [fmt_pct(run["reuse_rate"]), fmt_pct(run["byte_reuse_rate"]),
+                fmt_num(run["reuse_distance_median"]), fmt_num(run["reuse_distance_p90"]),
+                fmt_pct(run["lifo_share"])]
         rows.append(row)
     header = (["input"] if len(view.labels) > 1 else []) + [
         "allocator", "status", "reuse rate", "byte reuse rate", "reuse distance median (ops)",
@@ -239,14 +236,14 @@ def overview_table(view, label):
             continue
         ok = [r for r in runs if r["status"] == "ok"]
         rel = [view.baseline(r["trace"], label) / r["ns_per_op"] for r in ok
-               if view.baseline(r["trace"], label) and r["ns_per_op"] > 0]
+               if view.baseline(r["trace"], label) and (r["ns_per_op"] or 0) > 0]
         not_ok = len(runs) - len(ok)
         rows.append([swatch(allocator), f"{len(ok)} of {len(runs)}",
                      f'<td class="{"bad" if not_ok else "ok"}">{not_ok}</td>',
                      f"{_geomean(rel):.2f}×" if rel else "—",
                      fmt_pct(_geomean([r["utilization"] for r in ok]))])
-    return table(["allocator", "traces completed", "not ok", "× glibc (geo. mean)",
-                  "utilization (geo. mean)"], rows, "num")
+    return table(["allocator", "traces completed", "not ok", "× glibc (geo. mean, ok cells)",
+                  "utilization (geo. mean, ok cells)"], rows, "num")
 
 
 def micro_table(sources, family):

@@ -106,15 +106,15 @@ _RUN_ALWAYS = [("trace", "str", False), ("allocator", "str", False),
                ("status", "str", False)]
 _RUN_DESCRIBED = [("trace_path", "any", True), ("trace_format", "any", True),
                   ("threads", "any", True), ("allocator_version", "any", True),
-                  ("ops", "int", True)]
+                  ("ops", "int", False), ("repeat", "int", False),
+                  ("peak_live_bytes", "int", False)]
 # Figures an "ok" run must carry; the flag says whether null is allowed
-# (the allocator cannot report it, or there was nothing to measure).
+# (the allocator cannot report it, or there was nothing to measure). A run
+# that is not ok may have any of them null: the timed figures survive when
+# every timed pass completed, the instrumented ones when that pass did.
 _RUN_OK = [
-    ("ops", "int", False),
     ("ns_per_op", "nonneg", False), ("ns_per_op_min", "nonneg", False),
     ("ns_per_op_max", "nonneg", False), ("ops_per_sec", "nonneg", False),
-    ("repeat", "int", False),
-    ("peak_live_bytes", "int", False),
     ("peak_footprint_bytes", "int", True),
     ("footprint_at_peak_live_bytes", "int", True),
     ("peak_rss_bytes", "int", True),
@@ -136,19 +136,19 @@ def _check_run(check, run, where):
     if status not in ("ok", "timeout") and not status.startswith("failed"):
         check.fail(f"{where}.status",
                    f"must be ok, timeout or \"failed: <reason>\", not {json.dumps(status)[:40]}")
-    if status != "ok":
-        # Not measured: whatever figures are there are null by contract and
-        # are never drawn.
-        return
+    complete = status == "ok"
     for key, kind, nullable in _RUN_OK:
-        check.get(run, key, where, kind, nullable)
-    for i, pair in enumerate(run["reuse_distance_histogram"]):
+        if complete or key in run:
+            check.get(run, key, where, kind, nullable or not complete)
+        else:
+            run[key] = None   # not measured: the same as the contract's null
+    for i, pair in enumerate(run["reuse_distance_histogram"] or []):
         name = f"{where}.reuse_distance_histogram[{i}]"
         if not (isinstance(pair, list) and len(pair) == 2 and _is_number(pair[0])
                 and pair[0] > 0 and _is_int(pair[1])):
             check.fail(name, "must be [upper bound > 0, count]")
     last_op = -1
-    for i, sample in enumerate(run["heap_growth"]):
+    for i, sample in enumerate(run["heap_growth"] or []):
         name = f"{where}.heap_growth[{i}]"
         op = check.get(sample, "op", name, "int")
         check.get(sample, "live_bytes", name, "int")

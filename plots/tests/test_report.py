@@ -118,10 +118,17 @@ def test_charts(python, fixture_dir):
         micro = svg_text(out_dir, "micro-pairs").lower()
         for allocator in ("glibc", "jemalloc", "sbrk", "sbrk-tutorial"):
             check(palette.colour(allocator) in micro, f"micro-pairs draws {allocator} in its colour")
-        # Non-ok cells are written on the chart, not dropped.
+        # Non-ok cells are written on the chart, not dropped: sbrk-tutorial on
+        # binary timed out in its instrumented pass (timed figures kept),
+        # sbrk-coalesce failed (nothing kept).
         throughput = svg_text(out_dir, "binary-throughput")
-        check("timeout — not measured" in throughput, "timeout cell written on binary-throughput")
-        check("failed: heap check" in throughput, "failed cell written on binary-throughput")
+        check("1.11 (timeout)" in throughput, "timeout cell's kept throughput drawn with its status")
+        check("failed: heap check: o… — not measured" in throughput,
+              "failed cell written on binary-throughput")
+        memory = svg_text(out_dir, "binary-memory")
+        check("timeout — not measured" in memory, "timeout cell's missing memory figures written")
+        growth = svg_text(out_dir, "binary-heap-growth")
+        check("sbrk-tutorial: timeout, not measured" in growth, "timeout cell in heap growth legend")
         check("footprint not reported" in svg_text(out_dir, "binary-memory"),
               "null footprint written as not reported")
         check("error: sbrk-tutorial: out of memory" in micro.replace("…", ""),
