@@ -62,6 +62,15 @@ typedef struct hb_trace {
   size_t op_capacity;
   hb_op *ops;
   uint64_t dropped_ops; /* calls a reader could not place (unmatched frees): counted, never silent */
+  /* Added with the binary format and the recorder (all zero/NULL when a
+   * format cannot tell). dropped_ops == unmatched_frees + failed_allocs. */
+  uint64_t *time_ns;            /* per op, ns since the recording started; NULL if not recorded */
+  uint64_t unmatched_frees;     /* free of a pointer never seen allocated: dropped */
+  uint64_t failed_allocs;       /* allocation calls that returned NULL: dropped */
+  uint64_t unmatched_reallocs;  /* realloc of a pointer never seen allocated: kept as realloc(NULL) */
+  uint64_t reused_addresses;    /* allocation returned a live address (a free was missed): the
+                                   old block stays live to the end */
+  int incomplete;               /* the recorded process died without exiting normally */
 } hb_trace;
 
 /* Errors are one line: "<file>:<line>: <problem>" for text formats,
@@ -83,14 +92,41 @@ int hb_trace_check(const hb_trace *trace, hb_error *error);
 void hb_trace_init(hb_trace *trace, const char *path, const char *format);
 /* Appends an op; -1 (out of memory) with *error set. */
 int hb_trace_push(hb_trace *trace, hb_op op, hb_error *error);
+/* Appends an op with its timestamp (the trace then carries time_ns for
+ * every op; earlier ops without one read 0). */
+int hb_trace_push_timed(hb_trace *trace, hb_op op, uint64_t time_ns, hb_error *error);
 
 /* Formats *error; always returns -1 so readers can `return hb_fail(...)`. */
 int hb_fail(hb_error *error, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 const char *hb_op_kind_name(hb_op_kind kind);
 
-/* Format readers, for callers that know the format. */
+/* Format readers, for callers that know the format. Text readers read
+ * gzip-compressed files too. */
 int hb_rep_load(const char *path, hb_trace *trace, hb_error *error);
+int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error);
+int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error);
+/* A raw recording of the recorder (traces/recorder/): path is any of one
+ * process's thread files, "<prefix>.t<N>.hbraw"; all its threads are read. */
+int hb_raw_load(const char *path, hb_trace *trace, hb_error *error);
+
+/* Writers. hb_hbt_write writes the binary format (traces/FORMAT.md);
+ * hb_rep_write a classic .rep (single-threaded traces only: calloc and
+ * aligned allocations become 'a', timestamps are left out). */
+int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error);
+int hb_rep_write(const hb_trace *trace, const char *path, hb_error *error);
+
+/* Figures every tool reports the same way. */
+typedef struct hb_trace_stats {
+  uint64_t ops_by_kind[HB_OP_KIND_COUNT];
+  uint64_t free_null;            /* free(NULL) among the frees */
+  uint64_t realloc_from_null;    /* realloc(NULL, n) among the reallocs */
+  uint64_t requested_bytes;      /* sum of sizes of malloc, calloc, aligned and realloc */
+  uint64_t peak_live_bytes;      /* max over time of the requested sizes of live blocks */
+  uint64_t peak_live_blocks;
+  uint64_t size_histogram[65];   /* [0]: size 0; [k]: 2^(k-1) <= size < 2^k */
+} hb_trace_stats;
+int hb_trace_stats_compute(const hb_trace *trace, hb_trace_stats *stats, hb_error *error);
 
 #ifdef __cplusplus
 }

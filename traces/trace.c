@@ -2,11 +2,14 @@
  * content (see hb_trace.h). */
 #include "hb_trace.h"
 
+#include "hbt_format.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 int hb_fail(hb_error *error, const char *format, ...) {
   va_list args;
@@ -50,6 +53,7 @@ void hb_trace_release(hb_trace *trace) {
   free(trace->name);
   free(trace->program);
   free(trace->ops);
+  free(trace->time_ns);
   memset(trace, 0, sizeof *trace);
 }
 
@@ -59,9 +63,71 @@ int hb_trace_push(hb_trace *trace, hb_op op, hb_error *error) {
     hb_op *ops = realloc(trace->ops, capacity * sizeof *ops);
     if (!ops) return hb_fail(error, "%s: out of memory at op %zu", trace->path, trace->op_count);
     trace->ops = ops;
+    if (trace->time_ns) {
+      uint64_t *times = realloc(trace->time_ns, capacity * sizeof *times);
+      if (!times) return hb_fail(error, "%s: out of memory at op %zu", trace->path, trace->op_count);
+      trace->time_ns = times;
+    }
     trace->op_capacity = capacity;
   }
+  if (trace->time_ns) trace->time_ns[trace->op_count] = 0;
   trace->ops[trace->op_count++] = op;
+  return 0;
+}
+
+int hb_trace_push_timed(hb_trace *trace, hb_op op, uint64_t time_ns, hb_error *error) {
+  if (!trace->time_ns) {
+    size_t capacity = trace->op_capacity ? trace->op_capacity : 4096;
+    trace->time_ns = calloc(capacity, sizeof *trace->time_ns);
+    if (!trace->time_ns) return hb_fail(error, "%s: out of memory", trace->path);
+  }
+  if (hb_trace_push(trace, op, error) != 0) return -1;
+  trace->time_ns[trace->op_count - 1] = time_ns;
+  return 0;
+}
+
+/* Creates: every op but a free and a realloc of a live block. */
+static int op_creates(const hb_op *op) {
+  return op->kind != HB_OP_FREE && (op->kind != HB_OP_REALLOC || (op->flags & HB_FLAG_FROM_NULL));
+}
+
+int hb_trace_stats_compute(const hb_trace *trace, hb_trace_stats *stats, hb_error *error) {
+  memset(stats, 0, sizeof *stats);
+  uint64_t *live_size = calloc(trace->id_count ? trace->id_count : 1, sizeof *live_size);
+  if (!live_size) return hb_fail(error, "%s: out of memory", trace->path);
+  uint64_t live_bytes = 0, live_blocks = 0;
+  for (size_t i = 0; i < trace->op_count; i++) {
+    const hb_op *op = &trace->ops[i];
+    if (op->kind >= HB_OP_KIND_COUNT) continue;
+    stats->ops_by_kind[op->kind]++;
+    if (op->kind == HB_OP_FREE) {
+      if (op->id == HB_NULL_ID) {
+        stats->free_null++;
+        continue;
+      }
+      if (op->id < trace->id_count) {
+        live_bytes -= live_size[op->id];
+        live_size[op->id] = 0;
+        live_blocks--;
+      }
+      continue;
+    }
+    if (op->kind == HB_OP_REALLOC && (op->flags & HB_FLAG_FROM_NULL)) stats->realloc_from_null++;
+    stats->requested_bytes += op->size;
+    int bucket = 0;
+    for (uint64_t s = op->size; s; s >>= 1) bucket++;
+    stats->size_histogram[bucket]++;
+    if (op->id >= trace->id_count) continue;
+    if (op_creates(op))
+      live_blocks++;
+    else
+      live_bytes -= live_size[op->id];
+    live_size[op->id] = op->size;
+    live_bytes += op->size;
+    if (live_bytes > stats->peak_live_bytes) stats->peak_live_bytes = live_bytes;
+    if (live_blocks > stats->peak_live_blocks) stats->peak_live_blocks = live_blocks;
+  }
+  free(live_size);
   return 0;
 }
 
@@ -87,9 +153,7 @@ int hb_trace_check(const hb_trace *trace, hb_error *error) {
       break;
     }
     const char *kind = hb_op_kind_name(op->kind);
-    int creates = op->kind != HB_OP_FREE &&
-                  (op->kind != HB_OP_REALLOC || (op->flags & HB_FLAG_FROM_NULL));
-    if (creates) {
+    if (op_creates(op)) {
       if (live[op->id]) rc = hb_fail(error, "%s: op %zu: %s of block id %u, which is still live",
                                      trace->path, i, kind, op->id);
       live[op->id] = 1;
@@ -111,14 +175,30 @@ int hb_trace_load(const char *path, hb_trace *trace, hb_error *error) {
   unsigned char head[8] = {0};
   size_t got = fread(head, 1, sizeof head, file);
   fclose(file);
-  if (got == 0) return hb_fail(error, "%s: empty file", path);
+  if (got == 0) return hb_fail(error, "%s: offset 0: empty file", path);
 
+  /* Binary formats by magic; text formats by their first character after
+   * gzip decompression (zlib reads plain files unchanged). */
   int rc;
-  if (head[0] >= '0' && head[0] <= '9')
-    rc = hb_rep_load(path, trace, error);
-  else
-    return hb_fail(error, "%s: unknown trace format (not a heapbench trace, .rep or valgrind log)",
-                   path);
+  if (got == sizeof head && memcmp(head, HB_HBT_MAGIC, sizeof head) == 0) {
+    rc = hb_hbt_load(path, trace, error);
+  } else if (got == sizeof head && memcmp(head, HB_RAW_MAGIC, sizeof head) == 0) {
+    rc = hb_raw_load(path, trace, error);
+  } else {
+    gzFile text = gzopen(path, "rb");
+    if (!text) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
+    int first = gzgetc(text);
+    gzclose(text);
+    if (first >= '0' && first <= '9')
+      rc = hb_rep_load(path, trace, error);
+    else if (first == '=' || first == '-')
+      rc = hb_valgrind_load(path, trace, error);
+    else
+      return hb_fail(error,
+                     "%s: offset 0: unknown trace format (not a heapbench trace or recording, "
+                     ".rep or valgrind log)",
+                     path);
+  }
   if (rc == 0 && hb_trace_check(trace, error) != 0) rc = -1;
   if (rc != 0) hb_trace_release(trace);
   return rc;

@@ -1,0 +1,43 @@
+/* builder.h — private to traces/: turns pointer events (what a recorder or
+ * a log sees) into trace ops with block ids.
+ *
+ * Each block gets a fresh id (ids are never reused, so id_count is the
+ * number of blocks). The problems of real recordings are counted in the
+ * trace, never hidden: a free of an unknown pointer is dropped
+ * (unmatched_frees), an allocation that returned NULL is dropped
+ * (failed_allocs), a realloc of an unknown pointer becomes realloc(NULL)
+ * (unmatched_reallocs), an allocation at a live address means a free was
+ * missed (reused_addresses; the old block stays live).
+ */
+#ifndef HB_BUILDER_H
+#define HB_BUILDER_H
+
+#include "hb_trace.h"
+
+typedef struct hb_builder {
+  hb_trace *trace;
+  int timed;          /* push a timestamp with every op */
+  uint64_t *keys;     /* open addressing, linear probing; 0 = empty */
+  uint32_t *ids;
+  size_t capacity, count;
+  uint32_t next_id;
+} hb_builder;
+
+int hb_builder_init(hb_builder *builder, hb_trace *trace, int timed, hb_error *error);
+/* Sets id_count and dropped_ops; releases the address map. */
+void hb_builder_finish(hb_builder *builder);
+
+/* kind: HB_OP_MALLOC, HB_OP_CALLOC or HB_OP_ALIGNED; ptr = the result. */
+int hb_builder_alloc(hb_builder *builder, hb_op_kind kind, uint32_t thread, uint64_t size,
+                     unsigned align_log2, uint64_t ptr, uint64_t time_ns, hb_error *error);
+int hb_builder_free(hb_builder *builder, uint32_t thread, uint64_t ptr, uint64_t time_ns,
+                    hb_error *error);
+/* A realloc in two steps, for recorders that see the old block released
+ * before the call returns: take forgets old_ptr and returns its id
+ * (HB_NULL_ID for NULL or an unknown pointer); finish places the op. */
+uint32_t hb_builder_realloc_take(hb_builder *builder, uint64_t old_ptr);
+int hb_builder_realloc_finish(hb_builder *builder, uint32_t thread, uint64_t old_ptr,
+                              uint32_t old_id, uint64_t size, uint64_t new_ptr,
+                              uint64_t time_ns, hb_error *error);
+
+#endif

@@ -1,0 +1,430 @@
+/* hbt.c — reader and writer of heapbench's binary trace format (.hbt).
+ * The layout is specified in FORMAT.md; this file is the reference
+ * implementation of that text, so the two change together.
+ *
+ * Records live in one stream per thread. Each record carries the gap to
+ * its thread's previous record in the global order, so a reader decodes
+ * each stream alone and drops each op into its global slot; every other
+ * field is a delta against the same thread's previous record, which keeps
+ * most records at 3-6 bytes.
+ */
+#include "hb_trace.h"
+#include "hbt_format.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ---- little-endian fields and varints ------------------------------------ */
+
+static void put_le(unsigned char *p, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(value >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; i++) value |= (uint64_t)p[i] << (8 * i);
+  return value;
+}
+
+static uint64_t zigzag(int64_t value) { return ((uint64_t)value << 1) ^ (uint64_t)(value >> 63); }
+static int64_t unzigzag(uint64_t value) { return (int64_t)(value >> 1) ^ -(int64_t)(value & 1); }
+
+typedef struct buffer {
+  unsigned char *data;
+  size_t length, capacity;
+} buffer;
+
+static int buffer_reserve(buffer *b, size_t more) {
+  if (b->length + more <= b->capacity) return 0;
+  size_t capacity = b->capacity ? b->capacity : 4096;
+  while (capacity < b->length + more) capacity *= 2;
+  unsigned char *data = realloc(b->data, capacity);
+  if (!data) return -1;
+  b->data = data;
+  b->capacity = capacity;
+  return 0;
+}
+
+/* Callers reserve 10 bytes per varint first. */
+static void put_varint(buffer *b, uint64_t value) {
+  while (value >= 0x80) {
+    b->data[b->length++] = (unsigned char)(value | 0x80);
+    value >>= 7;
+  }
+  b->data[b->length++] = (unsigned char)value;
+}
+
+/* 0 and the value, or -1 when the varint runs past end or past 64 bits. */
+static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*cursor >= end) return -1;
+    unsigned char byte = *(*cursor)++;
+    if (shift == 63 && byte > 1) return -1;
+    v |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *value = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* ---- per-thread coding state --------------------------------------------- */
+
+typedef struct stream_state {
+  int64_t previous_index;   /* global index of the thread's previous record; -1 at start */
+  int64_t last_created_id;  /* id of the thread's previous creating record; -1 at start */
+  uint64_t previous_time_ns;
+} stream_state;
+
+static const stream_state stream_start = {-1, -1, 0};
+
+static int code_of(const hb_op *op) {
+  switch (op->kind) {
+  case HB_OP_MALLOC: return HB_HBT_MALLOC;
+  case HB_OP_CALLOC: return HB_HBT_CALLOC;
+  case HB_OP_ALIGNED: return HB_HBT_ALIGNED;
+  case HB_OP_REALLOC:
+    return (op->flags & HB_FLAG_FROM_NULL) ? HB_HBT_REALLOC_FROM_NULL : HB_HBT_REALLOC;
+  default:
+    if (op->id == HB_NULL_ID) return HB_HBT_FREE_NULL;
+    return (op->flags & HB_FLAG_REALLOC_ZERO) ? HB_HBT_FREE_BY_REALLOC_ZERO : HB_HBT_FREE;
+  }
+}
+
+static int code_creates(int code) { return code <= HB_HBT_ALIGNED || code == HB_HBT_REALLOC_FROM_NULL; }
+static int code_has_size(int code) { return code <= HB_HBT_REALLOC_FROM_NULL; }
+
+/* ---- writer --------------------------------------------------------------- */
+
+int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
+  uint32_t threads = trace->thread_count ? trace->thread_count : 1;
+  buffer *streams = calloc(threads, sizeof *streams);
+  stream_state *states = calloc(threads, sizeof *states);
+  uint64_t *counts = calloc(threads, sizeof *counts);
+  buffer header = {0};
+  FILE *file = NULL;
+  int rc = -1;
+  if (!streams || !states || !counts) {
+    hb_fail(error, "%s: out of memory", path);
+    goto done;
+  }
+  for (uint32_t t = 0; t < threads; t++) states[t] = stream_start;
+
+  for (size_t i = 0; i < trace->op_count; i++) {
+    const hb_op *op = &trace->ops[i];
+    if (op->thread >= threads || op->kind >= HB_OP_KIND_COUNT) {
+      hb_fail(error, "%s: op %zu: thread %u or kind %u out of range", path, i, op->thread,
+              op->kind);
+      goto done;
+    }
+    buffer *b = &streams[op->thread];
+    stream_state *s = &states[op->thread];
+    if (buffer_reserve(b, 41)) {
+      hb_fail(error, "%s: out of memory", path);
+      goto done;
+    }
+    int code = code_of(op);
+    put_varint(b, (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
+    s->previous_index = (int64_t)i;
+    if (code != HB_HBT_FREE_NULL) {
+      if (code_creates(code)) {
+        put_varint(b, zigzag((int64_t)op->id - s->last_created_id - 1));
+        s->last_created_id = op->id;
+      } else {
+        put_varint(b, zigzag(s->last_created_id - (int64_t)op->id));
+      }
+    }
+    if (code_has_size(code)) put_varint(b, op->size);
+    if (code == HB_HBT_ALIGNED) b->data[b->length++] = op->align_log2;
+    if (trace->time_ns) {
+      put_varint(b, zigzag((int64_t)(trace->time_ns[i] - s->previous_time_ns)));
+      s->previous_time_ns = trace->time_ns[i];
+    }
+    counts[op->thread]++;
+  }
+
+  const char *program = trace->program ? trace->program : "";
+  size_t program_bytes = strlen(program);
+  size_t header_bytes =
+      HB_HBT_FIXED_HEADER_BYTES + program_bytes + (size_t)threads * HB_HBT_THREAD_ENTRY_BYTES + 4;
+  if (buffer_reserve(&header, header_bytes)) {
+    hb_fail(error, "%s: out of memory", path);
+    goto done;
+  }
+  unsigned char *h = header.data;
+  memset(h, 0, header_bytes);
+  memcpy(h, HB_HBT_MAGIC, 8);
+  put_le(h + 8, HB_HBT_VERSION, 4);
+  put_le(h + 12, header_bytes, 4);
+  put_le(h + 16, (trace->time_ns ? HB_HBT_FLAG_TIMESTAMPS : 0) |
+                     (trace->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0), 4);
+  put_le(h + 20, trace->pid, 4);
+  put_le(h + 24, threads, 4);
+  put_le(h + 28, trace->id_count, 4);
+  put_le(h + 32, trace->op_count, 8);
+  put_le(h + 40, trace->unmatched_frees, 8);
+  put_le(h + 48, trace->failed_allocs, 8);
+  put_le(h + 56, trace->unmatched_reallocs, 8);
+  put_le(h + 64, trace->reused_addresses, 8);
+  put_le(h + 72, program_bytes, 4);
+  memcpy(h + HB_HBT_FIXED_HEADER_BYTES, program, program_bytes);
+  unsigned char *entry = h + HB_HBT_FIXED_HEADER_BYTES + program_bytes;
+  for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
+    put_le(entry, counts[t], 8);
+    put_le(entry + 8, streams[t].length, 8);
+    put_le(entry + 16, crc32(0, streams[t].data, (uInt)streams[t].length), 4);
+  }
+  put_le(entry, crc32(0, h, (uInt)(header_bytes - 4)), 4);
+
+  file = fopen(path, "wb");
+  if (!file) {
+    hb_fail(error, "%s: cannot create: %s", path, strerror(errno));
+    goto done;
+  }
+  int ok = fwrite(h, 1, header_bytes, file) == header_bytes;
+  for (uint32_t t = 0; ok && t < threads; t++)
+    ok = fwrite(streams[t].data, 1, streams[t].length, file) == streams[t].length;
+  if (fclose(file) != 0) ok = 0;
+  file = NULL;
+  if (!ok) {
+    hb_fail(error, "%s: write failed: %s", path, strerror(errno));
+    goto done;
+  }
+  rc = 0;
+done:
+  if (streams)
+    for (uint32_t t = 0; t < threads; t++) free(streams[t].data);
+  free(streams);
+  free(states);
+  free(counts);
+  free(header.data);
+  return rc;
+}
+
+/* ---- reader --------------------------------------------------------------- */
+
+/* Decodes one thread's stream into its global slots. `base` is the file
+ * offset of the stream, for messages. */
+static int decode_stream(hb_trace *trace, const char *path, uint32_t thread,
+                         const unsigned char *data, size_t length, uint64_t op_count,
+                         size_t base, unsigned char *filled, int timestamps, hb_error *error) {
+  const unsigned char *cursor = data, *end = data + length;
+  stream_state s = stream_start;
+  for (uint64_t n = 0; n < op_count; n++) {
+    size_t offset = base + (size_t)(cursor - data);
+    uint64_t head, value;
+    if (get_varint(&cursor, end, &head))
+      return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": truncated or bad varint",
+                     path, offset, thread, n);
+    int code = (int)(head & 7);
+    uint64_t gap = head >> 3;
+    if (gap >= trace->op_count || s.previous_index + 1 + (int64_t)gap >= (int64_t)trace->op_count)
+      return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": position out of range",
+                     path, offset, thread, n);
+    int64_t index = s.previous_index + 1 + (int64_t)gap;
+    if (filled[index])
+      return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": position %" PRId64
+                     " used twice", path, offset, thread, n, index);
+    filled[index] = 1;
+    s.previous_index = index;
+    hb_op op = {0};
+    op.thread = thread;
+    switch (code) {
+    case HB_HBT_MALLOC: op.kind = HB_OP_MALLOC; break;
+    case HB_HBT_CALLOC: op.kind = HB_OP_CALLOC; break;
+    case HB_HBT_ALIGNED: op.kind = HB_OP_ALIGNED; break;
+    case HB_HBT_REALLOC: op.kind = HB_OP_REALLOC; break;
+    case HB_HBT_REALLOC_FROM_NULL: op.kind = HB_OP_REALLOC; op.flags = HB_FLAG_FROM_NULL; break;
+    case HB_HBT_FREE_BY_REALLOC_ZERO: op.kind = HB_OP_FREE; op.flags = HB_FLAG_REALLOC_ZERO; break;
+    default: op.kind = HB_OP_FREE; break;
+    }
+    if (code == HB_HBT_FREE_NULL) {
+      op.id = HB_NULL_ID;
+    } else {
+      if (get_varint(&cursor, end, &value))
+        return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": truncated id", path,
+                       offset, thread, n);
+      int64_t id = code_creates(code) ? s.last_created_id + 1 + unzigzag(value)
+                                      : s.last_created_id - unzigzag(value);
+      if (id < 0 || id >= (int64_t)trace->id_count)
+        return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": id %" PRId64
+                       " out of range (%u ids)", path, offset, thread, n, id, trace->id_count);
+      op.id = (uint32_t)id;
+      if (code_creates(code)) s.last_created_id = id;
+    }
+    if (code_has_size(code) && get_varint(&cursor, end, &op.size))
+      return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": truncated size", path,
+                     offset, thread, n);
+    if (code == HB_HBT_ALIGNED) {
+      if (cursor >= end || *cursor > 63)
+        return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": bad alignment", path,
+                       offset, thread, n);
+      op.align_log2 = *cursor++;
+    }
+    if (timestamps) {
+      if (get_varint(&cursor, end, &value))
+        return hb_fail(error, "%s: offset %zu: thread %u record %" PRIu64 ": truncated time",
+                       path, offset, thread, n);
+      s.previous_time_ns += (uint64_t)unzigzag(value);
+      trace->time_ns[index] = s.previous_time_ns;
+    }
+    trace->ops[index] = op;
+  }
+  if (cursor != end)
+    return hb_fail(error, "%s: offset %zu: thread %u: %zu bytes left after its %" PRIu64
+                   " records", path, base + (size_t)(cursor - data), thread,
+                   (size_t)(end - cursor), op_count);
+  return 0;
+}
+
+int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
+  hb_trace_init(trace, path, "hbt");
+  unsigned char *data = NULL, *filled = NULL;
+  int rc = -1;
+  FILE *file = fopen(path, "rb");
+  if (!file) {
+    hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
+    goto done;
+  }
+  /* Traces are read whole: replay needs every op in memory anyway. */
+  size_t size = 0, capacity = 1 << 16;
+  data = malloc(capacity);
+  for (;;) {
+    if (!data) break;
+    size += fread(data + size, 1, capacity - size, file);
+    if (size < capacity) break;
+    unsigned char *grown = realloc(data, capacity * 2);
+    if (!grown) {
+      free(data);
+      data = NULL;
+      break;
+    }
+    data = grown;
+    capacity *= 2;
+  }
+  int read_error = ferror(file);
+  fclose(file);
+  if (!data) {
+    hb_fail(error, "%s: out of memory", path);
+    goto done;
+  }
+  if (read_error) {
+    hb_fail(error, "%s: read error", path);
+    goto done;
+  }
+  if (size < HB_HBT_FIXED_HEADER_BYTES || memcmp(data, HB_HBT_MAGIC, 8) != 0) {
+    hb_fail(error, "%s: offset 0: not a heapbench trace or header truncated (%zu bytes)", path,
+            size);
+    goto done;
+  }
+  uint32_t version = (uint32_t)get_le(data + 8, 4);
+  if (version != HB_HBT_VERSION) {
+    hb_fail(error, "%s: offset 8: format version %u, this build reads version %d", path, version,
+            HB_HBT_VERSION);
+    goto done;
+  }
+  uint64_t header_bytes = get_le(data + 12, 4);
+  uint32_t flags = (uint32_t)get_le(data + 16, 4);
+  uint32_t threads = (uint32_t)get_le(data + 24, 4);
+  uint64_t program_bytes = get_le(data + 72, 4);
+  if (header_bytes > size || threads == 0 ||
+      header_bytes != HB_HBT_FIXED_HEADER_BYTES + program_bytes +
+                          (uint64_t)threads * HB_HBT_THREAD_ENTRY_BYTES + 4) {
+    hb_fail(error, "%s: offset 12: header size %" PRIu64 " inconsistent (file has %zu bytes)",
+            path, header_bytes, size);
+    goto done;
+  }
+  if (crc32(0, data, (uInt)(header_bytes - 4)) != get_le(data + header_bytes - 4, 4)) {
+    hb_fail(error, "%s: offset %" PRIu64 ": header checksum mismatch (corrupted)", path,
+            header_bytes - 4);
+    goto done;
+  }
+  if (flags & ~(uint32_t)(HB_HBT_FLAG_TIMESTAMPS | HB_HBT_FLAG_INCOMPLETE)) {
+    hb_fail(error, "%s: offset 16: unknown flags 0x%x", path, flags);
+    goto done;
+  }
+  trace->pid = (uint32_t)get_le(data + 20, 4);
+  trace->thread_count = threads;
+  trace->id_count = (uint32_t)get_le(data + 28, 4);
+  uint64_t op_count = get_le(data + 32, 8);
+  trace->unmatched_frees = get_le(data + 40, 8);
+  trace->failed_allocs = get_le(data + 48, 8);
+  trace->unmatched_reallocs = get_le(data + 56, 8);
+  trace->reused_addresses = get_le(data + 64, 8);
+  trace->dropped_ops = trace->unmatched_frees + trace->failed_allocs;
+  trace->incomplete = (flags & HB_HBT_FLAG_INCOMPLETE) != 0;
+  char *program = malloc(program_bytes + 1);
+  if (!program) {
+    hb_fail(error, "%s: out of memory", path);
+    goto done;
+  }
+  memcpy(program, data + HB_HBT_FIXED_HEADER_BYTES, program_bytes);
+  program[program_bytes] = 0;
+  free(trace->program);
+  trace->program = program;
+
+  /* Every record is at least one byte: a bound that stops a corrupted
+   * count from asking for absurd memory. */
+  if (op_count > size - header_bytes) {
+    hb_fail(error, "%s: offset 32: op count %" PRIu64 " larger than the file allows", path,
+            op_count);
+    goto done;
+  }
+  trace->ops = calloc(op_count ? op_count : 1, sizeof *trace->ops);
+  filled = calloc(op_count ? op_count : 1, 1);
+  if (flags & HB_HBT_FLAG_TIMESTAMPS)
+    trace->time_ns = calloc(op_count ? op_count : 1, sizeof *trace->time_ns);
+  if (!trace->ops || !filled || ((flags & HB_HBT_FLAG_TIMESTAMPS) && !trace->time_ns)) {
+    hb_fail(error, "%s: out of memory", path);
+    goto done;
+  }
+  trace->op_count = trace->op_capacity = op_count;
+
+  size_t offset = header_bytes, entry = HB_HBT_FIXED_HEADER_BYTES + program_bytes;
+  uint64_t total = 0;
+  for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
+    uint64_t count = get_le(data + entry, 8), length = get_le(data + entry + 8, 8);
+    uint32_t crc = (uint32_t)get_le(data + entry + 16, 4);
+    if (length > size - offset) {
+      hb_fail(error, "%s: offset %zu: thread %u stream of %" PRIu64 " bytes truncated (%zu left)",
+              path, offset, t, length, size - offset);
+      goto done;
+    }
+    if (crc32(0, data + offset, (uInt)length) != crc) {
+      hb_fail(error, "%s: offset %zu: thread %u stream checksum mismatch (corrupted)", path,
+              offset, t);
+      goto done;
+    }
+    total += count;
+    if (total > op_count) {
+      hb_fail(error, "%s: offset %zu: thread op counts exceed the header's %" PRIu64, path,
+              entry, op_count);
+      goto done;
+    }
+    if (decode_stream(trace, path, t, data + offset, length, count, offset, filled,
+                      (flags & HB_HBT_FLAG_TIMESTAMPS) != 0, error))
+      goto done;
+    offset += length;
+  }
+  if (total != op_count) {
+    hb_fail(error, "%s: offset 32: header promises %" PRIu64 " ops, streams hold %" PRIu64, path,
+            op_count, total);
+    goto done;
+  }
+  if (offset != size) {
+    hb_fail(error, "%s: offset %zu: %zu bytes of trailing garbage", path, offset, size - offset);
+    goto done;
+  }
+  rc = 0;
+done:
+  free(data);
+  free(filled);
+  if (rc != 0) hb_trace_release(trace);
+  return rc;
+}

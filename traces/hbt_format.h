@@ -1,0 +1,71 @@
+/* hbt_format.h — private to traces/: the on-disk layouts of the binary
+ * trace (.hbt, specified in FORMAT.md) and of the recorder's raw files
+ * (.hbraw), shared by the readers, the writer and the recorder.
+ * Everything is little-endian (the only byte order heapbench runs on). */
+#ifndef HB_HBT_FORMAT_H
+#define HB_HBT_FORMAT_H
+
+#include <stdint.h>
+
+/* ---- .hbt ---------------------------------------------------------------- */
+/* PNG-style magic: a high byte and CR LF catch 7-bit and text-mode damage. */
+#define HB_HBT_MAGIC "\x89HBT\r\n\x1a\n"
+#define HB_HBT_VERSION 1
+#define HB_HBT_FLAG_TIMESTAMPS 1u
+#define HB_HBT_FLAG_INCOMPLETE 2u
+#define HB_HBT_FIXED_HEADER_BYTES 76 /* up to and including program_bytes */
+#define HB_HBT_THREAD_ENTRY_BYTES 24
+
+/* Record codes: the low 3 bits of each record's first varint. */
+enum {
+  HB_HBT_MALLOC = 0,
+  HB_HBT_CALLOC = 1,
+  HB_HBT_ALIGNED = 2,
+  HB_HBT_REALLOC = 3,
+  HB_HBT_REALLOC_FROM_NULL = 4,
+  HB_HBT_FREE = 5,
+  HB_HBT_FREE_NULL = 6,
+  HB_HBT_FREE_BY_REALLOC_ZERO = 7,
+};
+
+/* ---- .hbraw: one file per recorded thread ---------------------------------- */
+#define HB_RAW_MAGIC "HBRAW\0\0\1"
+#define HB_RAW_VERSION 1
+#define HB_RAW_HEADER_BYTES 4096 /* records start at this offset */
+#define HB_RAW_PROGRAM_BYTES 256
+
+typedef struct hb_raw_header {
+  char magic[8];
+  uint32_t version;
+  uint32_t record_bytes;      /* sizeof(hb_raw_record) */
+  uint32_t thread_index;      /* 0 .. threads_started-1, in order of first event */
+  uint32_t pid;
+  uint32_t os_tid;
+  uint32_t threads_started;   /* thread 0's file only: files this process created */
+  uint64_t start_ns;          /* CLOCK_MONOTONIC of the process's first event */
+  uint64_t record_count;      /* records committed: stored after each record is complete */
+  uint32_t exited;            /* thread 0's file only: 1 once exit handlers ran */
+  uint32_t reserved;
+  char program[HB_RAW_PROGRAM_BYTES]; /* short name, NUL-terminated */
+} hb_raw_header;
+
+/* Events. A realloc is two records: BEGIN is stored before the real call
+ * (the old block may be reused by another thread as soon as it returns),
+ * END after it. */
+enum {
+  HB_RAW_MALLOC = 1,        /* ptr = result, size */
+  HB_RAW_CALLOC = 2,        /* ptr = result, size = nmemb * size (saturated) */
+  HB_RAW_ALIGNED = 3,       /* ptr = result, size, align_log2 */
+  HB_RAW_REALLOC_BEGIN = 4, /* ptr = old pointer, size = new size */
+  HB_RAW_REALLOC_END = 5,   /* ptr = result, size = new size */
+  HB_RAW_FREE = 6,          /* ptr; stored before the real call */
+};
+
+typedef struct hb_raw_record {
+  uint64_t seq_align_event; /* seq << 16 | align_log2 << 8 | event; seq is per process */
+  uint64_t time_ns;         /* CLOCK_MONOTONIC */
+  uint64_t ptr;
+  uint64_t size;
+} hb_raw_record;
+
+#endif

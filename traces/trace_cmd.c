@@ -1,0 +1,177 @@
+/* trace_cmd.c — `heapbench trace info|convert|dump`: look at, convert and
+ * print traces of any format hb_trace_load reads. */
+#include "hb_trace.h"
+#include "hb_trace_cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: heapbench trace info FILE...\n"
+          "       heapbench trace convert INPUT OUTPUT.hbt|OUTPUT.rep\n"
+          "       heapbench trace dump FILE\n"
+          "\n"
+          "FILE/INPUT: a heapbench trace (.hbt), a raw recording (<prefix>.t0.hbraw),\n"
+          "a CS:APP .rep file or a valgrind --trace-malloc=yes log (gzip or plain).\n"
+          "convert writes OUTPUT in the format its extension names; .rep holds one thread.\n");
+}
+
+static int ends_with(const char *text, const char *suffix) {
+  size_t len = strlen(text), suffix_len = strlen(suffix);
+  return len >= suffix_len && strcmp(text + len - suffix_len, suffix) == 0;
+}
+
+static long long file_bytes(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* What a converter had to leave out or adjust, never silently. */
+static void print_adjustments(FILE *out, const hb_trace *trace, const char *indent) {
+  fprintf(out, "%sdropped     %" PRIu64 " ops: %" PRIu64 " frees of unknown pointers, %" PRIu64
+          " allocations that returned NULL\n", indent, trace->dropped_ops,
+          trace->unmatched_frees, trace->failed_allocs);
+  if (trace->unmatched_reallocs || trace->reused_addresses)
+    fprintf(out, "%sadjusted    %" PRIu64 " reallocs of unknown pointers kept as realloc(NULL), %"
+            PRIu64 " allocations at a live address (missed free; old block left live)\n", indent,
+            trace->unmatched_reallocs, trace->reused_addresses);
+}
+
+static int info(const char *path) {
+  hb_trace trace;
+  hb_error error;
+  if (hb_trace_load(path, &trace, &error)) {
+    fprintf(stderr, "heapbench trace: %s\n", error.message);
+    return 1;
+  }
+  hb_trace_stats stats;
+  if (hb_trace_stats_compute(&trace, &stats, &error)) {
+    fprintf(stderr, "heapbench trace: %s\n", error.message);
+    hb_trace_release(&trace);
+    return 1;
+  }
+  long long bytes = file_bytes(path);
+  printf("file        %s (%s, %lld bytes", path, trace.format, bytes);
+  if (strcmp(trace.format, "hbt") == 0 && trace.op_count)
+    printf(", %.2f bytes/op", (double)bytes / (double)trace.op_count);
+  printf(")\n");
+  printf("program     %s (pid %u)%s\n", trace.program[0] ? trace.program : "-", trace.pid,
+         trace.incomplete ? ", recording incomplete: the process did not exit normally" : "");
+  printf("threads     %u\n", trace.thread_count);
+  printf("ops         %zu\n", trace.op_count);
+  for (int k = 0; k < HB_OP_KIND_COUNT; k++) {
+    printf("  %-9s %" PRIu64, hb_op_kind_name((hb_op_kind)k), stats.ops_by_kind[k]);
+    if (k == HB_OP_REALLOC) printf(" (%" PRIu64 " of NULL)", stats.realloc_from_null);
+    if (k == HB_OP_FREE) printf(" (%" PRIu64 " of NULL)", stats.free_null);
+    printf("\n");
+  }
+  printf("blocks      %u\n", trace.id_count);
+  printf("requested   %" PRIu64 " bytes\n", stats.requested_bytes);
+  printf("peak live   %" PRIu64 " bytes in %" PRIu64 " blocks\n", stats.peak_live_bytes,
+         stats.peak_live_blocks);
+  if (trace.time_ns && trace.op_count) {
+    uint64_t last = 0;
+    for (size_t i = 0; i < trace.op_count; i++)
+      if (trace.time_ns[i] > last) last = trace.time_ns[i];
+    printf("duration    %.3f ms (first to last op)\n", (double)last / 1e6);
+  }
+  print_adjustments(stdout, &trace, "");
+  printf("sizes       (requested bytes: count)\n");
+  uint64_t most = 0;
+  for (int b = 0; b < 65; b++)
+    if (stats.size_histogram[b] > most) most = stats.size_histogram[b];
+  for (int b = 0; b < 65; b++) {
+    if (!stats.size_histogram[b]) continue;
+    char range[48];
+    if (b == 0)
+      snprintf(range, sizeof range, "0");
+    else
+      snprintf(range, sizeof range, "%" PRIu64 "..%" PRIu64, (uint64_t)1 << (b - 1),
+               b == 64 ? UINT64_MAX : ((uint64_t)1 << b) - 1);
+    int bar = (int)(40 * stats.size_histogram[b] / most);
+    printf("  %-24s %10" PRIu64 " %.*s\n", range, stats.size_histogram[b], bar,
+           "########################################");
+  }
+  hb_trace_release(&trace);
+  return 0;
+}
+
+static int convert(const char *input, const char *output) {
+  hb_trace trace;
+  hb_error error;
+  int rep = ends_with(output, ".rep");
+  if (!rep && !ends_with(output, ".hbt")) {
+    fprintf(stderr, "heapbench trace: %s: output must end in .hbt or .rep\n", output);
+    return 2;
+  }
+  if (hb_trace_load(input, &trace, &error)) {
+    fprintf(stderr, "heapbench trace: %s\n", error.message);
+    return 1;
+  }
+  int rc = rep ? hb_rep_write(&trace, output, &error) : hb_hbt_write(&trace, output, &error);
+  if (rc) {
+    fprintf(stderr, "heapbench trace: %s\n", error.message);
+  } else {
+    long long bytes = file_bytes(output);
+    printf("wrote %s: %zu ops, %u threads, %u blocks, %lld bytes (%.2f bytes/op)\n", output,
+           trace.op_count, trace.thread_count, trace.id_count, bytes,
+           trace.op_count ? (double)bytes / (double)trace.op_count : 0.0);
+    print_adjustments(stdout, &trace, "  ");
+  }
+  hb_trace_release(&trace);
+  return rc ? 1 : 0;
+}
+
+/* One op per line: index, thread, kind, id, size, alignment, time. */
+static int dump(const char *path) {
+  hb_trace trace;
+  hb_error error;
+  if (hb_trace_load(path, &trace, &error)) {
+    fprintf(stderr, "heapbench trace: %s\n", error.message);
+    return 1;
+  }
+  printf("# %s: format %s, program %s, pid %u, %u threads, %u ids, %zu ops\n", path,
+         trace.format, trace.program[0] ? trace.program : "-", trace.pid, trace.thread_count,
+         trace.id_count, trace.op_count);
+  printf("# op thread kind id size [align=BYTES] [null] [t=NS]\n");
+  for (size_t i = 0; i < trace.op_count; i++) {
+    const hb_op *op = &trace.ops[i];
+    printf("%zu %u %s ", i, op->thread, hb_op_kind_name((hb_op_kind)op->kind));
+    if (op->id == HB_NULL_ID)
+      printf("null");
+    else
+      printf("%u", op->id);
+    if (op->kind != HB_OP_FREE) printf(" %" PRIu64, op->size);
+    if (op->kind == HB_OP_ALIGNED) printf(" align=%" PRIu64, (uint64_t)1 << op->align_log2);
+    if (op->flags & HB_FLAG_FROM_NULL) printf(" from-null");
+    if (op->flags & HB_FLAG_REALLOC_ZERO) printf(" by-realloc-zero");
+    if (trace.time_ns) printf(" t=%" PRIu64, trace.time_ns[i]);
+    if (putchar('\n') == EOF) break; /* stdout closed (dump | head) */
+  }
+  hb_trace_release(&trace);
+  return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int hb_trace_main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *sub = argv[1];
+  if (strcmp(sub, "info") == 0 && argc >= 3) {
+    int rc = 0;
+    for (int i = 2; i < argc; i++) {
+      if (i > 2) printf("\n");
+      if (info(argv[i])) rc = 1;
+    }
+    return rc;
+  }
+  if (strcmp(sub, "convert") == 0 && argc == 4) return convert(argv[2], argv[3]);
+  if (strcmp(sub, "dump") == 0 && argc == 3) return dump(argv[2]);
+  usage(stderr);
+  return 2;
+}

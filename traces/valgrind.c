@@ -1,0 +1,277 @@
+/* valgrind.c — importer of `valgrind --trace-malloc=yes` logs (plain or
+ * gzip-compressed).
+ *
+ * Event lines look like
+ *   --PID-- malloc(SIZE) = 0xADDR            calloc(NMEMB,SIZE) = 0xADDR
+ *   --PID-- realloc(0xOLD,SIZE) = 0xNEW      free(0xADDR)
+ *   --PID-- memalign(al 64, size 100) = 0x.. (posix_memalign, aligned_alloc and valloc
+ *                                             are logged as memalign)
+ *   --PID-- _Znwm(8) = 0x..   _ZdlPvm(0x..)  _ZnwmSt11align_val_t(size 64, al 64) = 0x..
+ * Other lines (valgrind's "==PID==" banner, other "--PID--" messages,
+ * program output) are skipped. Only the first process in the log is read:
+ * a log of several processes (--trace-children=yes) mixes address spaces.
+ * The last line may be cut short (the process was killed): a last line
+ * without its newline is ignored; a malformed event line anywhere else is
+ * an error.
+ */
+#include "builder.h"
+#include "hb_trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+enum call { CALL_NONE, CALL_MALLOC, CALL_CALLOC, CALL_REALLOC, CALL_ALIGNED, CALL_FREE };
+
+static int starts_with(const char *text, const char *prefix) {
+  return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+static enum call classify(const char *name) {
+  if (strcmp(name, "malloc") == 0 || strcmp(name, "__builtin_new") == 0 ||
+      strcmp(name, "__builtin_vec_new") == 0)
+    return CALL_MALLOC;
+  if (starts_with(name, "_Znw") || starts_with(name, "_Zna"))
+    return strstr(name, "align_val_t") ? CALL_ALIGNED : CALL_MALLOC;
+  if (strcmp(name, "calloc") == 0) return CALL_CALLOC;
+  if (strcmp(name, "realloc") == 0) return CALL_REALLOC;
+  if (strcmp(name, "memalign") == 0 || strcmp(name, "posix_memalign") == 0 ||
+      strcmp(name, "aligned_alloc") == 0 || strcmp(name, "valloc") == 0 ||
+      strcmp(name, "pvalloc") == 0)
+    return CALL_ALIGNED;
+  if (strcmp(name, "free") == 0 || strcmp(name, "cfree") == 0 || starts_with(name, "_Zdl") ||
+      starts_with(name, "_Zda") || strcmp(name, "__builtin_delete") == 0 ||
+      strcmp(name, "__builtin_vec_delete") == 0)
+    return CALL_FREE;
+  return CALL_NONE;
+}
+
+/* A number, hex with 0x or decimal. */
+static int parse_number(const char **cursor, uint64_t *value) {
+  const char *p = *cursor;
+  while (*p == ' ') p++;
+  int base = 10;
+  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+    base = 16;
+    p += 2;
+  }
+  uint64_t v = 0;
+  const char *start = p;
+  for (;; p++) {
+    int digit;
+    if (*p >= '0' && *p <= '9') digit = *p - '0';
+    else if (base == 16 && *p >= 'a' && *p <= 'f') digit = *p - 'a' + 10;
+    else if (base == 16 && *p >= 'A' && *p <= 'F') digit = *p - 'A' + 10;
+    else break;
+    if (v > (UINT64_MAX - (uint64_t)digit) / (uint64_t)base) return -1;
+    v = v * (uint64_t)base + (uint64_t)digit;
+  }
+  if (p == start) return -1;
+  *value = v;
+  *cursor = p;
+  return 0;
+}
+
+typedef struct event {
+  enum call call;
+  char name[64];
+  uint64_t args[2];     /* positional, unlabelled */
+  int arg_count;
+  uint64_t size, align; /* from "size N" / "al N" labels */
+  int has_size, has_align;
+  uint64_t result;
+  int has_result;
+} event;
+
+/* Parses "name(args)[ = result]" at p. 1 = event, 0 = not an allocator
+ * call (skip the line), -1 = malformed. */
+static int parse_event(const char *p, event *e) {
+  memset(e, 0, sizeof *e);
+  size_t n = 0;
+  while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
+         (p[n] >= '0' && p[n] <= '9') || p[n] == '_')
+    n++;
+  if (n == 0 || n >= sizeof e->name || p[n] != '(') return 0;
+  memcpy(e->name, p, n);
+  e->call = classify(e->name);
+  if (e->call == CALL_NONE) return 0;
+  p += n + 1;
+  for (;;) {
+    while (*p == ' ') p++;
+    if (*p == ')') break;
+    const char *label = p;
+    while (*p >= 'a' && *p <= 'z') p++;
+    size_t label_len = (size_t)(p - label);
+    uint64_t value;
+    if (label_len && *p != ' ') p = label, label_len = 0; /* "0x.." starts with a digit anyway */
+    if (parse_number(&p, &value)) return -1;
+    if (label_len == 2 && strncmp(label, "al", 2) == 0) {
+      e->align = value;
+      e->has_align = 1;
+    } else if (label_len == 4 && strncmp(label, "size", 4) == 0) {
+      e->size = value;
+      e->has_size = 1;
+    } else if (label_len == 0 && e->arg_count < 2) {
+      e->args[e->arg_count++] = value;
+    } else {
+      return -1;
+    }
+    while (*p == ' ') p++;
+    if (*p == ',') p++;
+    else if (*p != ')') return -1;
+  }
+  p++;
+  while (*p == ' ') p++;
+  if (*p == '=') {
+    p++;
+    if (parse_number(&p, &e->result)) return -1;
+    e->has_result = 1;
+  }
+  while (*p == ' ' || *p == '\r' || *p == '\n') p++;
+  if (*p) return -1;
+  if (e->call != CALL_FREE && !e->has_result) return -1;
+  return 1;
+}
+
+static unsigned log2_ceil(uint64_t value) {
+  unsigned log = 0;
+  while (log < 63 && ((uint64_t)1 << log) < value) log++;
+  return log;
+}
+
+/* Applies one parsed event. 1 = applied, -1 = malformed arguments, -2 = error set. */
+static int apply(hb_builder *b, const event *e, hb_error *error) {
+  uint64_t a0 = e->args[0], a1 = e->args[1];
+  switch (e->call) {
+  case CALL_MALLOC: {
+    if (!e->has_size && e->arg_count != 1) return -1;
+    uint64_t size = e->has_size ? e->size : a0;
+    return hb_builder_alloc(b, HB_OP_MALLOC, 0, size, 0, e->result, 0, error) ? -2 : 1;
+  }
+  case CALL_CALLOC: {
+    if (e->arg_count != 2) return -1;
+    uint64_t size = a1 && a0 > UINT64_MAX / a1 ? UINT64_MAX : a0 * a1;
+    return hb_builder_alloc(b, HB_OP_CALLOC, 0, size, 0, e->result, 0, error) ? -2 : 1;
+  }
+  case CALL_ALIGNED: {
+    uint64_t size, align;
+    if (e->has_size && e->has_align) {
+      size = e->size;
+      align = e->align;
+    } else if (!e->has_size && !e->has_align && e->arg_count == 2) {
+      align = a0;
+      size = a1;
+    } else if (strcmp(e->name, "valloc") == 0 && e->arg_count == 1) {
+      align = 4096;
+      size = a0;
+    } else {
+      return -1;
+    }
+    return hb_builder_alloc(b, HB_OP_ALIGNED, 0, size, log2_ceil(align), e->result, 0, error)
+               ? -2 : 1;
+  }
+  case CALL_REALLOC: {
+    if (e->arg_count != 2) return -1;
+    uint32_t id = hb_builder_realloc_take(b, a0);
+    return hb_builder_realloc_finish(b, 0, a0, id, a1, e->result, 0, error) ? -2 : 1;
+  }
+  case CALL_FREE:
+    if (e->arg_count < 1) return -1;
+    return hb_builder_free(b, 0, a0, 0, error) ? -2 : 1;
+  default:
+    return 0;
+  }
+}
+
+/* Reads one line into buf; a longer line is cut and the rest discarded.
+ * Returns the length, 0 at end of file; *complete says whether it ended
+ * with a newline. */
+static size_t read_line(gzFile file, char *buf, size_t size, int *complete, int *too_long) {
+  *complete = 0;
+  *too_long = 0;
+  if (!gzgets(file, buf, (int)size)) return 0;
+  size_t len = strlen(buf);
+  if (len && buf[len - 1] == '\n') {
+    *complete = 1;
+    return len;
+  }
+  if (len == size - 1) { /* cut: skip to the end of the line */
+    *too_long = 1;
+    int c;
+    while ((c = gzgetc(file)) != -1 && c != '\n') {
+    }
+    *complete = c == '\n';
+  }
+  return len;
+}
+
+int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
+  hb_trace_init(trace, path, "valgrind");
+  gzFile file = gzopen(path, "rb");
+  if (!file) {
+    int rc = hb_fail(error, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
+    hb_trace_release(trace);
+    return rc;
+  }
+  gzbuffer(file, 1 << 16);
+  hb_builder builder;
+  if (hb_builder_init(&builder, trace, 0, error)) {
+    gzclose(file);
+    hb_trace_release(trace);
+    return -1;
+  }
+  char line[1024];
+  unsigned long line_number = 0;
+  long pid = -1;
+  int rc = 0, complete, too_long;
+  while (rc == 0 && read_line(file, line, sizeof line, &complete, &too_long)) {
+    line_number++;
+    /* valgrind writes whole lines: one without its newline can only be
+     * the last, cut short when the process was killed. It is left out. */
+    if (!complete && !too_long) break;
+    long line_pid = 0;
+    int prefix = 0;
+    if (sscanf(line, "--%ld--%n", &line_pid, &prefix) < 1 || prefix == 0 || line[prefix] != ' ') {
+      if (sscanf(line, "==%ld== Command: %n", &line_pid, &prefix) >= 1 && prefix > 0 &&
+          !trace->program[0] && (pid < 0 || pid == line_pid)) {
+        size_t n = strcspn(line + prefix, " \r\n");
+        char *program = strndup(line + prefix, n);
+        if (program) {
+          free(trace->program);
+          trace->program = program;
+        }
+      }
+      continue;
+    }
+    event e;
+    int parsed = too_long ? -1 : parse_event(line + prefix + 1, &e);
+    if (parsed == 0) continue;
+    if (pid < 0) {
+      pid = line_pid;
+      trace->pid = (uint32_t)pid;
+    }
+    if (line_pid != pid) continue;
+    int applied = parsed < 0 ? -1 : apply(&builder, &e, error);
+    if (applied == -2) {
+      rc = -1;
+    } else if (applied == -1) {
+      rc = hb_fail(error, "%s:%lu: malformed %s event", path, line_number,
+                     too_long ? "(over-long)" : e.name);
+    }
+  }
+  if (rc == 0) {
+    int errnum = Z_OK;
+    const char *message = gzerror(file, &errnum);
+    if (errnum != Z_OK && errnum != Z_STREAM_END)
+      rc = hb_fail(error, "%s:%lu: read error: %s", path, line_number, message);
+  }
+  gzclose(file);
+  hb_builder_finish(&builder);
+  if (rc == 0 && pid < 0) rc = hb_fail(error, "%s:%lu: no allocator call found (is this a "
+                                       "valgrind --trace-malloc=yes log?)", path, line_number);
+  if (rc != 0) hb_trace_release(trace);
+  return rc;
+}
