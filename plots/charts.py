@@ -543,18 +543,27 @@ def chart_micro(sources, family, out_dir):
     gbench = [s for s in sources if s.kind == "gbench"]
     fig, ax = plt.subplots(figsize=(9, 4.6))
     allocators = palette.order(p.allocator for s in gbench for p in s.points if p.family == family)
+    # Variants (e.g. threads:1 and threads:2) of one allocator: one line
+    # each, told apart by marker (and by line style when there is one input).
+    variants = list(dict.fromkeys(p.variant for s in gbench for p in s.points
+                                  if p.family == family))
+    markers = dict(zip(variants, "os^Dvp*h"))
     per_item = set()
     sizes = set()
     for i, source in enumerate(gbench):
         style = _SOURCE_STYLES[i % len(_SOURCE_STYLES)]
-        suffix = f" ({source.label})" if len(gbench) > 1 else ""
-        for allocator in allocators:
-            points = sorted((p for p in source.points
-                             if p.family == family and p.allocator == allocator),
+        for allocator, variant in ((a, v) for a in allocators for v in variants):
+            if len(gbench) == 1:
+                style = _SOURCE_STYLES[variants.index(variant) % len(_SOURCE_STYLES)]
+            points = sorted((p for p in source.points if p.family == family
+                             and p.allocator == allocator and p.variant == variant),
                             key=lambda p: p.size)
+            suffix = (f" {variant}" if variant else "") + \
+                (f" ({source.label})" if len(gbench) > 1 else "")
             ok = [p for p in points if p.status == "ok"]
             if ok:
-                ax.plot([p.size for p in ok], [p.ns_per_op for p in ok], marker="o", markersize=3.5,
+                ax.plot([p.size for p in ok], [p.ns_per_op for p in ok],
+                        marker=markers.get(variant, "o"), markersize=3.5,
                         color=palette.colour(allocator), linestyle=style,
                         label=f"{allocator}{suffix}")
                 per_item |= {p.per_item for p in ok}
@@ -568,8 +577,14 @@ def chart_micro(sources, family, out_dir):
                                   f"{p.status}")
             sizes.update(p.size for p in points)
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted(sizes))
-    ax.set_xticklabels([size_label(s) for s in sorted(sizes)], fontsize=8)
+    ticks = sorted(sizes)
+    if len(ticks) > 10:
+        # Too many odd sizes to label: label powers of two, at most ~10.
+        low, high = math.log2(ticks[0]), math.log2(ticks[-1])
+        step = max(1, math.ceil((high - low) / 10))
+        ticks = [2 ** k for k in range(math.floor(low), math.ceil(high) + 1, step)]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([size_label(s) for s in ticks], fontsize=8)
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yscale("log")
     plain_log(ax.yaxis)

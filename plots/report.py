@@ -248,21 +248,23 @@ def overview_table(view, label):
 
 def micro_table(sources, family):
     gbench = [s for s in sources if s.kind == "gbench"]
+    variants = any(p.variant for s in gbench for p in s.points if p.family == family)
     rows = []
     for source in gbench:
         allocators = palette.order(p.allocator for p in source.points if p.family == family)
         for allocator in allocators:
             for p in sorted((p for p in source.points
                              if p.family == family and p.allocator == allocator),
-                            key=lambda p: p.size):
+                            key=lambda p: (p.variant, p.size)):
                 row = [esc(source.label)] if len(gbench) > 1 else []
-                row += [swatch(allocator), charts.size_label(p.size), status_cell(p.status),
+                row += [swatch(allocator)] + ([esc(p.variant)] if variants else [])
+                row += [charts.size_label(p.size), status_cell(p.status),
                         "—" if p.ns_per_op is None else f"{p.ns_per_op:.3g}",
                         "1e9 ÷ items_per_second" if p.per_item else "real time per iteration",
                         str(p.repetitions)]
                 rows.append(row)
-    header = (["input"] if len(gbench) > 1 else []) + [
-        "allocator", "size", "status", "ns/op", "from", "repetitions"]
+    header = (["input"] if len(gbench) > 1 else []) + ["allocator"] + \
+        (["variant"] if variants else []) + ["size", "status", "ns/op", "from", "repetitions"]
     return table(header, rows, "num")
 
 

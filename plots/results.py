@@ -93,6 +93,7 @@ class MicroPoint:
     family: str
     allocator: str
     size: int
+    variant: str         # what else the name says, e.g. "threads:2"; "" if nothing
     ns_per_op: float     # None when status is not "ok"
     status: str          # "ok" | "error: <message>"
     per_item: bool       # True: 1e9 / items_per_second; False: real time per iteration
@@ -180,14 +181,23 @@ def _load_replay(check, doc, path):
 _NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
+# Parts Google Benchmark appends to a name that change how it measures, not
+# what: they do not tell one line of a chart from another.
+_GB_SETTINGS = ("real_time", "manual_time", "process_time")
+_GB_SETTING_PREFIXES = ("repeats:", "min_time:", "min_warmup_time:", "iterations:")
+
+
 def _split_name(check, name, where):
-    """family/allocator/arg[/...]: Google Benchmark appends parts of its own
-    (threads:2, min_time:...) which carry a colon and are not arguments."""
-    parts = [p for p in name.split("/") if ":" not in p]
-    if len(parts) < 3 or not parts[2].isdigit():
+    """family/allocator/size[/more]: what follows the size (further
+    arguments, threads:N) is the variant; Google Benchmark's own settings
+    (real_time, repeats:3, ...) are dropped."""
+    parts = name.split("/")
+    if len(parts) < 3 or not parts[2].isdigit() or not parts[0] or not parts[1]:
         check.fail(f"{where}.name",
                    f"{json.dumps(name)} is not family/allocator/size (e.g. pairs/glibc/64)")
-    return parts[0], parts[1], int(parts[2])
+    variant = [p for p in parts[3:]
+               if p not in _GB_SETTINGS and not p.startswith(_GB_SETTING_PREFIXES)]
+    return parts[0], parts[1], int(parts[2]), "/".join(variant)
 
 
 def _load_gbench(check, doc, path):
@@ -204,7 +214,7 @@ def _load_gbench(check, doc, path):
         run_type = entry.get("run_type", "iteration")
         if run_type not in ("iteration", "aggregate"):
             check.fail(f"{where}.run_type", f"must be iteration or aggregate, not {json.dumps(run_type)[:40]}")
-        family, allocator, size = _split_name(check, run_name, where)
+        family, allocator, size, variant = _split_name(check, run_name, where)
         if not entry.get("error_occurred", False):
             check.get(entry, "real_time", where, "nonneg")
             check.get(entry, "cpu_time", where, "nonneg")
@@ -215,7 +225,7 @@ def _load_gbench(check, doc, path):
                 check.get(entry, "items_per_second", where, "nonneg")
         if run_type == "aggregate":
             check.get(entry, "aggregate_name", where, "str")
-        key = (family, allocator, size, run_name)
+        key = (family, allocator, size, variant)
         if key not in groups:
             groups[key] = {"iterations": [], "aggregates": {}}
             order.append(key)
@@ -226,13 +236,13 @@ def _load_gbench(check, doc, path):
 
     points = []
     for key in order:
-        family, allocator, size, _ = key
+        family, allocator, size, variant = key
         group = groups[key]
         errors = [e for e in group["iterations"] if e.get("error_occurred")]
         if errors:
             message = str(errors[0].get("error_message", "")) or "error"
-            points.append(MicroPoint(family, allocator, size, None, f"error: {message}",
-                                     False, len(group["iterations"])))
+            points.append(MicroPoint(family, allocator, size, variant, None,
+                                     f"error: {message}", False, len(group["iterations"])))
             continue
         # The median of the repetitions: Google Benchmark's own aggregate if
         # it wrote one, else the median of the iteration runs.
@@ -244,7 +254,7 @@ def _load_gbench(check, doc, path):
         values = sorted(_ns_per_op(e, per_item) for e in candidates)
         middle = len(values) // 2
         ns = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-        points.append(MicroPoint(family, allocator, size, ns, "ok", per_item,
+        points.append(MicroPoint(family, allocator, size, variant, ns, "ok", per_item,
                                  max(1, len(group["iterations"]))))
     machine = {k: context[k] for k in ("host_name", "num_cpus", "mhz_per_cpu",
                                        "cpu_scaling_enabled", "caches", "load_avg",

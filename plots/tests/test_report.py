@@ -97,7 +97,7 @@ def fixtures(fixture_dir, *names):
 def test_charts(python, fixture_dir):
     inputs = fixtures(fixture_dir, "replay-a.json", "gbench-pairs.json")
     names = expected_charts(inputs)
-    check(len(names) == 12, f"12 charts expected from the fixtures, got {len(names)}: {names}")
+    check(len(names) == 13, f"13 charts expected from the fixtures, got {len(names)}: {names}")
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([python, os.path.join(PLOTS, "charts.py")] + inputs + ["-o", out_dir])
         check(code == 0, f"charts.py exits 0 (got {code}: {err.strip()})")
@@ -133,6 +133,10 @@ def test_charts(python, fixture_dir):
               "null footprint written as not reported")
         check("error: sbrk-tutorial: out of memory" in micro.replace("…", ""),
               "errored microbenchmark written on micro-pairs")
+        threads = svg_text(out_dir, "micro-threads")
+        for line in ("glibc threads:1", "glibc threads:2", "sbrk threads:1", "sbrk threads:2"):
+            check(line in threads, f"micro-threads has a line {line!r}")
+        check("real_time" not in threads, "Google Benchmark's own settings are not variants")
         ladder = svg_text(out_dir, "sbrk-ladder-ci-vm")
         check("not ok on 1 of 2" in ladder, "ladder names the policies that did not complete")
     # Palette: fixed by name, distinct for the well-known allocators,
