@@ -14,6 +14,7 @@ the command can print it and exit non-zero instead of drawing a wrong chart.
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 
 REPLAY_SCHEMA_VERSION = 1
@@ -318,3 +319,29 @@ def load_all(paths):
             for number, source in enumerate(same, 1):
                 source.label = f"{label} #{number}"
     return sources
+
+
+def parse_args(argv, prog):
+    """The command line report.py and charts.py share: RESULTS.json... -o DIR.
+    Usage errors exit with status 2."""
+    usage = f"usage: {prog} RESULTS.json... -o DIR"
+    paths, out_dir = [], None
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help"):
+            print(usage)
+            sys.exit(0)
+        if arg in ("-o", "--output"):
+            out_dir = next(args, None)
+            if out_dir is None:
+                print(f"{prog}: -o needs a directory\n{usage}", file=sys.stderr)
+                sys.exit(2)
+        elif arg.startswith("-") and arg != "-":
+            print(f"{prog}: unknown option '{arg}'\n{usage}", file=sys.stderr)
+            sys.exit(2)
+        else:
+            paths.append(arg)
+    if not paths or not out_dir:
+        print(f"{prog}: need at least one RESULTS.json and -o DIR\n{usage}", file=sys.stderr)
+        sys.exit(2)
+    return paths, out_dir

@@ -32,6 +32,7 @@ sys.path.insert(0, PLOTS)
 
 import palette  # noqa: E402
 import results  # noqa: E402
+from drawing import slug  # noqa: E402
 
 failures = []
 
@@ -64,11 +65,6 @@ def expected_charts(paths):
         for point in source.points:
             names.add(f"micro-{slug(point.family)}")
     return sorted(names)
-
-
-def slug(text):
-    import re
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
 
 def check_chart_files(out_dir, names):
