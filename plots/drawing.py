@@ -91,11 +91,13 @@ def _log_1_2_5(value, _position=None):
 
 def plain_log(axis):
     """A log axis labelled with plain numbers instead of 10^k. Call it once
-    the data is drawn: under one decade every minor tick gets a label."""
+    the data is drawn: the fewer decades, the more minor ticks get a label
+    (all under one decade, 2× and 5× up to three, none beyond)."""
     low, high = sorted(axis.get_view_interval())
     axis.set_major_formatter(FuncFormatter(plain_number))
-    few = low > 0 and high / low < 10
-    axis.set_minor_formatter(FuncFormatter(plain_number if few else _log_1_2_5))
+    decades = math.log10(high / low) if low > 0 else 99
+    minor = plain_number if decades < 1 else _log_1_2_5 if decades <= 3 else (lambda v, p=None: "")
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def size_label(size_bytes):

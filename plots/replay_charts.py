@@ -98,11 +98,19 @@ def chart_memory(view, trace, out_dir):
 
 def chart_heap_growth(view, trace, out_dir):
     cells, allocators = view.trace_cells(trace)
-    peak = 1
+    live_peak, footprint_peaks = 1, []
     for run in cells.values():
-        for sample in run["heap_growth"] or []:
-            peak = max(peak, sample["live_bytes"], sample["footprint_bytes"] or 0)
-    unit, scale = byte_unit(peak)
+        samples = run["heap_growth"] or []
+        live_peak = max([live_peak] + [s["live_bytes"] for s in samples])
+        footprints = [s["footprint_bytes"] for s in samples if s["footprint_bytes"] is not None]
+        if footprints:
+            footprint_peaks.append(max(footprints))
+    # Footprints ten times apart (an allocator that reserves megabytes up
+    # front, or one that balloons) would flatten the other curves on a
+    # linear scale: then the scale is logarithmic, and says so.
+    top = max([live_peak] + footprint_peaks)
+    log_scale = top > 10 * min([live_peak] + footprint_peaks)
+    unit, scale = byte_unit(top)
     fig, ax = plt.subplots(figsize=(10, 4.2))
     handles = []
     lives = 0   # the live-bytes lines lead the legend
@@ -143,8 +151,16 @@ def chart_heap_growth(view, trace, out_dir):
     if not handles:
         ax.text(0.5, 0.5, "no heap growth samples", transform=ax.transAxes, ha="center")
     ax.set_xlabel("operation index (trace order)")
-    ax.set_ylabel(f"bytes ({unit})")
-    ax.set_ylim(bottom=0)
+    if log_scale:
+        # Zero (an empty heap) has no place on a log axis: the axis starts
+        # at 1 KiB and the curves run off its bottom there.
+        ax.set_yscale("log")
+        ax.set_ylim(1024 / scale, top * 1.5 / scale)
+        plain_log(ax.yaxis)
+        ax.set_ylabel(f"bytes ({unit}, log scale)")
+    else:
+        ax.set_ylim(0, top * 1.05 / scale)
+        ax.set_ylabel(f"bytes ({unit})")
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     title = trace_title("heap growth (live bytes and each allocator's footprint)", trace, cells.values())
