@@ -72,6 +72,22 @@ def byte_unit(max_bytes):
     return "bytes", 1
 
 
+def sig3(value):
+    """Three significant digits without e-notation: 0.0157, 15.6, 4,120."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def percent(value):
+    """A percentage: 98.5%, and small ones as 0.02% rather than 0.0%."""
+    return f"{value:.1f}%" if value >= 1 or value == 0 else f"{value:.2g}%"
+
+
+def times(ratio, _position=None):
+    """A ratio to glibc: 1.37×, 0.82×, and small ones with two significant
+    digits (0.0042×) rather than a misleading 0.00×."""
+    return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.2g}×"
+
+
 def status_text(status):
     """The short form a chart can hold: "timeout", "failed", "error"."""
     return status if len(status) <= 22 else status[:21] + "…"
@@ -131,12 +147,14 @@ def source_legend(ax, labels, loc="lower right"):
 
 
 def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not reported",
-           whisker=None):
+          whisker=None, log_if_spread=False):
     """Horizontal bars: one row per allocator, one bar per input inside it.
     cells[(label, allocator)] is a run or absent; value(label, run) a number
-    or None; whisker(label, run) an optional (low, high) drawn as an error bar."""
+    or None; whisker(label, run) an optional (low, high) drawn as an error bar.
+    With log_if_spread, values more than 100 times apart get a log axis."""
     height = 0.8 / max(1, len(labels))
     top = 0.0
+    low = math.inf
     for row, allocator in enumerate(allocators):
         for i, label in enumerate(labels):
             y = row + (i - (len(labels) - 1) / 2) * height
@@ -173,10 +191,18 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
             ax.text(end, y, " " + fmt(v) + ("" if ok else f" ({status_text(run['status'])})"),
                     va="center", fontsize=7.5, color="black" if ok else "#b00000")
             top = max(top, end)
+            if v > 0:
+                low = min(low, v)
     ax.set_yticks(range(len(allocators)))
     ax.set_yticklabels(allocators)
     ax.invert_yaxis()
     ax.set_ylim(len(allocators) - 0.5, -0.5)
-    ax.set_xlim(0, top * 1.3 if top > 0 else 1)
+    if log_if_spread and top > 100 * low:
+        ax.set_xscale("log")
+        ax.set_xlim(low / 3, top * 6)
+        plain_log(ax.xaxis)
+        xlabel = xlabel.replace("\n", ", log scale\n", 1) if "\n" in xlabel else xlabel + ", log scale"
+    else:
+        ax.set_xlim(0, top * 1.3 if top > 0 else 1)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)

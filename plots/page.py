@@ -165,7 +165,8 @@ def throughput_table(view, trace):
                 mops = f"<b>{mops}</b>"
             row += [f"{run['ns_per_op']:.3g}",
                     f"{run['ns_per_op_min']:.3g}–{run['ns_per_op_max']:.3g}", mops,
-                    f"{base / run['ns_per_op']:.2f}×" if base and run["ns_per_op"] > 0 else "—"]
+                    drawing.times(base / run["ns_per_op"]) if base and run["ns_per_op"] > 0
+                    else "—"]
         else:
             row += ["—"] * 4
         row.append(str(run["repeat"]))
@@ -230,7 +231,7 @@ def overview_table(view, label):
         not_ok = len(runs) - len(ok)
         rows.append([swatch(allocator), f"{len(ok)} of {len(runs)}",
                      f'<td class="{"bad" if not_ok else "ok"}">{not_ok}</td>',
-                     f"{_geomean(rel):.2f}×" if rel else "—",
+                     drawing.times(_geomean(rel)) if rel else "—",
                      fmt_pct(_geomean([r["utilization"] for r in ok]))])
     return table(["allocator", "traces completed", "not ok", "× glibc (geo. mean, ok cells)",
                   "utilization (geo. mean, ok cells)"], rows, "num")

@@ -9,9 +9,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 import palette
-from drawing import (NOT_OK_FACE, SOURCE_STYLES, hbars, plain_log, plt, save, slug,
-                     source_legend, status_text, thousands, trace_title, byte_unit,
-                     plain_number, FuncFormatter)
+from drawing import (NOT_OK_FACE, SOURCE_STYLES, FuncFormatter, byte_unit, hbars, plain_log,
+                     percent, plain_number, plt, save, sig3, slug, source_legend,
+                     status_text, thousands, times, trace_title)
 
 # ---- replay: the data in chart form ---------------------------------------
 
@@ -46,6 +46,11 @@ class ReplayView:
 
 # ---- replay charts, one set per trace ---------------------------------------
 
+def _bars_height(view, allocators):
+    """Inches for a chart with a row of bars per allocator, one per input."""
+    return 0.45 * len(allocators) * max(1, len(view.labels) * 0.7) + 1.4
+
+
 def _pass_range(_label, run):
     """Throughput of the slowest and the fastest timed pass, in Mops/s."""
     if (run["ns_per_op_min"] or 0) > 0 and (run["ns_per_op_max"] or 0) > 0:
@@ -55,19 +60,20 @@ def _pass_range(_label, run):
 
 def chart_throughput(view, trace, out_dir):
     cells, allocators = view.trace_cells(trace)
-    fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(10, 0.45 * len(allocators) * max(1, len(view.labels) * 0.7) + 1.4),
+    fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(10, _bars_height(view, allocators)),
                                          sharey=True)
     hbars(ax_abs, allocators, view.labels, cells,
-           lambda l, r: None if r["ops_per_sec"] is None else r["ops_per_sec"] / 1e6, lambda v: f"{v:.3g}",
-           "million ops per second (bar: median pass; whisker: slowest–fastest)",
-           whisker=_pass_range)
+          lambda l, r: None if r["ops_per_sec"] is None else r["ops_per_sec"] / 1e6,
+          sig3,
+          "million ops per second\n(bar: median pass; whisker: slowest–fastest)",
+          whisker=_pass_range)
 
     def relative(label, run):
         base = view.baseline(trace, label)
         return base / run["ns_per_op"] if base and (run["ns_per_op"] or 0) > 0 else None
-    hbars(ax_rel, allocators, view.labels, cells, relative, lambda v: f"{v:.2f}×",
-           "× glibc's throughput on the same input (higher is better)",
-           missing="no glibc baseline")
+    hbars(ax_rel, allocators, view.labels, cells, relative, times,
+          "× glibc's throughput on the same input\n(higher is better)",
+          missing="no glibc baseline")
     ax_rel.axvline(1.0, color=palette.colour("glibc"), linestyle="--", linewidth=0.8)
     source_legend(ax_rel, view.labels)
     title = trace_title("replay throughput", trace, cells.values())
@@ -78,17 +84,18 @@ def chart_throughput(view, trace, out_dir):
 
 def chart_memory(view, trace, out_dir):
     cells, allocators = view.trace_cells(trace)
-    fig, (ax_util, ax_frag) = plt.subplots(1, 2, figsize=(10, 0.45 * len(allocators) * max(1, len(view.labels) * 0.7) + 1.4),
+    fig, (ax_util, ax_frag) = plt.subplots(1, 2, figsize=(10, _bars_height(view, allocators)),
                                            sharey=True)
     hbars(ax_util, allocators, view.labels, cells,
-           lambda l, r: None if r["utilization"] is None else 100 * r["utilization"],
-           lambda v: f"{v:.1f}%",
-           "utilization (peak live bytes ÷ peak footprint, %; higher is better)",
-           missing="footprint not reported")
+          lambda l, r: None if r["utilization"] is None else 100 * r["utilization"],
+          percent,
+          "utilization (%): peak live bytes ÷ peak footprint\n(higher is better)",
+          missing="footprint not reported")
     hbars(ax_frag, allocators, view.labels, cells, lambda l, r: r["fragmentation"],
-           lambda v: f"{v:.2f}",
-           "fragmentation (footprint at peak live ÷ peak live − 1; lower is better)",
-           missing="footprint not reported")
+          sig3,
+          "fragmentation: footprint at peak live ÷ peak live − 1\n(lower is better)",
+          missing="footprint not reported", log_if_spread=True)
+    ax_util.set_xlim(0, 118)
     source_legend(ax_frag, view.labels)
     title = trace_title("memory utilization and fragmentation", trace, cells.values())
     fig.suptitle(title)
@@ -171,12 +178,12 @@ def chart_heap_growth(view, trace, out_dir):
 
 def chart_reuse(view, trace, out_dir):
     cells, allocators = view.trace_cells(trace)
-    fig, (ax_rate, ax_dist) = plt.subplots(1, 2, figsize=(11, 0.45 * len(allocators) * max(1, len(view.labels) * 0.7) + 1.8),
+    fig, (ax_rate, ax_dist) = plt.subplots(1, 2, figsize=(11, _bars_height(view, allocators) + 0.4),
                                            gridspec_kw={"width_ratios": [1, 1.2]})
     hbars(ax_rate, allocators, view.labels, cells,
-           lambda l, r: None if r["reuse_rate"] is None else 100 * r["reuse_rate"],
-           lambda v: f"{v:.0f}%",
-           "reuse rate (% of allocations placed in a freed block)", missing="no reuse figure")
+          lambda l, r: None if r["reuse_rate"] is None else 100 * r["reuse_rate"],
+          lambda v: f"{v:.0f}%",
+          "reuse rate (% of allocations placed in a freed block)", missing="no reuse figure")
     ax_rate.set_xlim(0, 118)
     drawn = 0
     for i, label in enumerate(view.labels):
