@@ -15,10 +15,18 @@ import sys
 import results
 
 PROG = "heapbench report"
+ABOUT = """\
+Reads heapbench replay JSON (heapbench replay --json, docs/JSON.md) and
+Google Benchmark JSON (names family/allocator/size), in any mix, from one or
+several machines or runs (each labelled by its JSON label or its file name),
+and writes into DIR every chart as PNG and SVG and report.html, one
+self-contained page with the charts beside their tables and the machines.
+A bad or missing file stops it with one line naming the file and the field.
+See docs/REPORT.md."""
 
 
 def main(argv):
-    paths, out_dir = results.parse_args(argv, PROG)
+    paths, out_dir = results.parse_args(argv, PROG, ABOUT)
     try:
         sources = results.load_all(paths)
     except results.InputError as error:

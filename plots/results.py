@@ -161,6 +161,28 @@ def _check_run(check, run, where):
         last_op = op
 
 
+def _distinct_traces(check, runs):
+    """Charts key a cell by (trace, allocator). Two traces of one name from
+    different files (bash.rep and bash.hbt, or two folders) are told apart
+    by their paths; the same cell twice is an error."""
+    paths = {}
+    for run in runs:
+        paths.setdefault(run["trace"], []).append(run["trace_path"])
+    for name, seen in paths.items():
+        distinct = list(dict.fromkeys(seen))
+        if len(distinct) > 1:
+            for run in runs:
+                if run["trace"] == name:
+                    run["trace"] = f"{name} ({run['trace_path']})"
+    cells = {}
+    for i, run in enumerate(runs):
+        key = (run["trace"], run["allocator"])
+        if key in cells:
+            check.fail(f"runs[{i}]", f"trace {json.dumps(run['trace'])} on "
+                       f"{json.dumps(run['allocator'])} again (first in runs[{cells[key]}])")
+        cells[key] = i
+
+
 def _load_replay(check, doc, path):
     version = check.get(doc, "schema_version", "", "any")
     if version != REPLAY_SCHEMA_VERSION:
@@ -173,6 +195,7 @@ def _load_replay(check, doc, path):
     runs = check.get(doc, "runs", "", "list")
     for i, run in enumerate(runs):
         _check_run(check, run, f"runs[{i}]")
+    _distinct_traces(check, runs)
     return Source(path=path, kind="replay", label=label or "", machine=machine,
                   settings=settings, tool=tool, runs=runs)
 
@@ -321,15 +344,15 @@ def load_all(paths):
     return sources
 
 
-def parse_args(argv, prog):
+def parse_args(argv, prog, about=""):
     """The command line report.py and charts.py share: RESULTS.json... -o DIR.
-    Usage errors exit with status 2."""
+    --help prints the usage and `about`; usage errors exit with status 2."""
     usage = f"usage: {prog} RESULTS.json... -o DIR"
     paths, out_dir = [], None
     args = iter(argv)
     for arg in args:
         if arg in ("-h", "--help"):
-            print(usage)
+            print(usage + ("\n\n" + about if about else ""))
             sys.exit(0)
         if arg in ("-o", "--output"):
             out_dir = next(args, None)

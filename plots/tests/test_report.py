@@ -181,6 +181,17 @@ def test_report(heapbench, fixture_dir):
             out.write(stream.read())
         labels = [s.label for s in results.load_all([inputs[0], twin, inputs[1]])]
         check(labels == ["ci-vm #1", "ci-vm #2", "replay-laptop"], f"labels {labels}")
+        # Two traces of one name from different files stay apart.
+        with open(inputs[0], encoding="utf-8") as stream:
+            doc = json.load(stream)
+        for run_ in doc["runs"]:
+            if run_["trace"] == "binary":
+                run_["trace"], run_["trace_path"] = "short1", "elsewhere/short1.hbt"
+        with open(twin, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+        traces = sorted({r["trace"] for r in results.load(twin).runs})
+        check(traces == ["short1 (../shared/traces/malloclab/short1.rep)",
+                         "short1 (elsewhere/short1.hbt)"], f"same-name traces kept apart: {traces}")
 
 
 def _mutations(replay, gbench):
@@ -211,6 +222,8 @@ def _mutations(replay, gbench):
          ["runs[0].status"]),
         ("growth-order", edit(replay, lambda d: d["runs"][0]["heap_growth"].reverse()),
          ["runs[0].heap_growth[1].op", "op order"]),
+        ("duplicate-cell", edit(replay, lambda d: d["runs"].insert(1, copy.deepcopy(d["runs"][0]))),
+         ["runs[1]", "\"short1\" on \"glibc\" again (first in runs[0])"]),
         ("bad-histogram", edit(replay, lambda d: d["runs"][0].update(
             reuse_distance_histogram=[[1, 2, 3]])), ["runs[0].reuse_distance_histogram[0]"]),
         ("gbench-name", edit(gbench, lambda d: d["benchmarks"][0].update(
