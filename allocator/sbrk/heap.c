@@ -194,6 +194,12 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
  * trim or index. */
 static void release(hb_heap *h, hb_block *block) {
   size_t size = hb_block_size(block);
+  /* A program that frees a block this large will likely allocate one
+   * again: keep twice that much at the top instead of trimming it and
+   * growing back (an sbrk pair and fresh zeroed pages every time), like
+   * glibc's dynamic mmap and trim thresholds. */
+  if (size > h->trim_threshold_bytes / 2 && h->trim_threshold_bytes < HB_HEAP_TRIM_MAX_BYTES)
+    h->trim_threshold_bytes = 2 * size < HB_HEAP_TRIM_MAX_BYTES ? 2 * size : HB_HEAP_TRIM_MAX_BYTES;
   uint64_t prev_alloc = block->header & HB_BLOCK_PREV_ALLOC;
   /* Clear A first: should this header outlive the merge (inside a bigger
    * free block), a second free of the pointer still reads "free". */
@@ -277,20 +283,15 @@ static void park(hb_heap *h, hb_block *block, size_t size) {
   h->quick[c] = block;
   h->quick_count[c]++;
   h->quick_blocks++;
-  h->in_use_bytes -= size;
-  h->free_bytes += size;
-  h->free_blocks++;
+  h->quick_bytes += size;
 }
 
 static hb_block *unpark(hb_heap *h, size_t c) {
   hb_block *block = h->quick[c];
-  size_t size = hb_block_size(block);
   h->quick[c] = block->next;
   h->quick_count[c]--;
   h->quick_blocks--;
-  h->in_use_bytes += size;
-  h->free_bytes -= size;
-  h->free_blocks--;
+  h->quick_bytes -= (c + 2) * 16;
   block->header &= ~HB_BLOCK_QUICK;
   return block;
 }
@@ -466,10 +467,11 @@ static size_t largest_free(hb_heap *h) {
 int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
   switch (which) {
     case HB_STAT_FOOTPRINT_BYTES: *value = h->footprint_bytes; return 0;
-    case HB_STAT_IN_USE_BYTES: *value = h->in_use_bytes; return 0;
-    case HB_STAT_FREE_BYTES: *value = h->free_bytes; return 0;
+    /* Parked blocks are free for the program, allocated for the heap. */
+    case HB_STAT_IN_USE_BYTES: *value = h->in_use_bytes - h->quick_bytes; return 0;
+    case HB_STAT_FREE_BYTES: *value = h->free_bytes + h->quick_bytes; return 0;
     case HB_STAT_BLOCKS: *value = h->blocks; return 0;
-    case HB_STAT_FREE_BLOCKS: *value = h->free_blocks; return 0;
+    case HB_STAT_FREE_BLOCKS: *value = h->free_blocks + h->quick_blocks; return 0;
     case HB_STAT_LARGEST_FREE_BYTES: *value = largest_free(h); return 0;
     default: return ENOENT;
   }
@@ -506,7 +508,7 @@ static void clear_marks(hb_heap *h) {
 }
 
 /* Every block of one region; marks the free ones for check_listed. */
-static int check_region(hb_heap *h, char *region, char *end, size_t counts[5], char *why,
+static int check_region(hb_heap *h, char *region, char *end, size_t counts[6], char *why,
                         size_t why_len) {
   if (((uintptr_t)region & 15) || (uintptr_t)region < h->lowest || (uintptr_t)end > h->highest ||
       end < region + MIN_GROW_BYTES)
@@ -539,12 +541,12 @@ static int check_region(hb_heap *h, char *region, char *end, size_t counts[5], c
       return hb_sbrk_fail(why, why_len, "%s: block %p: size %zu impossible", h->name, (void *)b,
                           size);
     counts[1]++;
-    if (b->header & HB_BLOCK_QUICK) { /* parked: free for the program, unmerged */
+    if (b->header & HB_BLOCK_QUICK) { /* parked: allocated for the heap, unmerged */
       if (!hb_block_is_alloc(b))
         return hb_sbrk_fail(why, why_len, "%s: block %p: parked but not allocated", h->name,
                             (void *)b);
-      counts[2]++;
-      counts[3] += size;
+      counts[4] += size;
+      counts[5] += size;
       b->header |= HB_BLOCK_MARK;
     } else if (hb_block_is_alloc(b)) {
       counts[4] += size;
@@ -613,8 +615,9 @@ static int check_quick(hb_heap *h, char *why, size_t why_len) {
 }
 
 int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
-  /* footprint, blocks, free blocks, free bytes, in-use bytes */
-  size_t counts[5] = {0, 0, 0, 0, 0};
+  /* footprint, blocks, free blocks, free bytes, in-use bytes (parked
+   * included), parked bytes */
+  size_t counts[6] = {0, 0, 0, 0, 0, 0};
   int rc = 0;
   char *region = h->top_region, *end = h->top_end;
   while (region && rc == 0) {
@@ -625,17 +628,19 @@ int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
   }
   if (rc == 0 && (counts[0] != h->footprint_bytes || counts[1] != h->blocks ||
                   counts[2] != h->free_blocks || counts[3] != h->free_bytes ||
-                  counts[4] != h->in_use_bytes))
+                  counts[4] != h->in_use_bytes || counts[5] != h->quick_bytes))
     rc = hb_sbrk_fail(why, why_len,
                       "%s: counters disagree with the heap walk: footprint %zu/%zu blocks %zu/%zu "
-                      "free %zu/%zu free bytes %zu/%zu in use %zu/%zu (counter/walk)",
+                      "free %zu/%zu free bytes %zu/%zu in use %zu/%zu parked bytes %zu/%zu "
+                      "(counter/walk)",
                       h->name, h->footprint_bytes, counts[0], h->blocks, counts[1], h->free_blocks,
-                      counts[2], h->free_bytes, counts[3], h->in_use_bytes, counts[4]);
+                      counts[2], h->free_bytes, counts[3], h->in_use_bytes, counts[4],
+                      h->quick_bytes, counts[5]);
   if (rc == 0) rc = check_quick(h, why, why_len);
   if (rc == 0) {
     listed_count = 0;
     rc = h->fit->check(h, why, why_len);
-    size_t expected = h->free_blocks - h->quick_blocks - (top_block(h) != NULL);
+    size_t expected = h->free_blocks - (top_block(h) != NULL);
     if (rc == 0 && listed_count != expected)
       rc = hb_sbrk_fail(why, why_len, "%s: %zu free blocks besides the top, but the index holds %zu",
                         h->name, expected, listed_count);

@@ -38,7 +38,7 @@
 typedef struct hb_heap hb_heap;
 
 /* Quick lists hold blocks of 32, 48, ... bytes, one list per size. */
-#define HB_QUICK_CLASSES 32
+#define HB_QUICK_CLASSES 64
 #define HB_QUICK_MAX_BYTES ((HB_QUICK_CLASSES + 1) * 16)
 
 /* A placement policy: the index of free blocks. Blocks handed to insert
@@ -63,7 +63,8 @@ struct hb_heap {
   char *top_end;           /* its end; the epilogue is the 8 bytes below */
   uintptr_t lowest, highest; /* bounds of all regions, to reject wild pointers */
   /* Tuning, set by the policy. */
-  size_t trim_threshold_bytes; /* give the top back when a free top block is this big */
+  size_t trim_threshold_bytes; /* give the top back when a free top block is this big;
+                                  rises to twice the largest block freed (heap.c) */
   size_t trim_keep_bytes;      /* ... keeping this much of it */
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
   size_t grow_max_slack_bytes; /* ... but by no more than this beyond the need */
@@ -76,10 +77,11 @@ struct hb_heap {
    * heap bigger; it only delays coalescing. Parked blocks count as free. */
   size_t quick_max_bytes;
   unsigned quick_cap;
-  size_t quick_blocks;
+  size_t quick_blocks, quick_bytes;
   hb_block *quick[HB_QUICK_CLASSES];
   unsigned quick_count[HB_QUICK_CLASSES];
-  /* Counters: the statistics are O(1). Block bytes include headers. */
+  /* Counters: the statistics are O(1). Block bytes include headers. Parked
+   * blocks count as allocated here; stat() reports them as free. */
   size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
 };
 
@@ -91,6 +93,8 @@ struct hb_heap {
 #define HB_HEAP_GROW_SHIFT 6
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
+/* The trim threshold never rises above this. */
+#define HB_HEAP_TRIM_MAX_BYTES ((size_t)64 << 20)
 /* The fields every heap sets; a policy adds its own after them. */
 #define HB_HEAP_FIELDS(policy_name, fit_table)                                            \
   .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \

@@ -18,7 +18,7 @@
  * (good for utilization) at first-fit cost. free is O(1): coalesce with the
  * neighbours (each leaves its list by unlinking), push on the class list.
  *
- * On top of that, quick lists (heap.h): blocks of up to 256 bytes, freed,
+ * On top of that, quick lists (heap.h): blocks of up to 1040 bytes, freed,
  * are parked unmerged per exact size (32 per size) and handed straight back
  * to the next malloc of that size; they are merged before the heap would
  * grow. Most programs free and allocate the same small sizes over and over:
@@ -127,10 +127,11 @@ static const hb_fit segfit_fit = {
     .check = segfit_check,
 };
 
-/* Quick lists for blocks up to 256 bytes, 32 per size: most programs'
- * malloc/free pairs are small and repeat sizes (docs/SBRK.md). */
-static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit), .quick_max_bytes = 256,
-                              .quick_cap = 32};
+/* Quick lists for blocks up to 1040 bytes (requests up to 1032, as glibc's
+ * tcache), 32 per size: most programs' malloc/free pairs are small and
+ * repeat sizes (docs/SBRK.md). */
+static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
+                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_cap = 32};
 
 HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",
                "segregated free lists by size class: O(1) common paths, split, coalesce, trim");
