@@ -182,6 +182,25 @@ static void test_contend(void) {
   release(&r);
 }
 
+/* Timestamps are ns: two calls 100 ms apart (a sleep) are recorded so. */
+static void test_time(void) {
+  recording r;
+  int status = record("sleep", &r);
+  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sleep: status %d", status);
+  HB_CHECK(r.count == 1, "sleep: %d recordings", r.count);
+  if (r.count == 1 && r.traces[0].time_ns) {
+    const hb_trace *t = &r.traces[0];
+    const hb_op *a = find_op(t, HB_OP_MALLOC, 60001), *b = find_op(t, HB_OP_MALLOC, 60002);
+    HB_CHECK(a && b, "sleep: marked calls missing");
+    if (a && b) {
+      double ms = (double)(t->time_ns[b - t->ops] - t->time_ns[a - t->ops]) / 1e6;
+      /* A loaded machine oversleeps; it never undersleeps. */
+      HB_CHECK(ms >= 99.0 && ms < 2000.0, "sleep: 100 ms recorded as %.3f ms", ms);
+    }
+  }
+  release(&r);
+}
+
 static void test_fork(void) {
   recording r;
   int status = record("fork", &r);
@@ -305,6 +324,7 @@ int main(int argc, char **argv) {
   test_threads();
   test_contend();
   test_damaged_raw();
+  test_time();
   test_fork();
   test_exec();
   test_abnormal("crash", SIGSEGV);
