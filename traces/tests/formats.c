@@ -248,7 +248,9 @@ static const char valgrind_log[] =
     "--77-- free(0x1234)\n"
     "--77-- Reading syms from /lib/x.so\n"
     "--78-- malloc(8) = 0x4A00010\n"
-    "--77-- realloc(0x4A00400,0) = 0x0\n"
+    "--77-- realloc(0x4A00400,0)free(0x4A00400)\n"
+    "--77--  = 0\n"
+    "--77-- realloc(0x0,9)malloc(9) = 0x4A00600\n"
     "--77-- _ZdaPv(0x4A00200)\n"
     "--77-- free(0x4A00500)\n"
     "--77-- malloc(7) = 0x4A0";
@@ -271,6 +273,7 @@ static void test_valgrind(void) {
       {HB_OP_ALIGNED, 4, 64, 7, 0},     {HB_OP_REALLOC, 5, 50, 0, HB_FLAG_FROM_NULL},
       {HB_OP_REALLOC, 0, 200, 0, 0},    {HB_OP_FREE, HB_NULL_ID, 0, 0, 0},
       {HB_OP_FREE, 1, 0, 0, 0},         {HB_OP_FREE, 5, 0, 0, HB_FLAG_REALLOC_ZERO},
+      {HB_OP_REALLOC, 6, 9, 0, HB_FLAG_FROM_NULL},
       {HB_OP_FREE, 2, 0, 0, 0},         {HB_OP_FREE, 0, 0, 0, 0},
   };
   size_t want_count = sizeof want / sizeof want[0];
