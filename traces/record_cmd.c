@@ -99,7 +99,7 @@ static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw, i
       printf("wrote %s: %zu ops, %u threads, %lld bytes (%.2f bytes/op)%s\n", out,
              trace.op_count, trace.thread_count, bytes,
              trace.op_count ? (double)bytes / (double)trace.op_count : 0.0,
-             trace.incomplete ? ", process did not exit normally" : "");
+             trace.incomplete ? ", ended without exit handlers (crash, _exit or exec)" : "");
       if (trace.dropped_ops || trace.unmatched_reallocs || trace.reused_addresses)
         printf("  dropped %" PRIu64 " frees of unknown pointers and %" PRIu64
                " allocations that returned NULL; %" PRIu64 " reallocs of unknown pointers kept "
