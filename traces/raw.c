@@ -33,6 +33,7 @@ typedef struct thread_file {
   uint64_t realloc_old_ptr, realloc_size; /* between a REALLOC_BEGIN and its END */
   uint32_t realloc_old_id;
   int in_realloc;
+  int missing; /* never started: see thread_never_started */
 } thread_file;
 
 static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
@@ -90,6 +91,19 @@ static int decode(const char *path, thread_file *t, const unsigned char *data, u
   return 0;
 }
 
+/* A thread counts itself in thread 0's header before it creates and fills
+ * its own file: a process that dies in between leaves no file, or one
+ * whose header is still zero, for a thread that stored no record yet. */
+static int thread_never_started(const char *path) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return errno == ENOENT;
+  char magic[8] = {0};
+  size_t got = fread(magic, 1, sizeof magic, file);
+  fclose(file);
+  static const char zero[8];
+  return got < sizeof magic || memcmp(magic, zero, sizeof magic) == 0;
+}
+
 static int read_thread(const char *path, uint32_t index, thread_file *t, hb_error *error) {
   FILE *file = fopen(path, "rb");
   if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
@@ -145,6 +159,7 @@ static double ns_per_unit(const thread_file *threads, uint32_t count) {
   if (!threads[0].header.time_in_ticks) return 1.0;
   uint64_t first_ns = UINT64_MAX, first_time = 0, last_ns = 0, last_time = 0;
   for (uint32_t t = 0; t < count; t++) {
+    if (threads[t].missing) continue;
     const hb_raw_header *h = &threads[t].header;
     if (h->base_ns < first_ns) {
       first_ns = h->base_ns;
@@ -273,6 +288,12 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
   threads[0] = first;
   for (uint32_t t = 1; t < thread_count; t++) {
     sprintf(name, "%s.t%u.hbraw", prefix, t);
+    if (thread_never_started(name)) {
+      /* No record lost, but say the recording is not whole. */
+      threads[t].missing = 1;
+      trace->incomplete = 1;
+      continue;
+    }
     if (read_thread(name, t, &threads[t], error)) goto done;
   }
   free(trace->program);
@@ -286,7 +307,7 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
   }
   trace->pid = first.header.pid;
   trace->thread_count = thread_count;
-  trace->incomplete = !first.header.exited;
+  trace->incomplete |= !first.header.exited;
   uint64_t start_ns = first.header.start_ns;
   double unit_ns = ns_per_unit(threads, thread_count);
 

@@ -60,7 +60,7 @@ static int info(const char *path) {
     printf(", %.2f bytes/op", (double)bytes / (double)trace.op_count);
   printf(")\n");
   printf("program     %s (pid %u)%s\n", trace.program[0] ? trace.program : "-", trace.pid,
-         trace.incomplete ? ", recording incomplete: the process ended without running its exit handlers (crash, _exit or exec)" : "");
+         trace.incomplete ? ", recording incomplete: the process ended without its exit handlers (crash, _exit, exec) or a thread file is missing" : "");
   printf("threads     %u", trace.thread_count);
   if (trace.thread_count > 1) { /* ops per thread, the first few */
     uint64_t per_thread[8] = {0};
