@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define HB_RAW_MAX_MISSING_THREADS 64
+
 /* One decoded record. time: in the file's unit until converted to ns. */
 typedef struct raw_record {
   uint64_t seq, time, ptr, size;
@@ -273,9 +275,9 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
     goto done;
   }
   thread_count = first.header.threads_started;
-  if (thread_count == 0 || thread_count > 1u << 20) {
+  if (thread_count == 0 || thread_count > 1u << 16) {
     free(first.records);
-    hb_fail(error, "%s: offset 24: thread count %u out of range", name, thread_count);
+    hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
     goto done;
   }
   threads = calloc(thread_count, sizeof *threads);
@@ -286,12 +288,21 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
     goto done;
   }
   threads[0] = first;
+  uint32_t missing = 0;
   for (uint32_t t = 1; t < thread_count; t++) {
     sprintf(name, "%s.t%u.hbraw", prefix, t);
     if (thread_never_started(name)) {
-      /* No record lost, but say the recording is not whole. */
+      /* No record lost, but say the recording is not whole. Only threads
+       * starting when the process died can be in that state: many more
+       * means a damaged thread count. */
       threads[t].missing = 1;
       trace->incomplete = 1;
+      if (++missing > HB_RAW_MAX_MISSING_THREADS) {
+        sprintf(name, "%s.t0.hbraw", prefix);
+        hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files are "
+                "missing (corrupted?)", name, thread_count, HB_RAW_MAX_MISSING_THREADS);
+        goto done;
+      }
       continue;
     }
     if (read_thread(name, t, &threads[t], error)) goto done;

@@ -206,7 +206,8 @@ static void say_cannot_record(const char *name, int errnum) {
   append(message, name);
   append(message, ": error ");
   append_number(message, (uint64_t)errnum);
-  append(message, "; this process is not recorded (is HB_RECORD_DIR a writable directory?)\n");
+  append(message, "; this thread's calls go unrecorded (is HB_RECORD_DIR a writable "
+                  "directory?)\n");
   ssize_t ignored = write(2, message, strlen(message));
   (void)ignored;
 }
@@ -269,6 +270,7 @@ static int start_thread(thread_state *t) {
     index = __atomic_fetch_add(&process_header->threads_started, 1, __ATOMIC_ACQ_REL);
     thread_file_name(name, index);
     fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) say_cannot_record(name, errno);
   }
   int ok = fd >= 0;
   hb_raw_header *header = MAP_FAILED;
