@@ -21,12 +21,9 @@
 #include "worker_pass.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define TARGET_SAMPLES 1000
 #define GRANULE_BYTES 16
@@ -387,17 +384,9 @@ struct turn_arg {
   _Atomic uint32_t wake; /* bumped when this thread may have the turn */
 };
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen) {
-  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *word) {
-  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 static void wake_thread(turn_arg *arg) {
   atomic_fetch_add_explicit(&arg->wake, 1, memory_order_release);
-  futex_wake(&arg->wake);
+  hb_futex_wake(&arg->wake, 1);
 }
 
 static void turn_thread_ops(turn_arg *arg) {
@@ -411,7 +400,7 @@ static void turn_thread_ops(turn_arg *arg) {
       if (spins < 100)
         hb_spin_pause(&(unsigned){0});
       else
-        futex_wait(&arg->wake, seen);
+        hb_futex_wait(&arg->wake, seen);
     }
     if (instrumented_op(i) != 0) {
       atomic_store(&s->stop, 1);
