@@ -1,6 +1,8 @@
-/* worker_threads.c — the plan a multi-threaded replay follows: which ops
- * each recorded thread runs, and which of them must wait for another
- * thread (see worker_pass.h). Built before a pass, in harness memory. */
+/* worker_threads.c — what a multi-threaded replay shares between its two
+ * passes (see worker_pass.h): the plan (which ops each recorded thread
+ * runs, and which of them must wait for another thread; built before a
+ * pass, in harness memory), starting replay threads, the futex gates that
+ * hold them, and the spin-then-yield pause. */
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
