@@ -362,7 +362,9 @@ def chart_ladder(view, label, out_dir):
             if mean is not None:
                 ax.bar(x, mean, width=0.6, color=palette.colour(policy), edgecolor="black",
                        linewidth=0.4)
-                ax.text(x, mean, f"{mean:.3g}", ha="center", va="bottom", fontsize=7.5)
+                ax.text(x, mean, f"{mean:.3g}", ha="center", va="bottom", fontsize=7.5,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
+                        zorder=5)
         for t in traces:
             xs, ys = [], []
             for x, policy in enumerate(ladder):
