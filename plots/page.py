@@ -308,6 +308,9 @@ def render(sources, charts_by_key, command, out_dir):
         out.append('<h2 id="overview">Overview: every trace</h2>')
         for label in view.labels:
             out.append(f"<h3>{esc(label)}</h3>")
+            if f"overview/{label}" not in charts_by_key:
+                out.append("<p>No runs in this input.</p>")
+                continue
             # The overview is wide (a column per measure): the table goes under it.
             out.append(f'<div class="wide">{figure(charts_by_key.get(f"overview/{label}"))}</div>')
             out.append(overview_table(view, label))
