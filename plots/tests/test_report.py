@@ -152,6 +152,7 @@ def test_report(heapbench, fixture_dir):
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([heapbench, "report"] + inputs + ["-o", out_dir])
         check(code == 0, f"heapbench report exits 0 (got {code}: {err.strip()})")
+        check(err == "", f"nothing on stderr (no matplotlib warnings): {err.strip()[:200]}")
         check_chart_files(out_dir, names)
         written = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith(".png"))
         check(written == names, f"exactly the expected charts: {written}")
