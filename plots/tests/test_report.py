@@ -152,6 +152,7 @@ def test_report(heapbench, fixture_dir):
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([heapbench, "report"] + inputs + ["-o", out_dir])
         check(code == 0, f"heapbench report exits 0 (got {code}: {err.strip()})")
+        check(err == "", f"nothing on stderr (no matplotlib warnings): {err.strip()[:200]}")
         check_chart_files(out_dir, names)
         written = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith(".png"))
         check(written == names, f"exactly the expected charts: {written}")
@@ -181,6 +182,19 @@ def test_report(heapbench, fixture_dir):
             out.write(stream.read())
         labels = [s.label for s in results.load_all([inputs[0], twin, inputs[1]])]
         check(labels == ["ci-vm #1", "ci-vm #2", "replay-laptop"], f"labels {labels}")
+        # An input without runs: no charts for it, and the page says so.
+        with open(inputs[0], encoding="utf-8") as stream:
+            doc = json.load(stream)
+        doc["runs"] = []
+        with open(twin, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+        out_dir = os.path.join(tmp, "empty")
+        code, _, err = run([heapbench, "report", twin, "-o", out_dir])
+        check(code == 0 and "Warning" not in err, f"empty input reported (got {code}: {err})")
+        check([f for f in os.listdir(out_dir) if f != "report.html"] == [],
+              "no charts for an input without runs")
+        with open(os.path.join(out_dir, "report.html"), encoding="utf-8") as stream:
+            check("No runs in this input." in stream.read(), "the page says the input has no runs")
         # Two traces of one name from different files stay apart.
         with open(inputs[0], encoding="utf-8") as stream:
             doc = json.load(stream)
