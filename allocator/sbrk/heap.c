@@ -401,8 +401,16 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
       return hb_block_payload(prev);
     }
   }
-  /* 4. Move. */
-  void *moved = hb_heap_malloc(h, size);
+  /* 4. Move. A large block that grows is likely to grow again (a buffer,
+   * an array doubling): it moves to the top of the heap, where the next
+   * growth happens in place (case 2) and the hole it leaves serves
+   * smaller blocks; elsewhere it would leave a hole at every step. */
+  void *moved = NULL;
+  if (bytes >= HB_HEAP_GROWING_BLOCK_BYTES && bytes > have) {
+    hb_block *top = grow(h, bytes);
+    if (top) moved = hb_block_payload(take(h, top, bytes));
+  }
+  if (!moved) moved = hb_heap_malloc(h, size);
   if (!moved) return NULL; /* the old block stays valid */
   memcpy(moved, ptr, have - HB_BLOCK_HEADER_BYTES);
   free_block(h, block);

@@ -93,6 +93,8 @@ struct hb_heap {
 #define HB_HEAP_GROW_SHIFT 6
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
+/* realloc moves a block growing to at least this to the top of the heap. */
+#define HB_HEAP_GROWING_BLOCK_BYTES ((size_t)64 << 10)
 /* The trim threshold never rises above this. */
 #define HB_HEAP_TRIM_MAX_BYTES ((size_t)64 << 20)
 /* The fields every heap sets; a policy adds its own after them. */
