@@ -80,6 +80,11 @@ struct hb_heap {
   size_t quick_blocks, quick_bytes;
   hb_block *quick[HB_QUICK_CLASSES];
   unsigned quick_count[HB_QUICK_CLASSES];
+  /* Memory known to be zero: [zero_lo, zero_hi) in the top region has not
+   * been written since the OS gave it (fresh pages). calloc skips zeroing
+   * that part of a block (heap.c: take, hb_heap_calloc). taken_zero_lo/hi:
+   * the part of the block take() handed out last that was in it. */
+  uintptr_t zero_lo, zero_hi, taken_zero_lo, taken_zero_hi;
   /* Counters: the statistics are O(1). Block bytes include headers. Parked
    * blocks count as allocated here; stat() reports them as free. */
   size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
