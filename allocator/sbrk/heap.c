@@ -47,6 +47,20 @@ static void index_remove(hb_heap *h, hb_block *b) {
   if (hb_block_next(b) != top_epilogue(h)) h->fit->remove(h, b);
 }
 
+/* Fresh pages from the OS: from the first page boundary at or after
+ * `memory` to the top block's footer, nothing has been written. */
+static void fresh_memory(hb_heap *h, char *memory) {
+  size_t page = hb_os_page_bytes();
+  h->zero_lo = ((uintptr_t)memory + page - 1) & ~(uintptr_t)(page - 1);
+  h->zero_hi = (uintptr_t)h->top_end - EPILOGUE_BYTES - 8;
+  if (h->zero_lo > h->zero_hi) h->zero_lo = h->zero_hi;
+}
+
+/* Everything below `end` may have been written. */
+static void dirty_to(hb_heap *h, uintptr_t end) {
+  if (end > h->zero_lo) h->zero_lo = end < h->zero_hi ? end : h->zero_hi;
+}
+
 /* How much to ask the OS for when `want` bytes are missing: that, plus a
  * slack of footprint >> grow_shift (at most grow_max_slack_bytes): a little
  * footprint traded for fewer sbrk calls and room to place blocks. */
@@ -102,6 +116,7 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
       h->blocks++;
       h->free_blocks++;
       h->free_bytes += size;
+      fresh_memory(h, memory);
       return block; /* size >= bytes by construction */
     }
     /* The old top region stops growing: its top block joins the index. */
@@ -119,6 +134,7 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
     size_t size = ask - REGION_OVERHEAD_BYTES;
     hb_block_set_free(block, size, HB_BLOCK_PREV_ALLOC);
     set_epilogue(h->top_end, 0);
+    fresh_memory(h, memory);
     h->blocks++;
     h->free_blocks++;
     h->free_bytes += size;
@@ -147,6 +163,9 @@ static void trim(hb_heap *h, hb_block *block) {
   h->free_bytes -= give;
   hb_block_set_free(block, size - give, block->header & HB_BLOCK_PREV_ALLOC);
   set_epilogue(h->top_end, 0);
+  uintptr_t footer = (uintptr_t)h->top_end - EPILOGUE_BYTES - 8;
+  if (h->zero_hi > footer) h->zero_hi = footer;
+  if (h->zero_lo > h->zero_hi) h->zero_lo = h->zero_hi;
 }
 
 /* Allocates `bytes` from the free block `block` (counted, not indexed),
@@ -187,6 +206,12 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
     hb_block_set_prev_alloc(hb_block_next(block), 1);
   }
   h->in_use_bytes += size;
+  /* The payload's share of the known-zero memory, then the program will
+   * write all of it (and the next header follows it). */
+  uintptr_t payload = (uintptr_t)hb_block_payload(block), end = (uintptr_t)block + size;
+  h->taken_zero_lo = payload > h->zero_lo ? payload : h->zero_lo;
+  h->taken_zero_hi = end < h->zero_hi ? end : h->zero_hi;
+  dirty_to(h, end + HB_BLOCK_HEADER_BYTES);
   return block;
 }
 
@@ -363,6 +388,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
     index_remove(h, next);
     absorb_next(h, block, next);
     shrink_in_place(h, block, bytes);
+    dirty_to(h, (uintptr_t)block + bytes + HB_BLOCK_HEADER_BYTES);
     return ptr;
   }
   /* 2. The block ends the top region (perhaps followed by a free block):
@@ -373,6 +399,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
     if (grown && (grown == next || (char *)grown == (char *)block + have)) {
       absorb_next(h, block, grown);
       shrink_in_place(h, block, bytes);
+      dirty_to(h, (uintptr_t)block + bytes + HB_BLOCK_HEADER_BYTES);
       return ptr;
     }
     /* Otherwise the break had moved: `grown` is the top block of a new
@@ -398,11 +425,20 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
       memmove(hb_block_payload(prev), ptr, have - HB_BLOCK_HEADER_BYTES);
       hb_block_set_alloc(prev, total, prev->header & HB_BLOCK_PREV_ALLOC);
       shrink_in_place(h, prev, bytes);
+      dirty_to(h, (uintptr_t)prev + bytes + HB_BLOCK_HEADER_BYTES);
       return hb_block_payload(prev);
     }
   }
-  /* 4. Move. */
-  void *moved = hb_heap_malloc(h, size);
+  /* 4. Move. A large block that grows is likely to grow again (a buffer,
+   * an array doubling): it moves to the top of the heap, where the next
+   * growth happens in place (case 2) and the hole it leaves serves
+   * smaller blocks; elsewhere it would leave a hole at every step. */
+  void *moved = NULL;
+  if (bytes >= HB_HEAP_GROWING_BLOCK_BYTES && bytes > have) {
+    hb_block *top = grow(h, bytes);
+    if (top) moved = hb_block_payload(take(h, top, bytes));
+  }
+  if (!moved) moved = hb_heap_malloc(h, size);
   if (!moved) return NULL; /* the old block stays valid */
   memcpy(moved, ptr, have - HB_BLOCK_HEADER_BYTES);
   free_block(h, block);
@@ -412,8 +448,19 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
 void *hb_heap_calloc(hb_heap *h, size_t count, size_t size) {
   size_t bytes;
   if (hb_calloc_bytes(count, size, &bytes)) return NULL;
-  void *ptr = hb_heap_malloc(h, bytes);
-  if (ptr) memset(ptr, 0, bytes);
+  h->taken_zero_lo = h->taken_zero_hi = 0; /* a parked block: nothing known */
+  char *ptr = hb_heap_malloc(h, bytes);
+  if (!ptr) return NULL;
+  /* Zero only what is not known to be zero already: fresh pages from the
+   * OS, as a big calloc at the top of the heap mostly is. */
+  uintptr_t start = (uintptr_t)ptr, end = start + bytes;
+  uintptr_t zero_lo = h->taken_zero_lo, zero_hi = h->taken_zero_hi;
+  if (zero_lo >= zero_hi || zero_lo >= end || zero_hi <= start) {
+    memset(ptr, 0, bytes);
+    return ptr;
+  }
+  if (zero_lo > start) memset(ptr, 0, zero_lo - start);
+  if (zero_hi < end) memset((char *)zero_hi, 0, end - zero_hi);
   return ptr;
 }
 

@@ -80,6 +80,11 @@ struct hb_heap {
   size_t quick_blocks, quick_bytes;
   hb_block *quick[HB_QUICK_CLASSES];
   unsigned quick_count[HB_QUICK_CLASSES];
+  /* Memory known to be zero: [zero_lo, zero_hi) in the top region has not
+   * been written since the OS gave it (fresh pages). calloc skips zeroing
+   * that part of a block (heap.c: take, hb_heap_calloc). taken_zero_lo/hi:
+   * the part of the block take() handed out last that was in it. */
+  uintptr_t zero_lo, zero_hi, taken_zero_lo, taken_zero_hi;
   /* Counters: the statistics are O(1). Block bytes include headers. Parked
    * blocks count as allocated here; stat() reports them as free. */
   size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
@@ -93,6 +98,8 @@ struct hb_heap {
 #define HB_HEAP_GROW_SHIFT 6
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
+/* realloc moves a block growing to at least this to the top of the heap. */
+#define HB_HEAP_GROWING_BLOCK_BYTES ((size_t)64 << 10)
 /* The trim threshold never rises above this. */
 #define HB_HEAP_TRIM_MAX_BYTES ((size_t)64 << 20)
 /* The fields every heap sets; a policy adds its own after them. */

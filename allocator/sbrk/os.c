@@ -51,3 +51,12 @@ int hb_os_shrink(void *end, size_t bytes) {
 }
 
 size_t hb_os_footprint(void) { return footprint_bytes; }
+
+size_t hb_os_page_bytes(void) {
+  static size_t page_bytes;
+  if (!page_bytes) {
+    long page = sysconf(_SC_PAGESIZE);
+    page_bytes = page > 0 ? (size_t)page : 65536; /* unknown: assume large pages */
+  }
+  return page_bytes;
+}

@@ -13,6 +13,10 @@
  *    returns 0 on success, -1 otherwise (nothing changed).
  *  - hb_os_footprint() is the bytes grown and not given back, the sbrk
  *    allocator's footprint.
+ *  - Whole pages above the page that holds the start of hb_os_grow()'s
+ *    memory are zero (the kernel maps fresh zeroed pages above the break,
+ *    and unmaps those a negative sbrk gives back); hb_os_page_bytes() is
+ *    that page size. The partial first page may hold old data.
  */
 #ifndef HB_SBRK_OS_H
 #define HB_SBRK_OS_H
@@ -22,5 +26,6 @@
 void *hb_os_grow(size_t bytes, int *contiguous);
 int hb_os_shrink(void *end, size_t bytes);
 size_t hb_os_footprint(void);
+size_t hb_os_page_bytes(void);
 
 #endif
