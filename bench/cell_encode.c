@@ -37,9 +37,9 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
 
   /* Requested size of each live block, for free size hints and live bytes. */
   uint64_t *block_bytes = calloc(header->slot_count, sizeof *block_bytes);
-  /* Blocks from aligned allocation get no size hint: jemalloc's sized free
-   * must then be told the alignment as well, which the interface cannot
-   * carry, and a size alone corrupts its heap. */
+  /* Blocks from aligned allocation get no size hint (hb_allocator.h: a
+   * sized free would also need the alignment; jemalloc's heap is corrupted
+   * by a size alone). */
   uint8_t *aligned_block = calloc(header->slot_count, 1);
   size_t chunk_ops = 1 << 14;
   hb_cell_op *chunk = malloc(chunk_ops * sizeof *chunk);
