@@ -185,28 +185,37 @@ def chart_reuse(view, trace, out_dir):
           lambda v: f"{v:.0f}%",
           "reuse rate (% of allocations placed in a freed block)", missing="no reuse figure")
     ax_rate.set_xlim(0, 118)
-    drawn = 0
+    drawn, top, handles = 0, 0.0, []
     for i, label in enumerate(view.labels):
         style = SOURCE_STYLES[i % len(SOURCE_STYLES)]
         for allocator in allocators:
             run = cells.get((label, allocator))
-            if not run or not run["reuse_distance_histogram"]:
-                continue
-            bounds = [b for b, _ in run["reuse_distance_histogram"]]
-            counts = np.array([c for _, c in run["reuse_distance_histogram"]], dtype=float)
-            if counts.sum() <= 0:
+            if not run:
                 continue
             suffix = f" ({label})" if len(view.labels) > 1 else ""
-            ax_dist.plot(bounds, 100 * counts / counts.sum(), marker="o", markersize=3,
-                         color=palette.colour(allocator), linestyle=style,
-                         label=f"{allocator}{suffix}")
+            histogram = run["reuse_distance_histogram"]
+            counts = np.array([c for _, c in histogram or []], dtype=float)
+            if not histogram or counts.sum() <= 0:
+                # Listed, not dropped: no reuse at all, or not measured.
+                why = "not measured" if histogram is None else "no reuse"
+                handles.append(Line2D([], [], color=palette.colour(allocator), linestyle="none",
+                                      marker="x", label=f"{allocator}{suffix}: {why}"))
+                continue
+            shares = 100 * counts / counts.sum()
+            line, = ax_dist.plot([b for b, _ in histogram], shares, marker="o", markersize=3,
+                                 color=palette.colour(allocator), linestyle=style,
+                                 label=f"{allocator}{suffix}")
+            handles.append(line)
+            top = max(top, shares.max())
             drawn += 1
     if drawn:
         ax_dist.set_xscale("log", base=2)
         ax_dist.xaxis.set_major_formatter(FuncFormatter(plain_number))
-        ax_dist.legend(fontsize=7.5)
+        ax_dist.set_ylim(0, min(105, top * 1.1))
     else:
         ax_dist.text(0.5, 0.5, "no reuse measured", transform=ax_dist.transAxes, ha="center")
+    if handles:
+        ax_dist.legend(handles=handles, fontsize=7.5)
     ax_dist.set_xlabel("reuse distance (ops from a free to the reuse of its block;\n"
                        "bucket upper bound, log₂ scale)")
     ax_dist.set_ylabel("share of reuses (%)")

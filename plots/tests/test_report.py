@@ -20,6 +20,7 @@ Exit 0 = pass, 1 = fail, 77 = skipped (meson's convention).
 
 import base64
 import copy
+import html.parser
 import json
 import os
 import subprocess
@@ -82,6 +83,25 @@ def check_chart_files(out_dir, names):
 def svg_text(out_dir, name):
     with open(os.path.join(out_dir, name + ".svg"), encoding="utf-8") as stream:
         return stream.read()
+
+
+class _TagBalance(html.parser.HTMLParser):
+    """Every element the page opens is closed, in order."""
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
 
 
 def fixtures(fixture_dir, *names):
@@ -169,6 +189,10 @@ def test_report(heapbench, fixture_dir):
                 data = base64.b64encode(stream.read()).decode("ascii")
             check(f"data:image/png;base64,{data}" in page, f"report.html embeds {name}.png")
         check('src="http' not in page and "src='http" not in page, "no external resources")
+        balance = _TagBalance()
+        balance.feed(page)
+        check(not balance.errors and not balance.stack,
+              f"report.html elements balanced: {balance.errors[:3]} open {balance.stack[:3]}")
         for text in ("ci-vm", "replay-laptop", "gbench-pairs",           # labels
                      "Intel(R) Xeon(R) CPU @ 2.60GHz", "AMD Ryzen 7 5800U",  # machines
                      "Linux 6.1.0 x86_64", "gcc 12.2.0", "time_limit_sec = 60",
