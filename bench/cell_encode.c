@@ -29,6 +29,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
     return hb_fail(error, "%s: %u threads; replay handles at most %d", trace->path,
                    trace->thread_count, HB_CELL_MAX_THREADS);
   memset(header, 0, sizeof *header);
+  if (error) error->message[0] = 0;
   memcpy(header->magic, HB_CELL_MAGIC, sizeof header->magic);
   header->op_count = trace->op_count;
   header->slot_count = trace->id_count + 1;
@@ -36,11 +37,16 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
 
   /* Requested size of each live block, for free size hints and live bytes. */
   uint64_t *block_bytes = calloc(header->slot_count, sizeof *block_bytes);
+  /* Blocks from aligned allocation get no size hint: jemalloc's sized free
+   * must then be told the alignment as well, which the interface cannot
+   * carry, and a size alone corrupts its heap. */
+  uint8_t *aligned_block = calloc(header->slot_count, 1);
   size_t chunk_ops = 1 << 14;
   hb_cell_op *chunk = malloc(chunk_ops * sizeof *chunk);
   int fd = memfd_create("heapbench-ops", 0); /* no CLOEXEC: workers inherit it */
-  if (!block_bytes || !chunk || fd < 0) {
+  if (!block_bytes || !aligned_block || !chunk || fd < 0) {
     free(block_bytes);
+    free(aligned_block);
     free(chunk);
     if (fd >= 0) close(fd);
     return hb_fail(error, "%s: cannot prepare the replay: %s", trace->path, strerror(errno));
@@ -56,6 +62,11 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
       case HB_OP_MALLOC: out.kind = HB_CELL_MALLOC; break;
       case HB_OP_CALLOC: out.kind = HB_CELL_CALLOC; break;
       case HB_OP_ALIGNED:
+        if (op->align_log2 > HB_CELL_MAX_ALIGN_LOG2) {
+          rc = hb_fail(error, "%s: op %zu: alignment 2^%u is beyond what replay supports (2^%d)",
+                       trace->path, i, op->align_log2, HB_CELL_MAX_ALIGN_LOG2);
+          continue;
+        }
         out.kind = HB_CELL_ALIGNED;
         out.align_log2 = op->align_log2;
         break;
@@ -69,7 +80,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
           out.slot = null_slot;
           out.size = 0;
         } else {
-          out.size = block_bytes[op->id];
+          out.size = aligned_block[op->id] ? 0 : block_bytes[op->id];
         }
         break;
     }
@@ -87,6 +98,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
         header->allocations++;
       }
       block_bytes[out.slot] = out.size;
+      aligned_block[out.slot] = out.kind == HB_CELL_ALIGNED;
       live_bytes += out.size;
       if (live_bytes > header->peak_live_bytes) {
         header->peak_live_bytes = live_bytes;
@@ -102,9 +114,11 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
   /* The header's trace figures are known only now. */
   if (rc == 0 && pwrite(fd, header, sizeof *header, 0) != (ssize_t)sizeof *header) rc = -1;
   free(block_bytes);
+  free(aligned_block);
   free(chunk);
   if (rc != 0) {
     close(fd);
+    if (error && error->message[0]) return -1; /* already says why */
     return hb_fail(error, "%s: cannot write the replay's ops: %s", trace->path, strerror(errno));
   }
   return fd;

@@ -49,7 +49,7 @@ int hb_cell_map(const char *path, hb_cell_ops *cell, char *why, size_t why_len) 
   for (uint64_t i = 0; i < header->op_count; i++) {
     const hb_cell_op *op = &ops[i];
     if (op->kind >= HB_CELL_KIND_COUNT || op->slot >= header->slot_count ||
-        op->thread >= header->thread_count ||
+        op->thread >= header->thread_count || op->align_log2 > HB_CELL_MAX_ALIGN_LOG2 ||
         (op->kind != HB_CELL_FREE && op->slot == header->slot_count - 1)) {
       munmap(map, bytes);
       snprintf(why, why_len, "%s: op %llu is not valid", path, (unsigned long long)i);

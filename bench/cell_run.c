@@ -163,8 +163,12 @@ static const char *run_problem(const worker_run *run, char *text, size_t size) {
   if (strncmp(run->out, "status ", 7) == 0) {
     const char *line = run->out + 7;
     size_t len = strcspn(line, "\n");
-    if (len == 2 && strncmp(line, "ok", 2) == 0 && run->exit_code == 0) return NULL;
-    snprintf(text, size, "%.*s", (int)(len < size - 1 ? len : size - 1), line);
+    int ok = len == 2 && strncmp(line, "ok", 2) == 0;
+    if (ok && run->exit_code == 0) return NULL;
+    if (ok)
+      snprintf(text, size, "failed: worker exited with status %d after its pass", run->exit_code);
+    else
+      snprintf(text, size, "%.*s", (int)(len < size - 1 ? len : size - 1), line);
     return text;
   }
   snprintf(text, size, "failed: worker exited with status %d%s%.200s", run->exit_code,
@@ -175,9 +179,12 @@ static const char *run_problem(const worker_run *run, char *text, size_t size) {
 /* The value of "key N" in a worker's output, or -1 when absent. */
 static int64_t field(const char *out, const char *key) {
   size_t key_len = strlen(key);
-  for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+  for (const char *line = out; *line;) {
     if (strncmp(line, key, key_len) == 0 && line[key_len] == ' ')
       return strtoll(line + key_len + 1, NULL, 10);
+    const char *end = strchr(line, '\n');
+    if (!end) break;
+    line = end + 1;
   }
   return HB_UNKNOWN;
 }
@@ -205,6 +212,7 @@ static void parse_instrumented(const char *out, hb_cell_result *r) {
   int64_t stride = field(out, "footprint_poll_stride"), polls = field(out, "footprint_polls");
   r->footprint_poll_stride = stride > 0 ? (uint64_t)stride : 0;
   r->footprint_polls = polls > 0 ? (uint64_t)polls : 0;
+  r->footprint_poll_ns = field(out, "footprint_poll_ns");
   r->allocations = (uint64_t)field(out, "allocations");
   r->reuses = (uint64_t)field(out, "reuses");
   r->lifo_reuses = (uint64_t)field(out, "lifo_reuses");
@@ -252,6 +260,7 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   r->peak_live_op = header->peak_live_op;
   r->peak_rss_bytes = r->peak_footprint_bytes = r->footprint_at_peak_live_bytes = HB_UNKNOWN;
   r->reused_bytes = r->reuse_distance_median = r->reuse_distance_p90 = HB_UNKNOWN;
+  r->cpu_ns_per_op = -1;
 
   char ops_path[64];
   snprintf(ops_path, sizeof ops_path, "/proc/self/fd/%d", ops_fd);
@@ -260,17 +269,24 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   snprintf(name, sizeof name, "%s", allocator->name);
   char pass[16] = "timed", touch[16];
   snprintf(touch, sizeof touch, "%s", settings->touch_all ? "all" : "first-byte");
-  char *argv[] = {worker_path, "replay", "--allocator", name, "--ops", ops_path,
-                  "--pass",    pass,     "--touch",     touch, NULL};
+  char budget[32] = "2000";
+  char *argv[] = {worker_path, "replay",  "--allocator", name,   "--ops",          ops_path,
+                  "--pass",    pass,      "--touch",     touch,  "--poll-budget-ms", budget,
+                  NULL};
 
   uint64_t deadline = settings->time_limit_sec > 0
                           ? now_ns() + (uint64_t)(settings->time_limit_sec * 1e9)
                           : 0;
   unsigned repeat = settings->repeat ? settings->repeat : 1;
   double *ns = calloc(repeat, sizeof *ns), *rss = calloc(repeat, sizeof *rss);
+  double *cpu = calloc(repeat, sizeof *cpu);
   char problem[sizeof r->status], what[64];
   worker_run run;
-  for (unsigned k = 0; k < repeat && ns && rss; k++) {
+  if (!ns || !rss || !cpu) {
+    snprintf(r->status, sizeof r->status, "failed: out of memory in the front end");
+    goto done;
+  }
+  for (unsigned k = 0; k < repeat; k++) {
     snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
     progress(settings, label, what);
     if (run_worker(argv, deadline, &run) != 0) {
@@ -287,11 +303,14 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
     }
     ns[k] = r->ops ? (double)elapsed / (double)r->ops : 0;
     rss[k] = (double)field(run.out, "peak_rss_bytes");
+    cpu[k] = r->ops ? (double)field(run.out, "cpu_ns") / (double)r->ops : -1;
     r->repeat_done = k + 1;
     free(run.out);
   }
   if (r->repeat_done == repeat && r->ops) {
     r->timed = 1;
+    r->pass_ns_per_op = malloc(repeat * sizeof *r->pass_ns_per_op);
+    if (r->pass_ns_per_op) memcpy(r->pass_ns_per_op, ns, repeat * sizeof *ns);
     r->ns_per_op_min = r->ns_per_op_max = ns[0];
     for (unsigned k = 1; k < repeat; k++) {
       if (ns[k] < r->ns_per_op_min) r->ns_per_op_min = ns[k];
@@ -300,9 +319,17 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
     r->ns_per_op = median_of(ns, repeat);
     r->ops_per_sec = r->ns_per_op > 0 ? 1e9 / r->ns_per_op : 0;
     r->peak_rss_bytes = (int64_t)median_of(rss, repeat);
+    r->cpu_ns_per_op = median_of(cpu, repeat);
   }
 
   snprintf(pass, sizeof pass, "instrumented");
+  /* Footprint reads may take at most a quarter of the time left, 2 s at
+   * most (METRICS.md: footprint_poll_stride). */
+  if (deadline) {
+    uint64_t now = now_ns(), left_ms = deadline > now ? (deadline - now) / 1000000u : 0;
+    snprintf(budget, sizeof budget, "%llu",
+             (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
+  }
   progress(settings, label, "instrumented pass");
   if (run_worker(argv, deadline, &run) != 0) {
     snprintf(r->status, sizeof r->status, "failed: %.200s", run.err);
@@ -317,9 +344,12 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
 done:
   free(ns);
   free(rss);
+  free(cpu);
 }
 
 void hb_cell_result_release(hb_cell_result *result) {
+  free(result->pass_ns_per_op);
+  result->pass_ns_per_op = NULL;
   free(result->samples);
   result->samples = NULL;
   result->sample_count = 0;

@@ -12,7 +12,9 @@
  * Each op names a slot (the trace's block id) in the replay's slot table,
  * id -> pointer. Slot `slot_count - 1` never holds a block: free(NULL) is a
  * free of that slot. A free carries the size its block was requested with,
- * so the replay can give the allocator its size hint without a lookup.
+ * so the replay can give the allocator its size hint without a lookup —
+ * except for a block from aligned allocation, whose hint is 0 ("unknown"):
+ * jemalloc's sized free needs the alignment too, which no hint carries.
  */
 #ifndef HB_CELL_H
 #define HB_CELL_H
@@ -35,7 +37,7 @@ typedef enum hb_cell_kind {
 } hb_cell_kind;
 
 typedef struct hb_cell_op {
-  uint64_t size;      /* bytes requested; for a free, the freed block's request */
+  uint64_t size;      /* bytes requested; for a free, the size hint (see above) */
   uint32_t slot;      /* block id, or slot_count - 1 for free(NULL) */
   uint8_t kind;       /* hb_cell_kind */
   uint8_t align_log2; /* HB_CELL_ALIGNED only */
@@ -44,6 +46,7 @@ typedef struct hb_cell_op {
 
 #define HB_CELL_MAGIC "HBOPS01"
 #define HB_CELL_MAX_THREADS 4096
+#define HB_CELL_MAX_ALIGN_LOG2 30 /* 1 GiB: beyond that, no allocator answers */
 
 typedef struct hb_cell_header {
   char magic[8];            /* HB_CELL_MAGIC */
@@ -56,8 +59,11 @@ typedef struct hb_cell_header {
   uint64_t allocations;     /* ops that create a block (realloc counted apart) */
   uint64_t reallocs;        /* HB_CELL_REALLOC ops */
   uint64_t frees;           /* HB_CELL_FREE ops, free(NULL) included */
-  uint8_t reserved[8];
-} hb_cell_header; /* 64 bytes: the ops that follow stay 16-byte aligned */
+} hb_cell_header;
+
+/* The ops that follow the header stay 16-byte aligned. */
+_Static_assert(sizeof(hb_cell_header) == 64, "hb_cell_header is 64 bytes");
+_Static_assert(sizeof(hb_cell_op) == 16, "hb_cell_op is 16 bytes");
 
 /* ---- Front end: encoding (needs traces/hb_trace.h) ---- */
 struct hb_trace;

@@ -37,12 +37,15 @@ typedef struct hb_cell_result {
   int timed;
   unsigned repeat_done;
   double ns_per_op, ns_per_op_min, ns_per_op_max, ops_per_sec;
+  double *pass_ns_per_op; /* each timed pass, in run order (repeat_done); malloc'ed */
+  double cpu_ns_per_op;    /* median CPU time per op; < 0 when unknown */
   int64_t peak_rss_bytes;
   /* Instrumented pass: valid when `instrumented` is set. */
   int instrumented;
   uint64_t peak_live_bytes, peak_live_op; /* from the trace: always valid */
   int64_t peak_footprint_bytes, footprint_at_peak_live_bytes;
   uint64_t footprint_poll_stride, footprint_polls;
+  int64_t footprint_poll_ns; /* time the footprint reads took in all */
   uint64_t allocations, reuses, lifo_reuses, allocated_bytes;
   int64_t reused_bytes;
   int64_t reuse_distance_median, reuse_distance_p90;

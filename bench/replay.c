@@ -103,6 +103,11 @@ static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
       fprintf(stderr, "heapbench replay: %s\n", error.message);
       return -1;
     }
+    if (trace.op_count == 0) { /* nothing to time: no figure would mean anything */
+      fprintf(stderr, "heapbench replay: %s: the trace has no operations\n", paths[t]);
+      hb_trace_release(&trace);
+      return -1;
+    }
     if (trace.dropped_ops)
       fprintf(stderr, "heapbench replay: %s: note: the reader dropped %llu calls it could not place\n",
               paths[t], (unsigned long long)trace.dropped_ops);
@@ -202,9 +207,15 @@ int hb_replay_command(int argc, char **argv) {
   size_t *chosen = calloc(info_count + 1, sizeof *chosen), chosen_count = 0;
   hb_replay_trace *traces = calloc(path_count, sizeof *traces);
   hb_cell_result *results = NULL;
+  FILE *json = NULL;
+  for (size_t t = 0; traces && t < path_count; t++) traces[t].fd = -1;
   if (info_count == 0 || !chosen || !traces) goto out;
   if (choose_allocators(allocator_list, infos, info_count, chosen, &chosen_count) != 0) goto out;
   if (prepare_traces(paths, path_count, traces) != 0) goto out;
+  if (json_path && !(json = fopen(json_path, "w"))) {
+    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", json_path, strerror(errno));
+    goto out;
+  }
 
   settings.progress = isatty(STDERR_FILENO);
   results = calloc(path_count * chosen_count, sizeof *results);
@@ -228,15 +239,22 @@ int hb_replay_command(int argc, char **argv) {
                              .trace_count = path_count, .results = results};
   hb_report_table(stdout, &report);
   rc = 0;
-  if (json_path && hb_report_json(json_path, &report) != 0) rc = 1;
+  if (json) {
+    if (hb_report_json(json, json_path, &report) != 0) rc = 1;
+    json = NULL; /* closed */
+  }
 
 out:
+  if (json) { /* stopped before the run: leave no empty file behind */
+    fclose(json);
+    unlink(json_path);
+  }
   if (results)
     for (size_t k = 0; k < path_count * chosen_count; k++) hb_cell_result_release(&results[k]);
   free(results);
   if (traces) {
     for (size_t t = 0; t < path_count; t++) {
-      if (traces[t].fd > 0) close(traces[t].fd);
+      if (traces[t].fd >= 0) close(traces[t].fd);
       free(traces[t].path);
       free(traces[t].name);
     }

@@ -213,6 +213,19 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   json_double(out, r->ns_per_op_max, r->timed);
   fputs(", \"ops_per_sec\": ", out);
   json_double(out, r->ops_per_sec, r->timed);
+  fputs(", \"cpu_ns_per_op\": ", out);
+  json_double(out, r->cpu_ns_per_op, r->timed && r->cpu_ns_per_op >= 0);
+  fputs(", \"ns_per_op_passes\": ", out);
+  if (!r->timed || !r->pass_ns_per_op) {
+    fputs("null", out);
+  } else {
+    fputc('[', out);
+    for (unsigned k = 0; k < r->repeat_done; k++) {
+      fputs(k ? ", " : "", out);
+      json_double(out, r->pass_ns_per_op[k], 1);
+    }
+    fputc(']', out);
+  }
   fprintf(out, ",\n      \"peak_live_bytes\": %llu, \"peak_live_op\": %llu",
           (unsigned long long)r->peak_live_bytes, (unsigned long long)r->peak_live_op);
   fputs(",\n      \"peak_footprint_bytes\": ", out);
@@ -221,6 +234,9 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   json_int(out, r->instrumented ? r->footprint_at_peak_live_bytes : HB_UNKNOWN);
   fputs(", \"footprint_poll_stride\": ", out);
   json_int(out, r->instrumented && r->footprint_poll_stride ? (int64_t)r->footprint_poll_stride
+                                                              : HB_UNKNOWN);
+  fputs(", \"footprint_polls\": ", out);
+  json_int(out, r->instrumented && r->footprint_poll_stride ? (int64_t)r->footprint_polls
                                                               : HB_UNKNOWN);
   fputs(", \"peak_rss_bytes\": ", out);
   json_int(out, r->timed ? r->peak_rss_bytes : HB_UNKNOWN);
@@ -275,12 +291,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   fputs("\n    }", out);
 }
 
-int hb_report_json(const char *path, const hb_replay_report *rep) {
-  FILE *out = fopen(path, "w");
-  if (!out) {
-    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", path, strerror(errno));
-    return -1;
-  }
+int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
   fputs("{\n  \"schema_version\": 1,\n  \"tool\": \"heapbench " HB_VERSION "\",\n  \"label\": ", out);

@@ -28,7 +28,9 @@ typedef struct hb_replay_report {
 } hb_replay_report;
 
 void hb_report_table(FILE *out, const hb_replay_report *report);
-/* 0, or -1 with a one-line message on stderr. */
-int hb_report_json(const char *path, const hb_replay_report *report);
+/* Writes the JSON to `out` (opened by the caller before the run, so an
+ * unwritable path stops the command before any measurement) and closes
+ * it. 0, or -1 with a one-line message naming `path` on stderr. */
+int hb_report_json(FILE *out, const char *path, const hb_replay_report *report);
 
 #endif

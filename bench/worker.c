@@ -7,6 +7,7 @@
  *                              description, tab-separated
  *   hb-worker-GROUP replay --allocator NAME --ops FILE
  *                   --pass timed|instrumented [--touch first-byte|all]
+ *                   [--poll-budget-ms N]
  *                              one pass over an ops file (hb_cell.h);
  *                              "key value" lines on stdout, the first
  *                              "status ok" or "status failed: <reason>"
@@ -23,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -131,6 +133,12 @@ uint64_t hb_now_ns(void) {
   return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+uint64_t hb_cpu_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
 /* ---- Commands ---- */
 static int list_allocators(void) {
   for (size_t i = 0; i < hb_allocator_count(); i++) {
@@ -146,7 +154,7 @@ static int usage(const char *program) {
   int len = snprintf(text, sizeof text,
                      "usage: %s --list\n"
                      "       %s replay --allocator NAME --ops FILE --pass timed|instrumented"
-                     " [--touch first-byte|all]\n",
+                     " [--touch first-byte|all] [--poll-budget-ms N]\n",
                      program, program);
   if (len > 0) (void)!write(STDERR_FILENO, text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
   return 2;
@@ -170,12 +178,14 @@ static void print_failure(const hb_pass_failure *failure) {
 
 static int replay(int argc, char **argv) {
   const char *allocator_name = NULL, *ops_path = NULL, *pass = NULL, *touch = "first-byte";
+  const char *budget_ms = "2000";
   for (int i = 1; i < argc; i++) {
     const char **target = NULL;
     if (strcmp(argv[i], "--allocator") == 0) target = &allocator_name;
     else if (strcmp(argv[i], "--ops") == 0) target = &ops_path;
     else if (strcmp(argv[i], "--pass") == 0) target = &pass;
     else if (strcmp(argv[i], "--touch") == 0) target = &touch;
+    else if (strcmp(argv[i], "--poll-budget-ms") == 0) target = &budget_ms;
     if (!target || i + 1 >= argc) return usage(argv[0]);
     *target = argv[++i];
   }
@@ -197,7 +207,11 @@ static int replay(int argc, char **argv) {
   void **slots = hb_harness_map(slot_bytes);
   if (!slots) return fail_setup("cannot map the slot table");
 
-  hb_pass_env env = {.allocator = allocator, .cell = &cell, .slots = slots, .touch_all = touch_all};
+  char *end;
+  unsigned long long budget = strtoull(budget_ms, &end, 10);
+  if (*end || end == budget_ms) return usage(argv[0]);
+  hb_pass_env env = {.allocator = allocator, .cell = &cell, .slots = slots, .touch_all = touch_all,
+                     .poll_budget_ns = budget * 1000000ull};
   if (timed) {
     hb_timed_result result;
     int rc = hb_timed_pass(&env, &result);
@@ -208,6 +222,7 @@ static int replay(int argc, char **argv) {
       hb_out("status ok\n");
       hb_out("ops %llu\n", (unsigned long long)cell.header->op_count);
       hb_out("elapsed_ns %llu\n", (unsigned long long)result.elapsed_ns);
+      hb_out("cpu_ns %llu\n", (unsigned long long)result.cpu_ns);
       if (result.rss_baseline_bytes && maxrss_bytes)
         hb_out("peak_rss_bytes %llu\n",
                (unsigned long long)(maxrss_bytes > result.rss_baseline_bytes

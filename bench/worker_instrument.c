@@ -8,7 +8,7 @@
  *   - live bytes (sum of requested sizes of live blocks);
  *   - the footprint the allocator reports (stat HB_STAT_FOOTPRINT_BYTES),
  *     polled after every op, or every `stride` ops when polling would cost
- *     more than POLL_BUDGET_NS in all (the stride is reported);
+ *     more than the budget the front end gives (the stride is reported);
  *   - freed blocks not yet reused: address -> (free op, size), plus one
  *     stack per requested size for the LIFO share;
  *   - every address range that ever held a freed block, as a bitmap of
@@ -21,11 +21,13 @@
 #include "worker_pass.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#define POLL_BUDGET_NS 5000000000ull /* 5 s of footprint polling at most */
 #define TARGET_SAMPLES 1000
 #define GRANULE_BYTES 16
 #define CHUNK_BYTES ((uint64_t)2 << 20) /* address space one bitmap covers */
@@ -105,6 +107,7 @@ static struct state {
   int footprint_known;
   uint64_t footprint_bytes, peak_footprint_bytes, footprint_at_peak_live_bytes;
   uint64_t poll_stride, polls, poll_ns, max_poll_stride;
+  uint64_t window_polls, window_ns[256]; /* the last reads' costs */
 
   sample *samples;
   uint64_t sample_count;
@@ -257,24 +260,32 @@ static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
 }
 
 /* ---- Footprint and samples ---- */
+static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k);
+
 static void poll_footprint(uint64_t op) {
   uint64_t t0 = hb_now_ns(), value;
   int rc = S.env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &value);
-  S.poll_ns += hb_now_ns() - t0;
+  uint64_t spent = hb_now_ns() - t0;
+  S.poll_ns += spent;
   S.polls++;
+  S.window_ns[S.window_polls++] = spent;
   if (rc != 0) {
     S.footprint_known = 0;
     return;
   }
   S.footprint_bytes = value;
   if (value > S.peak_footprint_bytes) S.peak_footprint_bytes = value;
-  /* Every 256 polls: would polling at this rate to the end blow the budget? */
-  if (S.polls % 256 == 0) {
-    uint64_t per_poll = S.poll_ns / S.polls;
-    while (S.poll_ns + per_poll * ((S.op_count - op) / S.poll_stride) > POLL_BUDGET_NS &&
-           S.poll_stride < S.op_count)
+  /* Every 256 reads: at what a read costs now (the median of the last 256:
+   * some allocators' stats slow down as the heap grows, and a median
+   * ignores the read that happened to be descheduled), would reading at
+   * this stride to the end overrun the budget? Then read less often. */
+  if (S.window_polls == 256) {
+    uint64_t per_poll = select_kth(S.window_ns, 256, 128);
+    uint64_t left = S.env->poll_budget_ns > S.poll_ns ? S.env->poll_budget_ns - S.poll_ns : 0;
+    while (per_poll * ((S.op_count - op) / S.poll_stride) > left && S.poll_stride < S.op_count)
       S.poll_stride *= 2;
     if (S.poll_stride > S.max_poll_stride) S.max_poll_stride = S.poll_stride;
+    S.window_polls = 0;
   }
 }
 
@@ -329,7 +340,7 @@ static int instrumented_op(uint64_t i) {
     case HB_CELL_REALLOC:
       old = slots[op->slot];
       p = a->realloc(old, op->size);
-      if (!p && op->size) break;
+      if (!p && op->size) break; /* failed: the old block stays */
       if (p != old) { /* moved: an allocation, and the old block is freed */
         note_allocation(p, op->size, i);
         note_free(old, S.block_bytes[op->slot], i);
@@ -345,11 +356,6 @@ static int instrumented_op(uint64_t i) {
   }
   note_allocation(p, op->size, i);
 placed:
-  if (!p && op->size) {
-    S.failed = 1;
-    S.failure = (hb_pass_failure){.failed = 1, .op = i, .size = op->size};
-    return -1;
-  }
   touch(p, op->size, i);
   slots[op->slot] = p;
   S.block_bytes[op->slot] = op->size;
@@ -358,34 +364,73 @@ placed:
   return 0;
 }
 
-/* ---- Several threads, one at a time in trace order ---- */
+/* ---- Several threads, one at a time in trace order ----
+ * The thread whose op is next runs it; the others sleep on a futex word of
+ * their own, which the previous op's thread bumps and wakes when the turn
+ * passes to them (spinning would steal the core from the thread whose turn
+ * it is when threads outnumber cores). */
+typedef struct turn_arg turn_arg;
+
 typedef struct turn_state {
   const hb_thread_plan *plan;
+  const hb_cell_op *ops;
+  uint64_t op_count;
+  turn_arg *args;
   atomic_uint_fast64_t turn; /* index of the next op to run */
   atomic_int stop;
+  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
 } turn_state;
 
-typedef struct turn_arg {
+struct turn_arg {
   turn_state *shared;
   uint32_t thread;
-} turn_arg;
+  _Atomic uint32_t wake; /* bumped when this thread may have the turn */
+};
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen) {
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void wake_thread(turn_arg *arg) {
+  atomic_fetch_add_explicit(&arg->wake, 1, memory_order_release);
+  futex_wake(&arg->wake);
+}
+
+static void turn_thread_ops(turn_arg *arg) {
+  turn_state *s = arg->shared;
+  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
+    uint64_t i = s->plan->order[k];
+    for (unsigned spins = 0;; spins++) {
+      uint32_t seen = atomic_load_explicit(&arg->wake, memory_order_acquire);
+      if (atomic_load_explicit(&s->turn, memory_order_acquire) == i) break;
+      if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
+      if (spins < 100)
+        hb_spin_pause(&(unsigned){0});
+      else
+        futex_wait(&arg->wake, seen);
+    }
+    if (instrumented_op(i) != 0) {
+      atomic_store(&s->stop, 1);
+      for (uint32_t t = 0; t < s->plan->thread_count; t++) wake_thread(&s->args[t]);
+      return;
+    }
+    atomic_store_explicit(&s->turn, i + 1, memory_order_release);
+    if (i + 1 < s->op_count && s->ops[i + 1].thread != arg->thread)
+      wake_thread(&s->args[s->ops[i + 1].thread]);
+  }
+}
 
 static void *turn_thread(void *opaque) {
   turn_arg *arg = opaque;
   turn_state *s = arg->shared;
-  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
-    uint64_t i = s->plan->order[k];
-    unsigned spins = 0;
-    while (atomic_load_explicit(&s->turn, memory_order_acquire) != i) {
-      if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
-      hb_spin_pause(&spins);
-    }
-    if (instrumented_op(i) != 0) {
-      atomic_store(&s->stop, 1);
-      return NULL;
-    }
-    atomic_store_explicit(&s->turn, i + 1, memory_order_release);
-  }
+  hb_count_wait(&s->start, 1);
+  if (!atomic_load(&s->stop)) turn_thread_ops(arg);
+  hb_count_up(&s->finished);
+  hb_count_wait(&s->leave, 1);
   return NULL;
 }
 
@@ -397,22 +442,27 @@ static int run_threads(void) {
   if (!memory) return -2;
   pthread_t *ids = (pthread_t *)memory;
   turn_arg *args = (turn_arg *)(ids + plan.thread_count);
-  turn_state s = {.plan = &plan};
+  turn_state s = {.plan = &plan, .ops = S.env->cell->ops, .op_count = S.op_count, .args = args};
   uint32_t started = 0;
   for (; started < plan.thread_count; started++) {
-    args[started] = (turn_arg){&s, started};
-    if (pthread_create(&ids[started], NULL, turn_thread, &args[started]) != 0) {
+    args[started].shared = &s;
+    args[started].thread = started;
+    atomic_init(&args[started].wake, 0);
+    if (hb_start_thread(&ids[started], turn_thread, &args[started]) != 0) {
       atomic_store(&s.stop, 1);
       break;
     }
   }
+  hb_count_up(&s.start);
+  hb_count_wait(&s.finished, started);
+  hb_count_up(&s.leave);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
   hb_harness_unmap(memory, bytes);
   hb_thread_plan_release(&plan);
   return started < plan.thread_count ? -2 : S.failed ? -1 : 0;
 }
 
-/* ---- Distances: median and p90 without sorting (no malloc) ---- */
+/* ---- Order statistics without sorting (qsort may malloc) ---- */
 static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k) {
   uint64_t lo = 0, hi = n - 1;
   while (lo < hi) {
@@ -451,6 +501,7 @@ static void report(void) {
            (unsigned long long)S.footprint_at_peak_live_bytes);
     hb_out("footprint_poll_stride %llu\n", (unsigned long long)S.max_poll_stride);
     hb_out("footprint_polls %llu\n", (unsigned long long)S.polls);
+    hb_out("footprint_poll_ns %llu\n", (unsigned long long)S.poll_ns);
   }
   hb_out("allocations %llu\n", (unsigned long long)S.allocations);
   hb_out("reuses %llu\n", (unsigned long long)S.reuses);

@@ -12,7 +12,9 @@
 #include "hb_allocator.h"
 #include "hb_cell.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +23,7 @@ typedef struct hb_pass_env {
   const hb_cell_ops *cell;
   void **slots;  /* slot table, block id -> pointer, slot_count entries */
   int touch_all; /* write every byte of each new block, not just the first */
+  uint64_t poll_budget_ns; /* instrumented pass: time its footprint reads may take in all */
 } hb_pass_env;
 
 /* Why a pass stopped early: the allocator returned NULL. */
@@ -31,7 +34,8 @@ typedef struct hb_pass_failure {
 } hb_pass_failure;
 
 typedef struct hb_timed_result {
-  uint64_t elapsed_ns;
+  uint64_t elapsed_ns; /* wall time of the pass */
+  uint64_t cpu_ns;     /* CPU time of the process (all threads) during it */
   uint64_t rss_baseline_bytes; /* RSS just before the pass, peak mark reset; 0 if unknown */
   hb_pass_failure failure;
 } hb_timed_result;
@@ -46,6 +50,7 @@ uint64_t hb_harness_mapped_bytes(void);
 /* Resident set of this process now, from /proc/self/statm; 0 if unknown. */
 uint64_t hb_current_rss_bytes(void);
 uint64_t hb_now_ns(void);
+uint64_t hb_cpu_ns(void); /* CLOCK_PROCESS_CPUTIME_ID */
 /* Peak RSS since the last reset (VmHWM); -1 / 0 when the kernel cannot
  * tell. */
 int hb_peak_rss_reset(void);
@@ -79,6 +84,21 @@ typedef struct hb_thread_plan {
 
 int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan);
 void hb_thread_plan_release(hb_thread_plan *plan);
+/* Starts a replay thread with a small stack (HB_REPLAY_STACK_BYTES: the
+ * replay's frames and an allocator's are shallow), so traces recorded
+ * from thousands of threads still fit. 0, or -1. */
+#define HB_REPLAY_STACK_BYTES ((size_t)256 << 10)
+int hb_start_thread(pthread_t *id, void *(*run)(void *), void *arg);
+/* Gates between the main thread and the replay threads, on futexes (no
+ * malloc, no spinning): hb_count_up adds one and wakes every waiter;
+ * hb_count_wait sleeps until the counter reaches `target`.
+ * Every threaded pass holds its threads at a start gate until all exist
+ * (creating a thread mallocs, from glibc), and at an end gate until all
+ * have run their ops (a thread's exit frees, into glibc): glibc's malloc
+ * may move the break, and the sbrk policies under test must be the only
+ * ones moving it while they run. */
+void hb_count_up(_Atomic uint32_t *counter);
+void hb_count_wait(_Atomic uint32_t *counter, uint32_t target);
 /* Spins briefly, then yields: the machine may have fewer cores than the
  * trace has threads. */
 void hb_spin_pause(unsigned *spins);

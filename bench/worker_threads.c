@@ -4,8 +4,14 @@
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan) {
   memset(plan, 0, sizeof *plan);
@@ -55,6 +61,36 @@ int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan) {
 void hb_thread_plan_release(hb_thread_plan *plan) {
   hb_harness_unmap(plan->first, plan->mapped_bytes);
   memset(plan, 0, sizeof *plan);
+}
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen) {
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *word) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void hb_count_up(_Atomic uint32_t *counter) {
+  atomic_fetch_add_explicit(counter, 1, memory_order_acq_rel);
+  futex_wake_all(counter);
+}
+
+void hb_count_wait(_Atomic uint32_t *counter, uint32_t target) {
+  for (;;) {
+    uint32_t seen = atomic_load_explicit(counter, memory_order_acquire);
+    if (seen >= target) return;
+    futex_wait(counter, seen);
+  }
+}
+
+int hb_start_thread(pthread_t *id, void *(*run)(void *), void *arg) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return -1;
+  pthread_attr_setstacksize(&attr, HB_REPLAY_STACK_BYTES);
+  int rc = pthread_create(id, &attr, run, arg);
+  pthread_attr_destroy(&attr);
+  return rc == 0 ? 0 : -1;
 }
 
 void hb_spin_pause(unsigned *spins) {

@@ -90,14 +90,15 @@ static int replay_single_all(const hb_pass_env *env, uint64_t *failed_op) {
  * Each recorded thread replays its own ops on a thread of its own. An op
  * whose slot was last used by another thread waits until that op has run
  * (a per-slot count of completed ops, published with release stores). An
- * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock. */
+ * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock.
+ * The clock runs from the start gate to the last thread's last op. */
 typedef struct shared_state {
   const hb_pass_env *env;
   const hb_thread_plan *plan;
   replay_calls calls;
   _Atomic uint32_t *slot_done; /* ops completed per slot */
-  atomic_int start;
-  atomic_int stop; /* a thread failed: everyone leaves */
+  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
+  atomic_int stop; /* a thread failed: everyone skips to the end gate */
   atomic_uint_fast64_t failed_op;
   pthread_mutex_t lock;
   int locked;
@@ -108,23 +109,20 @@ typedef struct thread_arg {
   uint32_t thread;
 } thread_arg;
 
-static void *replay_thread(void *opaque) {
-  thread_arg *arg = opaque;
+static void replay_thread_ops(thread_arg *arg) {
   shared_state *s = arg->shared;
   const hb_cell_op *ops = s->env->cell->ops;
   const uint32_t null_slot = s->env->cell->header->slot_count - 1;
   const int touch_all = s->env->touch_all;
-  unsigned spins = 0;
-  while (!atomic_load_explicit(&s->start, memory_order_acquire)) hb_spin_pause(&spins);
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
     uint64_t i = s->plan->order[k];
     const hb_cell_op *op = &ops[i];
     uint32_t sequence = s->plan->slot_sequence[i];
     if (sequence & HB_WAIT_FLAG) {
       uint32_t needed = sequence & ~HB_WAIT_FLAG;
-      spins = 0;
+      unsigned spins = 0;
       while (atomic_load_explicit(&s->slot_done[op->slot], memory_order_acquire) != needed) {
-        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return NULL;
+        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
         hb_spin_pause(&spins);
       }
     }
@@ -136,16 +134,26 @@ static void *replay_thread(void *opaque) {
       while (i < current && !atomic_compare_exchange_weak(&s->failed_op, &current, i)) {
       }
       atomic_store(&s->stop, 1);
-      return NULL;
+      return;
     }
     if (op->slot != null_slot)
       atomic_store_explicit(&s->slot_done[op->slot], (sequence & ~HB_WAIT_FLAG) + 1,
                             memory_order_release);
   }
+}
+
+static void *replay_thread(void *opaque) {
+  thread_arg *arg = opaque;
+  shared_state *s = arg->shared;
+  hb_count_wait(&s->start, 1);
+  if (!atomic_load(&s->stop)) replay_thread_ops(arg);
+  hb_count_up(&s->finished);
+  hb_count_wait(&s->leave, 1);
   return NULL;
 }
 
-static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t *rss_baseline,
+static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t *cpu_ns,
+                          uint64_t *rss_baseline,
                           uint64_t *failed_op) {
   hb_thread_plan plan;
   if (hb_thread_plan_build(env->cell, &plan) != 0) return -2;
@@ -165,14 +173,17 @@ static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t
   uint32_t started = 0;
   for (; started < threads; started++) {
     args[started] = (thread_arg){&s, started};
-    if (pthread_create(&ids[started], NULL, replay_thread, &args[started]) != 0) break;
+    if (hb_start_thread(&ids[started], replay_thread, &args[started]) != 0) break;
   }
   *rss_baseline = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
   if (started < threads) atomic_store(&s.stop, 1);
-  uint64_t t0 = hb_now_ns();
-  atomic_store_explicit(&s.start, 1, memory_order_release);
-  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+  uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
+  hb_count_up(&s.start);
+  hb_count_wait(&s.finished, started);
   *elapsed_ns = hb_now_ns() - t0;
+  *cpu_ns = hb_cpu_ns() - cpu0;
+  hb_count_up(&s.leave);
+  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
   int rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
   *failed_op = atomic_load(&s.failed_op);
   pthread_mutex_destroy(&s.lock);
@@ -187,7 +198,8 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
   uint64_t failed_op = 0;
   int rc;
   if (env->cell->header->thread_count > 1) {
-    rc = replay_threads(env, &result->elapsed_ns, &result->rss_baseline_bytes, &failed_op);
+    rc = replay_threads(env, &result->elapsed_ns, &result->cpu_ns, &result->rss_baseline_bytes,
+                        &failed_op);
     if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
       result->failure.failed = 1;
       result->failure.op = UINT64_MAX;
@@ -195,10 +207,11 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
     }
   } else {
     result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
-    uint64_t t0 = hb_now_ns();
+    uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
     rc = env->touch_all ? replay_single_all(env, &failed_op)
                         : replay_single_first_byte(env, &failed_op);
     result->elapsed_ns = hb_now_ns() - t0;
+    result->cpu_ns = hb_cpu_ns() - cpu0;
   }
   if (rc != 0) {
     result->failure.failed = 1;

@@ -34,6 +34,7 @@ static const struct command {
     {"list", cmd_list, "list the allocators this build can measure"},
     {"replay", hb_replay_command, "replay traces on allocators: speed, memory, reuse"},
     {"trace", hb_trace_main, "look at and convert traces: info, convert, dump"},
+    {"record", hb_record_main, "run a program and record its allocator calls"},
     {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},
 };
 

@@ -14,6 +14,7 @@ the command can print it and exit non-zero instead of drawing a wrong chart.
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, field
 
 REPLAY_SCHEMA_VERSION = 1
@@ -93,6 +94,7 @@ class MicroPoint:
     family: str
     allocator: str
     size: int
+    variant: str         # what else the name says, e.g. "threads:2"; "" if nothing
     ns_per_op: float     # None when status is not "ok"
     status: str          # "ok" | "error: <message>"
     per_item: bool       # True: 1e9 / items_per_second; False: real time per iteration
@@ -106,15 +108,15 @@ _RUN_ALWAYS = [("trace", "str", False), ("allocator", "str", False),
                ("status", "str", False)]
 _RUN_DESCRIBED = [("trace_path", "any", True), ("trace_format", "any", True),
                   ("threads", "any", True), ("allocator_version", "any", True),
-                  ("ops", "int", True)]
+                  ("ops", "int", False), ("repeat", "int", False),
+                  ("peak_live_bytes", "int", False)]
 # Figures an "ok" run must carry; the flag says whether null is allowed
-# (the allocator cannot report it, or there was nothing to measure).
+# (the allocator cannot report it, or there was nothing to measure). A run
+# that is not ok may have any of them null: the timed figures survive when
+# every timed pass completed, the instrumented ones when that pass did.
 _RUN_OK = [
-    ("ops", "int", False),
     ("ns_per_op", "nonneg", False), ("ns_per_op_min", "nonneg", False),
     ("ns_per_op_max", "nonneg", False), ("ops_per_sec", "nonneg", False),
-    ("repeat", "int", False),
-    ("peak_live_bytes", "int", False),
     ("peak_footprint_bytes", "int", True),
     ("footprint_at_peak_live_bytes", "int", True),
     ("peak_rss_bytes", "int", True),
@@ -136,19 +138,19 @@ def _check_run(check, run, where):
     if status not in ("ok", "timeout") and not status.startswith("failed"):
         check.fail(f"{where}.status",
                    f"must be ok, timeout or \"failed: <reason>\", not {json.dumps(status)[:40]}")
-    if status != "ok":
-        # Not measured: whatever figures are there are null by contract and
-        # are never drawn.
-        return
+    complete = status == "ok"
     for key, kind, nullable in _RUN_OK:
-        check.get(run, key, where, kind, nullable)
-    for i, pair in enumerate(run["reuse_distance_histogram"]):
+        if complete or key in run:
+            check.get(run, key, where, kind, nullable or not complete)
+        else:
+            run[key] = None   # not measured: the same as the contract's null
+    for i, pair in enumerate(run["reuse_distance_histogram"] or []):
         name = f"{where}.reuse_distance_histogram[{i}]"
         if not (isinstance(pair, list) and len(pair) == 2 and _is_number(pair[0])
                 and pair[0] > 0 and _is_int(pair[1])):
             check.fail(name, "must be [upper bound > 0, count]")
     last_op = -1
-    for i, sample in enumerate(run["heap_growth"]):
+    for i, sample in enumerate(run["heap_growth"] or []):
         name = f"{where}.heap_growth[{i}]"
         op = check.get(sample, "op", name, "int")
         check.get(sample, "live_bytes", name, "int")
@@ -157,6 +159,28 @@ def _check_run(check, run, where):
         if op < last_op:
             check.fail(f"{name}.op", f"{op} comes after op {last_op}: samples must be in op order")
         last_op = op
+
+
+def _distinct_traces(check, runs):
+    """Charts key a cell by (trace, allocator). Two traces of one name from
+    different files (bash.rep and bash.hbt, or two folders) are told apart
+    by their paths; the same cell twice is an error."""
+    paths = {}
+    for run in runs:
+        paths.setdefault(run["trace"], []).append(run["trace_path"])
+    for name, seen in paths.items():
+        distinct = list(dict.fromkeys(seen))
+        if len(distinct) > 1:
+            for run in runs:
+                if run["trace"] == name:
+                    run["trace"] = f"{name} ({run['trace_path']})"
+    cells = {}
+    for i, run in enumerate(runs):
+        key = (run["trace"], run["allocator"])
+        if key in cells:
+            check.fail(f"runs[{i}]", f"trace {json.dumps(run['trace'])} on "
+                       f"{json.dumps(run['allocator'])} again (first in runs[{cells[key]}])")
+        cells[key] = i
 
 
 def _load_replay(check, doc, path):
@@ -171,6 +195,7 @@ def _load_replay(check, doc, path):
     runs = check.get(doc, "runs", "", "list")
     for i, run in enumerate(runs):
         _check_run(check, run, f"runs[{i}]")
+    _distinct_traces(check, runs)
     return Source(path=path, kind="replay", label=label or "", machine=machine,
                   settings=settings, tool=tool, runs=runs)
 
@@ -180,14 +205,23 @@ def _load_replay(check, doc, path):
 _NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
+# Parts Google Benchmark appends to a name that change how it measures, not
+# what: they do not tell one line of a chart from another.
+_GB_SETTINGS = ("real_time", "manual_time", "process_time")
+_GB_SETTING_PREFIXES = ("repeats:", "min_time:", "min_warmup_time:", "iterations:")
+
+
 def _split_name(check, name, where):
-    """family/allocator/arg[/...]: Google Benchmark appends parts of its own
-    (threads:2, min_time:...) which carry a colon and are not arguments."""
-    parts = [p for p in name.split("/") if ":" not in p]
-    if len(parts) < 3 or not parts[2].isdigit():
+    """family/allocator/size[/more]: what follows the size (further
+    arguments, threads:N) is the variant; Google Benchmark's own settings
+    (real_time, repeats:3, ...) are dropped."""
+    parts = name.split("/")
+    if len(parts) < 3 or not parts[2].isdigit() or not parts[0] or not parts[1]:
         check.fail(f"{where}.name",
                    f"{json.dumps(name)} is not family/allocator/size (e.g. pairs/glibc/64)")
-    return parts[0], parts[1], int(parts[2])
+    variant = [p for p in parts[3:]
+               if p not in _GB_SETTINGS and not p.startswith(_GB_SETTING_PREFIXES)]
+    return parts[0], parts[1], int(parts[2]), "/".join(variant)
 
 
 def _load_gbench(check, doc, path):
@@ -204,7 +238,7 @@ def _load_gbench(check, doc, path):
         run_type = entry.get("run_type", "iteration")
         if run_type not in ("iteration", "aggregate"):
             check.fail(f"{where}.run_type", f"must be iteration or aggregate, not {json.dumps(run_type)[:40]}")
-        family, allocator, size = _split_name(check, run_name, where)
+        family, allocator, size, variant = _split_name(check, run_name, where)
         if not entry.get("error_occurred", False):
             check.get(entry, "real_time", where, "nonneg")
             check.get(entry, "cpu_time", where, "nonneg")
@@ -215,7 +249,7 @@ def _load_gbench(check, doc, path):
                 check.get(entry, "items_per_second", where, "nonneg")
         if run_type == "aggregate":
             check.get(entry, "aggregate_name", where, "str")
-        key = (family, allocator, size, run_name)
+        key = (family, allocator, size, variant)
         if key not in groups:
             groups[key] = {"iterations": [], "aggregates": {}}
             order.append(key)
@@ -226,13 +260,13 @@ def _load_gbench(check, doc, path):
 
     points = []
     for key in order:
-        family, allocator, size, _ = key
+        family, allocator, size, variant = key
         group = groups[key]
         errors = [e for e in group["iterations"] if e.get("error_occurred")]
         if errors:
             message = str(errors[0].get("error_message", "")) or "error"
-            points.append(MicroPoint(family, allocator, size, None, f"error: {message}",
-                                     False, len(group["iterations"])))
+            points.append(MicroPoint(family, allocator, size, variant, None,
+                                     f"error: {message}", False, len(group["iterations"])))
             continue
         # The median of the repetitions: Google Benchmark's own aggregate if
         # it wrote one, else the median of the iteration runs.
@@ -244,7 +278,7 @@ def _load_gbench(check, doc, path):
         values = sorted(_ns_per_op(e, per_item) for e in candidates)
         middle = len(values) // 2
         ns = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-        points.append(MicroPoint(family, allocator, size, ns, "ok", per_item,
+        points.append(MicroPoint(family, allocator, size, variant, ns, "ok", per_item,
                                  max(1, len(group["iterations"]))))
     machine = {k: context[k] for k in ("host_name", "num_cpus", "mhz_per_cpu",
                                        "cpu_scaling_enabled", "caches", "load_avg",
@@ -308,3 +342,29 @@ def load_all(paths):
             for number, source in enumerate(same, 1):
                 source.label = f"{label} #{number}"
     return sources
+
+
+def parse_args(argv, prog, about=""):
+    """The command line report.py and charts.py share: RESULTS.json... -o DIR.
+    --help prints the usage and `about`; usage errors exit with status 2."""
+    usage = f"usage: {prog} RESULTS.json... -o DIR"
+    paths, out_dir = [], None
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help"):
+            print(usage + ("\n\n" + about if about else ""))
+            sys.exit(0)
+        if arg in ("-o", "--output"):
+            out_dir = next(args, None)
+            if out_dir is None:
+                print(f"{prog}: -o needs a directory\n{usage}", file=sys.stderr)
+                sys.exit(2)
+        elif arg.startswith("-") and arg != "-":
+            print(f"{prog}: unknown option '{arg}'\n{usage}", file=sys.stderr)
+            sys.exit(2)
+        else:
+            paths.append(arg)
+    if not paths or not out_dir:
+        print(f"{prog}: need at least one RESULTS.json and -o DIR\n{usage}", file=sys.stderr)
+        sys.exit(2)
+    return paths, out_dir

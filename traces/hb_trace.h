@@ -6,10 +6,12 @@
  * that creates it to the call that frees it; realloc moves the id to the
  * resized block. An id may be used again after its block was freed.
  *
- * Readers (hb_trace_load picks one by content):
- *   - heapbench's own binary format (traces/FORMAT.md)
+ * Readers (hb_trace_load picks one by content; FORMAT.md specifies them):
+ *   - heapbench's own binary format, .hbt
+ *   - the recorder's raw files, .hbraw (one process, all its threads)
  *   - CS:APP malloc-lab .rep files, classic and extended headers
  *   - valgrind --trace-malloc=yes logs
+ * (the text formats also gzip-compressed).
  */
 #ifndef HB_TRACE_H
 #define HB_TRACE_H
@@ -38,6 +40,10 @@ enum {
 };
 
 #define HB_NULL_ID UINT32_MAX
+
+/* Readers refuse an id count above op count + this: every id is created by
+ * some op, so more is a damaged header (and memory spent for nothing). */
+#define HB_TRACE_SPARE_IDS 65536u
 
 typedef struct hb_op {
   uint8_t kind;       /* hb_op_kind */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ---- little-endian fields and varints ------------------------------------ */
@@ -109,6 +110,7 @@ int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
   uint64_t *counts = calloc(threads, sizeof *counts);
   buffer header = {0};
   FILE *file = NULL;
+  char *temporary = NULL;
   int rc = -1;
   if (!streams || !states || !counts) {
     hb_fail(error, "%s: out of memory", path);
@@ -182,9 +184,17 @@ int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
   }
   put_le(entry, crc32(0, h, (uInt)(header_bytes - 4)), 4);
 
-  file = fopen(path, "wb");
+  /* Written beside the target and renamed: a reader never sees half a trace. */
+  size_t path_len = strlen(path);
+  temporary = malloc(path_len + 16);
+  if (!temporary) {
+    hb_fail(error, "%s: out of memory", path);
+    goto done;
+  }
+  snprintf(temporary, path_len + 16, "%s.tmp%ld", path, (long)getpid());
+  file = fopen(temporary, "wb");
   if (!file) {
-    hb_fail(error, "%s: cannot create: %s", path, strerror(errno));
+    hb_fail(error, "%s: cannot create: %s", temporary, strerror(errno));
     goto done;
   }
   int ok = fwrite(h, 1, header_bytes, file) == header_bytes;
@@ -192,8 +202,9 @@ int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
     ok = fwrite(streams[t].data, 1, streams[t].length, file) == streams[t].length;
   if (fclose(file) != 0) ok = 0;
   file = NULL;
-  if (!ok) {
+  if (!ok || rename(temporary, path) != 0) {
     hb_fail(error, "%s: write failed: %s", path, strerror(errno));
+    unlink(temporary);
     goto done;
   }
   rc = 0;
@@ -204,6 +215,7 @@ done:
   free(states);
   free(counts);
   free(header.data);
+  free(temporary);
   return rc;
 }
 
@@ -374,6 +386,11 @@ int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
   if (op_count > size - header_bytes) {
     hb_fail(error, "%s: offset 32: op count %" PRIu64 " larger than the file allows", path,
             op_count);
+    goto done;
+  }
+  if (trace->id_count > op_count + HB_TRACE_SPARE_IDS) {
+    hb_fail(error, "%s: offset 28: id count %u implausible for %" PRIu64 " ops", path,
+            trace->id_count, op_count);
     goto done;
   }
   trace->ops = calloc(op_count ? op_count : 1, sizeof *trace->ops);

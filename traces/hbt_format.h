@@ -29,21 +29,23 @@ enum {
 };
 
 /* ---- .hbraw: one file per recorded thread ---------------------------------- */
-#define HB_RAW_MAGIC "HBRAW\0\0\1"
-#define HB_RAW_VERSION 1
+#define HB_RAW_MAGIC "HBRAW\0\0\2"
+#define HB_RAW_VERSION 2
 #define HB_RAW_HEADER_BYTES 4096 /* records start at this offset */
 #define HB_RAW_PROGRAM_BYTES 256
+#define HB_RAW_MAX_RECORD_BYTES 42 /* 4 varints of <= 10 bytes, an alignment byte, slack */
 
 typedef struct hb_raw_header {
   char magic[8];
   uint32_t version;
-  uint32_t record_bytes;      /* sizeof(hb_raw_record) */
+  uint32_t chunk_bytes;       /* records never straddle a multiple of this (past the header) */
   uint32_t thread_index;      /* 0 .. threads_started-1, in order of first event */
   uint32_t pid;
   uint32_t os_tid;
   uint32_t threads_started;   /* thread 0's file only: files this process created */
   uint64_t start_ns;          /* CLOCK_MONOTONIC of the process's first event */
-  uint64_t record_count;      /* records committed: stored after each record is complete */
+  uint64_t committed_bytes;   /* record bytes complete: stored after each record */
+  uint64_t record_count;      /* records complete (informative) */
   uint32_t exited;            /* thread 0's file only: 1 once exit handlers ran */
   uint32_t reserved;
   char program[HB_RAW_PROGRAM_BYTES]; /* short name, NUL-terminated */
@@ -53,19 +55,24 @@ typedef struct hb_raw_header {
  * (the old block may be reused by another thread as soon as it returns),
  * END after it. */
 enum {
+  HB_RAW_PADDING = 0,       /* a 0 byte: the rest of the chunk is unused */
   HB_RAW_MALLOC = 1,        /* ptr = result, size */
   HB_RAW_CALLOC = 2,        /* ptr = result, size = nmemb * size (saturated) */
-  HB_RAW_ALIGNED = 3,       /* ptr = result, size, align_log2 */
+  HB_RAW_ALIGNED = 3,       /* ptr = result, size, align */
   HB_RAW_REALLOC_BEGIN = 4, /* ptr = old pointer, size = new size */
-  HB_RAW_REALLOC_END = 5,   /* ptr = result, size = new size */
+  HB_RAW_REALLOC_END = 5,   /* ptr = result */
   HB_RAW_FREE = 6,          /* ptr; stored before the real call */
 };
 
-typedef struct hb_raw_record {
-  uint64_t seq_align_event; /* seq << 16 | align_log2 << 8 | event; seq is per process */
-  uint64_t time_ns;         /* CLOCK_MONOTONIC */
-  uint64_t ptr;
-  uint64_t size;
-} hb_raw_record;
+/* A record, all varints (LEB128), deltas against the same thread's
+ * previous record (before the first: seq -1, time start_ns, ptr 0):
+ *   (seq - previous seq - 1) << 3 | event     seq: per process, one per record
+ *   align_log2 byte                           HB_RAW_ALIGNED only
+ *   zigzag(time_ns - previous time_ns)        CLOCK_MONOTONIC; first: against start_ns
+ *   zigzag(ptr - previous ptr)
+ *   size                                      events 1-4 */
+static inline int hb_raw_event_has_size(unsigned event) {
+  return event >= HB_RAW_MALLOC && event <= HB_RAW_REALLOC_BEGIN;
+}
 
 #endif

@@ -19,54 +19,116 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* One decoded record. */
+typedef struct raw_record {
+  uint64_t seq, time_ns, ptr, size;
+  uint8_t event, align_log2;
+} raw_record;
+
 typedef struct thread_file {
   hb_raw_header header;
-  hb_raw_record *records;
+  raw_record *records;
   uint64_t count, next;
-  uint64_t realloc_old_ptr; /* between a REALLOC_BEGIN and its END */
+  uint64_t realloc_old_ptr, realloc_size; /* between a REALLOC_BEGIN and its END */
   uint32_t realloc_old_id;
   int in_realloc;
 } thread_file;
+
+static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (*cursor >= end) return -1;
+    unsigned char byte = *(*cursor)++;
+    v |= (uint64_t)(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) {
+      *value = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static uint64_t unzigzag(uint64_t value) { return (value >> 1) ^ (uint64_t)-(int64_t)(value & 1); }
+
+/* Decodes the committed bytes of one thread's records. */
+static int decode(const char *path, thread_file *t, const unsigned char *data, uint64_t bytes,
+                  hb_error *error) {
+  uint64_t capacity = bytes / 3 + 1; /* a record is at least 3 bytes */
+  t->records = malloc(capacity * sizeof *t->records);
+  if (!t->records) return hb_fail(error, "%s: out of memory", path);
+  const unsigned char *cursor = data, *end = data + bytes;
+  uint64_t seq = UINT64_MAX, time_ns = t->header.start_ns, ptr = 0, chunk = t->header.chunk_bytes;
+  while (cursor < end) {
+    uint64_t offset = (uint64_t)(cursor - data), head, value;
+    if (*cursor == HB_RAW_PADDING) { /* skip to the next chunk */
+      cursor = data + (offset / chunk + 1) * chunk;
+      if (cursor > end) cursor = end;
+      continue;
+    }
+    raw_record r = {0};
+    if (get_varint(&cursor, end, &head)) goto bad;
+    r.event = head & 7;
+    if (r.event < HB_RAW_MALLOC || r.event > HB_RAW_FREE) goto bad;
+    r.seq = seq = seq + 1 + (head >> 3);
+    if (r.event == HB_RAW_ALIGNED) {
+      if (cursor >= end || *cursor > 63) goto bad;
+      r.align_log2 = *cursor++;
+    }
+    if (get_varint(&cursor, end, &value)) goto bad;
+    r.time_ns = time_ns += unzigzag(value);
+    if (get_varint(&cursor, end, &value)) goto bad;
+    r.ptr = ptr += unzigzag(value);
+    if (hb_raw_event_has_size(r.event) && get_varint(&cursor, end, &r.size)) goto bad;
+    if (t->count == capacity) goto bad;
+    t->records[t->count++] = r;
+    continue;
+  bad:
+    return hb_fail(error, "%s: offset %" PRIu64 ": bad record %" PRIu64 " (corrupted)", path,
+                   HB_RAW_HEADER_BYTES + offset, t->count);
+  }
+  return 0;
+}
 
 static int read_thread(const char *path, uint32_t index, thread_file *t, hb_error *error) {
   FILE *file = fopen(path, "rb");
   if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
   int rc = 0;
+  unsigned char *data = NULL;
   if (fstat(fileno(file), &st) != 0 || fread(&t->header, sizeof t->header, 1, file) != 1) {
     rc = hb_fail(error, "%s: offset 0: raw recording header truncated", path);
   } else if (memcmp(t->header.magic, HB_RAW_MAGIC, 8) != 0) {
-    rc = hb_fail(error, "%s: offset 0: not a heapbench raw recording", path);
-  } else if (t->header.version != HB_RAW_VERSION ||
-             t->header.record_bytes != sizeof(hb_raw_record)) {
-    rc = hb_fail(error, "%s: offset 8: raw format version %u (record %u bytes) not supported",
-                 path, t->header.version, t->header.record_bytes);
+    rc = hb_fail(error, "%s: offset 0: not a heapbench raw recording of this version", path);
+  } else if (t->header.version != HB_RAW_VERSION || t->header.chunk_bytes < 4096) {
+    rc = hb_fail(error, "%s: offset 8: raw format version %u (chunk %u bytes) not supported",
+                 path, t->header.version, t->header.chunk_bytes);
   } else if (t->header.thread_index != index) {
-    rc = hb_fail(error, "%s: offset 20: thread index %u, expected %u", path,
+    rc = hb_fail(error, "%s: offset 16: thread index %u, expected %u", path,
                  t->header.thread_index, index);
   } else {
-    uint64_t count = t->header.record_count;
-    uint64_t room = st.st_size > HB_RAW_HEADER_BYTES
-                        ? ((uint64_t)st.st_size - HB_RAW_HEADER_BYTES) / sizeof(hb_raw_record)
-                        : 0;
-    if (count > room) {
-      rc = hb_fail(error, "%s: offset %jd: file ends before its %" PRIu64 " committed records",
-                   path, (intmax_t)st.st_size, count);
+    uint64_t bytes = t->header.committed_bytes;
+    uint64_t room = st.st_size > HB_RAW_HEADER_BYTES ? (uint64_t)st.st_size - HB_RAW_HEADER_BYTES
+                                                     : 0;
+    if (bytes > room) {
+      rc = hb_fail(error, "%s: offset %jd: file ends before its %" PRIu64 " committed bytes",
+                   path, (intmax_t)st.st_size, bytes);
     } else {
-      t->count = count;
-      t->records = malloc((count ? count : 1) * sizeof *t->records);
-      if (!t->records)
+      data = malloc(bytes ? bytes : 1);
+      if (!data)
         rc = hb_fail(error, "%s: out of memory", path);
       else if (fseek(file, HB_RAW_HEADER_BYTES, SEEK_SET) != 0 ||
-               fread(t->records, sizeof *t->records, count, file) != count)
+               fread(data, 1, bytes, file) != bytes)
         rc = hb_fail(error, "%s: offset %d: read error", path, HB_RAW_HEADER_BYTES);
+      else
+        rc = decode(path, t, data, bytes, error);
     }
   }
+  free(data);
   fclose(file);
   return rc;
 }
 
-static uint64_t seq_of(const hb_raw_record *r) { return r->seq_align_event >> 16; }
+static uint64_t seq_of(const raw_record *r) { return r->seq; }
 
 /* Min-heap of thread indexes keyed by their next record's seq. */
 static void heap_sift_down(uint32_t *heap, size_t n, size_t i, const thread_file *threads) {
@@ -88,9 +150,9 @@ static void heap_sift_down(uint32_t *heap, size_t n, size_t i, const thread_file
   }
 }
 
-static int apply(hb_builder *b, thread_file *t, uint32_t thread, const hb_raw_record *r,
+static int apply(hb_builder *b, thread_file *t, uint32_t thread, const raw_record *r,
                  uint64_t time_ns, const char *path, hb_error *error) {
-  unsigned event = r->seq_align_event & 0xff, align_log2 = (r->seq_align_event >> 8) & 0xff;
+  unsigned event = r->event, align_log2 = r->align_log2;
   switch (event) {
   case HB_RAW_MALLOC:
     return hb_builder_alloc(b, HB_OP_MALLOC, thread, r->size, 0, r->ptr, time_ns, error);
@@ -106,19 +168,21 @@ static int apply(hb_builder *b, thread_file *t, uint32_t thread, const hb_raw_re
     if (t->in_realloc) break;
     t->in_realloc = 1;
     t->realloc_old_ptr = r->ptr;
+    t->realloc_size = r->size;
     t->realloc_old_id = hb_builder_realloc_take(b, r->ptr);
     return 0;
   case HB_RAW_REALLOC_END:
     if (!t->in_realloc) break;
     t->in_realloc = 0;
-    return hb_builder_realloc_finish(b, thread, t->realloc_old_ptr, t->realloc_old_id, r->size,
+    return hb_builder_realloc_finish(b, thread, t->realloc_old_ptr, t->realloc_old_id,
+                                     t->realloc_size,
                                      r->ptr, time_ns, error);
   default:
     break;
   }
-  return hb_fail(error, "%s: offset %" PRIu64 ": thread %u: bad record (event %u)", path,
-                 (uint64_t)HB_RAW_HEADER_BYTES + (uint64_t)(r - t->records) * sizeof *r, thread,
-                 event);
+  return hb_fail(error, "%s: thread %u record %" PRIu64 ": %s without its pair (corrupted)",
+                 path, thread, (uint64_t)(r - t->records),
+                 event == HB_RAW_REALLOC_END ? "realloc end" : "realloc begin");
 }
 
 int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
@@ -189,20 +253,13 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
   builder_ready = 1;
   size_t heap_size = 0;
   for (uint32_t t = 0; t < thread_count; t++) {
-    for (uint64_t i = 1; i < threads[t].count; i++)
-      if (seq_of(&threads[t].records[i]) <= seq_of(&threads[t].records[i - 1])) {
-        sprintf(name, "%s.t%u.hbraw", prefix, t);
-        hb_fail(error, "%s: offset %" PRIu64 ": sequence numbers go backwards (corrupted)", name,
-                (uint64_t)HB_RAW_HEADER_BYTES + i * sizeof(hb_raw_record));
-        goto done;
-      }
     if (threads[t].count) heap[heap_size++] = t;
   }
   for (size_t i = heap_size; i-- > 0;) heap_sift_down(heap, heap_size, i, threads);
   while (heap_size) {
     uint32_t t = heap[0];
     thread_file *tf = &threads[t];
-    const hb_raw_record *r = &tf->records[tf->next];
+    const raw_record *r = &tf->records[tf->next];
     uint64_t time_ns = r->time_ns > start_ns ? r->time_ns - start_ns : 0;
     if (apply(&builder, tf, t, r, time_ns, path, error)) goto done;
     if (++tf->next == tf->count) heap[0] = heap[--heap_size];

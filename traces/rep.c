@@ -62,21 +62,22 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
   uint64_t id_count = header[1], op_count = header[2];
   /* Sizes are checked against the file before anything is allocated for
    * them: an op line takes at least 3 bytes ("f 0"), and every id is made
-   * by some op, so a header claiming more is corrupt, not a reason to
+   * by some op, so a header claiming far more is damaged, not a reason to
    * reserve gigabytes. */
   struct stat st;
   const char *bad_header = NULL;
-  if (fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode) && op_count > (uint64_t)st.st_size / 3)
+  int bad_line = 3; /* the op count's line, or 2 for the id count's */
+  if (fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode) && op_count > (uint64_t)st.st_size / 3) {
     bad_header = "more ops than the file can hold (truncated?)";
-  else if (id_count > op_count)
-    bad_header = "more block ids than ops";
-  else if (id_count >= HB_NULL_ID)
-    bad_header = "id count too large";
+  } else if (id_count >= HB_NULL_ID || id_count > op_count + HB_TRACE_SPARE_IDS) {
+    bad_header = "far more block ids than ops";
+    bad_line = 2;
+  }
   if (bad_header) {
     fclose(file);
     hb_trace_release(trace);
-    return hb_fail(error, "%s:3: header declares %" PRIu64 " ids and %" PRIu64 " ops: %s", path,
-                   id_count, op_count, bad_header);
+    return hb_fail(error, "%s:%d: header declares %" PRIu64 " ids and %" PRIu64 " ops: %s", path,
+                   bad_line, id_count, op_count, bad_header);
   }
   trace->id_count = (uint32_t)id_count;
   unsigned char *live = calloc(id_count ? id_count : 1, 1);

@@ -13,7 +13,9 @@
  *   +------------------------+            +------------------------+
  *   next block's header                   next block's header (P = 0)
  *
- *   header bits  63..48 magic (0xB5A1)  47..4 size in bytes  3 unused
+ *   header bits  63..48 magic (0xB5A1)  47..4 size in bytes
+ *                3 Q: parked on a quick list (freed by the program, still
+ *                  "allocated" for the heap: not merged; see heap.h)
  *                2 checker mark         1 P: previous block allocated
  *                0 A: this block allocated
  *
@@ -25,7 +27,7 @@
  *
  * The magic tells a block header from anything else: free() of a pointer
  * whose header lacks it aborts as "invalid pointer"; a header with the
- * magic but without A is a block already freed: "double free".
+ * magic but without A, or with Q, is a block already freed: "double free".
  */
 #ifndef HB_SBRK_BLOCK_H
 #define HB_SBRK_BLOCK_H
@@ -38,6 +40,7 @@
 #define HB_BLOCK_ALLOC ((uint64_t)1)
 #define HB_BLOCK_PREV_ALLOC ((uint64_t)2)
 #define HB_BLOCK_MARK ((uint64_t)4) /* set and cleared by the heap checker only */
+#define HB_BLOCK_QUICK ((uint64_t)8)
 #define HB_BLOCK_SIZE_MASK (~HB_BLOCK_MAGIC_MASK & ~(uint64_t)15)
 #define HB_BLOCK_HEADER_BYTES 8
 #define HB_BLOCK_MIN_BYTES 32

@@ -47,11 +47,12 @@ static void index_remove(hb_heap *h, hb_block *b) {
   if (hb_block_next(b) != top_epilogue(h)) h->fit->remove(h, b);
 }
 
-/* How much to ask the OS for when `want` bytes are missing: that, or a
- * fraction of the heap (footprint >> grow_shift) when the policy trades a
- * little footprint for fewer sbrk calls and room to place blocks. */
+/* How much to ask the OS for when `want` bytes are missing: that, plus a
+ * slack of footprint >> grow_shift (at most grow_max_slack_bytes): a little
+ * footprint traded for fewer sbrk calls and room to place blocks. */
 static size_t grow_request(const hb_heap *h, size_t want, int new_region) {
   size_t slack = h->grow_shift ? (h->footprint_bytes >> h->grow_shift) & ~(size_t)15 : 0;
+  if (slack > h->grow_max_slack_bytes) slack = h->grow_max_slack_bytes;
   if (want < slack) want = slack;
   want = (want + 15) & ~(size_t)15;
   return new_region && want < MIN_GROW_BYTES ? MIN_GROW_BYTES : want;
@@ -257,11 +258,47 @@ static hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
     hb_sbrk_die(caller, "invalid pointer (not a block of this heap)", ptr);
   hb_block *block = hb_block_of(ptr);
   if (!hb_block_has_magic(block)) hb_sbrk_die(caller, "invalid pointer (bad magic)", ptr);
-  if (!hb_block_is_alloc(block)) hb_sbrk_die(caller, "double free (block is already free)", ptr);
+  if ((block->header & (HB_BLOCK_ALLOC | HB_BLOCK_QUICK)) != HB_BLOCK_ALLOC)
+    hb_sbrk_die(caller, "double free (block is already free)", ptr);
   hb_block *next = hb_block_next(block);
   if ((uintptr_t)next >= h->highest || !hb_block_has_magic(next) || !hb_block_prev_alloc(next))
     hb_sbrk_die(caller, "invalid pointer or corrupted heap (next block's tag disagrees)", ptr);
   return block;
+}
+
+/* ---- Quick lists (heap.h) ---- */
+
+static size_t quick_class(size_t bytes) { return (bytes >> 4) - 2; }
+
+static void park(hb_heap *h, hb_block *block, size_t size) {
+  size_t c = quick_class(size);
+  block->header |= HB_BLOCK_QUICK;
+  block->next = h->quick[c];
+  h->quick[c] = block;
+  h->quick_count[c]++;
+  h->quick_blocks++;
+  h->in_use_bytes -= size;
+  h->free_bytes += size;
+  h->free_blocks++;
+}
+
+static hb_block *unpark(hb_heap *h, size_t c) {
+  hb_block *block = h->quick[c];
+  size_t size = hb_block_size(block);
+  h->quick[c] = block->next;
+  h->quick_count[c]--;
+  h->quick_blocks--;
+  h->in_use_bytes += size;
+  h->free_bytes -= size;
+  h->free_blocks--;
+  block->header &= ~HB_BLOCK_QUICK;
+  return block;
+}
+
+/* Frees every parked block for real, so they merge with their neighbours. */
+static void flush_quick(hb_heap *h) {
+  for (size_t c = 0; c < HB_QUICK_CLASSES && h->quick_blocks; c++)
+    while (h->quick[c]) release(h, unpark(h, c));
 }
 
 void *hb_heap_malloc(hb_heap *h, size_t size) {
@@ -270,18 +307,39 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
+  if (bytes <= h->quick_max_bytes && h->quick[quick_class(bytes)])
+    return hb_block_payload(unpark(h, quick_class(bytes)));
   hb_block *block = h->fit->find(h, bytes);
   if (block) {
     index_remove(h, block);
-  } else {
-    block = grow(h, bytes);
-    if (!block) return NULL;
+    return hb_block_payload(take(h, block, bytes));
   }
-  return hb_block_payload(take(h, block, bytes));
+  hb_block *top = top_block(h);
+  if (h->quick_blocks && !(top && hb_block_size(top) >= bytes)) {
+    /* The heap would grow: first merge what the quick lists hold. */
+    flush_quick(h);
+    block = h->fit->find(h, bytes);
+    if (block) {
+      index_remove(h, block);
+      return hb_block_payload(take(h, block, bytes));
+    }
+  }
+  block = grow(h, bytes);
+  return block ? hb_block_payload(take(h, block, bytes)) : NULL;
+}
+
+/* Frees an allocated block: parked when small and its quick list has room,
+ * else merged. */
+static void free_block(hb_heap *h, hb_block *block) {
+  size_t size = hb_block_size(block);
+  if (size <= h->quick_max_bytes && h->quick_count[quick_class(size)] < h->quick_cap)
+    park(h, block, size);
+  else
+    release(h, block);
 }
 
 void hb_heap_free(hb_heap *h, void *ptr) {
-  if (ptr) release(h, owned_block(h, ptr, "free"));
+  if (ptr) free_block(h, owned_block(h, ptr, "free"));
 }
 
 void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
@@ -346,7 +404,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
   void *moved = hb_heap_malloc(h, size);
   if (!moved) return NULL; /* the old block stays valid */
   memcpy(moved, ptr, have - HB_BLOCK_HEADER_BYTES);
-  release(h, block);
+  free_block(h, block);
   return moved;
 }
 
@@ -396,7 +454,13 @@ size_t hb_heap_usable_size(hb_heap *h, void *ptr) {
 static size_t largest_free(hb_heap *h) {
   size_t largest = h->fit->largest(h);
   hb_block *top = top_block(h);
-  return top && hb_block_size(top) > largest ? hb_block_size(top) : largest;
+  if (top && hb_block_size(top) > largest) largest = hb_block_size(top);
+  for (size_t c = HB_QUICK_CLASSES; h->quick_blocks && c-- > 0;)
+    if (h->quick[c]) {
+      if (hb_block_size(h->quick[c]) > largest) largest = hb_block_size(h->quick[c]);
+      break;
+    }
+  return largest;
 }
 
 int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
@@ -418,7 +482,8 @@ size_t hb_heap_largest_by_walk(hb_heap *h) {
   char *region = h->top_region;
   while (region) {
     for (hb_block *b = (hb_block *)(region + PROLOGUE_BYTES); hb_block_size(b); b = hb_block_next(b))
-      if (!hb_block_is_alloc(b) && hb_block_size(b) > largest) largest = hb_block_size(b);
+      if ((!hb_block_is_alloc(b) || (b->header & HB_BLOCK_QUICK)) && hb_block_size(b) > largest)
+        largest = hb_block_size(b);
     region = ((region_prologue *)region)->prev_region;
   }
   return largest;
@@ -474,7 +539,14 @@ static int check_region(hb_heap *h, char *region, char *end, size_t counts[5], c
       return hb_sbrk_fail(why, why_len, "%s: block %p: size %zu impossible", h->name, (void *)b,
                           size);
     counts[1]++;
-    if (hb_block_is_alloc(b)) {
+    if (b->header & HB_BLOCK_QUICK) { /* parked: free for the program, unmerged */
+      if (!hb_block_is_alloc(b))
+        return hb_sbrk_fail(why, why_len, "%s: block %p: parked but not allocated", h->name,
+                            (void *)b);
+      counts[2]++;
+      counts[3] += size;
+      b->header |= HB_BLOCK_MARK;
+    } else if (hb_block_is_alloc(b)) {
       counts[4] += size;
     } else {
       if (!prev_alloc)
@@ -509,6 +581,37 @@ int hb_heap_check_listed(hb_heap *h, hb_block *b, char *why, size_t why_len) {
   return 0;
 }
 
+/* Each quick list: parked blocks of the list's size, counts right. */
+static int check_quick(hb_heap *h, char *why, size_t why_len) {
+  size_t total = 0;
+  for (size_t c = 0; c < HB_QUICK_CLASSES; c++) {
+    size_t seen = 0;
+    for (hb_block *b = h->quick[c]; b; b = b->next) {
+      uintptr_t address = (uintptr_t)b;
+      if (address < h->lowest || address >= h->highest || (address & 15) != 8 ||
+          !hb_block_has_magic(b) ||
+          (b->header & (HB_BLOCK_QUICK | HB_BLOCK_MARK | HB_BLOCK_ALLOC)) !=
+              (HB_BLOCK_QUICK | HB_BLOCK_MARK | HB_BLOCK_ALLOC))
+        return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds %p, not a parked block (or twice)",
+                            h->name, c, (void *)b);
+      if (quick_class(hb_block_size(b)) != c)
+        return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds a block of %zu bytes", h->name,
+                            c, hb_block_size(b));
+      b->header &= ~HB_BLOCK_MARK;
+      if (++seen > h->quick_cap)
+        return hb_sbrk_fail(why, why_len, "%s: quick list %zu is over its cap", h->name, c);
+    }
+    if (seen != h->quick_count[c])
+      return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds %zu, its count says %u", h->name,
+                          c, seen, h->quick_count[c]);
+    total += seen;
+  }
+  if (total != h->quick_blocks)
+    return hb_sbrk_fail(why, why_len, "%s: %zu parked blocks, the counter says %zu", h->name, total,
+                        h->quick_blocks);
+  return 0;
+}
+
 int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
   /* footprint, blocks, free blocks, free bytes, in-use bytes */
   size_t counts[5] = {0, 0, 0, 0, 0};
@@ -528,10 +631,11 @@ int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
                       "free %zu/%zu free bytes %zu/%zu in use %zu/%zu (counter/walk)",
                       h->name, h->footprint_bytes, counts[0], h->blocks, counts[1], h->free_blocks,
                       counts[2], h->free_bytes, counts[3], h->in_use_bytes, counts[4]);
+  if (rc == 0) rc = check_quick(h, why, why_len);
   if (rc == 0) {
     listed_count = 0;
     rc = h->fit->check(h, why, why_len);
-    size_t expected = h->free_blocks - (top_block(h) != NULL);
+    size_t expected = h->free_blocks - h->quick_blocks - (top_block(h) != NULL);
     if (rc == 0 && listed_count != expected)
       rc = hb_sbrk_fail(why, why_len, "%s: %zu free blocks besides the top, but the index holds %zu",
                         h->name, expected, listed_count);

@@ -20,7 +20,11 @@
  *
  * The first block's P bit is set and the epilogue is "allocated", so
  * coalescing never leaves a region. The prologue links the regions (newest
- * first) for the checker's walk and for popping a region that empties.
+ * first) for the checker's walk.
+ *
+ * The top block (the free block that ends the top region) is never in the
+ * policy's index: it is used when nothing indexed fits, and grown into.
+ * Optional quick lists park small freed blocks unmerged (see below).
  */
 #ifndef HB_SBRK_HEAP_H
 #define HB_SBRK_HEAP_H
@@ -32,6 +36,10 @@
 #include <stdint.h>
 
 typedef struct hb_heap hb_heap;
+
+/* Quick lists hold blocks of 32, 48, ... bytes, one list per size. */
+#define HB_QUICK_CLASSES 32
+#define HB_QUICK_MAX_BYTES ((HB_QUICK_CLASSES + 1) * 16)
 
 /* A placement policy: the index of free blocks. Blocks handed to insert
  * are free with header and footer written; remove gets only blocks that
@@ -58,22 +66,38 @@ struct hb_heap {
   size_t trim_threshold_bytes; /* give the top back when a free top block is this big */
   size_t trim_keep_bytes;      /* ... keeping this much of it */
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
+  size_t grow_max_slack_bytes; /* ... but by no more than this beyond the need */
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
+  /* Quick lists (off when quick_max_bytes is 0): a freed block of at most
+   * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
+   * (at most quick_cap per size), and the next malloc of that size pops it:
+   * both O(1) with no neighbour touched. Before the heap grows, every
+   * parked block is freed for real (merged), so the cache never makes the
+   * heap bigger; it only delays coalescing. Parked blocks count as free. */
+  size_t quick_max_bytes;
+  unsigned quick_cap;
+  size_t quick_blocks;
+  hb_block *quick[HB_QUICK_CLASSES];
+  unsigned quick_count[HB_QUICK_CLASSES];
   /* Counters: the statistics are O(1). Block bytes include headers. */
   size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
 };
 
 /* Defaults every fit policy uses (see heap.c: grow_request, take), chosen
- * by measurement on the CS:APP traces (docs/SBRK.md): growing by at least
- * 1/64 of the heap costs at most ~1.5% of peak footprint and gives
- * placement room; cutting blocks under 128 bytes from the high end of a
- * free block keeps small and large blocks apart. */
+ * by measurement (docs/SBRK.md): growing by 1/64 of the heap, at most
+ * 32 KiB, beyond the need gives placement room for little footprint
+ * (glibc pads by 128 KiB); cutting blocks under 128 bytes from the high
+ * end of a free block keeps small and large blocks apart. */
 #define HB_HEAP_GROW_SHIFT 6
+#define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
-#define HB_HEAP_INIT(policy_name, fit_table) \
-  { .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \
-    .trim_keep_bytes = (size_t)64 << 10, .grow_shift = HB_HEAP_GROW_SHIFT, \
-    .small_block_bytes = HB_HEAP_SMALL_BLOCK_BYTES }
+/* The fields every heap sets; a policy adds its own after them. */
+#define HB_HEAP_FIELDS(policy_name, fit_table)                                            \
+  .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \
+  .trim_keep_bytes = (size_t)64 << 10, .grow_shift = HB_HEAP_GROW_SHIFT,                \
+  .grow_max_slack_bytes = HB_HEAP_GROW_MAX_SLACK_BYTES,                                  \
+  .small_block_bytes = HB_HEAP_SMALL_BLOCK_BYTES
+#define HB_HEAP_INIT(policy_name, fit_table) {HB_HEAP_FIELDS(policy_name, fit_table)}
 
 void *hb_heap_malloc(hb_heap *heap, size_t size);
 void hb_heap_free(hb_heap *heap, void *ptr);

@@ -19,6 +19,8 @@ void hb_gbf_register_pairs(const hb_allocator *allocator);   /* pairs, calloc, a
 void hb_gbf_register_blocks(const hb_allocator *allocator);  /* lifo, fifo, random */
 void hb_gbf_register_realloc(const hb_allocator *allocator); /* realloc, realloc-append */
 void hb_gbf_register_threads(const hb_allocator *allocator); /* threads, prodcons */
+/* trace: every .hbt file in `dir` on every allocator of the registry. */
+void hb_gbf_register_traces(const char *dir);
 
 /* "family/allocator", for hb_gb_register (which copies it). */
 hb_gb_bench *hb_gbf_register(const char *family, const hb_allocator *allocator, hb_gb_fn fn,

@@ -45,6 +45,8 @@ void hb_gb_threads(hb_gb_bench *bench, int threads) { bench->benchmark->Threads(
 
 void hb_gb_use_real_time(hb_gb_bench *bench) { bench->benchmark->UseRealTime(); }
 
+void hb_gb_use_manual_time(hb_gb_bench *bench) { bench->benchmark->UseManualTime(); }
+
 int hb_gb_main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -85,11 +87,17 @@ int hb_gb_thread_count(const hb_gb_state *state) { return state->state->threads(
 void hb_gb_pause(hb_gb_state *state) { state->state->PauseTiming(); }
 void hb_gb_resume(hb_gb_state *state) { state->state->ResumeTiming(); }
 
+void hb_gb_set_iteration_time(hb_gb_state *state, double seconds) {
+  state->state->SetIterationTime(seconds);
+}
+
 void hb_gb_skip_with_error(hb_gb_state *state, const char *reason) {
   state->state->SkipWithError(reason);
 }
 
 bool hb_gb_error_occurred(const hb_gb_state *state) { return state->state->error_occurred(); }
+
+void hb_gb_set_label(hb_gb_state *state, const char *label) { state->state->SetLabel(label); }
 
 void hb_gb_items_processed(hb_gb_state *state, int64_t items) {
   state->state->SetItemsProcessed(items);

@@ -60,6 +60,10 @@ void hb_gb_threads(hb_gb_bench *bench, int threads);
  * "/real_time" to the name): what threaded benchmarks should report. */
 void hb_gb_use_real_time(hb_gb_bench *bench);
 
+/* Report the time the benchmark measures itself (hb_gb_set_iteration_time)
+ * instead of the timer's (appends "/manual_time" to the name). */
+void hb_gb_use_manual_time(hb_gb_bench *bench);
+
 /* Runs the benchmarks the command line selects (--benchmark_filter, ...,
  * see --help). Returns the exit status: 0, or 1 when an argument was not
  * understood or the filter matched no benchmark. */
@@ -88,11 +92,18 @@ int hb_gb_thread_count(const hb_gb_state *state);
 void hb_gb_pause(hb_gb_state *state);
 void hb_gb_resume(hb_gb_state *state);
 
+/* With hb_gb_use_manual_time: adds `seconds` to the run's measured time
+ * (the reported time per iteration is the sum over the iterations). */
+void hb_gb_set_iteration_time(hb_gb_state *state, double seconds);
+
 /* Marks the run as failed with a one-line reason; the result is reported
  * with error_occurred and the message. The caller must still leave its
  * loop (hb_gb_keep_running_batch then returns false) and return. */
 void hb_gb_skip_with_error(hb_gb_state *state, const char *reason);
 bool hb_gb_error_occurred(const hb_gb_state *state);
+
+/* A short text shown with the result ("label" in the JSON). */
+void hb_gb_set_label(hb_gb_state *state, const char *label);
 
 /* Items processed by this thread: reported as items_per_second. */
 void hb_gb_items_processed(hb_gb_state *state, int64_t items);

@@ -2,7 +2,9 @@
  * family for every allocator the group's registry holds, then hands the
  * command line to Google Benchmark.
  *
- *   hb-gbench-GROUP [--benchmark_... options]   run (see --help)
+ *   hb-gbench-GROUP [--traces=DIR] [--benchmark_... options]
+ *                          run (see --help); the trace family replays
+ *                          every .hbt file in DIR (default: the bundled traces/data)
  *   hb-gbench-GROUP --list-allocators           the registry, one name a line
  *
  * Families run in registration order: all allocators of one family, then
@@ -25,5 +27,17 @@ int main(int argc, char **argv) {
   };
   for (size_t f = 0; f < sizeof families / sizeof families[0]; f++)
     for (size_t i = 0; i < hb_allocator_count(); i++) families[f](hb_allocator_at(i));
-  return hb_gb_main(argc, argv);
+
+  /* --traces=DIR is ours: taken out before Google Benchmark sees argv. */
+  const char *trace_dir = HB_GBF_TRACE_DIR;
+  int kept = 1;
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--traces=", 9) == 0)
+      trace_dir = argv[i] + 9;
+    else
+      argv[kept++] = argv[i];
+  }
+  argv[kept] = NULL;
+  hb_gbf_register_traces(trace_dir);
+  return hb_gb_main(kept, argv);
 }

@@ -105,7 +105,8 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "footprint_at_peak_live_bytes", "footprint_poll_stride", "peak_rss_bytes",
               "utilization", "fragmentation", "reuse_rate", "byte_reuse_rate",
               "reuse_distance_median", "reuse_distance_p90", "reuse_distance_histogram",
-              "lifo_share", "heap_growth"]
+              "lifo_share", "heap_growth", "group", "ns_per_op_passes", "peak_live_op",
+              "footprint_polls", "allocations", "reuses", "cpu_ns_per_op"]
 
 
 def check_ok_run(run, trace_path):
@@ -121,6 +122,14 @@ def check_ok_run(run, trace_path):
     check(run["ns_per_op_min"] <= run["ns_per_op"] <= run["ns_per_op_max"],
           f"{name}: ns_per_op outside [min, max]")
     check(close(run["ops_per_sec"], 1e9 / run["ns_per_op"]), f"{name}: ops_per_sec")
+    check(run["cpu_ns_per_op"] > 0, f"{name}: cpu_ns_per_op {run['cpu_ns_per_op']}")
+    passes = sorted(run["ns_per_op_passes"])
+    check(len(passes) == run["repeat"], f"{name}: {len(passes)} passes listed")
+    check(close(passes[0], run["ns_per_op_min"]) and close(passes[-1], run["ns_per_op_max"]),
+          f"{name}: passes vs min/max")
+    middle = len(passes) // 2
+    median = passes[middle] if len(passes) % 2 else (passes[middle - 1] + passes[middle]) / 2
+    check(close(median, run["ns_per_op"]), f"{name}: ns_per_op is not the median of the passes")
     footprint = run["peak_footprint_bytes"]
     if footprint is not None:
         check(footprint > 0, f"{name}: peak footprint {footprint}")
@@ -172,9 +181,43 @@ def case_table_and_json(heapbench, tmp, shared):
         check(field in doc["machine"], f"machine.{field} missing")
     check(doc["settings"]["repeat"] == 2, "settings.repeat")
     check([r["allocator"] for r in doc["runs"]] == names, "one run per allocator, in order")
+    check_documented(doc)
     for r in doc["runs"]:
         check(r["repeat"] == 2, f"{r['allocator']}: repeat")
         check_ok_run(r, trace)
+    # Writing whole blocks, and a label.
+    proc, _ = run(heapbench, "--allocators", "glibc,sbrk-tutorial", "--repeat", "1", "--touch",
+                  "all", "--label", "whole blocks", "--json", out, trace)
+    check(proc.returncode == 0, f"--touch all: exit {proc.returncode}: {proc.stderr}")
+    doc = json.load(open(out))
+    check(doc["settings"]["touch"] == "all", "settings.touch")
+    check(doc["label"] == "whole blocks", "label")
+    for r in doc["runs"]:
+        check_ok_run(r, trace)
+
+
+def documented_example():
+    """The example object of docs/JSON.md, comments removed."""
+    doc_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                            "JSON.md")
+    text = open(doc_path).read()
+    start = text.index("```json") + len("```json")
+    block = text[start:text.index("```", start)]
+    return json.loads(re.sub(r"//[^\n]*", "", block))
+
+
+def check_documented(doc):
+    """Every field the replay writes is in docs/JSON.md, and the reverse."""
+    example = documented_example()
+    check(list(doc) == list(example), f"top-level fields {list(doc)} != documented")
+    check(set(doc["machine"]) == set(example["machine"]), "machine fields != documented")
+    check(set(doc["settings"]) == set(example["settings"]), "settings fields != documented")
+    for r in doc["runs"]:
+        check(list(r) == list(example["runs"][0]),
+              f"run fields differ from docs/JSON.md: {set(r) ^ set(example['runs'][0])}")
+        for s in r["heap_growth"] or []:
+            check(set(s) == set(example["runs"][0]["heap_growth"][0]), "sample fields")
+            break
 
 
 def case_forced_reuse(heapbench, tmp, shared):
@@ -184,11 +227,24 @@ def case_forced_reuse(heapbench, tmp, shared):
     # ... and a bigger request cannot fit in A's 64 bytes: no reuse.
     no_reuse = os.path.join(tmp, "noreuse.rep")
     write_rep(no_reuse, [("a", 0, 64), ("f", 0), ("a", 1, 128)], 2)
+    # Two blocks freed oldest first; first fit on an address-ordered list
+    # takes the older (lower) one: a reuse, but not of the newest: LIFO 0.
+    fifo = os.path.join(tmp, "fifo.rep")
+    write_rep(fifo, [("a", 0, 64), ("a", 1, 64), ("f", 0), ("f", 1), ("a", 2, 64)], 3)
+    # A smaller request in a freed 64-byte block: 32 of 96 allocated bytes reused.
+    smaller = os.path.join(tmp, "smaller.rep")
+    write_rep(smaller, [("a", 0, 64), ("f", 0), ("a", 1, 32)], 2)
     out = os.path.join(tmp, "reuse.json")
     proc, _ = run(heapbench, "--allocators", "sbrk-tutorial", "--repeat", "1", "--json", out,
-                  reuse, no_reuse)
+                  reuse, no_reuse, fifo, smaller)
     check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
-    first, second = json.load(open(out))["runs"]
+    first, second, third, fourth = json.load(open(out))["runs"]
+    check(third["reuses"] == 1 and third["lifo_share"] == 0, f"fifo: lifo {third['lifo_share']}")
+    check(third["reuse_distance_median"] == 2, "fifo: block freed at op 2, reused at op 4")
+    check(third["reuse_distance_histogram"] == [[2, 1]], "fifo: histogram")
+    check(fourth["reuse_rate"] == 0.5, f"smaller: reuse_rate {fourth['reuse_rate']}")
+    check(close(fourth["byte_reuse_rate"], 32 / 96, 1e-5),
+          f"smaller: byte_reuse_rate {fourth['byte_reuse_rate']} != 1/3")
     check(first["status"] == "ok" and second["status"] == "ok", "statuses")
     check(first["allocations"] == 2 and first["reuses"] == 1, f"reuses {first['reuses']}")
     check(first["reuse_rate"] == 0.5, f"reuse_rate {first['reuse_rate']} != 0.5")
@@ -274,14 +330,18 @@ def case_bad_input(heapbench, tmp, shared):
     double_free = os.path.join(tmp, "double.rep")
     write_rep(double_free, [("a", 0, 32), ("f", 0), ("f", 0)], 1)
     missing = os.path.join(tmp, "missing.rep")
+    empty = os.path.join(tmp, "empty.rep")
+    write_rep(empty, [], 0)
     cases = [
         (["--allocators", "glibc,nosuch", good], "nosuch"),
         ([missing], "missing.rep"),
         ([good, malformed], "malformed.rep:6"),
         ([double_free], "double.rep:7"),
+        ([good, empty], "empty.rep"),
         (["--repeat", "0", good], "--repeat"),
         (["--time-limit", "soon", good], "--time-limit"),
         (["--frobnicate", good], "--frobnicate"),
+        (["--json", os.path.join(tmp, "no", "such", "dir.json"), good], "dir.json"),
     ]
     for args, needle in cases:
         proc, _ = run(heapbench, *args)
@@ -305,6 +365,24 @@ def case_shared_traces(heapbench, tmp, shared):
     check(len(runs) == 4, "2 traces x 2 allocators")
     for r in runs:
         check_ok_run(r, r["trace_path"])
+
+
+def case_bundled(heapbench, tmp, shared):
+    # No TRACE: the traces the project ships (traces/data/*.hbt).
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "traces", "data")
+    bundled = sorted(f[:-4] for f in os.listdir(data) if f.endswith(".hbt")) \
+        if os.path.isdir(data) else []
+    out = os.path.join(tmp, "bundled.json")
+    proc, _ = run(heapbench, "--allocators", "glibc", "--repeat", "1", "--json", out)
+    if not bundled:
+        check(proc.returncode != 0 and "no bundled trace" in proc.stderr,
+              f"no bundled trace: exit {proc.returncode}, {proc.stderr!r}")
+        return
+    check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
+    runs = json.load(open(out))["runs"]
+    check(sorted(r["trace"] for r in runs) == bundled, "one run per bundled trace")
+    for r in runs:
+        check(r["status"] == "ok" and r["trace_format"] == "hbt", f"{r['trace']}: {r['status']}")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

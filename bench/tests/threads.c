@@ -2,7 +2,8 @@
  *
  * The trace is built here with hb_trace_push: four recording threads, ids
  * reused across threads, most blocks freed (or reallocated) by a thread
- * other than the one that allocated them. The replay runs each recorded
+ * other than the one that allocated them, blocks created by malloc,
+ * calloc, aligned allocation and realloc(NULL). The replay runs each recorded
  * thread on its own thread; an op on a block another thread used last must
  * wait for it. If that wait were missing, a thread would free a stale
  * pointer (a double free: glibc and the sbrk policies abort on it) or a
@@ -62,7 +63,12 @@ static int build_trace(hb_trace *trace, uint64_t *peak_live_bytes) {
       live_bytes += op.size - size_of[op.id];
       size_of[op.id] = op.size;
     } else {
-      op.kind = (r >> 50) % 8 == 0 ? HB_OP_CALLOC : HB_OP_MALLOC;
+      /* Every way to create a block: malloc, calloc, aligned, realloc(NULL). */
+      static const uint8_t kinds[8] = {HB_OP_MALLOC, HB_OP_MALLOC, HB_OP_MALLOC, HB_OP_MALLOC,
+                                       HB_OP_MALLOC, HB_OP_CALLOC, HB_OP_ALIGNED, HB_OP_REALLOC};
+      op.kind = kinds[(r >> 50) % 8];
+      if (op.kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)(4 + (r >> 56) % 9); /* 16 .. 4096 */
+      if (op.kind == HB_OP_REALLOC) op.flags = HB_FLAG_FROM_NULL;
       op.id = free_count ? free_ids[--free_count] : next_id++;
       op.size = 8 + (r >> 40) % 600;
       size_of[op.id] = op.size;
@@ -79,6 +85,40 @@ static int build_trace(hb_trace *trace, uint64_t *peak_live_bytes) {
     return -1;
   }
   return 0;
+}
+
+/* Many short-lived recording threads, as a server or a build tool has: each
+ * allocates one block, the next thread frees it. */
+#define MANY_THREADS 400
+static void many_threads(const hb_allocator_info *infos, size_t count) {
+  hb_trace trace;
+  hb_error error;
+  hb_trace_init(&trace, "many-threads", "synthetic");
+  trace.thread_count = trace.id_count = MANY_THREADS;
+  for (uint32_t t = 0; t < MANY_THREADS; t++)
+    hb_trace_push(&trace, (hb_op){.kind = HB_OP_MALLOC, .thread = t, .id = t, .size = 16 + t},
+                  &error);
+  for (uint32_t t = 0; t < MANY_THREADS; t++)
+    hb_trace_push(&trace, (hb_op){.kind = HB_OP_FREE, .thread = (t + 1) % MANY_THREADS, .id = t},
+                  &error);
+  HB_CHECK(hb_trace_check(&trace, &error) == 0, "many threads: %s", error.message);
+  hb_cell_header header;
+  int fd = hb_cell_encode(&trace, &header, &error);
+  hb_trace_release(&trace);
+  HB_CHECK(fd >= 0, "many threads: encode: %s", error.message);
+  if (fd < 0) return;
+  uint64_t peak = 0;
+  for (uint32_t t = 0; t < MANY_THREADS; t++) peak += 16 + t;
+  hb_replay_settings settings = {.repeat = 1, .time_limit_sec = 100};
+  for (size_t a = 0; a < count; a++) {
+    hb_cell_result r;
+    hb_cell_run(&infos[a], fd, &header, &settings, infos[a].name, &r);
+    HB_CHECK(strcmp(r.status, "ok") == 0, "many threads on %s: %s", infos[a].name, r.status);
+    HB_CHECK(r.instrumented && r.peak_live_bytes == peak, "many threads on %s: peak live",
+             infos[a].name);
+    hb_cell_result_release(&r);
+  }
+  close(fd);
 }
 
 int main(void) {
@@ -122,6 +162,7 @@ int main(void) {
     HB_CHECK(reuse >= 0 && reuse <= 1, "%s: reuse rate %f", name, reuse);
     hb_cell_result_release(&r);
   }
+  many_threads(infos, count);
   free(infos);
   free(live_series);
   close(fd);

@@ -32,6 +32,7 @@ sys.path.insert(0, PLOTS)
 
 import palette  # noqa: E402
 import results  # noqa: E402
+from drawing import slug  # noqa: E402
 
 failures = []
 
@@ -66,11 +67,6 @@ def expected_charts(paths):
     return sorted(names)
 
 
-def slug(text):
-    import re
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
 def check_chart_files(out_dir, names):
     for name in names:
         png = os.path.join(out_dir, name + ".png")
@@ -97,7 +93,7 @@ def fixtures(fixture_dir, *names):
 def test_charts(python, fixture_dir):
     inputs = fixtures(fixture_dir, "replay-a.json", "gbench-pairs.json")
     names = expected_charts(inputs)
-    check(len(names) == 12, f"12 charts expected from the fixtures, got {len(names)}: {names}")
+    check(len(names) == 13, f"13 charts expected from the fixtures, got {len(names)}: {names}")
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([python, os.path.join(PLOTS, "charts.py")] + inputs + ["-o", out_dir])
         check(code == 0, f"charts.py exits 0 (got {code}: {err.strip()})")
@@ -118,14 +114,25 @@ def test_charts(python, fixture_dir):
         micro = svg_text(out_dir, "micro-pairs").lower()
         for allocator in ("glibc", "jemalloc", "sbrk", "sbrk-tutorial"):
             check(palette.colour(allocator) in micro, f"micro-pairs draws {allocator} in its colour")
-        # Non-ok cells are written on the chart, not dropped.
+        # Non-ok cells are written on the chart, not dropped: sbrk-tutorial on
+        # binary timed out in its instrumented pass (timed figures kept),
+        # sbrk-coalesce failed (nothing kept).
         throughput = svg_text(out_dir, "binary-throughput")
-        check("timeout — not measured" in throughput, "timeout cell written on binary-throughput")
-        check("failed: heap check" in throughput, "failed cell written on binary-throughput")
+        check("1.11 (timeout)" in throughput, "timeout cell's kept throughput drawn with its status")
+        check("failed: heap check: o… — not measured" in throughput,
+              "failed cell written on binary-throughput")
+        memory = svg_text(out_dir, "binary-memory")
+        check("timeout — not measured" in memory, "timeout cell's missing memory figures written")
+        growth = svg_text(out_dir, "binary-heap-growth")
+        check("sbrk-tutorial: timeout, not measured" in growth, "timeout cell in heap growth legend")
         check("footprint not reported" in svg_text(out_dir, "binary-memory"),
               "null footprint written as not reported")
         check("error: sbrk-tutorial: out of memory" in micro.replace("…", ""),
               "errored microbenchmark written on micro-pairs")
+        threads = svg_text(out_dir, "micro-threads")
+        for line in ("glibc threads:1", "glibc threads:2", "sbrk threads:1", "sbrk threads:2"):
+            check(line in threads, f"micro-threads has a line {line!r}")
+        check("real_time" not in threads, "Google Benchmark's own settings are not variants")
         ladder = svg_text(out_dir, "sbrk-ladder-ci-vm")
         check("not ok on 1 of 2" in ladder, "ladder names the policies that did not complete")
     # Palette: fixed by name, distinct for the well-known allocators,
@@ -174,6 +181,17 @@ def test_report(heapbench, fixture_dir):
             out.write(stream.read())
         labels = [s.label for s in results.load_all([inputs[0], twin, inputs[1]])]
         check(labels == ["ci-vm #1", "ci-vm #2", "replay-laptop"], f"labels {labels}")
+        # Two traces of one name from different files stay apart.
+        with open(inputs[0], encoding="utf-8") as stream:
+            doc = json.load(stream)
+        for run_ in doc["runs"]:
+            if run_["trace"] == "binary":
+                run_["trace"], run_["trace_path"] = "short1", "elsewhere/short1.hbt"
+        with open(twin, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+        traces = sorted({r["trace"] for r in results.load(twin).runs})
+        check(traces == ["short1 (../shared/traces/malloclab/short1.rep)",
+                         "short1 (elsewhere/short1.hbt)"], f"same-name traces kept apart: {traces}")
 
 
 def _mutations(replay, gbench):
@@ -204,6 +222,8 @@ def _mutations(replay, gbench):
          ["runs[0].status"]),
         ("growth-order", edit(replay, lambda d: d["runs"][0]["heap_growth"].reverse()),
          ["runs[0].heap_growth[1].op", "op order"]),
+        ("duplicate-cell", edit(replay, lambda d: d["runs"].insert(1, copy.deepcopy(d["runs"][0]))),
+         ["runs[1]", "\"short1\" on \"glibc\" again (first in runs[0])"]),
         ("bad-histogram", edit(replay, lambda d: d["runs"][0].update(
             reuse_distance_histogram=[[1, 2, 3]])), ["runs[0].reuse_distance_histogram[0]"]),
         ("gbench-name", edit(gbench, lambda d: d["benchmarks"][0].update(

@@ -2,10 +2,11 @@
 # cli.sh — `heapbench trace info|convert|dump` end to end: good input gives
 # the figures, bad input one line naming the file and where, a non-zero
 # exit and no crash.
-# Usage: cli.sh HEAPBENCH TMPDIR
+# Usage: cli.sh HEAPBENCH TMPDIR [BUNDLED_TRACES_DIR]
 set -u
 heapbench=$1
 dir=$2
+bundled=${3:-}
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -75,6 +76,20 @@ expect_error "$dir/missing.hbt" "$dir/missing.hbt: cannot open" "missing file"
 [ -e "$dir/out.hbt" ] && fail "convert of a truncated file left an output"
 "$heapbench" trace 2>/dev/null; [ $? -eq 2 ] || fail "trace without arguments should exit 2"
 "$heapbench" trace frobnicate x 2>/dev/null; [ $? -eq 2 ] || fail "unknown subcommand should exit 2"
+
+# The bundled traces (default data of `heapbench replay`) load, with
+# nothing dropped.
+if [ -n "$bundled" ]; then
+  found=0
+  for trace in "$bundled"/*.hbt; do
+    [ -e "$trace" ] || continue
+    found=$((found + 1))
+    out=$("$heapbench" trace info "$trace") || { fail "bundled $trace does not load"; continue; }
+    grep -q "^dropped     0 ops" <<<"$out" || fail "bundled $trace dropped ops"
+    grep -q "bytes/op" <<<"$out" || fail "bundled $trace: no bytes/op"
+  done
+  [ "$found" -ge 4 ] || fail "only $found bundled traces in $bundled"
+fi
 
 echo "cli.sh: $failures failures"
 [ "$failures" -eq 0 ]

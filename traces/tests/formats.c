@@ -213,6 +213,16 @@ static void test_hbt_damage(void) {
   free(longer);
   free(data);
 
+  /* A header claiming billions of ids for a few ops is damaged (and would
+   * cost gigabytes to check). */
+  make_trace(&trace, 60, 1, 0);
+  trace.id_count = 0xF0000000u;
+  HB_CHECK(hb_hbt_write(&trace, bad, &error) == 0, "write: %s", error.message);
+  hb_trace_release(&trace);
+  expect_refused(bad, "offset 28", "trace with an absurd id count");
+  write_bytes(bad, "2000\n4000000000\n1\n1\na 0 1\n", 27);
+  expect_refused(bad, ":2:", ".rep with an absurd id count");
+
   static const unsigned char elf[] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0};
   write_bytes(bad, elf, sizeof elf);
   expect_refused(bad, "offset 0", "an ELF file");

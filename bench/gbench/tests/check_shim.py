@@ -29,7 +29,7 @@ with tempfile.TemporaryDirectory() as tmp:
         results = {r["name"]: r for r in json.load(f)["benchmarks"]}
 
 expect(set(results) == {"shim/count/3/5", "shim/limit-pause", "shim/skip",
-                        "shim/threads/real_time/threads:2"}, f"names: {sorted(results)}")
+                        "shim/threads/real_time/threads:2", "shim/manual/manual_time"}, f"names: {sorted(results)}")
 
 count = results["shim/count/3/5"]
 expect(not count.get("error_occurred"), f"count: {count.get('error_message')}")
@@ -52,4 +52,8 @@ expect(not threads.get("error_occurred"), f"threads: {threads.get('error_message
 expect(threads["threads"] == 2, f"threads: {threads}")
 expect(threads["threads_seen"] == 2 and threads["index_sum"] == 1, f"threads: sums {threads}")
 expect(threads["one_on_average"] == 1, f"threads: average {threads}")
-print("shim: names, arguments, counters, items, skip and threads as expected")
+manual = results["shim/manual/manual_time"]
+expect(manual["time_unit"] == "ns" and abs(manual["real_time"] - 2e6) < 1, f"manual: {manual}")
+expect(manual.get("label") == "two ms", f"manual: label {manual}")
+
+print("shim: names, arguments, counters, items, skip, threads, manual time and label as expected")

@@ -64,6 +64,14 @@ static void bm_threads(hb_gb_state *state, void *context) {
   hb_gb_counter(state, "index_sum", hb_gb_thread_index(state), HB_GB_COUNTER_PLAIN);
 }
 
+/* Claims 2 ms per iteration, whatever the timer says. */
+static void bm_manual(hb_gb_state *state, void *context) {
+  (void)context;
+  uint64_t n;
+  while (hb_gb_keep_running_batch(state, &n)) hb_gb_set_iteration_time(state, 2e-3 * (double)n);
+  hb_gb_set_label(state, "two ms");
+}
+
 int main(int argc, char **argv) {
   hb_gb_bench *count = hb_gb_register("shim/count", bm_count, NULL);
   const int64_t args[] = {3, 5};
@@ -74,5 +82,6 @@ int main(int argc, char **argv) {
   hb_gb_bench *threads = hb_gb_register("shim/threads", bm_threads, &two);
   hb_gb_threads(threads, 2);
   hb_gb_use_real_time(threads);
+  hb_gb_use_manual_time(hb_gb_register("shim/manual", bm_manual, NULL));
   return hb_gb_main(argc, argv);
 }

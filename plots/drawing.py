@@ -1,0 +1,208 @@
+"""drawing.py — what every heapbench chart shares: the conventions (one
+colour per allocator from palette.py, a hatch or line style per input, how a
+cell that is not ok or a figure that is not reported is drawn), the
+formatters, and writing a chart as PNG and SVG.
+
+Conventions every chart keeps:
+  * an allocator has the same colour everywhere (palette.py);
+  * when several inputs (machines, runs) are compared, each input has its
+    own hatch (bars) or line style (lines), listed in the legend by label;
+  * a cell whose status is not "ok" is never dropped and never drawn as
+    zero: a figure it did not measure is a grey cross-hatched band with its
+    status written on it; a figure it kept is drawn cross-hatched, red-edged,
+    with its status beside it;
+  * a figure the allocator could not report (null) is written "not
+    reported", again never drawn as zero;
+  * per-trace charts carry the trace name and its operation count in the
+    title.
+"""
+
+import math
+import os
+import re
+
+import matplotlib
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+import palette  # noqa: E402
+
+plt.rcParams.update({
+    "figure.dpi": 100,
+    "savefig.dpi": 110,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",     # text stays text in the SVG: smaller, searchable
+    "svg.hashsalt": "heapbench",  # stable ids: same input, same SVG
+})
+
+SOURCE_HATCHES = ["", "///", "...", "\\\\\\", "ooo", "xxx"]
+SOURCE_STYLES = ["-", "--", ":", "-."]
+NOT_OK_FACE = "#eeeeee"
+
+
+class Chart:
+    """A written chart: where its files are and what the report says of it."""
+
+    def __init__(self, key, title, base):
+        self.key = key          # e.g. "trace/bash/throughput", "micro/pairs"
+        self.title = title
+        self.png = base + ".png"
+        self.svg = base + ".svg"
+
+
+# ---- helpers ---------------------------------------------------------------
+
+def slug(text):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def thousands(number):
+    return f"{number:,}" if number is not None else "?"
+
+
+def byte_unit(max_bytes):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if max_bytes >= 4 * scale:
+            return unit, scale
+    return "bytes", 1
+
+
+def sig3(value):
+    """Three significant digits without e-notation: 0.0157, 15.6, 4,120."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def percent(value):
+    """A percentage: 98.5%, and small ones as 0.02% rather than 0.0%."""
+    return f"{value:.1f}%" if value >= 1 or value == 0 else f"{value:.2g}%"
+
+
+def times(ratio, _position=None):
+    """A ratio to glibc: 1.37×, 0.82×, and small ones with two significant
+    digits (0.0042×) rather than a misleading 0.00×."""
+    return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.2g}×"
+
+
+def status_text(status):
+    """The short form a chart can hold: "timeout", "failed", "error"."""
+    return status if len(status) <= 22 else status[:21] + "…"
+
+
+def plain_number(value, _position=None):
+    return f"{value:g}"
+
+
+def _log_1_2_5(value, _position=None):
+    """Minor-tick labels of a log axis at 2× and 5× only: 1, 2, 5, 10, 20..."""
+    if value <= 0:
+        return ""
+    mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+    return f"{value:g}" if mantissa in (2, 5) else ""
+
+
+def plain_log(axis):
+    """A log axis labelled with plain numbers instead of 10^k. Call it once
+    the data is drawn: the fewer decades, the more minor ticks get a label
+    (all under one decade, 2× and 5× up to three, none beyond)."""
+    low, high = sorted(axis.get_view_interval())
+    axis.set_major_formatter(FuncFormatter(plain_number))
+    decades = math.log10(high / low) if low > 0 else 99
+    minor = plain_number if decades < 1 else _log_1_2_5 if decades <= 3 else (lambda v, p=None: "")
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def size_label(size_bytes):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size_bytes >= scale and size_bytes % scale == 0:
+            return f"{size_bytes // scale} {unit}"
+    return f"{size_bytes} B"
+
+
+def save(fig, out_dir, name, key, title):
+    base = os.path.join(out_dir, name)
+    fig.savefig(base + ".png", bbox_inches="tight")
+    fig.savefig(base + ".svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return Chart(key, title, base)
+
+
+def trace_title(what, trace, cells):
+    """"bash — 4,162 ops: throughput"; op counts of every input if they differ."""
+    counts = sorted({c["ops"] for c in cells if c.get("ops") is not None})
+    ops = " / ".join(thousands(n) for n in counts) if counts else "? "
+    return f"{trace} — {ops} ops: {what}"
+
+
+def source_legend(ax, labels, loc="lower right"):
+    if len(labels) < 2:
+        return
+    handles = [Patch(facecolor="white", edgecolor="black", hatch=SOURCE_HATCHES[i % 6],
+                     label=label) for i, label in enumerate(labels)]
+    ax.legend(handles=handles, loc=loc, fontsize=8, title="input", title_fontsize=8)
+
+
+def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not reported",
+          whisker=None, log_if_spread=False):
+    """Horizontal bars: one row per allocator, one bar per input inside it.
+    cells[(label, allocator)] is a run or absent; value(label, run) a number
+    or None; whisker(label, run) an optional (low, high) drawn as an error bar.
+    With log_if_spread, values more than 100 times apart get a log axis."""
+    height = 0.8 / max(1, len(labels))
+    top = 0.0
+    low = math.inf
+    for row, allocator in enumerate(allocators):
+        for i, label in enumerate(labels):
+            y = row + (i - (len(labels) - 1) / 2) * height
+            run = cells.get((label, allocator))
+            if run is None:
+                continue
+            ok = run["status"] == "ok"
+            v = value(label, run)
+            if v is None and not ok:
+                ax.add_patch(Rectangle((0, y - height / 2), 1, height,
+                                       transform=ax.get_yaxis_transform(),
+                                       facecolor=NOT_OK_FACE, edgecolor="#999999",
+                                       hatch="xx", linewidth=0.5))
+                ax.text(0.01, y, f" {status_text(run['status'])} — not measured",
+                        transform=ax.get_yaxis_transform(), va="center", fontsize=8,
+                        color="#b00000", style="italic")
+                continue
+            if v is None:
+                ax.text(0.01, y, f" {missing}", transform=ax.get_yaxis_transform(),
+                        va="center", fontsize=8, color="#555555", style="italic")
+                continue
+            # A cell that is not ok but kept this figure (e.g. the timed passes
+            # completed, the instrumented one timed out): drawn, cross-hatched,
+            # with its status beside the value.
+            ax.barh(y, v, height=height * 0.92, color=palette.colour(allocator),
+                    hatch=SOURCE_HATCHES[i % 6] if ok else "xx",
+                    edgecolor="black" if ok else "#b00000", linewidth=0.4 if ok else 0.8)
+            end = v
+            span = whisker(label, run) if whisker else None
+            if span:
+                ax.plot(span, [y, y], color="black", linewidth=0.8)
+                ax.plot(span, [y, y], color="black", linestyle="none", marker="|", markersize=5)
+                end = max(v, span[1])
+            ax.text(end, y, " " + fmt(v) + ("" if ok else f" ({status_text(run['status'])})"),
+                    va="center", fontsize=7.5, color="black" if ok else "#b00000")
+            top = max(top, end)
+            if v > 0:
+                low = min(low, v)
+    ax.set_yticks(range(len(allocators)))
+    ax.set_yticklabels(allocators)
+    ax.invert_yaxis()
+    ax.set_ylim(len(allocators) - 0.5, -0.5)
+    if log_if_spread and top > 100 * low:
+        ax.set_xscale("log")
+        ax.set_xlim(low / 3, top * 6)
+        plain_log(ax.xaxis)
+        xlabel = xlabel.replace("\n", ", log scale\n", 1) if "\n" in xlabel else xlabel + ", log scale"
+    else:
+        ax.set_xlim(0, top * 1.3 if top > 0 else 1)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)

@@ -1,0 +1,446 @@
+/* recorder.c — libhb_record.so, an LD_PRELOAD library that records every
+ * allocator call of an unmodified program into raw files (.hbraw, layout
+ * in ../hbt_format.h, described in ../FORMAT.md).
+ *
+ * Where recorders usually break, and what this one does:
+ *  - Bootstrap: it never looks the real functions up with dlsym (which
+ *    itself allocates); it calls glibc's exported __libc_malloc & co.
+ *  - Recursion: it allocates nothing itself (files are mmap'ed, names are
+ *    formatted by hand); the few libc calls that might allocate
+ *    (pthread_atfork) run under a thread-local guard that sends nested
+ *    calls straight to glibc.
+ *  - Ordering across threads: a free is stored BEFORE the real call and an
+ *    allocation AFTER it, each with a per-process sequence number taken at
+ *    that moment, so an address is always released in sequence order
+ *    before another thread can be seen receiving it. A realloc is two
+ *    records (before and after).
+ *  - No global lock on the hot path: each thread writes its own file.
+ *  - Nothing lost: each thread's file is mapped MAP_SHARED, so what was
+ *    stored is in the page cache whatever happens to the process (SIGSEGV,
+ *    abort, _exit, SIGKILL); the header's record_count is stored after
+ *    each record, so readers trust exactly the complete records.
+ *  - fork: the child starts its own files (atfork handler); exec: the new
+ *    image loads the recorder again and names its files by program and
+ *    pid (plus a counter when the same program execs itself).
+ *
+ * Environment: HB_RECORD_DIR, the directory for the files (default: the
+ * working directory at the first event).
+ */
+#define _GNU_SOURCE
+#include "hbt_format.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+extern void *__libc_malloc(size_t size);
+extern void __libc_free(void *ptr);
+extern void *__libc_calloc(size_t nmemb, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void *__libc_memalign(size_t alignment, size_t size);
+extern void *__libc_valloc(size_t size);
+extern void *__libc_pvalloc(size_t size);
+
+#define EXPORT __attribute__((visibility("default")))
+#define CHUNK_BYTES ((size_t)4 << 20) /* file grows and is mapped by this much */
+#define PATH_BYTES 4096
+
+/* ---- per-process state ----------------------------------------------------- */
+
+static char process_prefix[PATH_BYTES]; /* DIR/program-pid[-n] */
+static hb_raw_header *process_header;   /* thread 0's header: the thread count */
+static uint64_t process_start_ns;
+static uint32_t process_pid;
+static int process_state;       /* 0 not started, 1 ready, -1 disabled (cannot write) */
+static int process_lock;        /* spin lock around process start */
+static uint32_t generation = 1; /* bumped in a fork child: threads restart their files */
+static uint64_t sequence;       /* per process, one per record */
+static int atfork_registered;
+
+/* ---- per-thread state (initial-exec TLS: no allocation on first use) -------- */
+
+typedef struct thread_state {
+  hb_raw_header *header;
+  unsigned char *chunk;
+  uint64_t chunk_first; /* record byte offset of chunk[0] */
+  uint64_t used;        /* record bytes stored */
+  uint64_t count;       /* records stored */
+  uint64_t previous_seq, previous_time_ns, previous_ptr;
+  uint32_t index;
+  uint32_t generation;  /* process generation the mappings belong to */
+  int guard;            /* inside the recorder: nested calls go straight to glibc */
+  int disabled;
+} thread_state;
+
+static __thread thread_state self __attribute__((tls_model("initial-exec")));
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Appends text or a decimal number to dst (of PATH_BYTES); no allocation. */
+static void append(char *dst, const char *text) {
+  size_t len = strnlen(dst, PATH_BYTES), n = strlen(text);
+  if (len + n >= PATH_BYTES) n = PATH_BYTES - 1 - len;
+  memcpy(dst + len, text, n);
+  dst[len + n] = 0;
+}
+
+static void append_number(char *dst, uint64_t value) {
+  char digits[24];
+  int i = (int)sizeof digits - 1;
+  digits[i] = 0;
+  do {
+    digits[--i] = (char)('0' + value % 10);
+    value /= 10;
+  } while (value);
+  append(dst, digits + i);
+}
+
+static void thread_file_name(char *name, uint32_t index) {
+  name[0] = 0;
+  append(name, process_prefix);
+  append(name, ".t");
+  append_number(name, index);
+  append(name, ".hbraw");
+}
+
+static void at_fork_child(void);
+
+/* Sets the file prefix: DIR/program-pid, or -1, -2... if a file of that
+ * name exists (the same program exec'ed under the same pid). Returns the
+ * open fd of thread 0's file, or -1. */
+static int start_process(char *name) {
+  char prefix[PATH_BYTES];
+  const char *dir = getenv("HB_RECORD_DIR");
+  prefix[0] = 0;
+  /* An absolute path: the program may change directory between events. */
+  if (!dir || *dir != '/') {
+    if (!getcwd(prefix, PATH_BYTES - 512)) return -1;
+    if (dir && *dir) {
+      append(prefix, "/");
+      append(prefix, dir);
+    }
+  } else {
+    append(prefix, dir);
+  }
+  append(prefix, "/");
+  char program[128];
+  size_t n = strnlen(program_invocation_short_name, sizeof program - 1);
+  memcpy(program, program_invocation_short_name, n);
+  program[n] = 0;
+  for (size_t i = 0; i < n; i++)
+    if (program[i] == '/' || program[i] == ' ') program[i] = '_';
+  append(prefix, n ? program : "unknown");
+  append(prefix, "-");
+  process_pid = (uint32_t)getpid();
+  append_number(prefix, process_pid);
+  for (unsigned attempt = 0; attempt < 1000; attempt++) {
+    process_prefix[0] = 0;
+    append(process_prefix, prefix);
+    if (attempt) {
+      append(process_prefix, "-");
+      append_number(process_prefix, attempt);
+    }
+    thread_file_name(name, 0);
+    int fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;
+}
+
+/* One line on stderr, without stdio (which may allocate). */
+static void say_cannot_record(const char *name, int errnum) {
+  char message[PATH_BYTES + 128];
+  message[0] = 0;
+  append(message, "heapbench recorder: cannot create ");
+  append(message, name);
+  append(message, ": error ");
+  append_number(message, (uint64_t)errnum);
+  append(message, "; this process is not recorded (is HB_RECORD_DIR a writable directory?)\n");
+  ssize_t ignored = write(2, message, strlen(message));
+  (void)ignored;
+}
+
+/* Maps chunk number `chunk` of the open file, growing the file first. */
+static int map_chunk(thread_state *t, int fd, uint64_t chunk) {
+  off_t offset = HB_RAW_HEADER_BYTES + (off_t)(chunk * CHUNK_BYTES);
+  if (ftruncate(fd, offset + (off_t)CHUNK_BYTES) != 0) return -1;
+  /* MAP_POPULATE: one call sets up every page instead of a fault per page. */
+  void *map = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
+  if (map == MAP_FAILED) return -1;
+  if (t->chunk) munmap(t->chunk, CHUNK_BYTES);
+  t->chunk = map;
+  t->chunk_first = chunk * CHUNK_BYTES;
+  return 0;
+}
+
+/* First event of a thread (or of a process, or after fork): open its file. */
+static int start_thread(thread_state *t) {
+  t->guard = 1;
+  if (t->generation != __atomic_load_n(&generation, __ATOMIC_ACQUIRE)) {
+    /* Mappings inherited from the parent process: leave its files alone. */
+    if (t->header) munmap(t->header, HB_RAW_HEADER_BYTES);
+    if (t->chunk) munmap(t->chunk, CHUNK_BYTES);
+    t->header = NULL;
+    t->chunk = NULL;
+    t->disabled = 0;
+  }
+  char name[PATH_BYTES];
+  int fd = -1, first = 0;
+  while (__atomic_exchange_n(&process_lock, 1, __ATOMIC_ACQUIRE)) {
+  }
+  if (process_state == 0) {
+    fd = start_process(name);
+    process_state = fd >= 0 ? 1 : -1;
+    if (fd < 0) say_cannot_record(name, errno);
+    process_start_ns = now_ns();
+    first = fd >= 0;
+    if (!atfork_registered) { /* may allocate: under the guard */
+      atfork_registered = 1;
+      pthread_atfork(NULL, NULL, at_fork_child);
+    }
+  }
+  int state = process_state;
+  __atomic_store_n(&process_lock, 0, __ATOMIC_RELEASE);
+
+  uint32_t index = 0;
+  if (state == 1 && !first) {
+    /* Not the first thread: wait until thread 0's header is mapped (or
+     * thread 0 found it cannot record). */
+    while (!__atomic_load_n(&process_header, __ATOMIC_ACQUIRE)) {
+      if (__atomic_load_n(&process_state, __ATOMIC_ACQUIRE) < 0) {
+        t->disabled = 1;
+        t->generation = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+        t->guard = 0;
+        return -1;
+      }
+    }
+    index = __atomic_fetch_add(&process_header->threads_started, 1, __ATOMIC_ACQ_REL);
+    thread_file_name(name, index);
+    fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  }
+  int ok = fd >= 0;
+  hb_raw_header *header = MAP_FAILED;
+  if (ok) ok = ftruncate(fd, HB_RAW_HEADER_BYTES) == 0;
+  if (ok) {
+    header = mmap(NULL, HB_RAW_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ok = header != MAP_FAILED;
+  }
+  if (ok) {
+    t->chunk = NULL;
+    ok = map_chunk(t, fd, 0) == 0;
+  }
+  if (fd >= 0) close(fd); /* the mappings stay; programs may close fds behind our back */
+  if (ok) {
+    memcpy(header->magic, HB_RAW_MAGIC, sizeof header->magic);
+    header->version = HB_RAW_VERSION;
+    header->chunk_bytes = CHUNK_BYTES;
+    header->thread_index = index;
+    header->pid = process_pid;
+    header->os_tid = (uint32_t)syscall(SYS_gettid);
+    header->start_ns = process_start_ns;
+    size_t n = strnlen(program_invocation_short_name, HB_RAW_PROGRAM_BYTES - 1);
+    memcpy(header->program, program_invocation_short_name, n);
+    t->header = header;
+    t->count = 0;
+    t->used = 0;
+    t->previous_seq = UINT64_MAX; /* -1 */
+    t->previous_time_ns = process_start_ns;
+    t->previous_ptr = 0;
+    t->index = index;
+    if (first) {
+      header->threads_started = 1;
+      __atomic_store_n(&process_header, header, __ATOMIC_RELEASE);
+    }
+  } else {
+    if (header != MAP_FAILED) munmap(header, HB_RAW_HEADER_BYTES);
+    t->disabled = 1;
+    if (first) { /* nobody can record in this process */
+      __atomic_store_n(&process_state, -1, __ATOMIC_RELEASE);
+    }
+  }
+  t->generation = __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+  t->guard = 0;
+  return ok ? 0 : -1;
+}
+
+static void at_fork_child(void) {
+  /* Only the forking thread survives; its next event starts the child's files. */
+  process_header = NULL;
+  process_state = 0;
+  process_lock = 0;
+  __atomic_fetch_add(&generation, 1, __ATOMIC_ACQ_REL);
+}
+
+__attribute__((destructor)) static void at_exit(void) {
+  hb_raw_header *header = __atomic_load_n(&process_header, __ATOMIC_ACQUIRE);
+  if (header && header->pid == (uint32_t)getpid()) __atomic_store_n(&header->exited, 1, __ATOMIC_RELEASE);
+}
+
+/* Whether this thread records: not inside the recorder, files open. */
+static inline thread_state *recording(void) {
+  thread_state *t = &self;
+  if (__builtin_expect(t->guard, 0)) return NULL;
+  if (__builtin_expect(t->generation != __atomic_load_n(&generation, __ATOMIC_RELAXED) ||
+                           !t->header, 0)) {
+    if (t->disabled && t->generation == __atomic_load_n(&generation, __ATOMIC_RELAXED))
+      return NULL;
+    if (__atomic_load_n(&process_state, __ATOMIC_ACQUIRE) < 0 &&
+        t->generation == __atomic_load_n(&generation, __ATOMIC_RELAXED))
+      return NULL;
+    if (start_thread(t)) return NULL;
+  }
+  return t;
+}
+
+static inline unsigned char *put_varint(unsigned char *p, uint64_t value) {
+  while (value >= 0x80) {
+    *p++ = (unsigned char)(value | 0x80);
+    value >>= 7;
+  }
+  *p++ = (unsigned char)value;
+  return p;
+}
+
+static inline uint64_t zigzag(uint64_t difference) {
+  return (difference << 1) ^ (uint64_t)((int64_t)difference >> 63);
+}
+
+static inline void store(thread_state *t, unsigned event, unsigned align_log2, const void *ptr,
+                         uint64_t size) {
+  uint64_t seq = __atomic_fetch_add(&sequence, 1, __ATOMIC_RELAXED);
+  uint64_t time_ns = now_ns();
+  if (__builtin_expect(t->used - t->chunk_first > CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES, 0)) {
+    /* The rest of this chunk stays zero: padding. Records start afresh in
+     * the next one, so none straddles two mappings. */
+    t->guard = 1;
+    char name[PATH_BYTES];
+    thread_file_name(name, t->index);
+    int fd = open(name, O_RDWR | O_CLOEXEC);
+    int failed = fd < 0 || map_chunk(t, fd, t->chunk_first / CHUNK_BYTES + 1) != 0;
+    if (fd >= 0) close(fd);
+    t->guard = 0;
+    if (failed) {
+      t->disabled = 1;
+      t->header = NULL; /* stays mapped: its committed count is the truth */
+      return;
+    }
+    t->used = t->chunk_first;
+  }
+  unsigned char *start = t->chunk + (t->used - t->chunk_first), *p = start;
+  p = put_varint(p, (seq - t->previous_seq - 1) << 3 | event);
+  if (event == HB_RAW_ALIGNED) *p++ = (unsigned char)align_log2;
+  p = put_varint(p, zigzag(time_ns - t->previous_time_ns));
+  p = put_varint(p, zigzag((uint64_t)(uintptr_t)ptr - t->previous_ptr));
+  if (hb_raw_event_has_size(event)) p = put_varint(p, size);
+  t->previous_seq = seq;
+  t->previous_time_ns = time_ns;
+  t->previous_ptr = (uint64_t)(uintptr_t)ptr;
+  t->used += (uint64_t)(p - start);
+  t->count++;
+  __atomic_store_n(&t->header->committed_bytes, t->used, __ATOMIC_RELEASE);
+  __atomic_store_n(&t->header->record_count, t->count, __ATOMIC_RELAXED);
+}
+
+static unsigned log2_ceil(size_t value) {
+  unsigned log = 0;
+  while (log < 63 && ((size_t)1 << log) < value) log++;
+  return log;
+}
+
+/* ---- the interposed functions ---------------------------------------------- */
+
+EXPORT void *malloc(size_t size) {
+  void *p = __libc_malloc(size);
+  thread_state *t = recording();
+  if (t) store(t, HB_RAW_MALLOC, 0, p, size);
+  return p;
+}
+
+EXPORT void free(void *ptr) {
+  thread_state *t = recording();
+  if (t) store(t, HB_RAW_FREE, 0, ptr, 0);
+  __libc_free(ptr);
+}
+
+EXPORT void *calloc(size_t nmemb, size_t size) {
+  void *p = __libc_calloc(nmemb, size);
+  thread_state *t = recording();
+  size_t bytes;
+  if (__builtin_mul_overflow(nmemb, size, &bytes)) bytes = SIZE_MAX;
+  if (t) store(t, HB_RAW_CALLOC, 0, p, bytes);
+  return p;
+}
+
+EXPORT void *realloc(void *ptr, size_t size) {
+  thread_state *t = recording();
+  if (t) store(t, HB_RAW_REALLOC_BEGIN, 0, ptr, size);
+  void *p = __libc_realloc(ptr, size);
+  if (t) store(t, HB_RAW_REALLOC_END, 0, p, size);
+  return p;
+}
+
+EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size) {
+  size_t bytes;
+  if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return realloc(ptr, bytes);
+}
+
+static void *aligned(size_t alignment, size_t size, void *(*call)(size_t, size_t)) {
+  void *p = call(alignment, size);
+  thread_state *t = recording();
+  if (t) store(t, HB_RAW_ALIGNED, log2_ceil(alignment), p, size);
+  return p;
+}
+
+EXPORT void *memalign(size_t alignment, size_t size) {
+  return aligned(alignment, size, __libc_memalign);
+}
+
+EXPORT void *aligned_alloc(size_t alignment, size_t size) {
+  return aligned(alignment, size, __libc_memalign);
+}
+
+EXPORT int posix_memalign(void **memptr, size_t alignment, size_t size) {
+  if (alignment % sizeof(void *) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0)
+    return EINVAL;
+  int saved = errno;
+  void *p = aligned(alignment, size, __libc_memalign);
+  if (!p) return ENOMEM;
+  errno = saved;
+  *memptr = p;
+  return 0;
+}
+
+static size_t page_bytes(void) {
+  static size_t cached;
+  if (!cached) cached = (size_t)sysconf(_SC_PAGESIZE);
+  return cached;
+}
+
+EXPORT void *valloc(size_t size) {
+  void *p = __libc_valloc(size);
+  thread_state *t = recording();
+  if (t) store(t, HB_RAW_ALIGNED, log2_ceil(page_bytes()), p, size);
+  return p;
+}
+
+EXPORT void *pvalloc(size_t size) {
+  void *p = __libc_pvalloc(size);
+  thread_state *t = recording();
+  if (t) store(t, HB_RAW_ALIGNED, log2_ceil(page_bytes()), p, size);
+  return p;
+}
