@@ -199,7 +199,9 @@ int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
   }
   int ok = fwrite(h, 1, header_bytes, file) == header_bytes;
   for (uint32_t t = 0; ok && t < threads; t++)
-    ok = fwrite(streams[t].data, 1, streams[t].length, file) == streams[t].length;
+    /* An empty stream has no buffer, and fwrite's pointer must not be NULL. */
+    ok = streams[t].length == 0 ||
+         fwrite(streams[t].data, 1, streams[t].length, file) == streams[t].length;
   if (fclose(file) != 0) ok = 0;
   file = NULL;
   if (!ok || rename(temporary, path) != 0) {

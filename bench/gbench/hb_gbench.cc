@@ -17,11 +17,12 @@ struct hb_gb_state {
   uint64_t max_per_batch;  // 0: no cap
 };
 
-// The C side's handle on a registered benchmark. Google Benchmark owns the
-// Benchmark object for the life of the process.
-struct hb_gb_bench {
-  benchmark::internal::Benchmark *benchmark;
-};
+// The C side's handle on a registered benchmark is Google Benchmark's own
+// Benchmark object, which it owns for the life of the process: nothing to
+// allocate or free here.
+static benchmark::internal::Benchmark *unwrap(hb_gb_bench *bench) {
+  return reinterpret_cast<benchmark::internal::Benchmark *>(bench);
+}
 
 extern "C" {
 
@@ -31,21 +32,20 @@ hb_gb_bench *hb_gb_register(const char *name, hb_gb_fn fn, void *context) {
         hb_gb_state c_state{&state, 0};
         fn(&c_state, context);
       });
-  // Handles live as long as the registration: for the whole process.
-  return new hb_gb_bench{registered};
+  return reinterpret_cast<hb_gb_bench *>(registered);
 }
 
-void hb_gb_arg(hb_gb_bench *bench, int64_t value) { bench->benchmark->Arg(value); }
+void hb_gb_arg(hb_gb_bench *bench, int64_t value) { unwrap(bench)->Arg(value); }
 
 void hb_gb_args(hb_gb_bench *bench, const int64_t *values, size_t count) {
-  bench->benchmark->Args(std::vector<int64_t>(values, values + count));
+  unwrap(bench)->Args(std::vector<int64_t>(values, values + count));
 }
 
-void hb_gb_threads(hb_gb_bench *bench, int threads) { bench->benchmark->Threads(threads); }
+void hb_gb_threads(hb_gb_bench *bench, int threads) { unwrap(bench)->Threads(threads); }
 
-void hb_gb_use_real_time(hb_gb_bench *bench) { bench->benchmark->UseRealTime(); }
+void hb_gb_use_real_time(hb_gb_bench *bench) { unwrap(bench)->UseRealTime(); }
 
-void hb_gb_use_manual_time(hb_gb_bench *bench) { bench->benchmark->UseManualTime(); }
+void hb_gb_use_manual_time(hb_gb_bench *bench) { unwrap(bench)->UseManualTime(); }
 
 int hb_gb_main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
