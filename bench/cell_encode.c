@@ -37,9 +37,9 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
 
   /* Requested size of each live block, for free size hints and live bytes. */
   uint64_t *block_bytes = calloc(header->slot_count, sizeof *block_bytes);
-  /* Blocks from aligned allocation get no size hint: jemalloc's sized free
-   * must then be told the alignment as well, which the interface cannot
-   * carry, and a size alone corrupts its heap. */
+  /* Blocks from aligned allocation get no size hint (hb_allocator.h: a
+   * sized free would also need the alignment; jemalloc's heap is corrupted
+   * by a size alone). */
   uint8_t *aligned_block = calloc(header->slot_count, 1);
   size_t chunk_ops = 1 << 14;
   hb_cell_op *chunk = malloc(chunk_ops * sizeof *chunk);
@@ -98,7 +98,11 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
         header->allocations++;
       }
       block_bytes[out.slot] = out.size;
-      aligned_block[out.slot] = out.kind == HB_CELL_ALIGNED;
+      /* A realloc may keep an aligned block where it is, so the block stays
+       * "aligned" (no size hint) for life: tcmalloc's and jemalloc's sized
+       * frees corrupt their heaps when the hint names the wrong size class. */
+      aligned_block[out.slot] = out.kind == HB_CELL_ALIGNED ||
+                                (out.kind == HB_CELL_REALLOC && aligned_block[out.slot]);
       live_bytes += out.size;
       if (live_bytes > header->peak_live_bytes) {
         header->peak_live_bytes = live_bytes;

@@ -13,8 +13,8 @@
  * id -> pointer. Slot `slot_count - 1` never holds a block: free(NULL) is a
  * free of that slot. A free carries the size its block was requested with,
  * so the replay can give the allocator its size hint without a lookup —
- * except for a block from aligned allocation, whose hint is 0 ("unknown"):
- * jemalloc's sized free needs the alignment too, which no hint carries.
+ * except for a block from aligned allocation, whose hint is 0 ("unknown"),
+ * as hb_allocator.h requires.
  */
 #ifndef HB_CELL_H
 #define HB_CELL_H

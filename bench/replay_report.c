@@ -27,10 +27,10 @@ static void bytes_text(char *text, size_t size, int64_t bytes) {
     snprintf(text, size, "-");
     return;
   }
-  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   double value = (double)bytes;
   unsigned unit = 0;
-  while (value >= 1024 && unit < 4) {
+  while (value >= 1024 && unit < 6) {
     value /= 1024;
     unit++;
   }

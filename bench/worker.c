@@ -149,7 +149,9 @@ static int list_allocators(void) {
   return 0;
 }
 
-static int usage(const char *program) {
+static const char *program = "hb-worker";
+
+static int usage(void) {
   char text[512];
   int len = snprintf(text, sizeof text,
                      "usage: %s --list\n"
@@ -186,14 +188,17 @@ static int replay(int argc, char **argv) {
     else if (strcmp(argv[i], "--pass") == 0) target = &pass;
     else if (strcmp(argv[i], "--touch") == 0) target = &touch;
     else if (strcmp(argv[i], "--poll-budget-ms") == 0) target = &budget_ms;
-    if (!target || i + 1 >= argc) return usage(argv[0]);
+    if (!target || i + 1 >= argc) return usage();
     *target = argv[++i];
   }
-  if (!allocator_name || !ops_path || !pass) return usage(argv[0]);
+  if (!allocator_name || !ops_path || !pass) return usage();
   int timed = strcmp(pass, "timed") == 0;
-  if (!timed && strcmp(pass, "instrumented") != 0) return usage(argv[0]);
+  if (!timed && strcmp(pass, "instrumented") != 0) return usage();
   int touch_all = strcmp(touch, "all") == 0;
-  if (!touch_all && strcmp(touch, "first-byte") != 0) return usage(argv[0]);
+  if (!touch_all && strcmp(touch, "first-byte") != 0) return usage();
+  char *end;
+  unsigned long long budget = strtoull(budget_ms, &end, 10);
+  if (*end || end == budget_ms) return usage();
 
   char why[512];
   const hb_allocator *allocator = hb_allocator_find(allocator_name);
@@ -207,9 +212,6 @@ static int replay(int argc, char **argv) {
   void **slots = hb_harness_map(slot_bytes);
   if (!slots) return fail_setup("cannot map the slot table");
 
-  char *end;
-  unsigned long long budget = strtoull(budget_ms, &end, 10);
-  if (*end || end == budget_ms) return usage(argv[0]);
   hb_pass_env env = {.allocator = allocator, .cell = &cell, .slots = slots, .touch_all = touch_all,
                      .poll_budget_ns = budget * 1000000ull};
   if (timed) {
@@ -237,7 +239,8 @@ static int replay(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 0) program = argv[0];
   if (argc == 2 && strcmp(argv[1], "--list") == 0) return list_allocators();
   if (argc >= 2 && strcmp(argv[1], "replay") == 0) return replay(argc - 1, argv + 1);
-  return usage(argv[0]);
+  return usage();
 }

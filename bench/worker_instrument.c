@@ -21,14 +21,12 @@
 #include "worker_pass.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define TARGET_SAMPLES 1000
+#define LARGE_REQUEST_BYTES ((uint64_t)128 << 10) /* glibc's default mmap threshold */
 #define GRANULE_BYTES 16
 #define CHUNK_BYTES ((uint64_t)2 << 20) /* address space one bitmap covers */
 #define CHUNK_WORDS (CHUNK_BYTES / GRANULE_BYTES / 64)
@@ -108,6 +106,7 @@ static struct state {
   uint64_t footprint_bytes, peak_footprint_bytes, footprint_at_peak_live_bytes;
   uint64_t poll_stride, polls, poll_ns, max_poll_stride;
   uint64_t window_polls, window_ns[256]; /* the last reads' costs */
+  uint64_t next_live_poll_bytes;          /* read again when live bytes reach this */
 
   sample *samples;
   uint64_t sample_count;
@@ -289,13 +288,23 @@ static void poll_footprint(uint64_t op) {
   }
 }
 
-static void after_op(uint64_t i) {
+/* `allocated_bytes`: what the op asked for (0 for a free). */
+static void after_op(uint64_t i, uint64_t allocated_bytes) {
   /* Sample k is taken after op floor((k + 1) * n / TARGET_SAMPLES) - 1:
    * evenly spread, the last op always included. */
   int is_sample = (i + 1) * TARGET_SAMPLES / S.op_count != i * TARGET_SAMPLES / S.op_count ||
                   i + 1 == S.op_count;
   int is_peak = i == S.env->cell->header->peak_live_op;
-  if (S.footprint_known && (i % S.poll_stride == 0 || is_sample || is_peak)) poll_footprint(i);
+  /* Between strided reads, also read where the footprint is likely to
+   * grow, so a stride above 1 misses less of the peak: when live bytes
+   * pass their previous high by 1/64, and after a large request. */
+  int live_high = S.live_bytes >= S.next_live_poll_bytes;
+  int large = allocated_bytes >= LARGE_REQUEST_BYTES;
+  if (S.footprint_known &&
+      (i % S.poll_stride == 0 || is_sample || is_peak || live_high || large)) {
+    poll_footprint(i);
+    if (live_high) S.next_live_poll_bytes = S.live_bytes + S.live_bytes / 64 + 4096;
+  }
   if (is_peak) S.footprint_at_peak_live_bytes = S.footprint_bytes;
   if (is_sample && S.sample_count < TARGET_SAMPLES + 2) {
     uint64_t rss = hb_current_rss_bytes();
@@ -331,7 +340,7 @@ static int instrumented_op(uint64_t i) {
         S.block_bytes[op->slot] = 0;
         slots[op->slot] = NULL;
       }
-      after_op(i);
+      after_op(i, 0);
       return 0;
     case HB_CELL_MALLOC: p = a->malloc(op->size); break;
     case HB_CELL_CALLOC: p = a->calloc(1, op->size); break;
@@ -360,7 +369,7 @@ placed:
   slots[op->slot] = p;
   S.block_bytes[op->slot] = op->size;
   S.live_bytes += op->size;
-  after_op(i);
+  after_op(i, op->size);
   return 0;
 }
 
@@ -387,17 +396,9 @@ struct turn_arg {
   _Atomic uint32_t wake; /* bumped when this thread may have the turn */
 };
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen) {
-  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *word) {
-  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 static void wake_thread(turn_arg *arg) {
   atomic_fetch_add_explicit(&arg->wake, 1, memory_order_release);
-  futex_wake(&arg->wake);
+  hb_futex_wake(&arg->wake, 1);
 }
 
 static void turn_thread_ops(turn_arg *arg) {
@@ -411,7 +412,7 @@ static void turn_thread_ops(turn_arg *arg) {
       if (spins < 100)
         hb_spin_pause(&(unsigned){0});
       else
-        futex_wait(&arg->wake, seen);
+        hb_futex_wait(&arg->wake, seen);
     }
     if (instrumented_op(i) != 0) {
       atomic_store(&s->stop, 1);

@@ -98,6 +98,9 @@ int hb_start_thread(pthread_t *id, void *(*run)(void *), void *arg);
  * may move the break, and the sbrk policies under test must be the only
  * ones moving it while they run. */
 void hb_count_up(_Atomic uint32_t *counter);
+/* The futex calls under them: sleep while *word == seen; wake `waiters`. */
+void hb_futex_wait(_Atomic uint32_t *word, uint32_t seen);
+void hb_futex_wake(_Atomic uint32_t *word, int waiters);
 void hb_count_wait(_Atomic uint32_t *counter, uint32_t target);
 /* Spins briefly, then yields: the machine may have fewer cores than the
  * trace has threads. */

@@ -1,6 +1,8 @@
-/* worker_threads.c — the plan a multi-threaded replay follows: which ops
- * each recorded thread runs, and which of them must wait for another
- * thread (see worker_pass.h). Built before a pass, in harness memory. */
+/* worker_threads.c — what a multi-threaded replay shares between its two
+ * passes (see worker_pass.h): the plan (which ops each recorded thread
+ * runs, and which of them must wait for another thread; built before a
+ * pass, in harness memory), starting replay threads, the futex gates that
+ * hold them, and the spin-then-yield pause. */
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
@@ -63,24 +65,24 @@ void hb_thread_plan_release(hb_thread_plan *plan) {
   memset(plan, 0, sizeof *plan);
 }
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen) {
+void hb_futex_wait(_Atomic uint32_t *word, uint32_t seen) {
   syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 }
 
-static void futex_wake_all(_Atomic uint32_t *word) {
-  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+void hb_futex_wake(_Atomic uint32_t *word, int waiters) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, waiters, NULL, NULL, 0);
 }
 
 void hb_count_up(_Atomic uint32_t *counter) {
   atomic_fetch_add_explicit(counter, 1, memory_order_acq_rel);
-  futex_wake_all(counter);
+  hb_futex_wake(counter, INT_MAX);
 }
 
 void hb_count_wait(_Atomic uint32_t *counter, uint32_t target) {
   for (;;) {
     uint32_t seen = atomic_load_explicit(counter, memory_order_acquire);
     if (seen >= target) return;
-    futex_wait(counter, seen);
+    hb_futex_wait(counter, seen);
   }
 }
 

@@ -21,6 +21,8 @@ def draw_all(sources, out_dir):
     charts = []
     view = replay_charts.ReplayView(sources)
     for label in view.labels:
+        if not any(key[1] == label for key in view.cells):
+            continue   # an input without runs: the page says so
         charts.append(replay_charts.chart_overview(view, label, out_dir))
         ladder = replay_charts.chart_ladder(view, label, out_dir)
         if ladder:

@@ -160,6 +160,9 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
             y = row + (i - (len(labels) - 1) / 2) * height
             run = cells.get((label, allocator))
             if run is None:
+                if len(labels) > 1:   # absent from this input, not failed in it
+                    ax.text(0.01, y, f" not run in {label}", transform=ax.get_yaxis_transform(),
+                            va="center", fontsize=7, color="#888888")
                 continue
             ok = run["status"] == "ok"
             v = value(label, run)

@@ -268,6 +268,7 @@ h3{margin-top:1.6em} .meta{color:#555}
 .pair{display:flex;flex-wrap:wrap;gap:1.2em;align-items:flex-start;margin:.6em 0 1.2em}
 .pair .chart{flex:1 1 640px;min-width:0} .pair .table{flex:0 1 auto;overflow-x:auto}
 figure{margin:0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+.wide{margin:.6em 0}
 figcaption{font-size:12px;color:#666}
 table{border-collapse:collapse;font-size:13px;margin:.3em 0}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
@@ -307,8 +308,12 @@ def render(sources, charts_by_key, command, out_dir):
         out.append('<h2 id="overview">Overview: every trace</h2>')
         for label in view.labels:
             out.append(f"<h3>{esc(label)}</h3>")
-            out.append(side_by_side(charts_by_key.get(f"overview/{label}"),
-                                    overview_table(view, label)))
+            if f"overview/{label}" not in charts_by_key:
+                out.append("<p>No runs in this input.</p>")
+                continue
+            # The overview is wide (a column per measure): the table goes under it.
+            out.append(f'<div class="wide">{figure(charts_by_key.get(f"overview/{label}"))}</div>')
+            out.append(overview_table(view, label))
             ladder = charts_by_key.get(f"ladder/{label}")
             if ladder:
                 out.append(side_by_side(ladder, "<p>The sbrk policies in ladder order, from "

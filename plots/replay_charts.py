@@ -185,28 +185,37 @@ def chart_reuse(view, trace, out_dir):
           lambda v: f"{v:.0f}%",
           "reuse rate (% of allocations placed in a freed block)", missing="no reuse figure")
     ax_rate.set_xlim(0, 118)
-    drawn = 0
+    drawn, top, handles = 0, 0.0, []
     for i, label in enumerate(view.labels):
         style = SOURCE_STYLES[i % len(SOURCE_STYLES)]
         for allocator in allocators:
             run = cells.get((label, allocator))
-            if not run or not run["reuse_distance_histogram"]:
-                continue
-            bounds = [b for b, _ in run["reuse_distance_histogram"]]
-            counts = np.array([c for _, c in run["reuse_distance_histogram"]], dtype=float)
-            if counts.sum() <= 0:
+            if not run:
                 continue
             suffix = f" ({label})" if len(view.labels) > 1 else ""
-            ax_dist.plot(bounds, 100 * counts / counts.sum(), marker="o", markersize=3,
-                         color=palette.colour(allocator), linestyle=style,
-                         label=f"{allocator}{suffix}")
+            histogram = run["reuse_distance_histogram"]
+            counts = np.array([c for _, c in histogram or []], dtype=float)
+            if not histogram or counts.sum() <= 0:
+                # Listed, not dropped: no reuse at all, or not measured.
+                why = "not measured" if histogram is None else "no reuse"
+                handles.append(Line2D([], [], color=palette.colour(allocator), linestyle="none",
+                                      marker="x", label=f"{allocator}{suffix}: {why}"))
+                continue
+            shares = 100 * counts / counts.sum()
+            line, = ax_dist.plot([b for b, _ in histogram], shares, marker="o", markersize=3,
+                                 color=palette.colour(allocator), linestyle=style,
+                                 label=f"{allocator}{suffix}")
+            handles.append(line)
+            top = max(top, shares.max())
             drawn += 1
     if drawn:
         ax_dist.set_xscale("log", base=2)
         ax_dist.xaxis.set_major_formatter(FuncFormatter(plain_number))
-        ax_dist.legend(fontsize=7.5)
+        ax_dist.set_ylim(0, min(105, top * 1.1))
     else:
         ax_dist.text(0.5, 0.5, "no reuse measured", transform=ax_dist.transAxes, ha="center")
+    if handles:
+        ax_dist.legend(handles=handles, fontsize=7.5)
     ax_dist.set_xlabel("reuse distance (ops from a free to the reuse of its block;\n"
                        "bucket upper bound, log₂ scale)")
     ax_dist.set_ylabel("share of reuses (%)")
@@ -256,6 +265,14 @@ def _ops(view, trace, label):
     return None
 
 
+def _trace_tick(view, trace, label):
+    """"bash (4,162 ops)", and the thread count when there are several."""
+    threads = next((r["threads"] for (t, l, _), r in view.cells.items()
+                    if t == trace and l == label), 1)
+    many = f", {threads} threads" if isinstance(threads, int) and threads > 1 else ""
+    return f"{trace} ({thousands(_ops(view, trace, label))} ops{many})"
+
+
 def _total_ops(view, traces, label):
     return sum(_ops(view, t, label) or 0 for t in traces)
 
@@ -284,8 +301,7 @@ def chart_overview(view, label, out_dir):
         if view.baseline(trace, label) is None:
             ax_rel.text(0.5, row, "no glibc baseline", transform=ax_rel.get_yaxis_transform(),
                         ha="center", va="center", fontsize=7.5, color="#555555", style="italic")
-    ax_rel.set_yticklabels([f"{t} ({thousands(_ops(view, t, label))} ops)" for t in traces],
-                           fontsize=8)
+    ax_rel.set_yticklabels([_trace_tick(view, t, label) for t in traces], fontsize=8)
     _dot_rows(ax_util, view, label, traces, allocators,
               lambda t, r: None if r["utilization"] is None else 100 * r["utilization"])
     ax_util.set_xlim(0, 102)
@@ -298,6 +314,9 @@ def chart_overview(view, label, out_dir):
     ax_bad.set_xticklabels(allocators, rotation=90, fontsize=7.5)
     ax_bad.set_xlim(-0.6, len(allocators) - 0.4)
     ax_bad.set_title("status not ok", fontsize=9)
+    if not not_ok:
+        ax_bad.text(0.5, 0.5, "none: every cell ok", transform=ax_bad.transAxes, ha="center",
+                    va="center", fontsize=8, color="#186a1d")
     ax_bad.grid(axis="x", alpha=0.3)
     for row in range(1, len(traces)):
         ax_bad.axhline(row - 0.5, color="#e5e5e5", linewidth=0.6)
@@ -352,7 +371,9 @@ def chart_ladder(view, label, out_dir):
             if mean is not None:
                 ax.bar(x, mean, width=0.6, color=palette.colour(policy), edgecolor="black",
                        linewidth=0.4)
-                ax.text(x, mean, f"{mean:.3g}", ha="center", va="bottom", fontsize=7.5)
+                ax.text(x, mean, f"{mean:.3g}", ha="center", va="bottom", fontsize=7.5,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
+                        zorder=5)
         for t in traces:
             xs, ys = [], []
             for x, policy in enumerate(ladder):

@@ -29,8 +29,8 @@ enum {
 };
 
 /* ---- .hbraw: one file per recorded thread ---------------------------------- */
-#define HB_RAW_MAGIC "HBRAW\0\0\2"
-#define HB_RAW_VERSION 2
+#define HB_RAW_MAGIC "HBRAW\0\0\3"
+#define HB_RAW_VERSION 3
 #define HB_RAW_HEADER_BYTES 4096 /* records start at this offset */
 #define HB_RAW_PROGRAM_BYTES 256
 #define HB_RAW_MAX_RECORD_BYTES 42 /* 4 varints of <= 10 bytes, an alignment byte, slack */
@@ -47,9 +47,20 @@ typedef struct hb_raw_header {
   uint64_t committed_bytes;   /* record bytes complete: stored after each record */
   uint64_t record_count;      /* records complete (informative) */
   uint32_t exited;            /* thread 0's file only: 1 once exit handlers ran */
-  uint32_t reserved;
+  uint32_t time_in_ticks;     /* 1: record times are TSC ticks; 0: CLOCK_MONOTONIC ns */
   char program[HB_RAW_PROGRAM_BYTES]; /* short name, NUL-terminated */
+  /* Clock pairs (record time unit, CLOCK_MONOTONIC ns) read together: one
+   * at the thread's start, and a later one refreshed every
+   * HB_RAW_CLOCK_EVERY records and at exit, written to the slot
+   * late_slot does not name, then late_slot flips (a reader never sees a
+   * half-written pair). Ticks convert to ns through them. */
+  uint64_t base_time, base_ns;
+  uint64_t late_time[2], late_ns[2];
+  uint32_t late_slot;          /* 0 or 1; late pairs valid once late_ns[late_slot] != 0 */
+  uint32_t reserved;
 } hb_raw_header;
+
+#define HB_RAW_CLOCK_EVERY 16384
 
 /* Events. A realloc is two records: BEGIN is stored before the real call
  * (the old block may be reused by another thread as soon as it returns),
@@ -65,10 +76,10 @@ enum {
 };
 
 /* A record, all varints (LEB128), deltas against the same thread's
- * previous record (before the first: seq -1, time start_ns, ptr 0):
+ * previous record (before the first: seq -1, time base_time, ptr 0):
  *   (seq - previous seq - 1) << 3 | event     seq: per process, one per record
  *   align_log2 byte                           HB_RAW_ALIGNED only
- *   zigzag(time_ns - previous time_ns)        CLOCK_MONOTONIC; first: against start_ns
+ *   zigzag(time - previous time)              TSC ticks or ns (time_in_ticks)
  *   zigzag(ptr - previous ptr)
  *   size                                      events 1-4 */
 static inline int hb_raw_event_has_size(unsigned event) {

@@ -18,10 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-/* One decoded record. */
+#define HB_RAW_MAX_MISSING_THREADS 64
+
+/* One decoded record. time: in the file's unit until converted to ns. */
 typedef struct raw_record {
-  uint64_t seq, time_ns, ptr, size;
+  uint64_t seq, time, ptr, size;
   uint8_t event, align_log2;
 } raw_record;
 
@@ -32,6 +35,7 @@ typedef struct thread_file {
   uint64_t realloc_old_ptr, realloc_size; /* between a REALLOC_BEGIN and its END */
   uint32_t realloc_old_id;
   int in_realloc;
+  int missing; /* never started: see thread_never_started */
 } thread_file;
 
 static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
@@ -57,7 +61,7 @@ static int decode(const char *path, thread_file *t, const unsigned char *data, u
   t->records = malloc(capacity * sizeof *t->records);
   if (!t->records) return hb_fail(error, "%s: out of memory", path);
   const unsigned char *cursor = data, *end = data + bytes;
-  uint64_t seq = UINT64_MAX, time_ns = t->header.start_ns, ptr = 0, chunk = t->header.chunk_bytes;
+  uint64_t seq = UINT64_MAX, time = t->header.base_time, ptr = 0, chunk = t->header.chunk_bytes;
   while (cursor < end) {
     uint64_t offset = (uint64_t)(cursor - data), head, value;
     if (*cursor == HB_RAW_PADDING) { /* skip to the next chunk */
@@ -75,7 +79,7 @@ static int decode(const char *path, thread_file *t, const unsigned char *data, u
       r.align_log2 = *cursor++;
     }
     if (get_varint(&cursor, end, &value)) goto bad;
-    r.time_ns = time_ns += unzigzag(value);
+    r.time = time += unzigzag(value);
     if (get_varint(&cursor, end, &value)) goto bad;
     r.ptr = ptr += unzigzag(value);
     if (hb_raw_event_has_size(r.event) && get_varint(&cursor, end, &r.size)) goto bad;
@@ -87,6 +91,19 @@ static int decode(const char *path, thread_file *t, const unsigned char *data, u
                    HB_RAW_HEADER_BYTES + offset, t->count);
   }
   return 0;
+}
+
+/* A thread counts itself in thread 0's header before it creates and fills
+ * its own file: a process that dies in between leaves no file, or one
+ * whose header is still zero, for a thread that stored no record yet. */
+static int thread_never_started(const char *path) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return errno == ENOENT;
+  char magic[8] = {0};
+  size_t got = fread(magic, 1, sizeof magic, file);
+  fclose(file);
+  static const char zero[8];
+  return got < sizeof magic || memcmp(magic, zero, sizeof magic) == 0;
 }
 
 static int read_thread(const char *path, uint32_t index, thread_file *t, hb_error *error) {
@@ -129,6 +146,46 @@ static int read_thread(const char *path, uint32_t index, thread_file *t, hb_erro
 }
 
 static uint64_t seq_of(const raw_record *r) { return r->seq; }
+
+static uint64_t clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ns per record time unit. For TSC ticks: from the widest span between
+ * the clock pairs the threads stored; if the process lived under a
+ * millisecond, from a short measurement here (recordings are converted on
+ * the machine that made them: `heapbench record`). */
+static double ns_per_unit(const thread_file *threads, uint32_t count) {
+  if (!threads[0].header.time_in_ticks) return 1.0;
+  uint64_t first_ns = UINT64_MAX, first_time = 0, last_ns = 0, last_time = 0;
+  for (uint32_t t = 0; t < count; t++) {
+    if (threads[t].missing) continue;
+    const hb_raw_header *h = &threads[t].header;
+    if (h->base_ns < first_ns) {
+      first_ns = h->base_ns;
+      first_time = h->base_time;
+    }
+    uint32_t slot = h->late_slot & 1;
+    uint64_t ns = h->late_ns[slot] ? h->late_ns[slot] : h->base_ns;
+    uint64_t time = h->late_ns[slot] ? h->late_time[slot] : h->base_time;
+    if (ns > last_ns) {
+      last_ns = ns;
+      last_time = time;
+    }
+  }
+  if (last_ns > first_ns + 1000000 && last_time > first_time)
+    return (double)(last_ns - first_ns) / (double)(last_time - first_time);
+#if defined(__x86_64__)
+  uint64_t ns0 = clock_ns(), ticks0 = __builtin_ia32_rdtsc(), ns1;
+  while ((ns1 = clock_ns()) < ns0 + 2000000) {
+  }
+  uint64_t ticks1 = __builtin_ia32_rdtsc();
+  if (ticks1 > ticks0) return (double)(ns1 - ns0) / (double)(ticks1 - ticks0);
+#endif
+  return 1.0;
+}
 
 /* Min-heap of thread indexes keyed by their next record's seq. */
 static void heap_sift_down(uint32_t *heap, size_t n, size_t i, const thread_file *threads) {
@@ -218,9 +275,9 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
     goto done;
   }
   thread_count = first.header.threads_started;
-  if (thread_count == 0 || thread_count > 1u << 20) {
+  if (thread_count == 0 || thread_count > 1u << 16) {
     free(first.records);
-    hb_fail(error, "%s: offset 24: thread count %u out of range", name, thread_count);
+    hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
     goto done;
   }
   threads = calloc(thread_count, sizeof *threads);
@@ -231,8 +288,23 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
     goto done;
   }
   threads[0] = first;
+  uint32_t missing = 0;
   for (uint32_t t = 1; t < thread_count; t++) {
     sprintf(name, "%s.t%u.hbraw", prefix, t);
+    if (thread_never_started(name)) {
+      /* No record lost, but say the recording is not whole. Only threads
+       * starting when the process died can be in that state: many more
+       * means a damaged thread count. */
+      threads[t].missing = 1;
+      trace->incomplete = 1;
+      if (++missing > HB_RAW_MAX_MISSING_THREADS) {
+        sprintf(name, "%s.t0.hbraw", prefix);
+        hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files are "
+                "missing (corrupted?)", name, thread_count, HB_RAW_MAX_MISSING_THREADS);
+        goto done;
+      }
+      continue;
+    }
     if (read_thread(name, t, &threads[t], error)) goto done;
   }
   free(trace->program);
@@ -246,8 +318,9 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
   }
   trace->pid = first.header.pid;
   trace->thread_count = thread_count;
-  trace->incomplete = !first.header.exited;
+  trace->incomplete |= !first.header.exited;
   uint64_t start_ns = first.header.start_ns;
+  double unit_ns = ns_per_unit(threads, thread_count);
 
   if (hb_builder_init(&builder, trace, 1, error)) goto done;
   builder_ready = 1;
@@ -260,7 +333,10 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
     uint32_t t = heap[0];
     thread_file *tf = &threads[t];
     const raw_record *r = &tf->records[tf->next];
-    uint64_t time_ns = r->time_ns > start_ns ? r->time_ns - start_ns : 0;
+    /* ns since the process started, through the thread's base pair. */
+    double ns = (double)tf->header.base_ns +
+                (double)(int64_t)(r->time - tf->header.base_time) * unit_ns;
+    uint64_t time_ns = ns > (double)start_ns ? (uint64_t)(ns - (double)start_ns) : 0;
     if (apply(&builder, tf, t, r, time_ns, path, error)) goto done;
     if (++tf->next == tf->count) heap[0] = heap[--heap_size];
     heap_sift_down(heap, heap_size, 0, threads);

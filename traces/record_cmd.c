@@ -99,7 +99,8 @@ static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw, i
       printf("wrote %s: %zu ops, %u threads, %lld bytes (%.2f bytes/op)%s\n", out,
              trace.op_count, trace.thread_count, bytes,
              trace.op_count ? (double)bytes / (double)trace.op_count : 0.0,
-             trace.incomplete ? ", process did not exit normally" : "");
+             trace.incomplete ? ", incomplete: ended without exit handlers (crash, _exit, exec)"
+                              " or a thread file is missing" : "");
       if (trace.dropped_ops || trace.unmatched_reallocs || trace.reused_addresses)
         printf("  dropped %" PRIu64 " frees of unknown pointers and %" PRIu64
                " allocations that returned NULL; %" PRIu64 " reallocs of unknown pointers kept "
@@ -107,17 +108,17 @@ static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw, i
                trace.unmatched_frees, trace.failed_allocs, trace.unmatched_reallocs,
                trace.reused_addresses);
       written++;
+      uint32_t threads = trace.thread_count;
       hb_trace_release(&trace);
       if (!keep_raw) {
         /* This process's thread files: <prefix>.t<N>.hbraw. */
-        for (unsigned t = 0;; t++) {
+        for (uint32_t t = 0; t < threads; t++) {
           char *thread_file = NULL;
           if (asprintf(&thread_file, "%s/%.*s.t%u.hbraw", raw_dir, (int)prefix_len, e->d_name,
                        t) < 0)
             break;
-          int gone = unlink(thread_file);
+          unlink(thread_file);
           free(thread_file);
-          if (gone != 0) break;
         }
       }
     }

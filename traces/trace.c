@@ -174,7 +174,9 @@ int hb_trace_load(const char *path, hb_trace *trace, hb_error *error) {
   if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
   unsigned char head[8] = {0};
   size_t got = fread(head, 1, sizeof head, file);
+  int read_errno = ferror(file) ? errno : 0;
   fclose(file);
+  if (read_errno) return hb_fail(error, "%s: cannot read: %s", path, strerror(read_errno));
   if (got == 0) return hb_fail(error, "%s: offset 0: empty file", path);
 
   /* Binary formats by magic; text formats by their first character after

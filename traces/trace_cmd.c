@@ -60,8 +60,17 @@ static int info(const char *path) {
     printf(", %.2f bytes/op", (double)bytes / (double)trace.op_count);
   printf(")\n");
   printf("program     %s (pid %u)%s\n", trace.program[0] ? trace.program : "-", trace.pid,
-         trace.incomplete ? ", recording incomplete: the process did not exit normally" : "");
-  printf("threads     %u\n", trace.thread_count);
+         trace.incomplete ? ", recording incomplete: the process ended without its exit handlers (crash, _exit, exec) or a thread file is missing" : "");
+  printf("threads     %u", trace.thread_count);
+  if (trace.thread_count > 1) { /* ops per thread, the first few */
+    uint64_t per_thread[8] = {0};
+    for (size_t i = 0; i < trace.op_count; i++)
+      if (trace.ops[i].thread < 8) per_thread[trace.ops[i].thread]++;
+    printf(" (ops per thread:");
+    for (uint32_t t = 0; t < trace.thread_count && t < 8; t++) printf(" %" PRIu64, per_thread[t]);
+    printf("%s)", trace.thread_count > 8 ? " ..." : "");
+  }
+  printf("\n");
   printf("ops         %zu\n", trace.op_count);
   for (int k = 0; k < HB_OP_KIND_COUNT; k++) {
     printf("  %-9s %" PRIu64, hb_op_kind_name((hb_op_kind)k), stats.ops_by_kind[k]);

@@ -7,6 +7,7 @@
  *   --PID-- memalign(al 64, size 100) = 0x.. (posix_memalign, aligned_alloc and valloc
  *                                             are logged as memalign)
  *   --PID-- _Znwm(8) = 0x..   _ZdlPvm(0x..)  _ZnwmSt11align_val_t(size 64, al 64) = 0x..
+ *   --PID-- realloc(0x0,5)malloc(5) = 0x..   realloc(0x..,0)free(0x..)  (nested calls)
  * Other lines (valgrind's "==PID==" banner, other "--PID--" messages,
  * program output) are skipped. Only the first process in the log is read:
  * a log of several processes (--trace-children=yes) mixes address spaces.
@@ -84,6 +85,7 @@ typedef struct event {
   int has_size, has_align;
   uint64_t result;
   int has_result;
+  int realloc_freed; /* "realloc(p,0)free(p)": the realloc freed p */
 } event;
 
 /* Parses "name(args)[ = result]" at p. 1 = event, 0 = not an allocator
@@ -125,6 +127,24 @@ static int parse_event(const char *p, event *e) {
   }
   p++;
   while (*p == ' ') p++;
+  /* valgrind traces a call that another one makes on the same line:
+   * "realloc(0x0,5)malloc(5) = 0x..." (realloc of NULL is malloc) and
+   * "realloc(0x..,0)free(0x..)" (its " = 0" follows on a line of its own,
+   * which is skipped). The outer call takes the inner one's result. */
+  if (e->call == CALL_REALLOC && ((*p >= 'a' && *p <= 'z') || *p == '_')) {
+    event inner;
+    if (parse_event(p, &inner) != 1) return -1;
+    if (inner.call == CALL_MALLOC && inner.has_result) {
+      e->result = inner.result;
+      e->has_result = 1;
+    } else if (inner.call == CALL_FREE) {
+      e->realloc_freed = 1;
+      e->has_result = 1; /* NULL */
+    } else {
+      return -1;
+    }
+    return 1;
+  }
   if (*p == '=') {
     p++;
     if (parse_number(&p, &e->result)) return -1;
@@ -176,7 +196,9 @@ static int apply(hb_builder *b, const event *e, hb_error *error) {
   case CALL_REALLOC: {
     if (e->arg_count != 2) return -1;
     uint32_t id = hb_builder_realloc_take(b, a0);
-    return hb_builder_realloc_finish(b, 0, a0, id, a1, e->result, 0, error) ? -2 : 1;
+    /* realloc(p, 0) that freed p: a free by realloc, whatever it returned. */
+    uint64_t size = e->realloc_freed ? 0 : a1, result = e->realloc_freed ? 0 : e->result;
+    return hb_builder_realloc_finish(b, 0, a0, id, size, result, 0, error) ? -2 : 1;
   }
   case CALL_FREE:
     if (e->arg_count < 1) return -1;

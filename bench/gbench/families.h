@@ -3,7 +3,7 @@
  * one allocator; main.c calls every register function for every allocator
  * of the executable's group, so each result is named
  * "family/allocator/arg[/arg]" (plus Google Benchmark's "/real_time",
- * "/threads:N").
+ * "/manual_time", "/threads:N").
  */
 #ifndef HB_GBF_FAMILIES_H
 #define HB_GBF_FAMILIES_H

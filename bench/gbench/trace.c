@@ -37,7 +37,7 @@ typedef struct trace_input {
   hb_cell_header header;
   hb_cell_ops cell;       /* the same ops, mapped here for the timed passes */
   uint32_t *live_at_end;  /* slots the trace leaves holding a block */
-  uint64_t *live_at_end_bytes;
+  uint64_t *live_at_end_bytes; /* their free's size hint (0 for aligned blocks) */
   size_t live_at_end_count;
 } trace_input;
 
@@ -66,7 +66,9 @@ static void find_live_at_end(trace_input *t) {
     const hb_cell_op *op = &t->cell.ops[i];
     if (op->slot == slots - 1) continue; /* free(NULL) */
     live[op->slot] = op->kind != HB_CELL_FREE;
-    bytes[op->slot] = op->size;
+    /* The free's size hint. An aligned block gets none: jemalloc and
+     * tcmalloc would take the size class from the request size alone. */
+    bytes[op->slot] = op->kind == HB_CELL_ALIGNED ? 0 : op->size;
   }
   size_t count = 0;
   for (uint32_t s = 0; s < slots; s++) count += live[s];

@@ -20,6 +20,7 @@ Exit 0 = pass, 1 = fail, 77 = skipped (meson's convention).
 
 import base64
 import copy
+import html.parser
 import json
 import os
 import subprocess
@@ -82,6 +83,25 @@ def check_chart_files(out_dir, names):
 def svg_text(out_dir, name):
     with open(os.path.join(out_dir, name + ".svg"), encoding="utf-8") as stream:
         return stream.read()
+
+
+class _TagBalance(html.parser.HTMLParser):
+    """Every element the page opens is closed, in order."""
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
 
 
 def fixtures(fixture_dir, *names):
@@ -152,6 +172,7 @@ def test_report(heapbench, fixture_dir):
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([heapbench, "report"] + inputs + ["-o", out_dir])
         check(code == 0, f"heapbench report exits 0 (got {code}: {err.strip()})")
+        check(err == "", f"nothing on stderr (no matplotlib warnings): {err.strip()[:200]}")
         check_chart_files(out_dir, names)
         written = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith(".png"))
         check(written == names, f"exactly the expected charts: {written}")
@@ -168,6 +189,10 @@ def test_report(heapbench, fixture_dir):
                 data = base64.b64encode(stream.read()).decode("ascii")
             check(f"data:image/png;base64,{data}" in page, f"report.html embeds {name}.png")
         check('src="http' not in page and "src='http" not in page, "no external resources")
+        balance = _TagBalance()
+        balance.feed(page)
+        check(not balance.errors and not balance.stack,
+              f"report.html elements balanced: {balance.errors[:3]} open {balance.stack[:3]}")
         for text in ("ci-vm", "replay-laptop", "gbench-pairs",           # labels
                      "Intel(R) Xeon(R) CPU @ 2.60GHz", "AMD Ryzen 7 5800U",  # machines
                      "Linux 6.1.0 x86_64", "gcc 12.2.0", "time_limit_sec = 60",
@@ -181,6 +206,19 @@ def test_report(heapbench, fixture_dir):
             out.write(stream.read())
         labels = [s.label for s in results.load_all([inputs[0], twin, inputs[1]])]
         check(labels == ["ci-vm #1", "ci-vm #2", "replay-laptop"], f"labels {labels}")
+        # An input without runs: no charts for it, and the page says so.
+        with open(inputs[0], encoding="utf-8") as stream:
+            doc = json.load(stream)
+        doc["runs"] = []
+        with open(twin, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+        out_dir = os.path.join(tmp, "empty")
+        code, _, err = run([heapbench, "report", twin, "-o", out_dir])
+        check(code == 0 and "Warning" not in err, f"empty input reported (got {code}: {err})")
+        check([f for f in os.listdir(out_dir) if f != "report.html"] == [],
+              "no charts for an input without runs")
+        with open(os.path.join(out_dir, "report.html"), encoding="utf-8") as stream:
+            check("No runs in this input." in stream.read(), "the page says the input has no runs")
         # Two traces of one name from different files stay apart.
         with open(inputs[0], encoding="utf-8") as stream:
             doc = json.load(stream)

@@ -24,7 +24,8 @@
  *    pid (plus a counter when the same program execs itself).
  *
  * Environment: HB_RECORD_DIR, the directory for the files (default: the
- * working directory at the first event).
+ * working directory at the first event); HB_RECORD_CLOCK=monotonic to
+ * time records with clock_gettime even where the TSC would do.
  */
 #define _GNU_SOURCE
 #include "hbt_format.h"
@@ -72,7 +73,7 @@ typedef struct thread_state {
   uint64_t chunk_first; /* record byte offset of chunk[0] */
   uint64_t used;        /* record bytes stored */
   uint64_t count;       /* records stored */
-  uint64_t previous_seq, previous_time_ns, previous_ptr;
+  uint64_t previous_seq, previous_time, previous_ptr;
   uint32_t index;
   uint32_t generation;  /* process generation the mappings belong to */
   int guard;            /* inside the recorder: nested calls go straight to glibc */
@@ -85,6 +86,45 @@ static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Record times: the TSC where the kernel itself trusts it as its clock
+ * source (invariant and synchronised across CPUs): reading it costs a third
+ * of clock_gettime, the biggest part of a record. Clock pairs in each
+ * header convert ticks to ns afterwards. Elsewhere: CLOCK_MONOTONIC ns. */
+static int use_ticks;
+
+static void choose_clock(void) {
+#if defined(__x86_64__)
+  const char *forced = getenv("HB_RECORD_CLOCK"); /* "monotonic": never the TSC */
+  if (forced && strcmp(forced, "monotonic") == 0) {
+    use_ticks = 0;
+    return;
+  }
+  int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                O_RDONLY | O_CLOEXEC);
+  char source[16] = {0};
+  if (fd >= 0) {
+    ssize_t n = read(fd, source, sizeof source - 1);
+    close(fd);
+    use_ticks = n == 4 && memcmp(source, "tsc\n", 4) == 0;
+  }
+#endif
+}
+
+static inline uint64_t now_time(void) {
+#if defined(__x86_64__)
+  if (__builtin_expect(use_ticks, 1)) return __builtin_ia32_rdtsc();
+#endif
+  return now_ns();
+}
+
+/* Refreshes the header's later clock pair (see hbt_format.h). */
+static void refresh_clock(hb_raw_header *header) {
+  uint32_t slot = 1 - __atomic_load_n(&header->late_slot, __ATOMIC_RELAXED);
+  header->late_time[slot] = now_time();
+  header->late_ns[slot] = now_ns();
+  __atomic_store_n(&header->late_slot, slot, __ATOMIC_RELEASE);
 }
 
 /* Appends text or a decimal number to dst (of PATH_BYTES); no allocation. */
@@ -166,7 +206,8 @@ static void say_cannot_record(const char *name, int errnum) {
   append(message, name);
   append(message, ": error ");
   append_number(message, (uint64_t)errnum);
-  append(message, "; this process is not recorded (is HB_RECORD_DIR a writable directory?)\n");
+  append(message, "; this thread's calls go unrecorded (is HB_RECORD_DIR a writable "
+                  "directory?)\n");
   ssize_t ignored = write(2, message, strlen(message));
   (void)ignored;
 }
@@ -204,6 +245,7 @@ static int start_thread(thread_state *t) {
     process_state = fd >= 0 ? 1 : -1;
     if (fd < 0) say_cannot_record(name, errno);
     process_start_ns = now_ns();
+    choose_clock();
     first = fd >= 0;
     if (!atfork_registered) { /* may allocate: under the guard */
       atfork_registered = 1;
@@ -228,6 +270,7 @@ static int start_thread(thread_state *t) {
     index = __atomic_fetch_add(&process_header->threads_started, 1, __ATOMIC_ACQ_REL);
     thread_file_name(name, index);
     fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) say_cannot_record(name, errno);
   }
   int ok = fd >= 0;
   hb_raw_header *header = MAP_FAILED;
@@ -249,13 +292,16 @@ static int start_thread(thread_state *t) {
     header->pid = process_pid;
     header->os_tid = (uint32_t)syscall(SYS_gettid);
     header->start_ns = process_start_ns;
+    header->time_in_ticks = (uint32_t)use_ticks;
+    header->base_time = now_time();
+    header->base_ns = use_ticks ? now_ns() : header->base_time;
     size_t n = strnlen(program_invocation_short_name, HB_RAW_PROGRAM_BYTES - 1);
     memcpy(header->program, program_invocation_short_name, n);
     t->header = header;
     t->count = 0;
     t->used = 0;
     t->previous_seq = UINT64_MAX; /* -1 */
-    t->previous_time_ns = process_start_ns;
+    t->previous_time = header->base_time;
     t->previous_ptr = 0;
     t->index = index;
     if (first) {
@@ -284,6 +330,8 @@ static void at_fork_child(void) {
 
 __attribute__((destructor)) static void at_exit(void) {
   hb_raw_header *header = __atomic_load_n(&process_header, __ATOMIC_ACQUIRE);
+  if (self.header && self.generation == __atomic_load_n(&generation, __ATOMIC_ACQUIRE))
+    refresh_clock(self.header);
   if (header && header->pid == (uint32_t)getpid()) __atomic_store_n(&header->exited, 1, __ATOMIC_RELEASE);
 }
 
@@ -319,7 +367,7 @@ static inline uint64_t zigzag(uint64_t difference) {
 static inline void store(thread_state *t, unsigned event, unsigned align_log2, const void *ptr,
                          uint64_t size) {
   uint64_t seq = __atomic_fetch_add(&sequence, 1, __ATOMIC_RELAXED);
-  uint64_t time_ns = now_ns();
+  uint64_t time = now_time();
   if (__builtin_expect(t->used - t->chunk_first > CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES, 0)) {
     /* The rest of this chunk stays zero: padding. Records start afresh in
      * the next one, so none straddles two mappings. */
@@ -340,16 +388,17 @@ static inline void store(thread_state *t, unsigned event, unsigned align_log2, c
   unsigned char *start = t->chunk + (t->used - t->chunk_first), *p = start;
   p = put_varint(p, (seq - t->previous_seq - 1) << 3 | event);
   if (event == HB_RAW_ALIGNED) *p++ = (unsigned char)align_log2;
-  p = put_varint(p, zigzag(time_ns - t->previous_time_ns));
+  p = put_varint(p, zigzag(time - t->previous_time));
   p = put_varint(p, zigzag((uint64_t)(uintptr_t)ptr - t->previous_ptr));
   if (hb_raw_event_has_size(event)) p = put_varint(p, size);
   t->previous_seq = seq;
-  t->previous_time_ns = time_ns;
+  t->previous_time = time;
   t->previous_ptr = (uint64_t)(uintptr_t)ptr;
   t->used += (uint64_t)(p - start);
   t->count++;
   __atomic_store_n(&t->header->committed_bytes, t->used, __ATOMIC_RELEASE);
   __atomic_store_n(&t->header->record_count, t->count, __ATOMIC_RELAXED);
+  if (__builtin_expect((t->count & (HB_RAW_CLOCK_EVERY - 1)) == 0, 0)) refresh_clock(t->header);
 }
 
 static unsigned log2_ceil(size_t value) {

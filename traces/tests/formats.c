@@ -230,6 +230,68 @@ static void test_hbt_damage(void) {
   expect_refused(bad, "offset 0", "a text file");
 }
 
+static uint64_t get_le(const unsigned char *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Past the checksums: random changes to the records of a valid trace,
+ * with every CRC recomputed, so the decoder itself meets them. Each must
+ * be refused with a message or load as a trace that passes the checks. */
+static void test_hbt_mutations(void) {
+  hb_trace trace;
+  hb_error error;
+  make_trace(&trace, 400, 3, 1);
+  const char *good = tmp_path("mutate.hbt"), *bad = tmp_path("mutated.hbt");
+  HB_CHECK(hb_hbt_write(&trace, good, &error) == 0, "write: %s", error.message);
+  hb_trace_release(&trace);
+  size_t size;
+  unsigned char *data = read_bytes(good, &size);
+  if (!data) return;
+  size_t header_bytes = (size_t)get_le(data + 12, 4), program_bytes = (size_t)get_le(data + 72, 4);
+  uint32_t threads = (uint32_t)get_le(data + 24, 4);
+  int refused = 0, loaded = 0;
+  for (int round = 0; round < 3000; round++) {
+    unsigned char *copy = malloc(size);
+    memcpy(copy, data, size);
+    int changes = 1 + (int)(rng() % 4);
+    for (int c = 0; c < changes; c++) {
+      size_t at = header_bytes + (size_t)(rng() % (size - header_bytes));
+      copy[at] = (unsigned char)rng();
+    }
+    if (rng() % 4 == 0) put_le(copy + 28, rng() % 400, 4); /* id count too */
+    size_t offset = header_bytes;
+    for (uint32_t t = 0; t < threads; t++) {
+      unsigned char *entry = copy + 76 + program_bytes + 24 * t;
+      size_t length = (size_t)get_le(entry + 8, 8);
+      put_le(entry + 16, crc32(0, copy + offset, (uInt)length), 4);
+      offset += length;
+    }
+    put_le(copy + header_bytes - 4, crc32(0, copy, (uInt)(header_bytes - 4)), 4);
+    write_bytes(bad, copy, size);
+    free(copy);
+    memset(&error, 0, sizeof error);
+    if (hb_trace_load(bad, &trace, &error) == 0) {
+      hb_trace_stats stats;
+      HB_CHECK(hb_trace_stats_compute(&trace, &stats, &error) == 0, "stats: %s", error.message);
+      hb_trace_release(&trace);
+      loaded++;
+    } else {
+      HB_CHECK(strncmp(error.message, bad, strlen(bad)) == 0 && !strchr(error.message, '\n'),
+               "mutation %d: message '%s'", round, error.message);
+      refused++;
+    }
+  }
+  printf("mutations: %d refused, %d loaded (and checked)\n", refused, loaded);
+  HB_CHECK(refused > 0, "no mutation was refused");
+  free(data);
+}
+
 static const char valgrind_log[] =
     "==77== Memcheck, a memory error detector\n"
     "==77== Command: ./demo --flag\n"
@@ -248,7 +310,9 @@ static const char valgrind_log[] =
     "--77-- free(0x1234)\n"
     "--77-- Reading syms from /lib/x.so\n"
     "--78-- malloc(8) = 0x4A00010\n"
-    "--77-- realloc(0x4A00400,0) = 0x0\n"
+    "--77-- realloc(0x4A00400,0)free(0x4A00400)\n"
+    "--77--  = 0\n"
+    "--77-- realloc(0x0,9)malloc(9) = 0x4A00600\n"
     "--77-- _ZdaPv(0x4A00200)\n"
     "--77-- free(0x4A00500)\n"
     "--77-- malloc(7) = 0x4A0";
@@ -271,6 +335,7 @@ static void test_valgrind(void) {
       {HB_OP_ALIGNED, 4, 64, 7, 0},     {HB_OP_REALLOC, 5, 50, 0, HB_FLAG_FROM_NULL},
       {HB_OP_REALLOC, 0, 200, 0, 0},    {HB_OP_FREE, HB_NULL_ID, 0, 0, 0},
       {HB_OP_FREE, 1, 0, 0, 0},         {HB_OP_FREE, 5, 0, 0, HB_FLAG_REALLOC_ZERO},
+      {HB_OP_REALLOC, 6, 9, 0, HB_FLAG_FROM_NULL},
       {HB_OP_FREE, 2, 0, 0, 0},         {HB_OP_FREE, 0, 0, 0, 0},
   };
   size_t want_count = sizeof want / sizeof want[0];
@@ -367,6 +432,7 @@ int main(int argc, char **argv) {
   mkdir(tmpdir, 0755);
   test_hbt_round_trip();
   test_hbt_damage();
+  test_hbt_mutations();
   test_valgrind();
   test_rep();
   return hb_test_exit("formats");

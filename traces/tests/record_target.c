@@ -3,7 +3,7 @@
  * can count them exactly in the recording.
  *
  * Usage: record_target MODE
- *   (basic | threads | contend | fork | crash | abort | _exit | exec)
+ *   (basic | threads | contend | fork | sleep | crash | abort | _exit | exec)
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MARKED 1000 /* marked calls in the crash, abort and _exit modes */
@@ -117,6 +118,11 @@ int main(int argc, char **argv) {
     int status;
     waitpid(child, &status, 0);
     for (int i = 0; i < 300; i++) sink = malloc(50001);
+  } else if (strcmp(mode, "sleep") == 0) {
+    sink = malloc(60001);
+    struct timespec pause = {0, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    sink = malloc(60002);
   } else if (strcmp(mode, "crash") == 0) {
     marked(MARKED);
     raise(SIGSEGV);

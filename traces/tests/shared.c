@@ -11,11 +11,14 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 static char tmpdir[1024];
 static uint64_t total_ops, total_bytes;
+static int summaries; /* valgrind logs checked against their own heap summary */
 
 static void round_trip(const hb_trace *trace) {
   char path[1200];
@@ -104,6 +107,30 @@ static int check_malloclab(const char *dir) {
   return checked;
 }
 
+/* valgrind's own summary at the end of a log: "total heap usage: 2,876
+ * allocs, 2,876 frees, 82,417 bytes allocated". 0 if absent. */
+static int heap_usage(const char *path, uint64_t *allocs, uint64_t *bytes) {
+  gzFile file = gzopen(path, "rb");
+  if (!file) return 0;
+  char line[1024];
+  int found = 0;
+  while (!found && gzgets(file, line, sizeof line)) {
+    char *p = strstr(line, "total heap usage: ");
+    if (!p) continue;
+    /* Drop the commas (thousands separators and all), then read the numbers. */
+    char digits[256];
+    size_t n = 0;
+    for (p += 18; *p && n + 1 < sizeof digits; p++)
+      if (*p != ',') digits[n++] = *p;
+    digits[n] = 0;
+    uint64_t frees;
+    found = sscanf(digits, "%" SCNu64 " allocs %" SCNu64 " frees %" SCNu64, allocs, &frees,
+                   bytes) == 3;
+  }
+  gzclose(file);
+  return found;
+}
+
 static int check_valgrind(const char *dir) {
   DIR *d = opendir(dir);
   if (!d) return 0;
@@ -119,6 +146,21 @@ static int check_valgrind(const char *dir) {
     if (rc) continue;
     HB_CHECK(trace.op_count > 0 && trace.unmatched_frees == 0, "%s: %zu ops, %" PRIu64
              " unmatched frees", path, trace.op_count, trace.unmatched_frees);
+    /* Against valgrind's own count, where the log is big enough for 0.1%
+     * to mean something (test-zero's summary counts calls its log lacks). */
+    uint64_t allocs, bytes;
+    hb_trace_stats stats;
+    if (heap_usage(path, &allocs, &bytes) && allocs >= 1000 &&
+        hb_trace_stats_compute(&trace, &stats, &error) == 0) {
+      uint64_t ours = stats.ops_by_kind[HB_OP_MALLOC] + stats.ops_by_kind[HB_OP_CALLOC] +
+                      stats.ops_by_kind[HB_OP_ALIGNED] + stats.ops_by_kind[HB_OP_REALLOC];
+      double off_allocs = fabs((double)ours - (double)allocs) / (double)allocs;
+      double off_bytes = fabs((double)stats.requested_bytes - (double)bytes) / (double)bytes;
+      HB_CHECK(off_allocs <= 0.001 && off_bytes <= 0.001,
+               "%s: %" PRIu64 " allocations of %" PRIu64 " bytes; valgrind says %" PRIu64
+               " of %" PRIu64, path, ours, stats.requested_bytes, allocs, bytes);
+      summaries++;
+    }
     round_trip(&trace);
     hb_trace_release(&trace);
     checked++;
@@ -147,6 +189,7 @@ int main(int argc, char **argv) {
          " bytes, %.2f bytes/op\n", reps, logs, total_ops, total_bytes,
          total_ops ? (double)total_bytes / (double)total_ops : 0.0);
   HB_CHECK(reps >= 60 && logs >= 10, "found only %d .rep and %d logs", reps, logs);
+  HB_CHECK(summaries >= 7, "only %d valgrind logs checked against their heap summary", summaries);
   HB_CHECK(total_bytes <= 8 * total_ops, "%.2f bytes/op", (double)total_bytes / (double)total_ops);
   return hb_test_exit("shared");
 }
