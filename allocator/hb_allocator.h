@@ -73,9 +73,10 @@ typedef struct hb_allocator {
 
   void *(*malloc)(size_t size);
   /* size_hint: the size the block was requested with (malloc, calloc's
-   * product, realloc), or 0 when unknown. Always 0 for a block from
-   * aligned_alloc: a sized free (jemalloc's sdallocx) would also need the
-   * alignment, and a wrong hint corrupts such an allocator's heap. */
+   * product, realloc), or 0 when unknown. Always 0 for a block that came
+   * from aligned_alloc, even after a realloc (which may leave it in place):
+   * a sized free (jemalloc's sdallocx, tcmalloc's tc_free_sized) would also
+   * need the alignment, and a wrong hint corrupts such an allocator's heap. */
   void (*free)(void *ptr, size_t size_hint);
   void *(*realloc)(void *ptr, size_t size);
   void *(*calloc)(size_t count, size_t size);

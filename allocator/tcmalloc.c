@@ -38,11 +38,15 @@ static void *tcmalloc_calloc(size_t count, size_t size) {
   return hb_enomem_if_null(tc_calloc(1, hb_at_least_16(bytes)));
 }
 
+/* The size hint is not passed on: tc_free_sized trusts it to name the
+ * block's size class, but tc_realloc shrinks a block in place (down to half
+ * its size) without changing its class, so after a realloc the requested
+ * size can name a smaller class and the sized free files the block on the
+ * wrong free list (seen: SIGSEGV in ThreadCache::ReleaseToCentralCache
+ * replaying a multi-threaded trace). */
 static void tcmalloc_free(void *ptr, size_t size_hint) {
-  if (ptr && size_hint)
-    tc_free_sized(ptr, hb_at_least_16(size_hint));
-  else
-    tc_free(ptr);
+  (void)size_hint;
+  tc_free(ptr);
 }
 
 static void *tcmalloc_aligned_alloc(size_t alignment, size_t size) {
@@ -80,7 +84,7 @@ static int tcmalloc_stat(hb_stat which, uint64_t *value) {
 
 const hb_allocator hb_allocator_tcmalloc = {
     .name = "tcmalloc",
-    .description = "gperftools tcmalloc_minimal, through tc_malloc/tc_free_sized",
+    .description = "gperftools tcmalloc_minimal, through tc_malloc/tc_free",
     .flags = HB_ALLOCATOR_THREAD_SAFE | HB_ALLOCATOR_OWNS_PROCESS_MALLOC,
     .version = tcmalloc_version,
     .malloc = tcmalloc_malloc,
