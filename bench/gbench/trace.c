@@ -60,16 +60,21 @@ static void die(const char *message) {
 static void find_live_at_end(trace_input *t) {
   uint32_t slots = t->header.slot_count;
   uint64_t *bytes = calloc(slots, sizeof *bytes);
-  unsigned char *live = calloc(slots, 1);
-  if (!bytes || !live) die("out of memory preparing the traces");
+  unsigned char *live = calloc(slots, 1), *aligned = calloc(slots, 1);
+  if (!bytes || !live || !aligned) die("out of memory preparing the traces");
   for (uint64_t i = 0; i < t->header.op_count; i++) {
     const hb_cell_op *op = &t->cell.ops[i];
     if (op->slot == slots - 1) continue; /* free(NULL) */
     live[op->slot] = op->kind != HB_CELL_FREE;
-    /* The free's size hint. An aligned block gets none: jemalloc and
-     * tcmalloc would take the size class from the request size alone. */
-    bytes[op->slot] = op->kind == HB_CELL_ALIGNED ? 0 : op->size;
+    /* The free's size hint. A block that was aligned gets none, even after
+     * a realloc, as in the replay's encoder (bench/cell_encode.c): sized
+     * frees take the size class from the hint and corrupt the heap when it
+     * names the wrong one. */
+    aligned[op->slot] = op->kind == HB_CELL_ALIGNED ||
+                        (op->kind == HB_CELL_REALLOC && aligned[op->slot]);
+    bytes[op->slot] = aligned[op->slot] ? 0 : op->size;
   }
+  free(aligned);
   size_t count = 0;
   for (uint32_t s = 0; s < slots; s++) count += live[s];
   t->live_at_end = hb_gbf_scratch((count ? count : 1) * sizeof *t->live_at_end);
