@@ -113,7 +113,8 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error);
 int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error);
 int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error);
 /* A raw recording of the recorder (traces/recorder/): path is any of one
- * process's thread files, "<prefix>.t<N>.hbraw"; all its threads are read. */
+ * process's thread files, "<prefix>.t<N>.hbraw"; all its threads are read.
+ * A file under another name is read alone if it is a one-thread recording. */
 int hb_raw_load(const char *path, hb_trace *trace, hb_error *error);
 
 /* Writers. hb_hbt_write writes the binary format (traces/FORMAT.md);

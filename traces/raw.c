@@ -258,26 +258,33 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
     while (t > 0 && path[t - 1] >= '0' && path[t - 1] <= '9') t--;
     if (t < end && t >= 2 && path[t - 1] == 't' && path[t - 2] == '.') prefix = strndup(path, t - 2);
   }
-  if (!prefix) {
-    hb_fail(error, "%s: offset 0: a raw recording is named <prefix>.t<N>.hbraw", path);
-    goto done;
-  }
-  name = malloc(strlen(prefix) + 32);
+  /* A file under another name is read alone: fine for a one-thread
+   * recording, which is all of it. */
+  int renamed = prefix == NULL;
+  if (renamed) prefix = strdup(path);
+  name = prefix ? malloc(strlen(prefix) + 32) : NULL;
   if (!name) {
     hb_fail(error, "%s: out of memory", path);
     goto done;
   }
   thread_file first;
   memset(&first, 0, sizeof first);
-  sprintf(name, "%s.t0.hbraw", prefix);
+  if (renamed)
+    strcpy(name, path);
+  else
+    sprintf(name, "%s.t0.hbraw", prefix);
   if (read_thread(name, 0, &first, error)) {
     free(first.records);
     goto done;
   }
   thread_count = first.header.threads_started;
-  if (thread_count == 0 || thread_count > 1u << 16) {
+  if (thread_count == 0 || thread_count > 1u << 16 || (renamed && thread_count != 1)) {
     free(first.records);
-    hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
+    if (renamed && thread_count > 1)
+      hb_fail(error, "%s: offset 28: a recording of %u threads is read by its file names, "
+              "<prefix>.t<N>.hbraw", name, thread_count);
+    else
+      hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
     goto done;
   }
   threads = calloc(thread_count, sizeof *threads);
@@ -309,9 +316,11 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
   }
   free(trace->program);
   trace->program = strndup(first.header.program, HB_RAW_PROGRAM_BYTES);
-  free(trace->name);
-  const char *slash = strrchr(prefix, '/');
-  trace->name = strdup(slash ? slash + 1 : prefix);
+  if (!renamed) { /* "python3-1234", not "python3-1234.t0" */
+    free(trace->name);
+    const char *slash = strrchr(prefix, '/');
+    trace->name = strdup(slash ? slash + 1 : prefix);
+  }
   if (!trace->program || !trace->name) {
     hb_fail(error, "%s: out of memory", path);
     goto done;

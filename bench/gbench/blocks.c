@@ -176,8 +176,9 @@ void hb_gbf_register_blocks(const hb_allocator *a) {
     enum free_order order;
   } families[] = {{"lifo", FREE_LIFO}, {"fifo", FREE_FIFO}, {"random", FREE_RANDOM}};
   for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
-    /* Lives as long as the registration: the whole process. */
-    blocks_context *c = calloc(1, sizeof *c);
+    /* Lives as long as the registration, the whole process: scratch
+     * memory (mmap, zeroed), out of the measured heaps. */
+    blocks_context *c = hb_gbf_scratch(sizeof *c);
     if (!c) {
       fprintf(stderr, "hb-gbench: out of memory registering %s/%s\n", families[f].family, a->name);
       exit(1);

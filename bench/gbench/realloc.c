@@ -93,8 +93,9 @@ static void bm_chain(hb_gb_state *state, void *context) {
 
 void hb_gbf_register_realloc(const hb_allocator *a) {
   for (size_t f = 0; f < sizeof chains / sizeof chains[0]; f++) {
-    /* Lives as long as the registration: the whole process. */
-    realloc_context *c = calloc(1, sizeof *c);
+    /* Lives as long as the registration, the whole process: scratch
+     * memory (mmap, zeroed), out of the measured heaps. */
+    realloc_context *c = hb_gbf_scratch(sizeof *c);
     if (!c) {
       fprintf(stderr, "hb-gbench: out of memory registering %s/%s\n", chains[f].family, a->name);
       exit(1);

@@ -288,6 +288,24 @@ static void test_damaged_raw(void) {
              "damage %zu: %s", i, rc ? error.message : "accepted");
     if (rc == 0) hb_trace_release(&trace);
   }
+  /* Renamed: a one-thread recording still loads, a thread file of a
+   * several-thread one is refused with the reason. */
+  char renamed[1300], command[3000];
+  snprintf(renamed, sizeof renamed, "%s/renamed.raw", dir);
+  snprintf(command, sizeof command, "cp '%s'/basic/*.t0.hbraw '%s'", tmpdir, renamed);
+  HB_CHECK(system(command) == 0, "cannot copy the basic recording");
+  rc = hb_trace_load(renamed, &trace, &error);
+  HB_CHECK(rc == 0 && trace.thread_count == 1 && trace.op_count > 10, "renamed one-thread: %s",
+           rc ? error.message : "");
+  if (rc == 0) hb_trace_release(&trace);
+  HB_CHECK(copy_threads_recording(dir) == 0, "cannot copy the threads recording");
+  snprintf(command, sizeof command, "cp '%s' '%s'", t0, renamed);
+  HB_CHECK(system(command) == 0, "cannot copy");
+  rc = hb_trace_load(renamed, &trace, &error);
+  HB_CHECK(rc != 0 && strstr(error.message, "offset 28") && strstr(error.message, "5 threads"),
+           "renamed five-thread: %s", rc ? error.message : "accepted");
+  if (rc == 0) hb_trace_release(&trace);
+
   /* A thread file that is missing (the process died between counting the
    * thread and creating its file): loads, flagged incomplete, and the
    * blocks only that thread allocated show as unmatched frees, counted. */
