@@ -41,9 +41,9 @@ static inline __attribute__((always_inline)) void run_pairs(hb_gb_state *state,
                                                             enum pair_kind kind) {
   size_t arg = (size_t)hb_gb_range(state, 0);
   size_t size = kind == PAIR_ALIGNED ? ALIGNED_SIZE_BYTES : arg;
-  /* An aligned block is freed without a size hint: jemalloc's sdallocx and
-   * tcmalloc's tc_free_sized derive the size class from the hint alone,
-   * and 100 B says nothing of the 4096-byte alignment; with the hint,
+  /* An aligned block is freed without a size hint: sized frees such as
+   * jemalloc's sdallocx derive the size class from the hint alone, and
+   * 100 B says nothing of the 4096-byte alignment; with the hint,
    * jemalloc's heap was corrupted (4 GB mapped, then SIGSEGV). */
   size_t hint = kind == PAIR_ALIGNED ? 0 : size;
   hb_gbf_memory memory = {0};
