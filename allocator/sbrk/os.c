@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 static char *last_end;         /* end of the memory the last grow returned */
-static size_t footprint_bytes; /* grown minus shrunk, alignment padding included */
+static size_t footprint_bytes; /* grown minus shrunk: shrink never gives back more */
 
 /* Above this, sbrk's intptr_t argument could wrap; no real heap gets here. */
 #define HB_OS_MAX_GROW ((size_t)1 << 46)
@@ -50,7 +50,6 @@ int hb_os_shrink(void *end, size_t bytes) {
   return 0;
 }
 
-size_t hb_os_footprint(void) { return footprint_bytes; }
 
 size_t hb_os_page_bytes(void) {
   static size_t page_bytes;

@@ -11,8 +11,8 @@
  *  - hb_os_shrink(end, bytes) gives back the last `bytes` below `end`, but
  *    only if the break is still exactly at `end` (nobody moved it since):
  *    returns 0 on success, -1 otherwise (nothing changed).
- *  - hb_os_footprint() is the bytes grown and not given back, the sbrk
- *    allocator's footprint.
+ *  - Footprints are counted by each policy, not here: several policies
+ *    can share one process.
  *  - Whole pages above the page that holds the start of hb_os_grow()'s
  *    memory are zero (the kernel maps fresh zeroed pages above the break,
  *    and unmaps those a negative sbrk gives back); hb_os_page_bytes() is
@@ -25,7 +25,6 @@
 
 void *hb_os_grow(size_t bytes, int *contiguous);
 int hb_os_shrink(void *end, size_t bytes);
-size_t hb_os_footprint(void);
 size_t hb_os_page_bytes(void);
 
 #endif
