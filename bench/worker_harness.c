@@ -1,0 +1,130 @@
+/* worker_harness.c — what a worker's passes use besides the allocator:
+ * output through a fixed buffer and write(2), harness memory from mmap,
+ * resident-set readings and clocks. Nothing here calls malloc: in the
+ * jemalloc, mimalloc and tcmalloc workers malloc is the allocator under
+ * test (docs/METRICS.md). Shared by the workers and the trace
+ * microbenchmarks (bench/gbench/). */
+#define _GNU_SOURCE
+#include "hb_cell.h"
+#include "worker_pass.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Output: a fixed buffer and write(2), so nothing mallocs ---- */
+static char out_buffer[16384];
+static size_t out_used;
+
+void hb_out_flush(void) {
+  size_t done = 0;
+  while (done < out_used) {
+    ssize_t n = write(STDOUT_FILENO, out_buffer + done, out_used - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += (size_t)n;
+  }
+  out_used = 0;
+}
+
+void hb_out(const char *format, ...) {
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  int len = vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  if (len < 0) return;
+  if ((size_t)len >= sizeof line) len = sizeof line - 1;
+  if (out_used + (size_t)len > sizeof out_buffer) hb_out_flush();
+  memcpy(out_buffer + out_used, line, (size_t)len);
+  out_used += (size_t)len;
+}
+
+/* ---- Harness memory ---- */
+static uint64_t harness_bytes;
+
+void *hb_harness_map(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                      -1, 0);
+  if (memory == MAP_FAILED) return NULL;
+  /* Write every page: MAP_POPULATE may map the shared zero page only. */
+  long page = sysconf(_SC_PAGESIZE);
+  for (size_t off = 0; off < bytes; off += (size_t)page) ((volatile char *)memory)[off] = 0;
+  harness_bytes += (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+  return memory;
+}
+
+void hb_harness_unmap(void *memory, size_t bytes) {
+  if (!memory) return;
+  long page = sysconf(_SC_PAGESIZE);
+  munmap(memory, bytes ? bytes : 1);
+  harness_bytes -= (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+}
+
+uint64_t hb_harness_mapped_bytes(void) { return harness_bytes; }
+
+uint64_t hb_current_rss_bytes(void) {
+  static int fd = -2;
+  if (fd == -2) fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[128];
+  ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  /* "size resident shared ...", in pages */
+  const char *p = strchr(text, ' ');
+  if (!p) return 0;
+  uint64_t pages = 0;
+  for (p++; *p >= '0' && *p <= '9'; p++) pages = pages * 10 + (uint64_t)(*p - '0');
+  return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The kernel's peak-RSS mark (VmHWM) is reset to the current RSS by writing
+ * "5" to clear_refs. getrusage's ru_maxrss cannot serve: across exec it
+ * keeps the parent's peak, and posix_spawn's child shares the parent's
+ * memory until exec. */
+int hb_peak_rss_reset(void) {
+  int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = write(fd, "5", 1) == 1 ? 0 : -1;
+  close(fd);
+  return rc;
+}
+
+uint64_t hb_peak_rss_bytes(void) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[4096];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  const char *p = strstr(text, "\nVmHWM:");
+  if (!p) return 0;
+  p += 8;
+  while (*p == ' ' || *p == '\t') p++;
+  uint64_t kib = 0;
+  for (; *p >= '0' && *p <= '9'; p++) kib = kib * 10 + (uint64_t)(*p - '0');
+  return kib * 1024;
+}
+
+uint64_t hb_now_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+uint64_t hb_cpu_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* ---- Commands ---- */
