@@ -355,7 +355,7 @@ def render(sources, charts_by_key, command, out_dir):
                "zero. “not reported” / n/r: the allocator cannot report that figure.</li>"
                "<li>Throughput is the median over the timed passes; × glibc compares with "
                "glibc on the same input and trace. Utilization = peak live bytes ÷ peak "
-               "footprint; fragmentation = footprint at peak live ÷ peak live − 1 "
+               "footprint; fragmentation = peak footprint ÷ peak live − 1 "
                "(docs/METRICS.md defines every figure).</li>"
                "<li>Microbenchmarks: ns/op is 1e9 ÷ <code>items_per_second</code> when the "
                "benchmark counts items, else its real time per iteration; with repetitions, "

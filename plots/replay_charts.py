@@ -93,7 +93,7 @@ def chart_memory(view, trace, out_dir):
           missing="footprint not reported")
     hbars(ax_frag, allocators, view.labels, cells, lambda l, r: r["fragmentation"],
           sig3,
-          "fragmentation: footprint at peak live ÷ peak live − 1\n(lower is better)",
+          "fragmentation: peak footprint ÷ peak live − 1\n(lower is better)",
           missing="footprint not reported", log_if_spread=True)
     ax_util.set_xlim(0, 118)
     source_legend(ax_frag, view.labels)
