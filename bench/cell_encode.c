@@ -98,11 +98,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
         header->allocations++;
       }
       block_bytes[out.slot] = out.size;
-      /* A realloc may keep an aligned block where it is, so the block stays
-       * "aligned" (no size hint) for life: tcmalloc's and jemalloc's sized
-       * frees corrupt their heaps when the hint names the wrong size class. */
-      aligned_block[out.slot] = out.kind == HB_CELL_ALIGNED ||
-                                (out.kind == HB_CELL_REALLOC && aligned_block[out.slot]);
+      aligned_block[out.slot] = hb_cell_stays_aligned(out.kind, aligned_block[out.slot]);
       live_bytes += out.size;
       if (live_bytes > header->peak_live_bytes) {
         header->peak_live_bytes = live_bytes;

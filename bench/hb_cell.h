@@ -44,6 +44,14 @@ typedef struct hb_cell_op {
   uint16_t thread;    /* recording thread, 0 .. thread_count - 1 */
 } hb_cell_op;
 
+/* Whether a block counts as aligned once an op of `kind` has made or
+ * resized it: a block from aligned allocation stays so across reallocs
+ * (they may leave it in place), and its frees carry no size hint
+ * (hb_allocator.h: a wrong hint corrupts jemalloc's and tcmalloc's heaps). */
+static inline int hb_cell_stays_aligned(uint8_t kind, int was_aligned) {
+  return kind == HB_CELL_ALIGNED || (kind == HB_CELL_REALLOC && was_aligned);
+}
+
 #define HB_CELL_MAGIC "HBOPS01"
 #define HB_CELL_MAX_THREADS 4096
 #define HB_CELL_MAX_ALIGN_LOG2 30 /* 1 GiB: beyond that, no allocator answers */

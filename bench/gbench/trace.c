@@ -66,12 +66,8 @@ static void find_live_at_end(trace_input *t) {
     const hb_cell_op *op = &t->cell.ops[i];
     if (op->slot == slots - 1) continue; /* free(NULL) */
     live[op->slot] = op->kind != HB_CELL_FREE;
-    /* The free's size hint. A block that was aligned gets none, even after
-     * a realloc, as in the replay's encoder (bench/cell_encode.c): sized
-     * frees take the size class from the hint and corrupt the heap when it
-     * names the wrong one. */
-    aligned[op->slot] = op->kind == HB_CELL_ALIGNED ||
-                        (op->kind == HB_CELL_REALLOC && aligned[op->slot]);
+    /* The free's size hint: none for a block that was ever aligned. */
+    aligned[op->slot] = hb_cell_stays_aligned(op->kind, aligned[op->slot]);
     bytes[op->slot] = aligned[op->slot] ? 0 : op->size;
   }
   free(aligned);
