@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define EXACT_CLASSES 63           /* 32 .. 1024 bytes */
 #define EXACT_MAX_BYTES 1024
@@ -112,9 +113,13 @@ static int segfit_check(hb_heap *heap, char *why, size_t why_len) {
       return hb_sbrk_fail(why, why_len, "%s: class %zu: bitmap says %s, list is %s", heap->name,
                           c, marked ? "non-empty" : "empty", lists[c] ? "not" : "empty");
     if (!lists[c]) continue;
-    char name[32];
-    snprintf(name, sizeof name, "class %zu", c);
-    if (hb_list_check(heap, lists[c], name, in_class, c, why, why_len)) return -1;
+    /* The class goes into the message only on failure: formatting a name
+     * for every list would cost more than checking most of them. */
+    if (hb_list_check(heap, lists[c], "of a size class", in_class, c, why, why_len)) {
+      size_t used = strlen(why);
+      if (used < why_len) snprintf(why + used, why_len - used, " (class %zu)", c);
+      return -1;
+    }
   }
   return 0;
 }

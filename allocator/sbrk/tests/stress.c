@@ -3,7 +3,7 @@
  * every block's contents verified (a fill pattern per block: an overlap or
  * a stray write shows as a wrong byte).
  *
- * Usage: sbrk-stress POLICY [OPS [SEED]]
+ * Usage: sbrk-stress POLICY [OPS [SEED]]   (OPS: 2,000,000, or $HB_STRESS_OPS)
  * The live set stays small (at most LIVE blocks) so that checking the
  * whole heap after each operation stays cheap; sizes are mostly small,
  * sometimes a few KiB, rarely hundreds of KiB (to exercise the top of the
@@ -149,7 +149,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: no allocator named %s\n", argv[0], argv[1]);
     return 2;
   }
-  size_t ops = argc > 2 ? strtoull(argv[2], NULL, 10) : 400000;
+  /* 2 million by default; HB_STRESS_OPS lowers it where every operation
+   * costs far more (the valgrind test setup); an argument overrides both. */
+  const char *env_ops = getenv("HB_STRESS_OPS");
+  size_t ops = argc > 2 ? strtoull(argv[2], NULL, 10)
+               : env_ops && *env_ops ? strtoull(env_ops, NULL, 10)
+                                      : 2000000;
   uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126;
   char why[256];
   HB_CHECK(hb_sbrk_check(a->name, why, sizeof why) == 0, "%s: fresh heap: %s", a->name, why);
