@@ -111,6 +111,10 @@ static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
     if (trace.dropped_ops)
       fprintf(stderr, "heapbench replay: %s: note: the reader dropped %llu calls it could not place\n",
               paths[t], (unsigned long long)trace.dropped_ops);
+    if (trace.other_process_calls)
+      fprintf(stderr, "heapbench replay: %s: note: only the first process (pid %u) is replayed; "
+              "%llu calls of other processes skipped\n", paths[t], (unsigned)trace.pid,
+              (unsigned long long)trace.other_process_calls);
     hb_replay_trace *out = &traces[t];
     out->fd = hb_cell_encode(&trace, &out->header, &error);
     out->path = strdup(trace.path);

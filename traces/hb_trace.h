@@ -77,6 +77,8 @@ typedef struct hb_trace {
   uint64_t reused_addresses;    /* allocation returned a live address (a free was missed): the
                                    old block stays live to the end */
   int incomplete;               /* the recorded process died without exiting normally */
+  uint64_t other_process_calls; /* valgrind logs of several processes: allocator calls of the
+                                   processes after the first, not read (not in dropped_ops) */
 } hb_trace;
 
 /* Errors are one line: "<file>:<line>: <problem>" for text formats,

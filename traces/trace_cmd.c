@@ -35,6 +35,10 @@ static void print_adjustments(FILE *out, const hb_trace *trace, const char *inde
   fprintf(out, "%sdropped     %" PRIu64 " ops: %" PRIu64 " frees of unknown pointers, %" PRIu64
           " allocations that returned NULL\n", indent, trace->dropped_ops,
           trace->unmatched_frees, trace->failed_allocs);
+  if (trace->other_process_calls)
+    fprintf(out, "%sskipped     %" PRIu64 " calls of other processes (a log of several; only"
+            " the first, pid %" PRIu32 ", is read)\n", indent, trace->other_process_calls,
+            trace->pid);
   if (trace->unmatched_reallocs || trace->reused_addresses)
     fprintf(out, "%sadjusted    %" PRIu64 " reallocs of unknown pointers kept as realloc(NULL), %"
             PRIu64 " allocations at a live address (missed free; old block left live)\n", indent,

@@ -10,7 +10,9 @@
  *   --PID-- realloc(0x0,5)malloc(5) = 0x..   realloc(0x..,0)free(0x..)  (nested calls)
  * Other lines (valgrind's "==PID==" banner, other "--PID--" messages,
  * program output) are skipped. Only the first process in the log is read:
- * a log of several processes (--trace-children=yes) mixes address spaces.
+ * a log of several processes (--trace-children=yes) mixes address spaces;
+ * the calls of the others are counted (other_process_calls), so the
+ * commands can say what was left out.
  * The last line may be cut short (the process was killed): a last line
  * without its newline is ignored; a malformed event line anywhere else is
  * an error.
@@ -275,7 +277,10 @@ int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
       pid = line_pid;
       trace->pid = (uint32_t)pid;
     }
-    if (line_pid != pid) continue;
+    if (line_pid != pid) { /* another address space: its ids cannot mix with ours */
+      trace->other_process_calls++;
+      continue;
+    }
     int applied = parsed < 0 ? -1 : apply(&builder, &e, error);
     if (applied == -2) {
       rc = -1;

@@ -33,6 +33,19 @@ for want in "threads     1" "ops         6" "  malloc    1" "  calloc    1" "  a
   grep -qxF -- "$want" <<<"$out" || fail "info lacks '$want'"
 done
 grep -Eq "^  64\.\.127 +1 #" <<<"$out" || fail "info lacks the 64..127 size bucket"
+grep -q "^skipped" <<<"$out" && fail "info reports other processes in a log of one"
+
+# A log of two processes (--trace-children=yes): the first is read, the
+# other's calls are counted and reported, by info and by replay.
+{ cat "$dir/demo.trace"; echo "--10-- malloc(7) = 0x1000"; echo "--10-- free(0x1000)"; } > "$dir/two.trace"
+out=$("$heapbench" trace info "$dir/two.trace") || fail "info on a two-process log failed"
+grep -qxF "ops         6" <<<"$out" || fail "two-process log: not the first process's 6 ops"
+grep -qxF "skipped     2 calls of other processes (a log of several; only the first, pid 9, is read)" \
+  <<<"$out" || fail "two-process log: info does not say what it skipped: $out"
+err=$("$heapbench" replay --allocators glibc --repeat 1 "$dir/two.trace" 2>&1 >/dev/null) ||
+  fail "replay of a two-process log failed: $err"
+grep -q "only the first process (pid 9) is replayed; 2 calls of other processes skipped" \
+  <<<"$err" || fail "replay does not say what it skipped: $err"
 
 out=$("$heapbench" trace convert "$dir/demo.trace" "$dir/demo.hbt") || fail "convert failed"
 grep -q "^wrote $dir/demo.hbt: 6 ops, 1 threads, 3 blocks" <<<"$out" || fail "convert said: $out"

@@ -361,6 +361,8 @@ static void test_valgrind(void) {
     HB_CHECK(trace.failed_allocs == 1 && trace.unmatched_frees == 1 && trace.dropped_ops == 2,
              "failed %lu unmatched %lu", (unsigned long)trace.failed_allocs,
              (unsigned long)trace.unmatched_frees);
+    HB_CHECK(trace.other_process_calls == 1, "%lu calls of process 78 counted, want 1",
+             (unsigned long)trace.other_process_calls);
     hb_trace_release(&trace);
   }
   /* The same cut-short line in the middle of a log is an error, on its line. */
