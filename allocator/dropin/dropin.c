@@ -78,10 +78,7 @@ HB_EXPORT void *realloc(void *ptr, size_t size) {
 
 HB_EXPORT void *reallocarray(void *ptr, size_t count, size_t size) {
   size_t bytes;
-  if (__builtin_mul_overflow(count, size, &bytes)) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  if (hb_calloc_bytes(count, size, &bytes)) return NULL; /* overflow: ENOMEM */
   return realloc(ptr, bytes);
 }
 
