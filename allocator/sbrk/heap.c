@@ -314,6 +314,10 @@ static HOT hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
 
 static size_t quick_class(size_t bytes) { return (bytes >> 4) - 2; }
 
+static HOT unsigned quick_cap(const hb_heap *h, size_t bytes) {
+  return bytes <= HB_QUICK_SMALL_BYTES ? h->quick_cap : h->quick_big_cap;
+}
+
 static HOT void park(hb_heap *h, hb_block *block, size_t size) {
   size_t c = quick_class(size);
   block->header |= HB_BLOCK_QUICK;
@@ -371,7 +375,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
  * else merged. */
 static HOT void free_block(hb_heap *h, hb_block *block) {
   size_t size = hb_block_size(block);
-  if (size <= h->quick_max_bytes && h->quick_count[quick_class(size)] < h->quick_cap) {
+  if (size <= h->quick_max_bytes && h->quick_count[quick_class(size)] < quick_cap(h, size)) {
     park(h, block, size);
   } else {
     check_next(h, block, "free");
@@ -667,7 +671,7 @@ static int check_quick(hb_heap *h, char *why, size_t why_len) {
         return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds a block of %zu bytes", h->name,
                             c, hb_block_size(b));
       b->header &= ~HB_BLOCK_MARK;
-      if (++seen > h->quick_cap)
+      if (++seen > quick_cap(h, hb_block_size(b)))
         return hb_sbrk_fail(why, why_len, "%s: quick list %zu is over its cap", h->name, c);
     }
     if (seen != h->quick_count[c])

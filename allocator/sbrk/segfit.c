@@ -18,11 +18,12 @@
  * (good for utilization) at first-fit cost. free is O(1): coalesce with the
  * neighbours (each leaves its list by unlinking), push on the class list.
  *
- * On top of that, quick lists (heap.h): blocks of up to 1040 bytes, freed,
- * are parked unmerged per exact size (32 per size) and handed straight back
- * to the next malloc of that size; they are merged before the heap would
- * grow. Most programs free and allocate the same small sizes over and over:
- * this is what makes "sbrk" as fast as glibc (whose tcache does the same).
+ * On top of that, quick lists (heap.h): blocks of up to 2064 bytes, freed,
+ * are parked unmerged per exact size (32 per size up to 1040 bytes, 4 per
+ * size above) and handed straight back to the next malloc of that size;
+ * they are merged before the heap would grow. Most programs free and
+ * allocate the same small sizes over and over: this is what makes "sbrk" as
+ * fast as glibc (whose tcache does the same up to 1032-byte requests).
  */
 #include "freelist.h"
 #include "heap.h"
@@ -134,9 +135,13 @@ static const hb_fit segfit_fit = {
 
 /* Quick lists for blocks up to 1040 bytes (requests up to 1032, as glibc's
  * tcache), 32 per size: most programs' malloc/free pairs are small and
- * repeat sizes (docs/SBRK.md). */
+ * repeat sizes. Blocks of 1056..2064 bytes, 4 per size: programs that cycle
+ * through buffers of 1-2 KiB (python3-json-large: 289k such mallocs) would
+ * otherwise search a size class and split and merge every time; a short
+ * list is enough for them and parks little memory (docs/SBRK.md). */
 static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
-                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_cap = 32};
+                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_cap = 32,
+                              .quick_big_cap = 4};
 
 HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",
                "segregated free lists by size class: O(1) common paths, split, coalesce, trim");
