@@ -220,6 +220,32 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
   return block;
 }
 
+/* Allocates `bytes` from `block`, a free block the index holds. A small
+ * block is cut from the high end (as take() does), so the rest keeps the
+ * block's address: when the policy says the rest may stay where it is in
+ * the index, it is only resized, without leaving its list and coming
+ * back (most mallocs that no quick list serves, in a growing heap). */
+static hb_block *take_indexed(hb_heap *h, hb_block *block, size_t bytes) {
+  size_t size = hb_block_size(block), rest = size - bytes;
+  if (bytes >= h->small_block_bytes || rest < HB_BLOCK_MIN_BYTES || !h->fit->stays ||
+      !h->fit->stays(h, size, rest)) {
+    index_remove(h, block);
+    return take(h, block, bytes);
+  }
+  hb_block_set_free(block, rest, block->header & HB_BLOCK_PREV_ALLOC);
+  hb_block *taken = (hb_block *)((char *)block + rest);
+  hb_block_set_alloc(taken, bytes, 0);
+  hb_block_set_prev_alloc(hb_block_next(taken), 1);
+  h->blocks++;
+  h->free_bytes -= bytes;
+  h->in_use_bytes += bytes;
+  uintptr_t payload = (uintptr_t)hb_block_payload(taken), end = (uintptr_t)taken + bytes;
+  h->taken_zero_lo = payload > h->zero_lo ? payload : h->zero_lo;
+  h->taken_zero_hi = end < h->zero_hi ? end : h->zero_hi;
+  dirty_to(h, end + HB_BLOCK_HEADER_BYTES);
+  return taken;
+}
+
 /* Frees the allocated `block`: O(1) coalescing with both neighbours, then
  * trim or index. */
 static void release(hb_heap *h, hb_block *block) {
@@ -354,8 +380,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
     return hb_block_payload(unpark(h, quick_class(bytes)));
   hb_block *block = h->fit->find(h, bytes);
   if (block) {
-    index_remove(h, block);
-    return hb_block_payload(take(h, block, bytes));
+    return hb_block_payload(take_indexed(h, block, bytes));
   }
   hb_block *top = top_block(h);
   if (h->quick_blocks && !(top && hb_block_size(top) >= bytes)) {
@@ -363,8 +388,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
     flush_quick(h);
     block = h->fit->find(h, bytes);
     if (block) {
-      index_remove(h, block);
-      return hb_block_payload(take(h, block, bytes));
+      return hb_block_payload(take_indexed(h, block, bytes));
     }
   }
   block = grow(h, bytes);

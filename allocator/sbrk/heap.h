@@ -54,6 +54,11 @@ typedef struct hb_fit {
   hb_block *(*find)(hb_heap *heap, size_t bytes);
   /* Size of the largest free block. */
   size_t (*largest)(hb_heap *heap);
+  /* Optional: non-zero when a listed block that shrinks from old_bytes to
+   * new_bytes, keeping its address, may stay where it is in the index
+   * (malloc then cuts a small block off its high end without unlinking
+   * and relinking it). NULL: never. */
+  int (*stays)(hb_heap *heap, size_t old_bytes, size_t new_bytes);
   /* Checks the index; calls hb_heap_check_listed() on every block it
    * holds. 0, or -1 with the reason in `why`. */
   int (*check)(hb_heap *heap, char *why, size_t why_len);

@@ -102,6 +102,12 @@ static size_t segfit_largest(hb_heap *heap) {
   return 0;
 }
 
+/* A block that shrinks within its class stays on its list. */
+static int segfit_stays(hb_heap *heap, size_t old_bytes, size_t new_bytes) {
+  (void)heap;
+  return class_of(old_bytes) == class_of(new_bytes);
+}
+
 static int in_class(const hb_block *prev, const hb_block *b, size_t c) {
   (void)prev;
   return class_of(hb_block_size(b)) == c;
@@ -130,6 +136,7 @@ static const hb_fit segfit_fit = {
     .remove = segfit_remove,
     .find = segfit_find,
     .largest = segfit_largest,
+    .stays = segfit_stays,
     .check = segfit_check,
 };
 
