@@ -251,8 +251,25 @@ static void parse_instrumented(const char *out, hb_cell_result *r) {
   }
 }
 
-void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_header *header,
-                 const hb_replay_settings *settings, const char *label, hb_cell_result *r) {
+/* One cell while its trace's cells run side by side (hb_cells_run). */
+typedef struct cell_state {
+  hb_cell_result *r;
+  const char *label;
+  char worker_path[sizeof ((hb_allocator_info *)0)->worker_path];
+  char name[sizeof ((hb_allocator_info *)0)->name];
+  char pass[16], touch[16], budget[32], ops_path[64];
+  char *argv[13];
+  uint64_t used_ns; /* wall time of this cell's workers so far, against the limit */
+  double *ns, *rss, *cpu;
+  int stopped;      /* its status says why: no more passes */
+} cell_state;
+
+static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
+                       const hb_cell_header *header, const hb_replay_settings *settings) {
+  hb_cell_result *r = job->result;
+  memset(c, 0, sizeof *c);
+  c->r = r;
+  c->label = job->label;
   memset(r, 0, sizeof *r);
   snprintf(r->status, sizeof r->status, "ok");
   r->ops = header->op_count;
@@ -262,89 +279,149 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_h
   r->reused_bytes = r->reuse_distance_median = r->reuse_distance_p90 = HB_UNKNOWN;
   r->cpu_ns_per_op = -1;
 
-  char ops_path[64];
-  snprintf(ops_path, sizeof ops_path, "/proc/self/fd/%d", ops_fd);
-  char worker_path[sizeof allocator->worker_path], name[sizeof allocator->name];
-  snprintf(worker_path, sizeof worker_path, "%s", allocator->worker_path);
-  snprintf(name, sizeof name, "%s", allocator->name);
-  char pass[16] = "timed", touch[16];
-  snprintf(touch, sizeof touch, "%s", settings->touch_all ? "all" : "first-byte");
-  char budget[32] = "2000";
-  char *argv[] = {worker_path, "replay",  "--allocator", name,   "--ops",          ops_path,
-                  "--pass",    pass,      "--touch",     touch,  "--poll-budget-ms", budget,
-                  NULL};
+  snprintf(c->ops_path, sizeof c->ops_path, "/proc/self/fd/%d", ops_fd);
+  snprintf(c->worker_path, sizeof c->worker_path, "%s", job->allocator->worker_path);
+  snprintf(c->name, sizeof c->name, "%s", job->allocator->name);
+  snprintf(c->pass, sizeof c->pass, "timed");
+  snprintf(c->touch, sizeof c->touch, "%s", settings->touch_all ? "all" : "first-byte");
+  snprintf(c->budget, sizeof c->budget, "2000");
+  char *argv[] = {c->worker_path, "replay", "--allocator", c->name,  "--ops", c->ops_path,
+                  "--pass",       c->pass,  "--touch",     c->touch, "--poll-budget-ms",
+                  c->budget,      NULL};
+  memcpy(c->argv, argv, sizeof argv);
 
-  uint64_t deadline = settings->time_limit_sec > 0
-                          ? now_ns() + (uint64_t)(settings->time_limit_sec * 1e9)
-                          : 0;
   unsigned repeat = settings->repeat ? settings->repeat : 1;
-  double *ns = calloc(repeat, sizeof *ns), *rss = calloc(repeat, sizeof *rss);
-  double *cpu = calloc(repeat, sizeof *cpu);
-  char problem[sizeof r->status], what[64];
-  worker_run run;
-  if (!ns || !rss || !cpu) {
+  c->ns = calloc(repeat, sizeof *c->ns);
+  c->rss = calloc(repeat, sizeof *c->rss);
+  c->cpu = calloc(repeat, sizeof *c->cpu);
+  if (!c->ns || !c->rss || !c->cpu) {
     snprintf(r->status, sizeof r->status, "failed: out of memory in the front end");
-    goto done;
+    c->stopped = 1;
   }
-  for (unsigned k = 0; k < repeat; k++) {
-    snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
-    progress(settings, label, what);
-    if (run_worker(argv, deadline, &run) != 0) {
-      snprintf(r->status, sizeof r->status, "failed: %.200s", run.err);
-      goto done;
-    }
-    const char *why = run_problem(&run, problem, sizeof problem);
-    int64_t elapsed = field(run.out, "elapsed_ns");
-    if (!why && elapsed < 0) why = "failed: worker output has no elapsed_ns";
-    if (why) {
-      snprintf(r->status, sizeof r->status, "%s", why);
-      free(run.out);
-      goto done;
-    }
-    ns[k] = r->ops ? (double)elapsed / (double)r->ops : 0;
-    rss[k] = (double)field(run.out, "peak_rss_bytes");
-    cpu[k] = r->ops ? (double)field(run.out, "cpu_ns") / (double)r->ops : -1;
-    r->repeat_done = k + 1;
+}
+
+/* Time left to the cell under the limit, in ns; UINT64_MAX without one. */
+static uint64_t cell_time_left(const cell_state *c, const hb_replay_settings *settings) {
+  if (settings->time_limit_sec <= 0) return UINT64_MAX;
+  uint64_t limit = (uint64_t)(settings->time_limit_sec * 1e9);
+  return limit > c->used_ns ? limit - c->used_ns : 0;
+}
+
+/* Runs the cell's worker once (c->pass says which pass); 0, or -1 with the
+ * cell stopped and its status set. */
+static int cell_run_worker(cell_state *c, const hb_replay_settings *settings, worker_run *run) {
+  char problem[sizeof c->r->status];
+  uint64_t left = cell_time_left(c, settings), start = now_ns();
+  if (left == 0) {
+    snprintf(c->r->status, sizeof c->r->status, "timeout");
+    c->stopped = 1;
+    return -1;
+  }
+  int rc = run_worker(c->argv, left == UINT64_MAX ? 0 : start + left, run);
+  c->used_ns += now_ns() - start;
+  if (rc != 0) {
+    snprintf(c->r->status, sizeof c->r->status, "failed: %.200s", run->err);
+    c->stopped = 1;
+    return -1;
+  }
+  const char *why = run_problem(run, problem, sizeof problem);
+  if (why) {
+    snprintf(c->r->status, sizeof c->r->status, "%s", why);
+    c->stopped = 1;
+    free(run->out);
+    return -1;
+  }
+  return 0;
+}
+
+static void cell_timed_pass(cell_state *c, unsigned k, unsigned repeat,
+                            const hb_replay_settings *settings) {
+  hb_cell_result *r = c->r;
+  char what[64];
+  snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
+  progress(settings, c->label, what);
+  worker_run run;
+  if (cell_run_worker(c, settings, &run) != 0) return;
+  int64_t elapsed = field(run.out, "elapsed_ns");
+  if (elapsed < 0) {
+    snprintf(r->status, sizeof r->status, "failed: worker output has no elapsed_ns");
+    c->stopped = 1;
     free(run.out);
+    return;
   }
+  c->ns[k] = r->ops ? (double)elapsed / (double)r->ops : 0;
+  c->rss[k] = (double)field(run.out, "peak_rss_bytes");
+  c->cpu[k] = r->ops ? (double)field(run.out, "cpu_ns") / (double)r->ops : -1;
+  r->repeat_done = k + 1;
+  free(run.out);
+}
+
+/* The medians of the timed passes, then the instrumented pass. */
+static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings *settings) {
+  hb_cell_result *r = c->r;
   if (r->repeat_done == repeat && r->ops) {
     r->timed = 1;
     r->pass_ns_per_op = malloc(repeat * sizeof *r->pass_ns_per_op);
-    if (r->pass_ns_per_op) memcpy(r->pass_ns_per_op, ns, repeat * sizeof *ns);
-    r->ns_per_op_min = r->ns_per_op_max = ns[0];
+    if (r->pass_ns_per_op) memcpy(r->pass_ns_per_op, c->ns, repeat * sizeof *c->ns);
+    r->ns_per_op_min = r->ns_per_op_max = c->ns[0];
     for (unsigned k = 1; k < repeat; k++) {
-      if (ns[k] < r->ns_per_op_min) r->ns_per_op_min = ns[k];
-      if (ns[k] > r->ns_per_op_max) r->ns_per_op_max = ns[k];
+      if (c->ns[k] < r->ns_per_op_min) r->ns_per_op_min = c->ns[k];
+      if (c->ns[k] > r->ns_per_op_max) r->ns_per_op_max = c->ns[k];
     }
-    r->ns_per_op = median_of(ns, repeat);
+    r->ns_per_op = median_of(c->ns, repeat);
     r->ops_per_sec = r->ns_per_op > 0 ? 1e9 / r->ns_per_op : 0;
-    r->peak_rss_bytes = (int64_t)median_of(rss, repeat);
-    r->cpu_ns_per_op = median_of(cpu, repeat);
+    r->peak_rss_bytes = (int64_t)median_of(c->rss, repeat);
+    r->cpu_ns_per_op = median_of(c->cpu, repeat);
   }
+  if (!c->stopped) {
+    snprintf(c->pass, sizeof c->pass, "instrumented");
+    /* Footprint reads may take at most a quarter of the time left, 2 s at
+     * most (METRICS.md: footprint_poll_stride). */
+    uint64_t left_ms = cell_time_left(c, settings);
+    if (left_ms != UINT64_MAX) {
+      left_ms /= 1000000u;
+      snprintf(c->budget, sizeof c->budget, "%llu",
+               (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
+    }
+    progress(settings, c->label, "instrumented pass");
+    worker_run run;
+    if (cell_run_worker(c, settings, &run) == 0) {
+      parse_instrumented(run.out, r);
+      free(run.out);
+    }
+  }
+  free(c->ns);
+  free(c->rss);
+  free(c->cpu);
+}
 
-  snprintf(pass, sizeof pass, "instrumented");
-  /* Footprint reads may take at most a quarter of the time left, 2 s at
-   * most (METRICS.md: footprint_poll_stride). */
-  if (deadline) {
-    uint64_t now = now_ns(), left_ms = deadline > now ? (deadline - now) / 1000000u : 0;
-    snprintf(budget, sizeof budget, "%llu",
-             (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
+void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
+                  const hb_cell_header *header, const hb_replay_settings *settings) {
+  cell_state *cells = calloc(count ? count : 1, sizeof *cells);
+  if (!cells) {
+    for (size_t i = 0; i < count; i++) {
+      memset(jobs[i].result, 0, sizeof *jobs[i].result);
+      snprintf(jobs[i].result->status, sizeof jobs[i].result->status,
+               "failed: out of memory in the front end");
+    }
+    return;
   }
-  progress(settings, label, "instrumented pass");
-  if (run_worker(argv, deadline, &run) != 0) {
-    snprintf(r->status, sizeof r->status, "failed: %.200s", run.err);
-    goto done;
-  }
-  const char *why = run_problem(&run, problem, sizeof problem);
-  if (why)
-    snprintf(r->status, sizeof r->status, "%s", why);
-  else
-    parse_instrumented(run.out, r);
-  free(run.out);
-done:
-  free(ns);
-  free(rss);
-  free(cpu);
+  unsigned repeat = settings->repeat ? settings->repeat : 1;
+  for (size_t i = 0; i < count; i++) cell_begin(&cells[i], &jobs[i], ops_fd, header, settings);
+  /* Pass k of every cell before pass k + 1 of any: a change in the
+   * machine's load then falls on all the allocators of the trace alike,
+   * instead of on whichever cell ran during it. */
+  for (unsigned k = 0; k < repeat; k++)
+    for (size_t i = 0; i < count; i++)
+      if (!cells[i].stopped) cell_timed_pass(&cells[i], k, repeat, settings);
+  for (size_t i = 0; i < count; i++) cell_finish(&cells[i], repeat, settings);
+  free(cells);
+}
+
+void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_header *header,
+                 const hb_replay_settings *settings, const char *label, hb_cell_result *r) {
+  hb_cell_job job = {.allocator = allocator, .label = label, .result = r};
+  hb_cells_run(&job, 1, ops_fd, header, settings);
 }
 
 void hb_cell_result_release(hb_cell_result *result) {

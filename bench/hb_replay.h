@@ -4,7 +4,7 @@
  *
  * A cell is one (trace, allocator) pair: `repeat` timed passes, each in a
  * fresh worker process, then one instrumented pass in a process of its
- * own. A cell that crashes, runs out of time or gets NULL from its
+ * own. The cells of a trace take turns, pass by pass (hb_cells_run). A cell that crashes, runs out of time or gets NULL from its
  * allocator is reported as such; the other cells still run.
  */
 #ifndef HB_REPLAY_H
@@ -61,6 +61,18 @@ typedef struct hb_cell_result {
 void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_header *header,
                  const hb_replay_settings *settings, const char *label,
                  hb_cell_result *result);
+
+/* The cells of one trace, side by side: timed pass k of every cell runs
+ * before pass k + 1 of any (so that the machine's changing load falls on
+ * every allocator alike), then each cell's instrumented pass. Each cell
+ * keeps its own time limit (the sum of its passes). */
+typedef struct hb_cell_job {
+  const hb_allocator_info *allocator;
+  const char *label;      /* for the progress line */
+  hb_cell_result *result; /* filled in as by hb_cell_run */
+} hb_cell_job;
+void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
+                  const hb_cell_header *header, const hb_replay_settings *settings);
 void hb_cell_result_release(hb_cell_result *result);
 
 /* Derived figures (docs/METRICS.md); negative when not defined. */

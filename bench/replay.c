@@ -26,10 +26,11 @@ static void help(void) {
          "\n"
          "  --allocators LIST  comma-separated names (see `heapbench list`); default all\n"
          "  --repeat N         timed passes per cell, each in a fresh process (default 5);\n"
-         "                     the median is reported, with min and max\n"
+         "                     the median is reported, with min and max; the allocators\n"
+         "                     of a trace take turns, pass by pass\n"
          "  --json FILE        write every figure (docs/JSON.md)\n"
-         "  --time-limit SEC   per cell; a cell past it is reported 'timeout' (default 60,\n"
-         "                     0 = none)\n"
+         "  --time-limit SEC   per cell, its passes together; a cell past it is reported\n"
+         "                     'timeout' (default 60, 0 = none)\n"
          "  --touch MODE       write the first byte of each new block (default) or all of it\n"
          "  --label TEXT       a name for this run in the JSON (default: the host name)\n"
          "\n"
@@ -225,16 +226,26 @@ int hb_replay_command(int argc, char **argv) {
   results = calloc(path_count * chosen_count, sizeof *results);
   if (!results) goto out;
   size_t cells = path_count * chosen_count;
+  hb_cell_job *jobs = calloc(chosen_count, sizeof *jobs);
+  char (*labels)[320] = calloc(chosen_count, sizeof *labels);
+  if (!jobs || !labels) {
+    free(jobs);
+    free(labels);
+    goto out;
+  }
+  /* A trace's cells run side by side, pass by pass (hb_cells_run). */
   for (size_t t = 0; t < path_count; t++) {
     for (size_t a = 0; a < chosen_count; a++) {
       size_t cell = t * chosen_count + a;
-      char label_text[320];
-      snprintf(label_text, sizeof label_text, "[%zu/%zu] %s on %s", cell + 1, cells, traces[t].name,
+      snprintf(labels[a], sizeof labels[a], "[%zu/%zu] %s on %s", cell + 1, cells, traces[t].name,
                infos[chosen[a]].name);
-      hb_cell_run(&infos[chosen[a]], traces[t].fd, &traces[t].header, &settings, label_text,
-                  &results[cell]);
+      jobs[a] = (hb_cell_job){.allocator = &infos[chosen[a]], .label = labels[a],
+                              .result = &results[cell]};
     }
+    hb_cells_run(jobs, chosen_count, traces[t].fd, &traces[t].header, &settings);
   }
+  free(jobs);
+  free(labels);
   if (settings.progress) fprintf(stderr, "\r\033[K");
 
   hb_replay_report report = {.settings = &settings, .label = label, .infos = infos,
