@@ -7,7 +7,9 @@
  * patterns checked before every free; meanwhile the main thread forks
  * repeatedly and each child allocates and frees before exiting: a child
  * that inherited the lock held or a heap half-updated would hang (meson's
- * timeout) or abort.
+ * timeout) or abort; each child then starts a thread of its own, which
+ * needs the lock free. Blocks made before the first thread (when the
+ * library takes no lock) are freed while the threads run.
  */
 #define _GNU_SOURCE
 #include "hb_test.h"
@@ -71,14 +73,36 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+/* A thread of a forked child: the child's heap lock must be free. */
+static void *child_thread(void *arg) {
+  (void)arg;
+  char *q = malloc(300);
+  if (q) memset(q, 2, 300);
+  free(q);
+  return q ? NULL : (void *)1;
+}
+
 int main(void) {
   Dl_info info;
   HB_CHECK(dladdr((void *)(uintptr_t)malloc, &info) && info.dli_fname &&
                strstr(info.dli_fname, "libhb-sbrk"),
            "malloc is not the drop-in's (it comes from %s)", info.dli_fname ? info.dli_fname : "?");
+  /* Blocks made while the process has one thread (the library takes no
+   * lock then), freed below while the other threads run (it must now). */
+  enum { EARLY = 2000 };
+  static char *early[EARLY];
+  for (int i = 0; i < EARLY; i++) {
+    early[i] = malloc(16 + (size_t)i % 200);
+    if (early[i]) memset(early[i], 7, 16 + (size_t)i % 200);
+  }
   pthread_t threads[THREADS];
   for (uintptr_t t = 0; t < THREADS; t++)
     HB_CHECK(pthread_create(&threads[t], NULL, churn, (void *)t) == 0, "pthread_create");
+  for (int i = 0; i < EARLY; i++) {
+    for (size_t k = 0; early[i] && k < 16 + (size_t)i % 200; k++)
+      if (early[i][k] != 7) __atomic_store_n(&corrupted, 1, __ATOMIC_RELAXED);
+    free(early[i]);
+  }
   int children_ok = 0;
   for (int f = 0; f < FORKS; f++) {
     pid_t child = fork();
@@ -88,7 +112,13 @@ int main(void) {
       memset(p, 1, 1000);
       p = realloc(p, 5000);
       free(p);
-      _exit(p ? 0 : 4);
+      if (!p) _exit(4);
+      /* The child starts a thread of its own: a lock left held by the
+       * fork would hang it here. */
+      pthread_t t;
+      void *result = (void *)1;
+      if (pthread_create(&t, NULL, child_thread, NULL) == 0) pthread_join(t, &result);
+      _exit(result ? 5 : 0);
     }
     int status = 0;
     waitpid(child, &status, 0);
