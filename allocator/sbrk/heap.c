@@ -173,6 +173,16 @@ static void trim(hb_heap *h, hb_block *block) {
   if (h->zero_lo > h->zero_hi) h->zero_lo = h->zero_hi;
 }
 
+/* A block of `size` bytes was just handed out: its payload's share of the
+ * known-zero memory (for calloc), then the program will write all of it
+ * (and the next header follows it). */
+static void note_taken(hb_heap *h, hb_block *block, size_t size) {
+  uintptr_t payload = (uintptr_t)hb_block_payload(block), end = (uintptr_t)block + size;
+  h->taken_zero_lo = payload > h->zero_lo ? payload : h->zero_lo;
+  h->taken_zero_hi = end < h->zero_hi ? end : h->zero_hi;
+  dirty_to(h, end + HB_BLOCK_HEADER_BYTES);
+}
+
 /* Allocates `bytes` from the free block `block` (counted, not indexed),
  * splitting off the rest when it can hold a block. Small blocks are cut
  * from the high end, others from the low end, so that small and large
@@ -211,12 +221,7 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
     hb_block_set_prev_alloc(hb_block_next(block), 1);
   }
   h->in_use_bytes += size;
-  /* The payload's share of the known-zero memory, then the program will
-   * write all of it (and the next header follows it). */
-  uintptr_t payload = (uintptr_t)hb_block_payload(block), end = (uintptr_t)block + size;
-  h->taken_zero_lo = payload > h->zero_lo ? payload : h->zero_lo;
-  h->taken_zero_hi = end < h->zero_hi ? end : h->zero_hi;
-  dirty_to(h, end + HB_BLOCK_HEADER_BYTES);
+  note_taken(h, block, size);
   return block;
 }
 
@@ -239,10 +244,7 @@ static hb_block *take_indexed(hb_heap *h, hb_block *block, size_t bytes) {
   h->blocks++;
   h->free_bytes -= bytes;
   h->in_use_bytes += bytes;
-  uintptr_t payload = (uintptr_t)hb_block_payload(taken), end = (uintptr_t)taken + bytes;
-  h->taken_zero_lo = payload > h->zero_lo ? payload : h->zero_lo;
-  h->taken_zero_hi = end < h->zero_hi ? end : h->zero_hi;
-  dirty_to(h, end + HB_BLOCK_HEADER_BYTES);
+  note_taken(h, taken, bytes);
   return taken;
 }
 
