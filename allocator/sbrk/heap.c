@@ -183,6 +183,17 @@ static void note_taken(hb_heap *h, hb_block *block, size_t size) {
   dirty_to(h, end + HB_BLOCK_HEADER_BYTES);
 }
 
+/* Splits the free `block` into a free block of `rest` bytes, where it is,
+ * and an allocated one of `bytes` above it, which it returns. Only the
+ * headers: counters and the index are the caller's. */
+static hb_block *cut_high(hb_block *block, size_t rest, size_t bytes) {
+  hb_block_set_free(block, rest, block->header & HB_BLOCK_PREV_ALLOC);
+  hb_block *taken = (hb_block *)((char *)block + rest);
+  hb_block_set_alloc(taken, bytes, 0);
+  hb_block_set_prev_alloc(hb_block_next(taken), 1);
+  return taken;
+}
+
 /* Allocates `bytes` from the free block `block` (counted, not indexed),
  * splitting off the rest when it can hold a block. Small blocks are cut
  * from the high end, others from the low end, so that small and large
@@ -197,10 +208,7 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
   h->free_blocks--;
   h->free_bytes -= size;
   if (rest >= HB_BLOCK_MIN_BYTES && bytes < h->small_block_bytes) {
-    hb_block_set_free(block, rest, prev_alloc);
-    hb_block *taken = (hb_block *)((char *)block + rest);
-    hb_block_set_alloc(taken, bytes, 0);
-    hb_block_set_prev_alloc(hb_block_next(taken), 1);
+    hb_block *taken = cut_high(block, rest, bytes);
     h->blocks++;
     h->free_blocks++;
     h->free_bytes += rest;
@@ -237,10 +245,7 @@ static hb_block *take_indexed(hb_heap *h, hb_block *block, size_t bytes) {
     index_remove(h, block);
     return take(h, block, bytes);
   }
-  hb_block_set_free(block, rest, block->header & HB_BLOCK_PREV_ALLOC);
-  hb_block *taken = (hb_block *)((char *)block + rest);
-  hb_block_set_alloc(taken, bytes, 0);
-  hb_block_set_prev_alloc(hb_block_next(taken), 1);
+  hb_block *taken = cut_high(block, rest, bytes);
   h->blocks++;
   h->free_bytes -= bytes;
   h->in_use_bytes += bytes;
