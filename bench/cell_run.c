@@ -261,8 +261,10 @@ typedef struct cell_state {
   char *argv[13];
   uint64_t used_ns; /* wall time of this cell's workers so far, against the limit */
   double *ns, *rss, *cpu;
-  int stopped;      /* its status says why: no more passes */
 } cell_state;
+
+/* A cell whose status is no longer "ok" runs no more passes. */
+static int cell_stopped(const cell_state *c) { return strcmp(c->r->status, "ok") != 0; }
 
 static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
                        const hb_cell_header *header, const hb_replay_settings *settings) {
@@ -296,7 +298,6 @@ static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
   c->cpu = calloc(repeat, sizeof *c->cpu);
   if (!c->ns || !c->rss || !c->cpu) {
     snprintf(r->status, sizeof r->status, "failed: out of memory in the front end");
-    c->stopped = 1;
   }
 }
 
@@ -314,20 +315,17 @@ static int cell_run_worker(cell_state *c, const hb_replay_settings *settings, wo
   uint64_t left = cell_time_left(c, settings), start = now_ns();
   if (left == 0) {
     snprintf(c->r->status, sizeof c->r->status, "timeout");
-    c->stopped = 1;
     return -1;
   }
   int rc = run_worker(c->argv, left == UINT64_MAX ? 0 : start + left, run);
   c->used_ns += now_ns() - start;
   if (rc != 0) {
     snprintf(c->r->status, sizeof c->r->status, "failed: %.200s", run->err);
-    c->stopped = 1;
     return -1;
   }
   const char *why = run_problem(run, problem, sizeof problem);
   if (why) {
     snprintf(c->r->status, sizeof c->r->status, "%s", why);
-    c->stopped = 1;
     free(run->out);
     return -1;
   }
@@ -345,7 +343,6 @@ static void cell_timed_pass(cell_state *c, unsigned k, unsigned repeat,
   int64_t elapsed = field(run.out, "elapsed_ns");
   if (elapsed < 0) {
     snprintf(r->status, sizeof r->status, "failed: worker output has no elapsed_ns");
-    c->stopped = 1;
     free(run.out);
     return;
   }
@@ -373,7 +370,7 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
     r->peak_rss_bytes = (int64_t)median_of(c->rss, repeat);
     r->cpu_ns_per_op = median_of(c->cpu, repeat);
   }
-  if (!c->stopped) {
+  if (!cell_stopped(c)) {
     snprintf(c->pass, sizeof c->pass, "instrumented");
     /* Footprint reads may take at most a quarter of the time left, 2 s at
      * most (METRICS.md: footprint_poll_stride). */
@@ -413,7 +410,7 @@ void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
    * instead of on whichever cell ran during it. */
   for (unsigned k = 0; k < repeat; k++)
     for (size_t i = 0; i < count; i++)
-      if (!cells[i].stopped) cell_timed_pass(&cells[i], k, repeat, settings);
+      if (!cell_stopped(&cells[i])) cell_timed_pass(&cells[i], k, repeat, settings);
   for (size_t i = 0; i < count; i++) cell_finish(&cells[i], repeat, settings);
   free(cells);
 }
