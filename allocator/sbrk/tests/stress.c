@@ -150,11 +150,18 @@ int main(int argc, char **argv) {
     return 2;
   }
   /* 2 million by default; HB_STRESS_OPS lowers it where every operation
-   * costs far more (the valgrind test setup); an argument overrides both. */
+   * costs far more (the valgrind test setup); an argument overrides both.
+   * A count that is not a positive number is refused: the test would
+   * otherwise pass having checked nothing. */
   const char *env_ops = getenv("HB_STRESS_OPS");
-  size_t ops = argc > 2 ? strtoull(argv[2], NULL, 10)
-               : env_ops && *env_ops ? strtoull(env_ops, NULL, 10)
-                                      : 2000000;
+  const char *ops_text = argc > 2 ? argv[2] : env_ops && *env_ops ? env_ops : "2000000";
+  char *end;
+  size_t ops = strtoull(ops_text, &end, 10);
+  if (ops == 0 || *end || ops_text[0] == '-') {
+    fprintf(stderr, "%s: operation count '%s' (%s) is not a positive number\n", argv[0], ops_text,
+            argc > 2 ? "argument" : "HB_STRESS_OPS");
+    return 2;
+  }
   uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126;
   char why[256];
   HB_CHECK(hb_sbrk_check(a->name, why, sizeof why) == 0, "%s: fresh heap: %s", a->name, why);
