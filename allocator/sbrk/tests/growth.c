@@ -1,0 +1,123 @@
+/* growth.c — how the boundary-tag policies grow and give back the heap
+ * (heap.c: grow_request, grow, trim), seen through the footprint statistic:
+ *
+ *  - a heap built of small blocks grows in steps proportional to its size,
+ *    so reaching 256 KiB takes a few dozen sbrk calls, not one per block;
+ *  - freeing everything gives the top back (a trim), and growing back into
+ *    it raises the trim threshold: the same swing a second time keeps the
+ *    memory instead of paying an sbrk pair and fresh pages again;
+ *  - neither raises the peak footprint above what the blocks need.
+ * Each check runs in a child of its own, from an empty heap. The tutorial
+ * policy (exact-size sbrk per block, no trim) is not concerned.
+ */
+#define _DEFAULT_SOURCE
+#include "hb_adapters.h"
+#include "hb_sbrk.h"
+#include "hb_test.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Blocks above the quick lists' largest size (heap.h), so a free merges at
+ * once, and far below the trim threshold, so freeing one does not raise it. */
+enum { BLOCK_BYTES = 3000, BLOCKS = 160 }; /* 160 x 3 KiB: about 470 KiB */
+
+static uint64_t footprint(const hb_allocator *a) {
+  uint64_t value = 0;
+  HB_CHECK(a->stat(HB_STAT_FOOTPRINT_BYTES, &value) == 0, "%s: no footprint", a->name);
+  return value;
+}
+
+static void check_heap(const hb_allocator *a, const char *when) {
+  char why[512];
+  HB_CHECK(hb_sbrk_check(a->name, why, sizeof why) == 0, "%s: %s: %s", a->name, when, why);
+}
+
+/* Small blocks up to 256 KiB: count the footprint's changes (one per grow). */
+static void small_blocks_grow_geometrically(const hb_allocator *a) {
+  enum { SMALL = 48, TARGET = 256 << 10, MAX_GROWS = 80 };
+  static void *blocks[TARGET / SMALL + 1];
+  size_t count = 0, grows = 0;
+  uint64_t last = footprint(a), live = 0;
+  while (live < TARGET) {
+    blocks[count] = a->malloc(SMALL);
+    HB_CHECK(blocks[count] != NULL, "%s: malloc", a->name);
+    if (!blocks[count]) return;
+    memset(blocks[count], 0x5A, SMALL);
+    live += SMALL;
+    count++;
+    uint64_t now = footprint(a);
+    if (now != last) grows++;
+    last = now;
+  }
+  /* 1/8 of the heap per step: about 50 grows to 256 KiB (1/64 took ~400). */
+  HB_CHECK(grows <= MAX_GROWS, "%s: %zu grows to reach %zu bytes in %d-byte blocks", a->name,
+           grows, (size_t)TARGET, SMALL);
+  /* The slack is at most 1/8 of the heap (or 32 KiB) beyond 64-byte blocks. */
+  HB_CHECK(last <= (uint64_t)count * 64 + (32 << 10) + 4096, "%s: footprint %llu for %zu blocks",
+           a->name, (unsigned long long)last, count);
+  check_heap(a, "after growing");
+  for (size_t i = 0; i < count; i++) a->free(blocks[i], 0);
+  check_heap(a, "after freeing the small blocks");
+}
+
+static void fill(const hb_allocator *a, void **blocks) {
+  for (int i = 0; i < BLOCKS; i++) {
+    blocks[i] = a->malloc(BLOCK_BYTES);
+    HB_CHECK(blocks[i] != NULL, "%s: malloc", a->name);
+    if (blocks[i]) memset(blocks[i], i, BLOCK_BYTES);
+  }
+}
+
+static void empty(const hb_allocator *a, void **blocks) {
+  for (int i = 0; i < BLOCKS; i++) a->free(blocks[i], 0);
+}
+
+static void trim_then_keep(const hb_allocator *a) {
+  void *blocks[BLOCKS];
+  fill(a, blocks);
+  uint64_t full = footprint(a);
+  empty(a, blocks);
+  uint64_t trimmed = footprint(a);
+  check_heap(a, "after the first trim");
+  /* heap.h: the trim keeps 64 KiB of a free top of 256 KiB or more. */
+  HB_CHECK(trimmed + (256 << 10) <= full, "%s: freeing everything kept %llu of %llu bytes",
+           a->name, (unsigned long long)trimmed, (unsigned long long)full);
+  fill(a, blocks);
+  uint64_t refilled = footprint(a);
+  HB_CHECK(refilled <= full + (32 << 10), "%s: the same blocks again need %llu bytes, first %llu",
+           a->name, (unsigned long long)refilled, (unsigned long long)full);
+  empty(a, blocks);
+  uint64_t kept = footprint(a);
+  HB_CHECK(kept == refilled, "%s: the second swing was trimmed again (%llu -> %llu bytes)",
+           a->name, (unsigned long long)refilled, (unsigned long long)kept);
+  check_heap(a, "after the second swing");
+}
+
+/* Runs `phase` on policy `a` in a child: a fresh heap each time. */
+static void in_child(const hb_allocator *a, void (*phase)(const hb_allocator *), const char *what) {
+  fflush(stdout);
+  pid_t child = fork();
+  HB_CHECK(child >= 0, "fork failed");
+  if (child == 0) {
+    phase(a);
+    if (hb_test_failures == 0) printf("%s: %s\n", a->name, what);
+    fflush(stdout);
+    _exit(hb_test_failures ? 1 : 0);
+  }
+  int status = 0;
+  HB_CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "%s: %s: the child failed (status %#x)", a->name, what, status);
+}
+
+int main(void) {
+  for (size_t i = 0; i < hb_sbrk_policy_count; i++) {
+    const hb_allocator *a = hb_sbrk_policies[i];
+    if (strcmp(a->name, "sbrk-tutorial") == 0) continue;
+    in_child(a, small_blocks_grow_geometrically, "grows in proportion to the heap");
+    in_child(a, trim_then_keep, "trims once, keeps a repeated swing");
+  }
+  return hb_test_exit("sbrk-growth");
+}
