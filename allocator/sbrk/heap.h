@@ -24,6 +24,10 @@
  *
  * The top block (the free block that ends the top region) is never in the
  * policy's index: it is used when nothing indexed fits, and grown into.
+ * While it exists, its footer and the top region's epilogue are not
+ * written (only its header is): nothing reads them, and writing them would
+ * touch the heap's last page at every grow. The epilogue is written when
+ * the block before it becomes allocated; older regions have theirs.
  * Optional quick lists park small freed blocks unmerged (see below).
  */
 #ifndef HB_SBRK_HEAP_H
@@ -69,6 +73,7 @@ struct hb_heap {
   const hb_fit *fit;
   char *top_region;        /* newest region (the one that grows), or NULL */
   char *top_end;           /* its end; the epilogue is the 8 bytes below */
+  hb_block *top;           /* the top block (free, ends the top region), or NULL */
   uintptr_t lowest, highest; /* bounds of all regions, to reject wild pointers */
   /* Tuning, set by the policy. */
   size_t trim_threshold_bytes; /* give the top back when a free top block is this big;
@@ -76,7 +81,7 @@ struct hb_heap {
   size_t trim_keep_bytes;      /* ... keeping this much of it; growing back into what a
                                   trim gave away raises the threshold (heap.c: grow) */
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
-  size_t grow_max_slack_bytes; /* ... but by no more than this beyond the need */
+  size_t grow_max_slack_bytes; /* ... a minimum capped at this */
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
   /* Quick lists (off when quick_max_bytes is 0): a freed block of at most
    * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
@@ -102,8 +107,8 @@ struct hb_heap {
 };
 
 /* Defaults every fit policy uses (see heap.c: grow_request, take), chosen
- * by measurement (docs/SBRK.md): growing by 1/8 of the heap, at most
- * 32 KiB, beyond the need gives placement room for little footprint
+ * by measurement (docs/SBRK.md): growing by at least 1/8 of the heap
+ * (a minimum capped at 32 KiB) gives placement room for little footprint
  * (glibc pads by 128 KiB) and keeps a small heap from calling sbrk for
  * every few hundred bytes (1/64 made 130 calls of ~0.5 us for a 54 KiB
  * heap; CS:APP utilization is the same, 0.943 and 0.944); cutting blocks

@@ -6,7 +6,9 @@
  *  - freeing everything gives the top back (a trim), and growing back into
  *    it raises the trim threshold: the same swing a second time keeps the
  *    memory instead of paying an sbrk pair and fresh pages again;
- *  - neither raises the peak footprint above what the blocks need.
+ *  - neither raises the peak footprint above what the blocks need;
+ *  - memory at the top of the heap that no block was given stays
+ *    untouched (not resident: mincore), before and after a free.
  * Each check runs in a child of its own, from an empty heap. The tutorial
  * policy (exact-size sbrk per block, no trim) is not concerned.
  */
@@ -17,6 +19,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +99,42 @@ static void trim_then_keep(const hb_allocator *a) {
   check_heap(a, "after the second swing");
 }
 
+/* 1 when the page holding `address` is resident, 0 when not, -1 unknown. */
+static int resident(const void *address) {
+  long page = sysconf(_SC_PAGESIZE);
+  unsigned char vector = 0;
+  void *start = (void *)((uintptr_t)address & ~(uintptr_t)(page - 1));
+  if (page <= 0 || mincore(start, (size_t)page, &vector) != 0) return -1;
+  return vector & 1;
+}
+
+/* After a 256 KiB block, the next malloc that does not fit grows the heap
+ * by 1/8 of it (32 KiB) though it needs only 4 KiB: the free top block left
+ * above it is written only at its start, so the break's last page is never
+ * faulted in; freeing the block (it merges into the top block) must not
+ * write there either. */
+static void top_pages_untouched(const hb_allocator *a) {
+  enum { FIRST = 256 << 10, NEXT = 4000 };
+  void *first = a->malloc(FIRST);
+  char *next = a->malloc(NEXT);
+  char *end = sbrk(0); /* nothing else moves the break in this child */
+  HB_CHECK(first && next, "%s: malloc", a->name);
+  if (!first || !next) return;
+  long page = sysconf(_SC_PAGESIZE);
+  /* The top block's header, right after `next`, must be on an earlier page. */
+  if ((uintptr_t)(end - 1) / (uintptr_t)page <= (uintptr_t)(next + NEXT + 64) / (uintptr_t)page) {
+    HB_CHECK(0, "%s: no free page above the block (break %p, block %p): slack changed?",
+             a->name, (void *)end, (void *)next);
+    return;
+  }
+  HB_CHECK(resident(end - 1) == 0, "%s: the heap's last page was written by a grow", a->name);
+  a->free(next, NEXT);
+  HB_CHECK(resident(end - 1) == 0, "%s: the heap's last page was written by a free", a->name);
+  check_heap(a, "after freeing the block");
+  a->free(first, FIRST);
+  check_heap(a, "after freeing everything");
+}
+
 /* Runs `phase` on policy `a` in a child: a fresh heap each time. */
 static void in_child(const hb_allocator *a, void (*phase)(const hb_allocator *), const char *what) {
   fflush(stdout);
@@ -118,6 +157,7 @@ int main(void) {
     if (strcmp(a->name, "sbrk-tutorial") == 0) continue;
     in_child(a, small_blocks_grow_geometrically, "grows in proportion to the heap");
     in_child(a, trim_then_keep, "trims once, keeps a repeated swing");
+    in_child(a, top_pages_untouched, "leaves the top's untouched pages alone");
   }
   return hb_test_exit("sbrk-growth");
 }
