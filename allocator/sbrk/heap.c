@@ -48,10 +48,6 @@ static void set_epilogue(char *end, uint64_t prev_alloc) {
  * top (allocated up to the end, or left behind by a new region). */
 static hb_block *top_block(const hb_heap *h) { return h->top; }
 
-static int ends_region(const hb_heap *h, const hb_block *b) {
-  return hb_block_next(b) == top_epilogue(h);
-}
-
 /* A free block that ends the top region becomes the top block: header
  * only. */
 static void set_top(hb_heap *h, hb_block *b, size_t size, uint64_t prev_alloc) {
@@ -75,15 +71,8 @@ static void next_is_alloc(hb_heap *h, hb_block *block) {
     hb_block_set_prev_alloc(next, 1);
 }
 
-/* A free block (header and footer written) goes to the index, unless it
- * ends the top region: then it is the top block. */
-static void index_insert(hb_heap *h, hb_block *b) {
-  if (ends_region(h, b))
-    h->top = b;
-  else
-    h->fit->insert(h, b);
-}
-
+/* A free block leaves the index, or stops being the top block. (Blocks go
+ * in with h->fit->insert, or become the top block with set_top.) */
 static void index_remove(hb_heap *h, hb_block *b) {
   if (b == h->top)
     h->top = NULL;
@@ -273,7 +262,7 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
     h->blocks++;
     h->free_blocks++;
     h->free_bytes += rest;
-    index_insert(h, block);
+    h->fit->insert(h, block); /* never the top: `taken` follows it */
     block = taken;
     size = bytes;
   } else if (rest >= HB_BLOCK_MIN_BYTES) {
@@ -286,7 +275,7 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
     h->blocks++;
     h->free_blocks++;
     h->free_bytes += rest;
-    if (!top) index_insert(h, remainder);
+    if (!top) h->fit->insert(h, remainder);
     size = bytes;
   } else {
     hb_block_set_alloc(block, size, prev_alloc);
