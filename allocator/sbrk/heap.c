@@ -10,7 +10,6 @@
 #include "os.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 /* The few helpers of the quick-list fast paths: always inlined, so a
@@ -404,7 +403,6 @@ static HOT hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
 static size_t quick_class(size_t bytes) { return (bytes >> 4) - 2; }
 
 static HOT unsigned quick_cap(const hb_heap *h, size_t bytes) {
-  if (bytes <= h->quick_uncapped_bytes) return UINT_MAX; /* the count cannot wrap */
   return bytes <= HB_QUICK_SMALL_BYTES ? h->quick_cap : h->quick_big_cap;
 }
 

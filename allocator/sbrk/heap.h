@@ -41,14 +41,11 @@
 
 typedef struct hb_heap hb_heap;
 
-/* Quick lists hold blocks of 32, 48, ... 2064 bytes, one list per size:
- * blocks up to the heap's quick_uncapped_bytes (HB_QUICK_FAST_BYTES: 128,
- * requests up to 120, the size glibc's fastbins take) without limit; up
- * to HB_QUICK_SMALL_BYTES (requests up to 1032 bytes, as glibc's tcache)
- * quick_cap blocks each, above it quick_big_cap. */
+/* Quick lists hold blocks of 32, 48, ... 2064 bytes, one list per size;
+ * up to HB_QUICK_SMALL_BYTES (requests up to 1032 bytes, as glibc's
+ * tcache) they may hold quick_cap blocks each, above it quick_big_cap. */
 #define HB_QUICK_CLASSES 128
 #define HB_QUICK_MAX_BYTES ((HB_QUICK_CLASSES + 1) * 16)
-#define HB_QUICK_FAST_BYTES ((size_t)128)
 #define HB_QUICK_SMALL_BYTES ((size_t)1040)
 
 /* A placement policy: the index of free blocks. Blocks handed to insert
@@ -88,13 +85,12 @@ struct hb_heap {
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
   /* Quick lists (off when quick_max_bytes is 0): a freed block of at most
    * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
-   * (any number up to quick_uncapped_bytes, then at most quick_cap per
-   * size, quick_big_cap above HB_QUICK_SMALL_BYTES),
+   * (at most quick_cap per size, quick_big_cap above HB_QUICK_SMALL_BYTES),
    * and the next malloc of that size pops it:
    * both O(1) with no neighbour touched. Before the heap grows, every
    * parked block is freed for real (merged), so the cache never makes the
    * heap bigger; it only delays coalescing. Parked blocks count as free. */
-  size_t quick_max_bytes, quick_uncapped_bytes;
+  size_t quick_max_bytes;
   unsigned quick_cap, quick_big_cap;
   size_t quick_blocks, quick_bytes;
   hb_block *quick[HB_QUICK_CLASSES];

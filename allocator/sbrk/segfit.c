@@ -142,21 +142,12 @@ static const hb_fit segfit_fit = {
 
 /* Quick lists for blocks up to 1040 bytes (requests up to 1032, as glibc's
  * tcache), 32 per size: most programs' malloc/free pairs are small and
- * repeat sizes. Blocks up to 128 bytes, any number (glibc's fastbins take
- * the same sizes without limit): a program that frees many small objects
- * at once (a dict, a hash, a tree torn down) then pays one header load per
- * free instead of a merge with both neighbours and an index insert
- * (perl-hash: 78 -> 52 ns CPU per op; docs/SBRK.md has the figures). The
- * parked blocks still merge before the heap would grow, so they never make
- * it bigger; they can leave it more broken up (peak footprints within 1%
- * on 69 traces but three small ones, up to +3.6%).
- * Blocks of 1056..2064 bytes, 4 per size: programs that cycle
+ * repeat sizes. Blocks of 1056..2064 bytes, 4 per size: programs that cycle
  * through buffers of 1-2 KiB (python3-json-large: 289k such mallocs) would
  * otherwise search a size class and split and merge every time; a short
  * list is enough for them and parks little memory (docs/SBRK.md). */
 static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
-                              .quick_max_bytes = HB_QUICK_MAX_BYTES,
-                              .quick_uncapped_bytes = HB_QUICK_FAST_BYTES, .quick_cap = 32,
+                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_cap = 32,
                               .quick_big_cap = 4};
 
 HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",

@@ -1,8 +1,11 @@
 /* quick.c — the default policy's quick lists (heap.h, segfit.c), seen from
- * outside: freed blocks of up to 128 bytes are parked without limit and
- * come back last-in first-out; larger ones are parked up to a cap (32 per
- * size) and the rest merge at once; and parked blocks never make the heap
- * grow: they merge before it would.
+ * outside: freed blocks of up to 1040 bytes are parked, up to 32 per size,
+ * and come back last-in first-out; the others merge at once; and parked
+ * blocks never make the heap grow: they merge before it would.
+ *
+ * (Parking small blocks without limit, as glibc's fastbins do, was tried
+ * and reverted: on a long random workload the heap kept growing, 41.8 MB
+ * for a peak of 2.6 MB live after 16 million operations; docs/SBRK.md.)
  */
 #define _DEFAULT_SOURCE
 #include "hb_adapters.h"
@@ -26,11 +29,13 @@ static void check_heap(const hb_allocator *a, const char *when) {
 enum { SMALL = 100, SMALL_COUNT = 5000, MEDIUM = 500, MEDIUM_COUNT = 100, CAP = 32 };
 static void *small[SMALL_COUNT], *medium[MEDIUM_COUNT];
 
-/* 5,000 blocks of 100 bytes freed in a row are all parked, and the same
- * requests get them back newest first: those of the most common block size
- * (a block that took the last few bytes of a free run is a size larger
- * and sits on that size's list). */
-static void small_blocks_uncapped(const hb_allocator *a) {
+/* 5,000 blocks of 100 bytes freed in a row: the first 32 of the most common
+ * block size are parked, the rest merge (the count of free blocks is
+ * checked on the medium ones below, where no earlier runs blur it); the
+ * same requests get the parked ones back newest first. (A block that took
+ * the last few bytes of a free run is a size larger and sits on that
+ * size's list.) */
+static void small_blocks_capped(const hb_allocator *a) {
   size_t usable[SMALL_COUNT];
   for (int i = 0; i < SMALL_COUNT; i++) {
     small[i] = a->malloc(SMALL);
@@ -39,29 +44,19 @@ static void small_blocks_uncapped(const hb_allocator *a) {
     memset(small[i], i, SMALL);
     usable[i] = a->usable_size(small[i]);
   }
-  uint64_t free_before = stat_of(a, HB_STAT_FREE_BLOCKS);
   for (int i = 0; i < SMALL_COUNT; i++) a->free(small[i], SMALL);
   check_heap(a, "after freeing the small blocks");
-  HB_CHECK(stat_of(a, HB_STAT_FREE_BLOCKS) == free_before + SMALL_COUNT,
-           "%s: %llu free blocks after freeing %d small ones (%llu before): some were merged",
-           a->name, (unsigned long long)stat_of(a, HB_STAT_FREE_BLOCKS), SMALL_COUNT,
-           (unsigned long long)free_before);
-  /* The blocks of the usual size, newest first, are what malloc returns. */
-  void *expected[SMALL_COUNT];
+  /* The parked blocks of the usual size: the first 32 freed, newest first. */
+  void *expected[CAP];
   int count = 0;
-  for (int i = SMALL_COUNT - 1; i >= 0; i--)
+  for (int i = 0; i < SMALL_COUNT && count < CAP; i++)
     if (usable[i] == usable[0]) expected[count++] = small[i];
-  HB_CHECK(count > SMALL_COUNT * 9 / 10, "%s: only %d of %d blocks have one size", a->name, count,
-           SMALL_COUNT);
   int lifo = 0;
-  for (int i = 0; i < count; i++) {
-    void *p = a->malloc(SMALL);
-    lifo += p == expected[i];
-    small[i] = p;
-  }
-  for (int i = count; i < SMALL_COUNT; i++) small[i] = a->malloc(SMALL);
-  HB_CHECK(lifo == count, "%s: %d of %d small mallocs got the block freed last", a->name, lifo,
-           count);
+  for (int i = count - 1; i >= 0; i--) lifo += a->malloc(SMALL) == expected[i];
+  HB_CHECK(lifo == CAP, "%s: %d of %d small mallocs got a parked block, newest first", a->name,
+           lifo, CAP);
+  for (int i = CAP; i < SMALL_COUNT; i++) small[i] = a->malloc(SMALL);
+  for (int i = 0; i < CAP; i++) small[i] = expected[i];
   check_heap(a, "after taking them back");
 }
 
@@ -100,7 +95,7 @@ int main(void) {
   const hb_allocator *a = hb_allocator_find("sbrk");
   HB_CHECK(a != NULL, "no allocator named sbrk");
   if (!a) return hb_test_exit("sbrk-quick");
-  small_blocks_uncapped(a);
+  small_blocks_capped(a);
   medium_blocks_capped(a);
   parked_blocks_never_grow_the_heap(a);
   return hb_test_exit("sbrk-quick");
