@@ -1,0 +1,110 @@
+/* churn.c — sbrk-churn: a long random malloc/free/realloc/calloc/aligned
+ * workload over a small live set (200 slots, the op mix and sizes of
+ * tests/stress.c, without its checks), printing live bytes and footprint
+ * eight times along the way. It shows whether an allocator's heap settles
+ * or keeps growing while the live set stays small: a long-running program's
+ * view of fragmentation, which short traces do not show (docs/SBRK.md).
+ *
+ *   sbrk-churn ALLOCATOR OPS [SEED]
+ */
+#include "hb_adapters.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LIVE = 200 };
+
+typedef struct slot {
+  unsigned char *ptr;
+  size_t size;
+} slot;
+
+static slot slots[LIVE];
+static uint64_t rng_state;
+
+static uint64_t rng(void) { /* xorshift64*, as stress.c */
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ull;
+}
+
+/* stress.c's sizes: mostly small, sometimes KiBs, rarely hundreds of KiB. */
+static size_t random_size(void) {
+  uint64_t r = rng() % 1000;
+  if (r < 700) return rng() % 257;
+  if (r < 960) return 257 + rng() % 4000;
+  if (r < 995) return 4096 + rng() % 60000;
+  return 65536 + rng() % 400000;
+}
+
+static uint64_t footprint(const hb_allocator *a) {
+  uint64_t value = 0;
+  a->stat(HB_STAT_FOOTPRINT_BYTES, &value);
+  return value;
+}
+
+int main(int argc, char **argv) {
+  char *end = NULL;
+  size_t ops = argc > 2 ? strtoull(argv[2], &end, 10) : 0;
+  const hb_allocator *a = argc > 2 ? hb_allocator_find(argv[1]) : NULL;
+  if (!a || ops < 8 || *end) {
+    fprintf(stderr, "usage: %s ALLOCATOR OPS [SEED]   (OPS >= 8; allocators: heapbench list)\n",
+            argv[0]);
+    return 2;
+  }
+  rng_state = (argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126) | 1;
+  uint64_t live = 0, peak_live = 0;
+  printf("%-14s %12s %12s %14s %14s %8s\n", "allocator", "ops", "live", "peak live", "footprint",
+         "ratio");
+  for (size_t op = 1; op <= ops; op++) {
+    slot *s = &slots[rng() % LIVE];
+    uint64_t what = rng() % 100;
+    if (s->ptr) {
+      if (what < 55) {
+        a->free(s->ptr, s->size);
+        live -= s->size;
+        s->ptr = NULL;
+      } else if (what < 85) {
+        size_t size = what < 70 ? random_size() : s->size + rng() % 512;
+        unsigned char *moved = a->realloc(s->ptr, size);
+        if (!moved && size == 0) { /* glibc: realloc(p, 0) frees p */
+          live -= s->size;
+          s->ptr = NULL;
+        } else if (!moved) {
+          fprintf(stderr, "%s: op %zu: realloc of %zu bytes failed\n", a->name, op, size);
+          return 1;
+        } else {
+          live = live - s->size + size;
+          s->ptr = moved;
+          s->size = size;
+        }
+      }
+    } else {
+      s->size = random_size();
+      if (what < 70)
+        s->ptr = a->malloc(s->size);
+      else if (what < 85)
+        s->ptr = a->calloc(1 + s->size / 8, 8), s->size = (1 + s->size / 8) * 8;
+      else
+        s->ptr = a->aligned_alloc((size_t)32 << (rng() % 8), s->size);
+      if (!s->ptr) {
+        fprintf(stderr, "%s: op %zu: allocation of %zu bytes failed\n", a->name, op, s->size);
+        return 1;
+      }
+      /* Touch it, as a program would (and as the replay does). */
+      memset(s->ptr, 0x5A, s->size < 64 ? s->size : 64);
+      live += s->size;
+    }
+    if (live > peak_live) peak_live = live;
+    if (op % (ops / 8) == 0) {
+      uint64_t f = footprint(a);
+      printf("%-14s %12zu %12llu %14llu %14llu %8.2f\n", a->name, op, (unsigned long long)live,
+             (unsigned long long)peak_live, (unsigned long long)f,
+             peak_live ? (double)f / (double)peak_live : 0.0);
+    }
+  }
+  return 0;
+}
