@@ -142,16 +142,15 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
     /* os.c's flag is about any caller's last grow; only adjacency to OUR
      * top region lets this region grow. */
     if (h->top_region && memory == h->top_end) {
-      /* The old epilogue becomes the header (it was written: no top block). */
-      hb_block *block = top_epilogue(h);
-      uint64_t prev_alloc = top_free ? 0 : block->header & HB_BLOCK_PREV_ALLOC;
+      /* The old epilogue becomes the header (it was written: no top
+       * block), or the top block grows (the block before it is allocated). */
+      hb_block *block = top_free ? top_free : top_epilogue(h);
+      uint64_t prev_alloc = top_free ? HB_BLOCK_PREV_ALLOC : block->header & HB_BLOCK_PREV_ALLOC;
       size_t size = ask;
       h->top_end += ask;
       if ((uintptr_t)h->top_end > h->highest) h->highest = (uintptr_t)h->top_end;
       if (top_free) {
-        block = top_free;
         size += top_free_bytes;
-        prev_alloc = HB_BLOCK_PREV_ALLOC;
         h->free_bytes -= top_free_bytes;
         h->free_blocks--;
         h->blocks--;
@@ -267,14 +266,15 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
   } else if (rest >= HB_BLOCK_MIN_BYTES) {
     hb_block_set_alloc(block, bytes, prev_alloc);
     hb_block *remainder = (hb_block *)((char *)block + bytes);
-    if (top)
-      set_top(h, remainder, rest, HB_BLOCK_PREV_ALLOC);
-    else
-      hb_block_set_free(remainder, rest, HB_BLOCK_PREV_ALLOC);
     h->blocks++;
     h->free_blocks++;
     h->free_bytes += rest;
-    if (!top) h->fit->insert(h, remainder);
+    if (top) {
+      set_top(h, remainder, rest, HB_BLOCK_PREV_ALLOC);
+    } else {
+      hb_block_set_free(remainder, rest, HB_BLOCK_PREV_ALLOC);
+      h->fit->insert(h, remainder);
+    }
     size = bytes;
   } else {
     hb_block_set_alloc(block, size, prev_alloc);
@@ -633,22 +633,6 @@ int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
 }
 
 /* ---- The checker ---------------------------------------------------- */
-
-size_t hb_heap_largest_by_walk(hb_heap *h) {
-  size_t largest = 0;
-  char *region = h->top_region, *end = h->top_end;
-  while (region) {
-    /* Up to the epilogue's place: the top region's may not be written. */
-    for (hb_block *b = (hb_block *)(region + PROLOGUE_BYTES); (char *)b < end - EPILOGUE_BYTES;
-         b = hb_block_next(b))
-      if ((!hb_block_is_alloc(b) || (b->header & HB_BLOCK_QUICK)) && hb_block_size(b) > largest)
-        largest = hb_block_size(b);
-    region_prologue *prologue = (region_prologue *)region;
-    region = prologue->prev_region;
-    end = prologue->prev_end;
-  }
-  return largest;
-}
 
 /* Clears every checker mark, stopping at anything that does not look like
  * a block (the heap may be broken when this runs). */

@@ -142,8 +142,6 @@ int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
 /* For hb_fit.check: `block` is listed in the index. Fails unless it is a
  * free block of the heap not listed before (each is listed exactly once). */
 int hb_heap_check_listed(hb_heap *heap, hb_block *block, char *why, size_t why_len);
-/* For hb_fit.largest of a policy without a better way: walks the heap. */
-size_t hb_heap_largest_by_walk(hb_heap *heap);
 
 /* Defines the hb_sbrk_policy `variable` (name, description) from a heap
  * `heap_variable` whose fit does the placement: the table's functions are
