@@ -11,6 +11,7 @@
  */
 #include "hb_sbrk.h"
 #include "hb_test.h"
+#include "random_ops.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -27,22 +28,6 @@ typedef struct slot {
 } slot;
 
 static slot slots[LIVE];
-static uint64_t rng_state;
-
-static uint64_t rng(void) { /* xorshift64* */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ull;
-}
-
-static size_t random_size(void) {
-  uint64_t r = rng() % 1000;
-  if (r < 700) return rng() % 257;             /* small */
-  if (r < 960) return 257 + rng() % 4000;      /* medium */
-  if (r < 995) return 4096 + rng() % 60000;    /* large */
-  return 65536 + rng() % 400000;               /* top of the heap */
-}
 
 static unsigned char pattern(unsigned seed, size_t i) { return (unsigned char)(seed * 131 + i * 7 + (i >> 8)); }
 
@@ -62,20 +47,20 @@ static int verify(const slot *s, size_t size, const char *policy, size_t op) {
 }
 
 static int run(const hb_allocator *a, size_t ops, uint64_t seed) {
-  rng_state = seed | 1;
+  hb_rng_seed(seed);
   char why[512];
   unsigned next_seed = 1;
   size_t failures_before = (size_t)hb_test_failures;
   for (size_t op = 0; op < ops && (size_t)hb_test_failures == failures_before; op++) {
-    slot *s = &slots[rng() % LIVE];
-    uint64_t what = rng() % 100;
+    slot *s = &slots[hb_rng() % LIVE];
+    uint64_t what = hb_rng() % 100;
     if (s->ptr) {
       if (verify(s, s->size, a->name, op)) break;
       if (what < 55) { /* free */
         a->free(s->ptr, s->size);
         s->ptr = NULL;
       } else if (what < 85) { /* realloc: keep the common prefix */
-        size_t size = what < 70 ? random_size() : s->size + rng() % 512;
+        size_t size = what < 70 ? hb_random_size() : s->size + hb_rng() % 512;
         unsigned char *moved = a->realloc(s->ptr, size);
         HB_CHECK(moved != NULL, "%s: op %zu: realloc(%zu) failed", a->name, op, size);
         if (!moved) break;
@@ -93,7 +78,7 @@ static int run(const hb_allocator *a, size_t ops, uint64_t seed) {
                  a->usable_size(s->ptr), s->size);
       }
     } else {
-      s->size = random_size();
+      s->size = hb_random_size();
       s->seed = next_seed++;
       s->alignment = 16;
       if (what < 70) {
@@ -107,7 +92,7 @@ static int run(const hb_allocator *a, size_t ops, uint64_t seed) {
             break;
           }
       } else {
-        s->alignment = (size_t)32 << (rng() % 8); /* 32 .. 4096 */
+        s->alignment = (size_t)32 << (hb_rng() % 8); /* 32 .. 4096 */
         s->ptr = a->aligned_alloc(s->alignment, s->size);
         HB_CHECK(!s->ptr || ((uintptr_t)s->ptr % s->alignment) == 0,
                  "%s: op %zu: aligned_alloc(%zu) gave %p", a->name, op, s->alignment,

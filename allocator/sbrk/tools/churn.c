@@ -7,6 +7,7 @@
  *
  *   sbrk-churn ALLOCATOR OPS [SEED]
  */
+#include "../tests/random_ops.h"
 #include "hb_adapters.h"
 
 #include <stdint.h>
@@ -22,23 +23,6 @@ typedef struct slot {
 } slot;
 
 static slot slots[LIVE];
-static uint64_t rng_state;
-
-static uint64_t rng(void) { /* xorshift64*, as stress.c */
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 2685821657736338717ull;
-}
-
-/* stress.c's sizes: mostly small, sometimes KiBs, rarely hundreds of KiB. */
-static size_t random_size(void) {
-  uint64_t r = rng() % 1000;
-  if (r < 700) return rng() % 257;
-  if (r < 960) return 257 + rng() % 4000;
-  if (r < 995) return 4096 + rng() % 60000;
-  return 65536 + rng() % 400000;
-}
 
 static uint64_t footprint(const hb_allocator *a) {
   uint64_t value = 0;
@@ -55,20 +39,20 @@ int main(int argc, char **argv) {
             argv[0]);
     return 2;
   }
-  rng_state = (argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126) | 1;
+  hb_rng_seed(argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126);
   uint64_t live = 0, peak_live = 0;
   printf("%-14s %12s %12s %14s %14s %8s\n", "allocator", "ops", "live", "peak live", "footprint",
          "ratio");
   for (size_t op = 1; op <= ops; op++) {
-    slot *s = &slots[rng() % LIVE];
-    uint64_t what = rng() % 100;
+    slot *s = &slots[hb_rng() % LIVE];
+    uint64_t what = hb_rng() % 100;
     if (s->ptr) {
       if (what < 55) {
         a->free(s->ptr, s->size);
         live -= s->size;
         s->ptr = NULL;
       } else if (what < 85) {
-        size_t size = what < 70 ? random_size() : s->size + rng() % 512;
+        size_t size = what < 70 ? hb_random_size() : s->size + hb_rng() % 512;
         unsigned char *moved = a->realloc(s->ptr, size);
         if (!moved && size == 0) { /* glibc: realloc(p, 0) frees p */
           live -= s->size;
@@ -83,13 +67,13 @@ int main(int argc, char **argv) {
         }
       }
     } else {
-      s->size = random_size();
+      s->size = hb_random_size();
       if (what < 70)
         s->ptr = a->malloc(s->size);
       else if (what < 85)
         s->ptr = a->calloc(1 + s->size / 8, 8), s->size = (1 + s->size / 8) * 8;
       else
-        s->ptr = a->aligned_alloc((size_t)32 << (rng() % 8), s->size);
+        s->ptr = a->aligned_alloc((size_t)32 << (hb_rng() % 8), s->size);
       if (!s->ptr) {
         fprintf(stderr, "%s: op %zu: allocation of %zu bytes failed\n", a->name, op, s->size);
         return 1;
