@@ -34,8 +34,12 @@ int main(int argc, char **argv) {
   char *end = NULL;
   size_t ops = argc > 2 ? strtoull(argv[2], &end, 10) : 0;
   const hb_allocator *a = argc > 2 ? hb_allocator_find(argv[1]) : NULL;
+  if (argc > 2 && !a) {
+    fprintf(stderr, "%s: no allocator named '%s' here (glibc and the sbrk policies)\n", argv[0], argv[1]);
+    return 2;
+  }
   if (!a || ops < 8 || *end) {
-    fprintf(stderr, "usage: %s ALLOCATOR OPS [SEED]   (OPS >= 8; allocators: heapbench list)\n",
+    fprintf(stderr, "usage: %s ALLOCATOR OPS [SEED]   (OPS >= 8; ALLOCATOR: glibc or an sbrk policy)\n",
             argv[0]);
     return 2;
   }
