@@ -5,21 +5,13 @@
  * owns, and keep every block and invariant intact.
  */
 #define _DEFAULT_SOURCE
-#include "hb_adapters.h"
-#include "hb_sbrk.h"
-#include "hb_test.h"
+#include "sbrk_test.h"
 
 #include <stdint.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 enum { BLOCKS = 64, FOREIGN_BYTES = 4096 + 8 }; /* leaves the break unaligned */
-
-static void check_heap(const hb_allocator *a, const char *when) {
-  char why[512];
-  HB_CHECK(hb_sbrk_check(a->name, why, sizeof why) == 0, "%s: %s: %s", a->name, when, why);
-}
 
 static void run(const hb_allocator *a) {
   unsigned char *blocks[BLOCKS];
@@ -32,7 +24,7 @@ static void run(const hb_allocator *a) {
       HB_CHECK(blocks[i] != NULL, "%s: malloc", a->name);
       if (blocks[i]) memset(blocks[i], i, sizes[i]);
     }
-    check_heap(a, "before the foreign sbrk");
+    hb_sbrk_test_check(a, "before the foreign sbrk");
     /* Someone else takes memory at the break, and writes to it. */
     foreign[round] = sbrk(FOREIGN_BYTES);
     HB_CHECK(foreign[round] != (void *)-1, "foreign sbrk failed");
@@ -41,7 +33,7 @@ static void run(const hb_allocator *a) {
     /* Free a large block: the top can no longer be given back. */
     a->free(blocks[round * 16], 0);
     blocks[round * 16] = NULL;
-    check_heap(a, "after the foreign sbrk");
+    hb_sbrk_test_check(a, "after the foreign sbrk");
   }
   /* Realloc everything larger: blocks move across regions. */
   for (int i = 0; i < BLOCKS; i++) {
@@ -55,7 +47,7 @@ static void run(const hb_allocator *a) {
         break;
       }
     blocks[i] = moved;
-    check_heap(a, "after realloc");
+    hb_sbrk_test_check(a, "after realloc");
   }
   for (int round = 0; round < 4; round++)
     for (size_t j = 0; j < FOREIGN_BYTES; j++)
@@ -64,25 +56,13 @@ static void run(const hb_allocator *a) {
         break;
       }
   for (int i = 0; i < BLOCKS; i++) a->free(blocks[i], 0);
-  check_heap(a, "after freeing everything");
+  hb_sbrk_test_check(a, "after freeing everything");
 }
 
 /* Each policy runs in a child of its own, so every one starts from the same
  * break and the test fits valgrind's fixed 8 MiB brk segment too. */
 int main(void) {
-  for (size_t i = 0; i < hb_sbrk_policy_count; i++) {
-    fflush(stdout);
-    pid_t child = fork();
-    HB_CHECK(child >= 0, "fork failed");
-    if (child == 0) {
-      run(hb_sbrk_policies[i]);
-      if (hb_test_failures == 0) printf("%s: survived a moving break\n", hb_sbrk_policies[i]->name);
-      fflush(stdout);
-      _exit(hb_test_failures ? 1 : 0);
-    }
-    int status = 0;
-    HB_CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-             "%s: the child failed (status %#x)", hb_sbrk_policies[i]->name, status);
-  }
+  for (size_t i = 0; i < hb_sbrk_policy_count; i++)
+    hb_sbrk_test_in_child(hb_sbrk_policies[i], run, "survived a moving break");
   return hb_test_exit("sbrk-foreign");
 }

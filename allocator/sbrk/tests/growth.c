@@ -13,37 +13,23 @@
  * policy (exact-size sbrk per block, no trim) is not concerned.
  */
 #define _DEFAULT_SOURCE
-#include "hb_adapters.h"
-#include "hb_sbrk.h"
-#include "hb_test.h"
+#include "sbrk_test.h"
 
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* Blocks above the quick lists' largest size (heap.h), so a free merges at
  * once, and far below the trim threshold, so freeing one does not raise it. */
 enum { BLOCK_BYTES = 3000, BLOCKS = 160 }; /* 160 x 3 KiB: about 470 KiB */
 
-static uint64_t footprint(const hb_allocator *a) {
-  uint64_t value = 0;
-  HB_CHECK(a->stat(HB_STAT_FOOTPRINT_BYTES, &value) == 0, "%s: no footprint", a->name);
-  return value;
-}
-
-static void check_heap(const hb_allocator *a, const char *when) {
-  char why[512];
-  HB_CHECK(hb_sbrk_check(a->name, why, sizeof why) == 0, "%s: %s: %s", a->name, when, why);
-}
-
 /* Small blocks up to 256 KiB: count the footprint's changes (one per grow). */
 static void small_blocks_grow_geometrically(const hb_allocator *a) {
   enum { SMALL = 48, TARGET = 256 << 10, MAX_GROWS = 80 };
   static void *blocks[TARGET / SMALL + 1];
   size_t count = 0, grows = 0;
-  uint64_t last = footprint(a), live = 0;
+  uint64_t last = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES), live = 0;
   while (live < TARGET) {
     blocks[count] = a->malloc(SMALL);
     HB_CHECK(blocks[count] != NULL, "%s: malloc", a->name);
@@ -51,7 +37,7 @@ static void small_blocks_grow_geometrically(const hb_allocator *a) {
     memset(blocks[count], 0x5A, SMALL);
     live += SMALL;
     count++;
-    uint64_t now = footprint(a);
+    uint64_t now = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
     if (now != last) grows++;
     last = now;
   }
@@ -61,9 +47,9 @@ static void small_blocks_grow_geometrically(const hb_allocator *a) {
   /* The slack is at most 1/8 of the heap (or 32 KiB) beyond 64-byte blocks. */
   HB_CHECK(last <= (uint64_t)count * 64 + (32 << 10) + 4096, "%s: footprint %llu for %zu blocks",
            a->name, (unsigned long long)last, count);
-  check_heap(a, "after growing");
+  hb_sbrk_test_check(a, "after growing");
   for (size_t i = 0; i < count; i++) a->free(blocks[i], 0);
-  check_heap(a, "after freeing the small blocks");
+  hb_sbrk_test_check(a, "after freeing the small blocks");
 }
 
 static void fill(const hb_allocator *a, void **blocks) {
@@ -81,22 +67,22 @@ static void empty(const hb_allocator *a, void **blocks) {
 static void trim_then_keep(const hb_allocator *a) {
   void *blocks[BLOCKS];
   fill(a, blocks);
-  uint64_t full = footprint(a);
+  uint64_t full = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
   empty(a, blocks);
-  uint64_t trimmed = footprint(a);
-  check_heap(a, "after the first trim");
+  uint64_t trimmed = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
+  hb_sbrk_test_check(a, "after the first trim");
   /* heap.h: the trim keeps 64 KiB of a free top of 256 KiB or more. */
   HB_CHECK(trimmed + (256 << 10) <= full, "%s: freeing everything kept %llu of %llu bytes",
            a->name, (unsigned long long)trimmed, (unsigned long long)full);
   fill(a, blocks);
-  uint64_t refilled = footprint(a);
+  uint64_t refilled = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
   HB_CHECK(refilled <= full + (32 << 10), "%s: the same blocks again need %llu bytes, first %llu",
            a->name, (unsigned long long)refilled, (unsigned long long)full);
   empty(a, blocks);
-  uint64_t kept = footprint(a);
+  uint64_t kept = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
   HB_CHECK(kept == refilled, "%s: the second swing was trimmed again (%llu -> %llu bytes)",
            a->name, (unsigned long long)refilled, (unsigned long long)kept);
-  check_heap(a, "after the second swing");
+  hb_sbrk_test_check(a, "after the second swing");
 }
 
 /* 1 when the page holding `address` is resident, 0 when not, -1 unknown. */
@@ -130,34 +116,18 @@ static void top_pages_untouched(const hb_allocator *a) {
   HB_CHECK(resident(end - 1) == 0, "%s: the heap's last page was written by a grow", a->name);
   a->free(next, NEXT);
   HB_CHECK(resident(end - 1) == 0, "%s: the heap's last page was written by a free", a->name);
-  check_heap(a, "after freeing the block");
+  hb_sbrk_test_check(a, "after freeing the block");
   a->free(first, FIRST);
-  check_heap(a, "after freeing everything");
-}
-
-/* Runs `phase` on policy `a` in a child: a fresh heap each time. */
-static void in_child(const hb_allocator *a, void (*phase)(const hb_allocator *), const char *what) {
-  fflush(stdout);
-  pid_t child = fork();
-  HB_CHECK(child >= 0, "fork failed");
-  if (child == 0) {
-    phase(a);
-    if (hb_test_failures == 0) printf("%s: %s\n", a->name, what);
-    fflush(stdout);
-    _exit(hb_test_failures ? 1 : 0);
-  }
-  int status = 0;
-  HB_CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-           "%s: %s: the child failed (status %#x)", a->name, what, status);
+  hb_sbrk_test_check(a, "after freeing everything");
 }
 
 int main(void) {
   for (size_t i = 0; i < hb_sbrk_policy_count; i++) {
     const hb_allocator *a = hb_sbrk_policies[i];
     if (strcmp(a->name, "sbrk-tutorial") == 0) continue;
-    in_child(a, small_blocks_grow_geometrically, "grows in proportion to the heap");
-    in_child(a, trim_then_keep, "trims once, keeps a repeated swing");
-    in_child(a, top_pages_untouched, "leaves the top's untouched pages alone");
+    hb_sbrk_test_in_child(a, small_blocks_grow_geometrically, "grows in proportion to the heap");
+    hb_sbrk_test_in_child(a, trim_then_keep, "trims once, keeps a repeated swing");
+    hb_sbrk_test_in_child(a, top_pages_untouched, "leaves the top's untouched pages alone");
   }
   return hb_test_exit("sbrk-growth");
 }

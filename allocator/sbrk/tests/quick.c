@@ -8,23 +8,10 @@
  * for a peak of 2.6 MB live after 16 million operations; docs/SBRK.md.)
  */
 #define _DEFAULT_SOURCE
-#include "hb_adapters.h"
-#include "hb_sbrk.h"
-#include "hb_test.h"
+#include "sbrk_test.h"
 
 #include <stdint.h>
 #include <string.h>
-
-static uint64_t stat_of(const hb_allocator *a, hb_stat which) {
-  uint64_t value = 0;
-  HB_CHECK(a->stat(which, &value) == 0, "%s: stat %d", a->name, (int)which);
-  return value;
-}
-
-static void check_heap(const hb_allocator *a, const char *when) {
-  char why[512];
-  HB_CHECK(hb_sbrk_check(a->name, why, sizeof why) == 0, "%s: %s: %s", a->name, when, why);
-}
 
 enum { SMALL = 100, SMALL_COUNT = 5000, MEDIUM = 500, MEDIUM_COUNT = 100, CAP = 32 };
 static void *small[SMALL_COUNT], *medium[MEDIUM_COUNT];
@@ -45,7 +32,7 @@ static void small_blocks_capped(const hb_allocator *a) {
     usable[i] = a->usable_size(small[i]);
   }
   for (int i = 0; i < SMALL_COUNT; i++) a->free(small[i], SMALL);
-  check_heap(a, "after freeing the small blocks");
+  hb_sbrk_test_check(a, "after freeing the small blocks");
   /* The parked blocks of the usual size: the first 32 freed, newest first. */
   void *expected[CAP];
   int count = 0;
@@ -57,7 +44,7 @@ static void small_blocks_capped(const hb_allocator *a) {
            lifo, CAP);
   for (int i = CAP; i < SMALL_COUNT; i++) small[i] = a->malloc(SMALL);
   for (int i = 0; i < CAP; i++) small[i] = expected[i];
-  check_heap(a, "after taking them back");
+  hb_sbrk_test_check(a, "after taking them back");
 }
 
 /* 100 blocks of 512 bytes: 32 parked, the others merged into free runs. */
@@ -66,28 +53,28 @@ static void medium_blocks_capped(const hb_allocator *a) {
     medium[i] = a->malloc(MEDIUM);
     HB_CHECK(medium[i] != NULL, "malloc");
   }
-  uint64_t free_before = stat_of(a, HB_STAT_FREE_BLOCKS);
+  uint64_t free_before = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS);
   for (int i = 0; i < MEDIUM_COUNT; i++) a->free(medium[i], MEDIUM);
-  uint64_t free_after = stat_of(a, HB_STAT_FREE_BLOCKS);
+  uint64_t free_after = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS);
   /* The parked ones, plus a few runs where the merged ones lie. */
   HB_CHECK(free_after >= free_before + CAP && free_after <= free_before + CAP + 3,
            "%s: %llu free blocks after freeing %d of %d bytes (%llu before)", a->name,
            (unsigned long long)free_after, MEDIUM_COUNT, MEDIUM, (unsigned long long)free_before);
-  check_heap(a, "after freeing the medium blocks");
+  hb_sbrk_test_check(a, "after freeing the medium blocks");
 }
 
 /* A request that only the parked memory could hold merges it first. */
 static void parked_blocks_never_grow_the_heap(const hb_allocator *a) {
   for (int i = 0; i < SMALL_COUNT; i++) a->free(small[i], SMALL);
-  uint64_t footprint = stat_of(a, HB_STAT_FOOTPRINT_BYTES);
+  uint64_t footprint = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
   size_t big = (size_t)SMALL_COUNT * 112 * 3 / 4; /* most of what the small blocks held */
   void *p = a->malloc(big);
   HB_CHECK(p != NULL, "malloc");
-  HB_CHECK(stat_of(a, HB_STAT_FOOTPRINT_BYTES) <= footprint,
+  HB_CHECK(hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES) <= footprint,
            "%s: the heap grew from %llu to %llu bytes for %zu bytes the parked blocks held",
            a->name, (unsigned long long)footprint,
-           (unsigned long long)stat_of(a, HB_STAT_FOOTPRINT_BYTES), big);
-  check_heap(a, "after the big malloc");
+           (unsigned long long)hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES), big);
+  hb_sbrk_test_check(a, "after the big malloc");
   a->free(p, big);
 }
 
