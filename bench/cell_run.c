@@ -374,9 +374,9 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
     snprintf(c->pass, sizeof c->pass, "instrumented");
     /* Footprint reads may take at most a quarter of the time left, 2 s at
      * most (METRICS.md: footprint_poll_stride). */
-    uint64_t left_ms = cell_time_left(c, settings);
-    if (left_ms != UINT64_MAX) {
-      left_ms /= 1000000u;
+    uint64_t left_ns = cell_time_left(c, settings);
+    if (left_ns != UINT64_MAX) {
+      uint64_t left_ms = left_ns / 1000000u;
       snprintf(c->budget, sizeof c->budget, "%llu",
                (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
     }
