@@ -432,6 +432,15 @@ static void flush_quick(hb_heap *h) {
     while (h->quick[c]) release(h, unpark(h, c));
 }
 
+/* The quick lists hold more than their budget (heap.h). Checked where a
+ * malloc is about to search the free blocks: parked blocks that the
+ * program stopped asking for are merged before they split the search's
+ * candidates, and the free fast path stays as it was. */
+static int over_budget(const hb_heap *h) {
+  size_t live = h->in_use_bytes - h->quick_bytes;
+  return h->quick_bytes > (live >> HB_QUICK_BUDGET_SHIFT) + HB_QUICK_BUDGET_FLOOR_BYTES;
+}
+
 void *hb_heap_malloc(hb_heap *h, size_t size) {
   size_t bytes = hb_block_bytes_for(size);
   if (!bytes) {
@@ -440,6 +449,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
   }
   if (bytes <= h->quick_max_bytes && h->quick[quick_class(bytes)])
     return hb_block_payload(unpark(h, quick_class(bytes)));
+  if (h->quick_blocks && over_budget(h)) flush_quick(h);
   hb_block *block = h->fit->find(h, bytes);
   if (block) {
     return hb_block_payload(take_indexed(h, block, bytes));

@@ -47,6 +47,13 @@ typedef struct hb_heap hb_heap;
 #define HB_QUICK_CLASSES 128
 #define HB_QUICK_MAX_BYTES ((HB_QUICK_CLASSES + 1) * 16)
 #define HB_QUICK_SMALL_BYTES ((size_t)1040)
+/* The lists' budget: live >> SHIFT plus FLOOR bytes. Unbounded (only
+ * capped per size: up to 1.5 MB), a long random workload's heap crept to
+ * 4.1 times its peak live bytes; with it, 1.4 times (docs/SBRK.md, "Long
+ * runs"). A merge costs what freeing those blocks unparked would have
+ * cost, once each; checked on malloc's slow path, it costs free nothing. */
+#define HB_QUICK_BUDGET_SHIFT 3
+#define HB_QUICK_BUDGET_FLOOR_BYTES ((size_t)64 << 10)
 
 /* A placement policy: the index of free blocks. Blocks handed to insert
  * are free with header and footer written; remove gets only blocks that
@@ -87,9 +94,13 @@ struct hb_heap {
    * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
    * (at most quick_cap per size, quick_big_cap above HB_QUICK_SMALL_BYTES),
    * and the next malloc of that size pops it:
-   * both O(1) with no neighbour touched. Before the heap grows, every
-   * parked block is freed for real (merged), so the cache never makes the
-   * heap bigger; it only delays coalescing. Parked blocks count as free. */
+   * both O(1) with no neighbour touched. Every parked block is freed for
+   * real (merged) before the heap grows, so the cache never makes the heap
+   * bigger, and before a malloc the lists cannot serve searches the free
+   * blocks while the lists hold more than 1/8 of the live bytes plus 64 KiB
+   * (HB_QUICK_BUDGET_*), so blocks of sizes the program no longer asks for
+   * do not stay parked for ever, pinning the free space around them apart.
+   * Parked blocks count as free. */
   size_t quick_max_bytes;
   unsigned quick_cap, quick_big_cap;
   size_t quick_blocks, quick_bytes;

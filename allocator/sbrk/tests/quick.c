@@ -1,13 +1,16 @@
 /* quick.c — the default policy's quick lists (heap.h, segfit.c), seen from
  * outside: freed blocks of up to 1040 bytes are parked, up to 32 per size,
- * and come back last-in first-out; the others merge at once; and parked
- * blocks never make the heap grow: they merge before it would.
+ * and come back last-in first-out; the others merge at once; parked
+ * blocks never make the heap grow: they merge before it would; and the
+ * lists never hold much more than their budget (1/8 of the live bytes plus
+ * 64 KiB): past it they merge.
  *
  * (Parking small blocks without limit, as glibc's fastbins do, was tried
  * and reverted: on a long random workload the heap kept growing, 41.8 MB
  * for a peak of 2.6 MB live after 16 million operations; docs/SBRK.md.)
  */
 #define _DEFAULT_SOURCE
+#include "heap.h"
 #include "sbrk_test.h"
 
 #include <stdint.h>
@@ -78,10 +81,47 @@ static void parked_blocks_never_grow_the_heap(const hb_allocator *a) {
   a->free(p, big);
 }
 
+/* On a fresh heap (a child's), 2,048 blocks of 32 sizes from 512 to
+ * 1008 bytes, then freed: the caps park 32 of each size (1,024 blocks,
+ * 780 KB), over the budget (64 KiB here), so the next malloc that no quick
+ * list serves merges them into a few runs. Counted as free blocks: without
+ * the budget they stay over a thousand. */
+enum { BUDGET_COUNT = 2048, BUDGET_SIZES = 32 };
+static void parked_bytes_within_budget(const hb_allocator *a) {
+  static void *blocks[BUDGET_COUNT];
+  uint64_t free_before = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS);
+  for (int i = 0; i < BUDGET_COUNT; i++) {
+    size_t size = 500 + (size_t)(i % BUDGET_SIZES) * 16;
+    blocks[i] = a->malloc(size);
+    HB_CHECK(blocks[i] != NULL, "malloc");
+    if (!blocks[i]) return;
+    memset(blocks[i], i, size);
+  }
+  for (int i = 0; i < BUDGET_COUNT; i++) a->free(blocks[i], 0);
+  uint64_t parked = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS) - free_before;
+  HB_CHECK(parked >= BUDGET_SIZES * CAP, "%s: %llu blocks parked, expected the caps' %d",
+           a->name, (unsigned long long)parked, BUDGET_SIZES * CAP);
+  uint64_t budget = (hb_sbrk_test_stat(a, HB_STAT_IN_USE_BYTES) >> HB_QUICK_BUDGET_SHIFT) +
+                    HB_QUICK_BUDGET_FLOOR_BYTES;
+  HB_CHECK(budget < BUDGET_SIZES * CAP * 512, "%s: a budget of %llu bytes holds them all",
+           a->name, (unsigned long long)budget);
+  void *p = a->malloc(4000); /* no quick list holds it */
+  HB_CHECK(p != NULL, "malloc");
+  uint64_t free_after = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS);
+  HB_CHECK(free_after <= free_before + 4,
+           "%s: %llu free blocks after freeing %d blocks over the quick lists' budget of %llu "
+           "bytes and one malloc (%llu before)",
+           a->name, (unsigned long long)free_after, BUDGET_COUNT, (unsigned long long)budget,
+           (unsigned long long)free_before);
+  hb_sbrk_test_check(a, "after a malloc past the budget");
+  a->free(p, 4000);
+}
+
 int main(void) {
   const hb_allocator *a = hb_allocator_find("sbrk");
   HB_CHECK(a != NULL, "no allocator named sbrk");
   if (!a) return hb_test_exit("sbrk-quick");
+  hb_sbrk_test_in_child(a, parked_bytes_within_budget, "keeps parked bytes within budget");
   small_blocks_capped(a);
   medium_blocks_capped(a);
   parked_blocks_never_grow_the_heap(a);

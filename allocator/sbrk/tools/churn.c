@@ -5,7 +5,10 @@
  * or keeps growing while the live set stays small: a long-running program's
  * view of fragmentation, which short traces do not show (docs/SBRK.md).
  *
- *   sbrk-churn ALLOCATOR OPS [SEED]
+ *   sbrk-churn [--max-ratio R] ALLOCATOR OPS [SEED]
+ *
+ * With --max-ratio it is a test (meson.build): it fails when the footprint
+ * exceeds R times the peak live bytes at any of the eight points.
  */
 #include "../tests/random_ops.h"
 #include "hb_adapters.h"
@@ -31,20 +34,36 @@ static uint64_t footprint(const hb_allocator *a) {
 }
 
 int main(int argc, char **argv) {
+  const char *program = argv[0];
+  double max_ratio = 0;
+  if (argc > 2 && strcmp(argv[1], "--max-ratio") == 0) {
+    char *ratio_end = NULL;
+    max_ratio = strtod(argv[2], &ratio_end);
+    if (*ratio_end || !(max_ratio > 0)) {
+      fprintf(stderr, "%s: --max-ratio wants a positive number, not '%s'\n", program, argv[2]);
+      return 2;
+    }
+    argc -= 2;
+    argv += 2;
+  }
   char *end = NULL;
   size_t ops = argc > 2 ? strtoull(argv[2], &end, 10) : 0;
   const hb_allocator *a = argc > 2 ? hb_allocator_find(argv[1]) : NULL;
   if (argc > 2 && !a) {
-    fprintf(stderr, "%s: no allocator named '%s' here (glibc and the sbrk policies)\n", argv[0], argv[1]);
+    fprintf(stderr, "%s: no allocator named '%s' here (glibc and the sbrk policies)\n", program,
+            argv[1]);
     return 2;
   }
   if (!a || ops < 8 || *end) {
-    fprintf(stderr, "usage: %s ALLOCATOR OPS [SEED]   (OPS >= 8; ALLOCATOR: glibc or an sbrk policy)\n",
-            argv[0]);
+    fprintf(stderr,
+            "usage: %s [--max-ratio R] ALLOCATOR OPS [SEED]   (OPS >= 8; ALLOCATOR: glibc or an sbrk "
+            "policy)\n",
+            program);
     return 2;
   }
   hb_rng_seed(argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126);
   uint64_t live = 0, peak_live = 0;
+  double worst = 0;
   printf("%-14s %12s %12s %14s %14s %8s\n", "allocator", "ops", "live", "peak live", "footprint",
          "ratio");
   for (size_t op = 1; op <= ops; op++) {
@@ -89,10 +108,16 @@ int main(int argc, char **argv) {
     if (live > peak_live) peak_live = live;
     if (op % (ops / 8) == 0) {
       uint64_t f = footprint(a);
+      double ratio = peak_live ? (double)f / (double)peak_live : 0.0;
+      if (ratio > worst) worst = ratio;
       printf("%-14s %12zu %12llu %14llu %14llu %8.2f\n", a->name, op, (unsigned long long)live,
-             (unsigned long long)peak_live, (unsigned long long)f,
-             peak_live ? (double)f / (double)peak_live : 0.0);
+             (unsigned long long)peak_live, (unsigned long long)f, ratio);
     }
+  }
+  if (max_ratio > 0 && worst > max_ratio) {
+    fprintf(stderr, "%s: footprint reached %.2f times the peak live bytes (--max-ratio %.2f)\n",
+            a->name, worst, max_ratio);
+    return 1;
   }
   return 0;
 }
