@@ -10,6 +10,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 /* The few helpers of the quick-list fast paths: always inlined, so a
@@ -403,6 +404,7 @@ static HOT hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
 static size_t quick_class(size_t bytes) { return (bytes >> 4) - 2; }
 
 static HOT unsigned quick_cap(const hb_heap *h, size_t bytes) {
+  if (bytes <= h->quick_tiny_bytes) return UINT_MAX; /* the budget bounds them */
   return bytes <= HB_QUICK_SMALL_BYTES ? h->quick_cap : h->quick_big_cap;
 }
 
@@ -426,8 +428,53 @@ static HOT hb_block *unpark(hb_heap *h, size_t c) {
   return block;
 }
 
-/* Frees every parked block for real, so they merge with their neighbours. */
+/* The end of the blocks a walk of `region` visits: its epilogue, or the
+ * top block (which has no footer or epilogue written) in the top region. */
+static char *region_blocks_end(const hb_heap *h, char *region, char *end) {
+  if (region != h->top_region) return end - EPILOGUE_BYTES;
+  return h->top ? (char *)h->top : h->top_end - EPILOGUE_BYTES;
+}
+
+/* Frees every parked block for real, in address order: walks the heap and
+ * releases each block marked Q. Merging a block reads and writes its
+ * neighbours; in address order they are the ones just touched, where the
+ * lists' order (the order of the program's frees, reversed, by size) sends
+ * each merge to a cold part of the heap. A program that frees a big
+ * structure of small blocks parks them all (the tiny lists have no cap),
+ * so this is the common case of a large merge. */
+static void sweep_quick(hb_heap *h) {
+  memset(h->quick, 0, sizeof h->quick);
+  memset(h->quick_count, 0, sizeof h->quick_count);
+  h->quick_blocks = 0;
+  h->quick_bytes = 0;
+  char *region = h->top_region, *end = h->top_end;
+  while (region) {
+    region_prologue *prologue = (region_prologue *)region;
+    for (char *p = region + PROLOGUE_BYTES; p < region_blocks_end(h, region, end);) {
+      hb_block *block = (hb_block *)p;
+      p += hb_block_size(block);
+      if (!(block->header & HB_BLOCK_QUICK)) continue;
+      /* release() merges a free next block into this one: skip it too
+       * (the top block ends the walk anyway). */
+      hb_block *next = (hb_block *)p;
+      if (p < region_blocks_end(h, region, end) && !hb_block_is_alloc(next))
+        p += hb_block_size(next);
+      block->header &= ~HB_BLOCK_QUICK;
+      release(h, block);
+    }
+    end = prologue->prev_end;
+    region = prologue->prev_region;
+  }
+}
+
+/* Frees every parked block for real, so they merge with their neighbours:
+ * list by list when few are parked, by a walk of the heap when they are a
+ * good part of its blocks (the walk costs O(blocks)). */
 static void flush_quick(hb_heap *h) {
+  if (h->quick_blocks >= HB_QUICK_SWEEP_MIN_BLOCKS && h->quick_blocks * 4 >= h->blocks) {
+    sweep_quick(h);
+    return;
+  }
   for (size_t c = 0; c < HB_QUICK_CLASSES && h->quick_blocks; c++)
     while (h->quick[c]) release(h, unpark(h, c));
 }

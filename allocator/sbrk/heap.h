@@ -42,8 +42,9 @@
 typedef struct hb_heap hb_heap;
 
 /* Quick lists hold blocks of 32, 48, ... 2064 bytes, one list per size;
- * up to HB_QUICK_SMALL_BYTES (requests up to 1032 bytes, as glibc's
- * tcache) they may hold quick_cap blocks each, above it quick_big_cap. */
+ * up to quick_tiny_bytes without a count limit (as glibc's fastbins), up to
+ * HB_QUICK_SMALL_BYTES (requests up to 1032 bytes, as glibc's tcache)
+ * quick_cap blocks each, above it quick_big_cap. */
 #define HB_QUICK_CLASSES 128
 #define HB_QUICK_MAX_BYTES ((HB_QUICK_CLASSES + 1) * 16)
 #define HB_QUICK_SMALL_BYTES ((size_t)1040)
@@ -54,6 +55,9 @@ typedef struct hb_heap hb_heap;
  * cost, once each; checked on malloc's slow path, it costs free nothing. */
 #define HB_QUICK_BUDGET_SHIFT 3
 #define HB_QUICK_BUDGET_FLOOR_BYTES ((size_t)64 << 10)
+/* A merge of at least this many parked blocks, a quarter of the heap's
+ * blocks or more, walks the heap instead of the lists (heap.c). */
+#define HB_QUICK_SWEEP_MIN_BLOCKS 4096
 
 /* A placement policy: the index of free blocks. Blocks handed to insert
  * are free with header and footer written; remove gets only blocks that
@@ -92,8 +96,9 @@ struct hb_heap {
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
   /* Quick lists (off when quick_max_bytes is 0): a freed block of at most
    * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
-   * (at most quick_cap per size, quick_big_cap above HB_QUICK_SMALL_BYTES),
-   * and the next malloc of that size pops it:
+   * (any number up to quick_tiny_bytes, at most quick_cap per size up to
+   * HB_QUICK_SMALL_BYTES, quick_big_cap above), and the next malloc of
+   * that size pops it:
    * both O(1) with no neighbour touched. Every parked block is freed for
    * real (merged) before the heap grows, so the cache never makes the heap
    * bigger, and before a malloc the lists cannot serve searches the free
@@ -101,7 +106,7 @@ struct hb_heap {
    * (HB_QUICK_BUDGET_*), so blocks of sizes the program no longer asks for
    * do not stay parked for ever, pinning the free space around them apart.
    * Parked blocks count as free. */
-  size_t quick_max_bytes;
+  size_t quick_max_bytes, quick_tiny_bytes;
   unsigned quick_cap, quick_big_cap;
   size_t quick_blocks, quick_bytes;
   hb_block *quick[HB_QUICK_CLASSES];

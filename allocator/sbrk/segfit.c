@@ -19,8 +19,9 @@
  * neighbours (each leaves its list by unlinking), push on the class list.
  *
  * On top of that, quick lists (heap.h): blocks of up to 2064 bytes, freed,
- * are parked unmerged per exact size (32 per size up to 1040 bytes, 4 per
- * size above) and handed straight back to the next malloc of that size;
+ * are parked unmerged per exact size (any number up to 144 bytes, 32 per
+ * size up to 1040 bytes, 4 per size above) and handed straight back to the
+ * next malloc of that size;
  * they are merged before the heap would grow, and before a malloc they
  * cannot serve when they hold more than their budget (1/8 of the live
  * bytes plus 64 KiB; heap.h).
@@ -145,13 +146,17 @@ static const hb_fit segfit_fit = {
 
 /* Quick lists for blocks up to 1040 bytes (requests up to 1032, as glibc's
  * tcache), 32 per size: most programs' malloc/free pairs are small and
- * repeat sizes. Blocks of 1056..2064 bytes, 4 per size: programs that cycle
- * through buffers of 1-2 KiB (python3-json-large: 289k such mallocs) would
- * otherwise search a size class and split and merge every time; a short
- * list is enough for them and parks little memory (docs/SBRK.md). */
+ * repeat sizes. Blocks of up to 144 bytes (requests up to 136), any number,
+ * within the lists' budget: a program tearing down a structure of small
+ * objects frees them by the hundred thousand, and each merge on free costs
+ * cache misses on the neighbours and their list links (perl-hash: about a
+ * quarter faster; docs/SBRK.md). Blocks of 1056..2064 bytes, 4 per size:
+ * programs that cycle through buffers of 1-2 KiB (python3-json-large: 289k
+ * such mallocs) would otherwise search a size class and split and merge
+ * every time; a short list is enough for them and parks little memory. */
 static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
-                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_cap = 32,
-                              .quick_big_cap = 4};
+                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_tiny_bytes = 144,
+                              .quick_cap = 32, .quick_big_cap = 4};
 
 HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",
                "segregated free lists by size class: O(1) common paths, split, coalesce, trim");

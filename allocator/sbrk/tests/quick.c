@@ -1,25 +1,29 @@
 /* quick.c — the default policy's quick lists (heap.h, segfit.c), seen from
- * outside: freed blocks of up to 1040 bytes are parked, up to 32 per size,
- * and come back last-in first-out; the others merge at once; parked
- * blocks never make the heap grow: they merge before it would; and the
- * lists never hold much more than their budget (1/8 of the live bytes plus
- * 64 KiB): past it they merge.
+ * outside: freed blocks of up to 144 bytes are parked whatever their
+ * number, up to 1040 bytes up to 32 per size, and come back last-in
+ * first-out; the others merge at once; parked blocks never make the heap
+ * grow: they merge before it would; and the lists never hold much more
+ * than their budget (1/8 of the live bytes plus 64 KiB): past it, the next
+ * malloc they cannot serve merges them, by a walk of the heap when they
+ * are many.
  *
- * (Parking small blocks without limit, as glibc's fastbins do, was tried
- * and reverted: on a long random workload the heap kept growing, 41.8 MB
- * for a peak of 2.6 MB live after 16 million operations; docs/SBRK.md.)
+ * (Parking small blocks without limit and without a budget was tried and
+ * reverted: on a long random workload the heap kept growing, 41.8 MB for a
+ * peak of 2.6 MB live after 16 million operations; docs/SBRK.md.)
  */
 #define _DEFAULT_SOURCE
 #include "heap.h"
+#include "random_ops.h"
 #include "sbrk_test.h"
 
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
-enum { SMALL = 100, SMALL_COUNT = 5000, MEDIUM = 500, MEDIUM_COUNT = 100, CAP = 32 };
+enum { SMALL = 200, SMALL_COUNT = 5000, MEDIUM = 500, MEDIUM_COUNT = 100, CAP = 32 };
 static void *small[SMALL_COUNT], *medium[MEDIUM_COUNT];
 
-/* 5,000 blocks of 100 bytes freed in a row: the first 32 of the most common
+/* 5,000 blocks of 200 bytes freed in a row: the first 32 of the most common
  * block size are parked, the rest merge (the count of free blocks is
  * checked on the medium ones below, where no earlier runs blur it); the
  * same requests get the parked ones back newest first. (A block that took
@@ -70,7 +74,8 @@ static void medium_blocks_capped(const hb_allocator *a) {
 static void parked_blocks_never_grow_the_heap(const hb_allocator *a) {
   for (int i = 0; i < SMALL_COUNT; i++) a->free(small[i], SMALL);
   uint64_t footprint = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
-  size_t big = (size_t)SMALL_COUNT * 112 * 3 / 4; /* most of what the small blocks held */
+  /* Most of what the small blocks held (8 bytes of header each). */
+  size_t big = (size_t)SMALL_COUNT * (SMALL + 8) * 3 / 4;
   void *p = a->malloc(big);
   HB_CHECK(p != NULL, "malloc");
   HB_CHECK(hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES) <= footprint,
@@ -117,11 +122,131 @@ static void parked_bytes_within_budget(const hb_allocator *a) {
   a->free(p, 4000);
 }
 
+/* On a fresh heap: 10,000 blocks of 24 to 136 bytes (blocks of 32 to 144,
+ * the uncapped sizes), one block of 300 bytes kept live after every 16,
+ * and a foreign sbrk halfway (a second region). Freed, all 10,000 are
+ * parked and the last of each size comes back first. Then a malloc no
+ * list serves finds them over budget, and so many (over 4,096 and a
+ * quarter of the heap's blocks) that it merges them by walking the heap:
+ * every free run then lies between live blocks, the kept blocks and the
+ * foreign memory are intact, and the heap checker agrees. */
+enum { TINY_COUNT = 10000, TINY_SIZES = 8, KEPT_EVERY = 16, KEPT = 300 };
+static void tiny_blocks_parked_then_swept(const hb_allocator *a) {
+  static unsigned char *tiny[TINY_COUNT], *kept[TINY_COUNT / KEPT_EVERY];
+  unsigned char *foreign = NULL;
+  int kept_count = 0;
+  for (int i = 0; i < TINY_COUNT; i++) {
+    tiny[i] = a->malloc(24 + (size_t)(i % TINY_SIZES) * 16);
+    HB_CHECK(tiny[i] != NULL, "malloc");
+    if (!tiny[i]) return;
+    if (i % KEPT_EVERY == KEPT_EVERY - 1) {
+      kept[kept_count] = a->malloc(KEPT);
+      HB_CHECK(kept[kept_count] != NULL, "malloc");
+      if (!kept[kept_count]) return;
+      memset(kept[kept_count], kept_count, KEPT);
+      kept_count++;
+    }
+    if (i == TINY_COUNT / 2) {
+      foreign = sbrk(4096);
+      HB_CHECK(foreign != (void *)-1, "foreign sbrk failed");
+      if (foreign == (void *)-1) return;
+      memset(foreign, 0xF0, 4096);
+    }
+  }
+  uint64_t free_before = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS);
+  for (int i = 0; i < TINY_COUNT; i++) a->free(tiny[i], 0);
+  uint64_t parked = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS) - free_before;
+  HB_CHECK(parked == TINY_COUNT, "%s: %llu of %d tiny blocks parked", a->name,
+           (unsigned long long)parked, TINY_COUNT);
+  int lifo = 0;
+  for (int i = TINY_COUNT - 1; i >= TINY_COUNT - TINY_SIZES; i--)
+    lifo += a->malloc(24 + (size_t)(i % TINY_SIZES) * 16) == tiny[i];
+  HB_CHECK(lifo == TINY_SIZES, "%s: %d of %d tiny mallocs got the newest parked block",
+           a->name, lifo, TINY_SIZES);
+  for (int i = TINY_COUNT - TINY_SIZES; i < TINY_COUNT; i++) a->free(tiny[i], 0);
+  hb_sbrk_test_check(a, "after parking the tiny blocks");
+
+  unsigned char *p = a->malloc(4000); /* no quick list holds it */
+  HB_CHECK(p != NULL, "malloc");
+  hb_sbrk_test_check(a, "after the merge");
+  uint64_t free_after = hb_sbrk_test_stat(a, HB_STAT_FREE_BLOCKS);
+  /* No two free blocks touch: at most one run per live block, plus one per
+   * region. */
+  HB_CHECK(free_after <= (uint64_t)kept_count + 1 + 2,
+           "%s: %llu free blocks after the merge, for %d live blocks in two regions", a->name,
+           (unsigned long long)free_after, kept_count + 1);
+  for (int k = 0; k < kept_count; k++)
+    for (int j = 0; j < KEPT; j++)
+      if (kept[k][j] != (unsigned char)k) {
+        HB_CHECK(0, "%s: kept block %d lost its contents at byte %d", a->name, k, j);
+        break;
+      }
+  for (int j = 0; j < 4096; j++)
+    if (foreign[j] != 0xF0) {
+      HB_CHECK(0, "%s: the merge wrote into foreign memory at byte %d", a->name, j);
+      break;
+    }
+  a->free(p, 4000);
+  for (int k = 0; k < kept_count; k++) a->free(kept[k], KEPT);
+  hb_sbrk_test_check(a, "after freeing everything");
+}
+
+/* The walk against random heaps: 20 rounds of 6,000 blocks, four in five
+ * tiny, the rest of the stress test's sizes; all tiny ones and half the
+ * others freed in random order, then a malloc no list serves (a merge by
+ * walking the heap, most rounds), the checker, and every surviving block's
+ * contents. */
+enum { ROUNDS = 20, ROUND_BLOCKS = 6000 };
+static void random_sweeps(const hb_allocator *a) {
+  static unsigned char *blocks[ROUND_BLOCKS];
+  static size_t sizes[ROUND_BLOCKS];
+  static int order[ROUND_BLOCKS];
+  hb_rng_seed(20261126);
+  for (int round = 0; round < ROUNDS; round++) {
+    for (int i = 0; i < ROUND_BLOCKS; i++) {
+      sizes[i] = hb_rng() % 5 ? 1 + hb_rng() % 136 : hb_random_size();
+      blocks[i] = a->malloc(sizes[i]);
+      HB_CHECK(blocks[i] != NULL, "malloc");
+      if (!blocks[i]) return;
+      memset(blocks[i], (unsigned char)(i + round), sizes[i]);
+      order[i] = i;
+    }
+    for (int i = ROUND_BLOCKS - 1; i > 0; i--) { /* Fisher-Yates */
+      int j = (int)(hb_rng() % (uint64_t)(i + 1)), t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    for (int k = 0; k < ROUND_BLOCKS; k++) {
+      int i = order[k];
+      if (sizes[i] <= 136 || k % 2) {
+        a->free(blocks[i], sizes[i]);
+        blocks[i] = NULL;
+      }
+    }
+    void *p = a->malloc(4000);
+    HB_CHECK(p != NULL, "malloc");
+    hb_sbrk_test_check(a, "after a merge of a random heap");
+    for (int i = 0; i < ROUND_BLOCKS; i++) {
+      if (!blocks[i]) continue;
+      for (size_t j = 0; j < sizes[i]; j++)
+        if (blocks[i][j] != (unsigned char)(i + round)) {
+          HB_CHECK(0, "%s: round %d: block %d lost its contents at byte %zu", a->name, round, i, j);
+          break;
+        }
+      a->free(blocks[i], sizes[i]);
+    }
+    a->free(p, 4000);
+  }
+  hb_sbrk_test_check(a, "after the random rounds");
+}
+
 int main(void) {
   const hb_allocator *a = hb_allocator_find("sbrk");
   HB_CHECK(a != NULL, "no allocator named sbrk");
   if (!a) return hb_test_exit("sbrk-quick");
   hb_sbrk_test_in_child(a, parked_bytes_within_budget, "keeps parked bytes within budget");
+  hb_sbrk_test_in_child(a, tiny_blocks_parked_then_swept, "parks tiny blocks, then sweeps them");
+  hb_sbrk_test_in_child(a, random_sweeps, "merges random heaps by walking them");
   small_blocks_capped(a);
   medium_blocks_capped(a);
   parked_blocks_never_grow_the_heap(a);
