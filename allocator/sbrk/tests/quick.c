@@ -192,10 +192,11 @@ static void tiny_blocks_parked_then_swept(const hb_allocator *a) {
 }
 
 /* The walk against random heaps: 20 rounds of 6,000 blocks, four in five
- * tiny, the rest of the stress test's sizes; all tiny ones and half the
- * others freed in random order, then a malloc no list serves (a merge by
- * walking the heap, most rounds), the checker, and every surviving block's
- * contents. */
+ * tiny, the rest of the stress test's sizes (one in ten of those from
+ * aligned_alloc); all tiny ones and half the others freed in random order,
+ * a quarter of the survivors reallocated, then a malloc no list serves (a
+ * merge by walking the heap, most rounds), the checker, and every
+ * surviving block's contents. */
 enum { ROUNDS = 20, ROUND_BLOCKS = 6000 };
 static void random_sweeps(const hb_allocator *a) {
   static unsigned char *blocks[ROUND_BLOCKS];
@@ -204,8 +205,11 @@ static void random_sweeps(const hb_allocator *a) {
   hb_rng_seed(20261126);
   for (int round = 0; round < ROUNDS; round++) {
     for (int i = 0; i < ROUND_BLOCKS; i++) {
-      sizes[i] = hb_rng() % 5 ? 1 + hb_rng() % 136 : hb_random_size();
-      blocks[i] = a->malloc(sizes[i]);
+      int tiny = hb_rng() % 5 != 0;
+      sizes[i] = tiny ? 1 + hb_rng() % 136 : hb_random_size();
+      blocks[i] = !tiny && hb_rng() % 10 == 0
+                      ? a->aligned_alloc((size_t)32 << (hb_rng() % 8), sizes[i])
+                      : a->malloc(sizes[i]);
       HB_CHECK(blocks[i] != NULL, "malloc");
       if (!blocks[i]) return;
       memset(blocks[i], (unsigned char)(i + round), sizes[i]);
@@ -222,6 +226,16 @@ static void random_sweeps(const hb_allocator *a) {
         a->free(blocks[i], sizes[i]);
         blocks[i] = NULL;
       }
+    }
+    for (int i = 0; i < ROUND_BLOCKS; i++) {
+      if (!blocks[i] || hb_rng() % 4) continue;
+      size_t size = hb_random_size();
+      unsigned char *moved = a->realloc(blocks[i], size);
+      HB_CHECK(moved != NULL, "realloc"); /* sbrk's realloc(p, 0) keeps a minimal block */
+      if (!moved) return;
+      if (size > sizes[i]) memset(moved + sizes[i], (unsigned char)(i + round), size - sizes[i]);
+      blocks[i] = moved;
+      sizes[i] = size;
     }
     void *p = a->malloc(4000);
     HB_CHECK(p != NULL, "malloc");
