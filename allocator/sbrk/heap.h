@@ -98,14 +98,13 @@ struct hb_heap {
    * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
    * (any number up to quick_tiny_bytes, at most quick_cap per size up to
    * HB_QUICK_SMALL_BYTES, quick_big_cap above), and the next malloc of
-   * that size pops it:
-   * both O(1) with no neighbour touched. Every parked block is freed for
-   * real (merged) before the heap grows, so the cache never makes the heap
-   * bigger, and before a malloc the lists cannot serve searches the free
-   * blocks while the lists hold more than 1/8 of the live bytes plus 64 KiB
-   * (HB_QUICK_BUDGET_*), so blocks of sizes the program no longer asks for
-   * do not stay parked for ever, pinning the free space around them apart.
-   * Parked blocks count as free. */
+   * that size pops it: both O(1) with no neighbour touched. Every parked
+   * block is freed for real (merged) before the heap grows, so the cache
+   * never makes the heap bigger, and before a malloc the lists cannot
+   * serve searches the free blocks while the lists hold more than 1/8 of
+   * the live bytes plus 64 KiB (HB_QUICK_BUDGET_*), so blocks of sizes the
+   * program no longer asks for do not stay parked for ever, pinning the
+   * free space around them apart. Parked blocks count as free. */
   size_t quick_max_bytes, quick_tiny_bytes;
   unsigned quick_cap, quick_big_cap;
   size_t quick_blocks, quick_bytes;

@@ -21,13 +21,12 @@
  * On top of that, quick lists (heap.h): blocks of up to 2064 bytes, freed,
  * are parked unmerged per exact size (any number up to 144 bytes, 32 per
  * size up to 1040 bytes, 4 per size above) and handed straight back to the
- * next malloc of that size;
- * they are merged before the heap would grow, and before a malloc they
- * cannot serve when they hold more than their budget (1/8 of the live
- * bytes plus 64 KiB; heap.h).
- * Most programs free and allocate the same small sizes over and over: this
- * is what makes "sbrk" as fast as glibc (whose tcache does the same up to
- * 1032-byte requests).
+ * next malloc of that size; they are merged before the heap would grow,
+ * and before a malloc they cannot serve when they hold more than their
+ * budget (1/8 of the live bytes plus 64 KiB; heap.h). Most programs free
+ * and allocate the same small sizes over and over: this is what makes
+ * "sbrk" as fast as glibc (whose tcache does the same up to 1032-byte
+ * requests, and whose fastbins keep any number of chunks up to 128 bytes).
  */
 #include "freelist.h"
 #include "heap.h"
