@@ -61,7 +61,16 @@ int main(int argc, char **argv) {
             program);
     return 2;
   }
-  hb_rng_seed(argc > 3 ? strtoull(argv[3], NULL, 10) : 20261126);
+  uint64_t seed = 20261126;
+  if (argc > 3) {
+    char *seed_end = NULL;
+    seed = strtoull(argv[3], &seed_end, 10);
+    if (!*argv[3] || *seed_end || argv[3][0] == '-') {
+      fprintf(stderr, "%s: SEED must be a number, not '%s'\n", program, argv[3]);
+      return 2;
+    }
+  }
+  hb_rng_seed(seed);
   uint64_t live = 0, peak_live = 0;
   double worst = 0;
   printf("%-14s %12s %12s %14s %14s %8s\n", "allocator", "ops", "live", "peak live", "footprint",
