@@ -267,7 +267,7 @@ typedef struct cell_state {
 static int cell_stopped(const cell_state *c) { return strcmp(c->r->status, "ok") != 0; }
 
 static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
-                       const hb_cell_header *header, const hb_replay_settings *settings) {
+                       const hb_ops_header *header, const hb_replay_settings *settings) {
   hb_cell_result *r = job->result;
   memset(c, 0, sizeof *c);
   c->r = r;
@@ -393,7 +393,7 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
 }
 
 void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
-                  const hb_cell_header *header, const hb_replay_settings *settings) {
+                  const hb_ops_header *header, const hb_replay_settings *settings) {
   cell_state *cells = calloc(count ? count : 1, sizeof *cells);
   if (!cells) {
     for (size_t i = 0; i < count; i++) {
@@ -415,7 +415,7 @@ void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
   free(cells);
 }
 
-void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_header *header,
+void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_ops_header *header,
                  const hb_replay_settings *settings, const char *label, hb_cell_result *r) {
   hb_cell_job job = {.allocator = allocator, .label = label, .result = r};
   hb_cells_run(&job, 1, ops_fd, header, settings);

@@ -10,7 +10,7 @@
 #ifndef HB_REPLAY_H
 #define HB_REPLAY_H
 
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "hb_workers.h"
 
 #include <stddef.h>
@@ -55,10 +55,10 @@ typedef struct hb_cell_result {
   size_t sample_count;
 } hb_cell_result;
 
-/* Runs one cell: `ops_fd` is an ops file from hb_cell_encode, `header` its
+/* Runs one cell: `ops_fd` is an ops file from hb_ops_encode, `header` its
  * header. Never fails as a whole: what went wrong is in result->status.
  * `label` names the cell on the progress line. */
-void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_cell_header *header,
+void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_ops_header *header,
                  const hb_replay_settings *settings, const char *label,
                  hb_cell_result *result);
 
@@ -72,7 +72,7 @@ typedef struct hb_cell_job {
   hb_cell_result *result; /* filled in as by hb_cell_run */
 } hb_cell_job;
 void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
-                  const hb_cell_header *header, const hb_replay_settings *settings);
+                  const hb_ops_header *header, const hb_replay_settings *settings);
 void hb_cell_result_release(hb_cell_result *result);
 
 /* Derived figures (docs/METRICS.md); negative when not defined. */

@@ -12,7 +12,7 @@
  *   loop-cost --minimal F   one pass of the minimal loop over ops file F
  */
 #define _GNU_SOURCE
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "hb_trace.h"
 
 #include <stdio.h>
@@ -35,22 +35,22 @@ static uint64_t clock_ns(clockid_t clock) {
 
 /* The reference: nothing but the slot table and malloc/free. */
 static int minimal_pass(const char *path) {
-  hb_cell_ops cell;
+  hb_ops_file trace;
   char why[512];
-  if (hb_cell_map(path, &cell, why, sizeof why) != 0) {
+  if (hb_ops_map(path, &trace, why, sizeof why) != 0) {
     fprintf(stderr, "loop-cost: %s\n", why);
     return 2;
   }
-  size_t bytes = cell.header->slot_count * sizeof(void *);
+  size_t bytes = trace.header->slot_count * sizeof(void *);
   void **slots = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (slots == MAP_FAILED) return 2;
   memset(slots, 0, bytes);
-  const hb_cell_op *ops = cell.ops;
-  uint64_t count = cell.header->op_count;
+  const hb_ops_op *ops = trace.ops;
+  uint64_t count = trace.header->op_count;
   uint64_t t0 = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
   for (uint64_t i = 0; i < count; i++) {
-    if (ops[i].kind == HB_CELL_FREE)
+    if (ops[i].kind == HB_OPS_FREE)
       free(slots[ops[i].slot]);
     else
       slots[ops[i].slot] = malloc(ops[i].size);
@@ -136,12 +136,12 @@ int main(int argc, char **argv) {
   }
   hb_trace trace;
   hb_error error;
-  hb_cell_header header;
+  hb_ops_header header;
   if (make_trace(&trace, &error) != 0) {
     fprintf(stderr, "loop-cost: %s\n", error.message);
     return 1;
   }
-  int fd = hb_cell_encode(&trace, &header, &error);
+  int fd = hb_ops_encode(&trace, &header, &error);
   hb_trace_release(&trace);
   if (fd < 0) {
     fprintf(stderr, "loop-cost: %s\n", error.message);

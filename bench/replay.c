@@ -117,7 +117,7 @@ static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
               "%llu calls of other processes skipped\n", paths[t], (unsigned)trace.pid,
               (unsigned long long)trace.other_process_calls);
     hb_replay_trace *out = &traces[t];
-    out->fd = hb_cell_encode(&trace, &out->header, &error);
+    out->fd = hb_ops_encode(&trace, &out->header, &error);
     out->path = strdup(trace.path);
     out->name = strdup(trace.name);
     out->format = trace.format;

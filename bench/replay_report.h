@@ -11,8 +11,8 @@ typedef struct hb_replay_trace {
   char *path, *name;
   const char *format;
   uint32_t threads;
-  int fd; /* the encoded ops file (hb_cell.h) */
-  hb_cell_header header;
+  int fd; /* the encoded ops file (hb_ops.h) */
+  hb_ops_header header;
 } hb_replay_trace;
 
 typedef struct hb_replay_report {

@@ -8,7 +8,7 @@
  *   hb-worker-GROUP replay --allocator NAME --ops FILE
  *                   --pass timed|instrumented [--touch first-byte|all]
  *                   [--poll-budget-ms N]
- *                              one pass over an ops file (hb_cell.h);
+ *                              one pass over an ops file (hb_ops.h);
  *                              "key value" lines on stdout, the first
  *                              "status ok" or "status failed: <reason>"
  *
@@ -18,7 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "hb_allocator.h"
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "worker_pass.h"
 
 #include <errno.h>
@@ -96,13 +96,13 @@ static int replay(int argc, char **argv) {
     snprintf(why, sizeof why, "no allocator '%s' in this worker", allocator_name);
     return fail_setup(why);
   }
-  hb_cell_ops cell;
-  if (hb_cell_map(ops_path, &cell, why, sizeof why) != 0) return fail_setup(why);
-  size_t slot_bytes = cell.header->slot_count * sizeof(void *);
+  hb_ops_file trace;
+  if (hb_ops_map(ops_path, &trace, why, sizeof why) != 0) return fail_setup(why);
+  size_t slot_bytes = trace.header->slot_count * sizeof(void *);
   void **slots = hb_harness_map(slot_bytes);
   if (!slots) return fail_setup("cannot map the slot table");
 
-  hb_pass_env env = {.allocator = allocator, .cell = &cell, .slots = slots, .touch_all = touch_all,
+  hb_pass_env env = {.allocator = allocator, .trace = &trace, .slots = slots, .touch_all = touch_all,
                      .poll_budget_ns = budget * 1000000ull};
   if (timed) {
     hb_timed_result result;
@@ -112,7 +112,7 @@ static int replay(int argc, char **argv) {
       print_failure(&result.failure);
     } else {
       hb_out("status ok\n");
-      hb_out("ops %llu\n", (unsigned long long)cell.header->op_count);
+      hb_out("ops %llu\n", (unsigned long long)trace.header->op_count);
       hb_out("elapsed_ns %llu\n", (unsigned long long)result.elapsed_ns);
       hb_out("cpu_ns %llu\n", (unsigned long long)result.cpu_ns);
       if (result.rss_baseline_bytes && maxrss_bytes)

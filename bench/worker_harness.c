@@ -5,7 +5,7 @@
  * test (docs/METRICS.md). Shared by the workers and the trace
  * microbenchmarks (bench/gbench/). */
 #define _GNU_SOURCE
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "worker_pass.h"
 
 #include <errno.h>

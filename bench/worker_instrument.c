@@ -58,14 +58,14 @@ static int map_init(u64map *m, uint64_t at_least) {
   return 0;
 }
 
-/* Index of key's cell, or of the empty cell where it would go. */
-static uint64_t map_cell(const u64map *m, uint64_t key) {
+/* Index of key's entry, or of the empty entry where it would go. */
+static uint64_t map_find(const u64map *m, uint64_t key) {
   uint64_t i = mix(key) & m->mask;
   while (m->keys[i] != EMPTY_KEY && m->keys[i] != key) i = (i + 1) & m->mask;
   return i;
 }
 
-/* Removes cell i, shifting later cells of the same probe run back. */
+/* Removes entry i, shifting later entries of the same probe run back. */
 static void map_erase(u64map *m, uint64_t i) {
   uint64_t j = i;
   for (;;) {
@@ -128,8 +128,8 @@ static struct state {
 
 /* ---- Byte reuse: the granule bitmap ---- */
 static uint64_t *chunk_bits(uint64_t chunk, int create) {
-  uint64_t cell = map_cell(&S.chunk_of, chunk);
-  if (S.chunk_of.keys[cell] == chunk) return S.chunks[S.chunk_of.values[cell]];
+  uint64_t at = map_find(&S.chunk_of, chunk);
+  if (S.chunk_of.keys[at] == chunk) return S.chunks[S.chunk_of.values[at]];
   if (!create) return NULL;
   if (S.chunk_count == MAX_CHUNKS) {
     S.byte_reuse_lost = 1;
@@ -140,8 +140,8 @@ static uint64_t *chunk_bits(uint64_t chunk, int create) {
     S.byte_reuse_lost = 1;
     return NULL;
   }
-  S.chunk_of.keys[cell] = chunk;
-  S.chunk_of.values[cell] = S.chunk_count;
+  S.chunk_of.keys[at] = chunk;
+  S.chunk_of.values[at] = S.chunk_count;
   S.chunks[S.chunk_count++] = bits;
   return bits;
 }
@@ -199,11 +199,11 @@ static void unlink_from_size_stack(uint32_t index) {
   if (b->newer) {
     S.blocks[b->newer].older = b->older;
   } else { /* it is the top of its stack */
-    uint64_t cell = map_cell(&S.newest_by_size, b->size);
+    uint64_t at = map_find(&S.newest_by_size, b->size);
     if (b->older)
-      S.newest_by_size.values[cell] = b->older;
+      S.newest_by_size.values[at] = b->older;
     else
-      map_erase(&S.newest_by_size, cell);
+      map_erase(&S.newest_by_size, at);
   }
   if (b->older) S.blocks[b->older].newer = b->newer;
   b->newer = b->older = 0;
@@ -212,23 +212,23 @@ static void unlink_from_size_stack(uint32_t index) {
 static void note_free(void *ptr, uint64_t size, uint64_t op) {
   if (!ptr) return;
   uint64_t address = (uint64_t)(uintptr_t)ptr;
-  uint64_t cell = map_cell(&S.freed_by_address, address);
+  uint64_t at = map_find(&S.freed_by_address, address);
   uint32_t index;
-  if (S.freed_by_address.keys[cell] == address) { /* cannot happen with a sound allocator */
-    index = S.freed_by_address.values[cell];
+  if (S.freed_by_address.keys[at] == address) { /* cannot happen with a sound allocator */
+    index = S.freed_by_address.values[at];
     unlink_from_size_stack(index);
   } else {
     if (S.block_count + 1 >= S.block_capacity) return; /* sized from the trace: unreachable */
     index = (uint32_t)++S.block_count;
-    S.freed_by_address.keys[cell] = address;
-    S.freed_by_address.values[cell] = index;
+    S.freed_by_address.keys[at] = address;
+    S.freed_by_address.values[at] = index;
   }
   freed_block *b = &S.blocks[index];
   b->address = address;
   b->size = size;
   b->free_op = op;
   b->newer = 0;
-  uint64_t top = map_cell(&S.newest_by_size, size);
+  uint64_t top = map_find(&S.newest_by_size, size);
   if (S.newest_by_size.keys[top] == size) {
     b->older = S.newest_by_size.values[top];
     S.blocks[b->older].newer = index;
@@ -246,16 +246,16 @@ static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
   if (!ptr) return;
   uint64_t address = (uint64_t)(uintptr_t)ptr;
   S.reused_bytes += freed_bytes_in(address, size);
-  uint64_t cell = map_cell(&S.freed_by_address, address);
-  if (S.freed_by_address.keys[cell] != address) return;
-  uint32_t index = S.freed_by_address.values[cell];
+  uint64_t at = map_find(&S.freed_by_address, address);
+  if (S.freed_by_address.keys[at] != address) return;
+  uint32_t index = S.freed_by_address.values[at];
   freed_block *b = &S.blocks[index];
   S.distances[S.reuses++] = op - b->free_op;
-  uint64_t top = map_cell(&S.newest_by_size, b->size);
+  uint64_t top = map_find(&S.newest_by_size, b->size);
   if (S.newest_by_size.keys[top] == b->size && S.newest_by_size.values[top] == index)
     S.lifo_reuses++;
   unlink_from_size_stack(index);
-  map_erase(&S.freed_by_address, cell);
+  map_erase(&S.freed_by_address, at);
 }
 
 /* ---- Footprint and samples ---- */
@@ -294,7 +294,7 @@ static void after_op(uint64_t i, uint64_t allocated_bytes) {
    * evenly spread, the last op always included. */
   int is_sample = (i + 1) * TARGET_SAMPLES / S.op_count != i * TARGET_SAMPLES / S.op_count ||
                   i + 1 == S.op_count;
-  int is_peak = i == S.env->cell->header->peak_live_op;
+  int is_peak = i == S.env->trace->header->peak_live_op;
   /* Between strided reads, also read where the footprint is likely to
    * grow, so a stride above 1 misses less of the peak: when live bytes
    * pass their previous high by 1/64, and after a large request. */
@@ -327,14 +327,14 @@ static void touch(void *p, uint64_t size, uint64_t index) {
 
 static int instrumented_op(uint64_t i) {
   const hb_allocator *a = S.env->allocator;
-  const hb_cell_op *op = &S.env->cell->ops[i];
+  const hb_ops_op *op = &S.env->trace->ops[i];
   void **slots = S.env->slots;
   void *p = NULL, *old;
   switch (op->kind) {
-    case HB_CELL_FREE:
+    case HB_OPS_FREE:
       old = slots[op->slot];
       a->free(old, op->size);
-      if (op->slot != S.env->cell->header->slot_count - 1) {
+      if (op->slot != S.env->trace->header->slot_count - 1) {
         note_free(old, S.block_bytes[op->slot], i);
         S.live_bytes -= S.block_bytes[op->slot];
         S.block_bytes[op->slot] = 0;
@@ -342,11 +342,11 @@ static int instrumented_op(uint64_t i) {
       }
       after_op(i, 0);
       return 0;
-    case HB_CELL_MALLOC: p = a->malloc(op->size); break;
-    case HB_CELL_CALLOC: p = a->calloc(1, op->size); break;
-    case HB_CELL_ALIGNED: p = a->aligned_alloc((size_t)1 << op->align_log2, op->size); break;
-    case HB_CELL_REALLOC_NEW: p = a->realloc(NULL, op->size); break;
-    case HB_CELL_REALLOC:
+    case HB_OPS_MALLOC: p = a->malloc(op->size); break;
+    case HB_OPS_CALLOC: p = a->calloc(1, op->size); break;
+    case HB_OPS_ALIGNED: p = a->aligned_alloc((size_t)1 << op->align_log2, op->size); break;
+    case HB_OPS_REALLOC_NEW: p = a->realloc(NULL, op->size); break;
+    case HB_OPS_REALLOC:
       old = slots[op->slot];
       p = a->realloc(old, op->size);
       if (!p && op->size) break; /* failed: the old block stays */
@@ -382,7 +382,7 @@ typedef struct turn_arg turn_arg;
 
 typedef struct turn_state {
   const hb_thread_plan *plan;
-  const hb_cell_op *ops;
+  const hb_ops_op *ops;
   uint64_t op_count;
   turn_arg *args;
   atomic_uint_fast64_t turn; /* index of the next op to run */
@@ -437,13 +437,13 @@ static void *turn_thread(void *opaque) {
 
 static int run_threads(void) {
   hb_thread_plan plan;
-  if (hb_thread_plan_build(S.env->cell, &plan) != 0) return -2;
+  if (hb_thread_plan_build(S.env->trace, &plan) != 0) return -2;
   size_t bytes = plan.thread_count * (sizeof(pthread_t) + sizeof(turn_arg));
   char *memory = hb_harness_map(bytes);
   if (!memory) return -2;
   pthread_t *ids = (pthread_t *)memory;
   turn_arg *args = (turn_arg *)(ids + plan.thread_count);
-  turn_state s = {.plan = &plan, .ops = S.env->cell->ops, .op_count = S.op_count, .args = args};
+  turn_state s = {.plan = &plan, .ops = S.env->trace->ops, .op_count = S.op_count, .args = args};
   uint32_t started = 0;
   for (; started < plan.thread_count; started++) {
     args[started].shared = &s;
@@ -491,7 +491,7 @@ static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k) {
 }
 
 static void report(void) {
-  const hb_cell_header *h = S.env->cell->header;
+  const hb_ops_header *h = S.env->trace->header;
   hb_out("status ok\n");
   hb_out("ops %llu\n", (unsigned long long)h->op_count);
   hb_out("peak_live_bytes %llu\n", (unsigned long long)h->peak_live_bytes);
@@ -538,7 +538,7 @@ static void report(void) {
 
 int hb_instrumented_pass(const hb_pass_env *env) {
   memset(&S, 0, sizeof S);
-  const hb_cell_header *h = env->cell->header;
+  const hb_ops_header *h = env->trace->header;
   S.env = env;
   S.op_count = h->op_count;
   S.poll_stride = S.max_poll_stride = 1;

@@ -10,7 +10,7 @@
 #define HB_WORKER_PASS_H
 
 #include "hb_allocator.h"
-#include "hb_cell.h"
+#include "hb_ops.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -20,7 +20,7 @@
 
 typedef struct hb_pass_env {
   const hb_allocator *allocator;
-  const hb_cell_ops *cell;
+  const hb_ops_file *trace;
   void **slots;  /* slot table, block id -> pointer, slot_count entries */
   int touch_all; /* write every byte of each new block, not just the first */
   uint64_t poll_budget_ns; /* instrumented pass: time its footprint reads may take in all */
@@ -82,7 +82,7 @@ typedef struct hb_thread_plan {
 
 #define HB_WAIT_FLAG 0x80000000u
 
-int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan);
+int hb_thread_plan_build(const hb_ops_file *trace, hb_thread_plan *plan);
 void hb_thread_plan_release(hb_thread_plan *plan);
 /* Starts a replay thread with a small stack (HB_REPLAY_STACK_BYTES: the
  * replay's frames and an allocator's are shallow), so traces recorded

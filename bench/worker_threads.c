@@ -15,9 +15,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan) {
+int hb_thread_plan_build(const hb_ops_file *trace, hb_thread_plan *plan) {
   memset(plan, 0, sizeof *plan);
-  const hb_cell_header *h = cell->header;
+  const hb_ops_header *h = trace->header;
   uint32_t threads = h->thread_count;
   size_t first_bytes = (threads + 1) * sizeof(uint64_t);
   size_t order_bytes = h->op_count * sizeof(uint64_t);
@@ -41,11 +41,11 @@ int hb_thread_plan_build(const hb_cell_ops *cell, hb_thread_plan *plan) {
   plan->slot_sequence = (uint32_t *)(memory + first_bytes + order_bytes);
   plan->mapped_bytes = total;
 
-  for (uint64_t i = 0; i < h->op_count; i++) plan->first[cell->ops[i].thread + 1]++;
+  for (uint64_t i = 0; i < h->op_count; i++) plan->first[trace->ops[i].thread + 1]++;
   for (uint32_t t = 0; t < threads; t++) plan->first[t + 1] += plan->first[t];
   /* first[t] doubles as thread t's fill cursor, then is restored. */
   for (uint64_t i = 0; i < h->op_count; i++) {
-    const hb_cell_op *op = &cell->ops[i];
+    const hb_ops_op *op = &trace->ops[i];
     plan->order[plan->first[op->thread]++] = i;
     if (op->slot == h->slot_count - 1) continue; /* free(NULL): nothing to wait for */
     uint32_t sequence = seen[op->slot]++;

@@ -29,26 +29,26 @@ static replay_calls calls_of(const hb_allocator *a) {
  * request (the caller reports it). Always inlined, so the `touch_all`
  * branch folds away in each specialised loop. */
 static inline __attribute__((always_inline)) int replay_op(const replay_calls *c,
-                                                           const hb_cell_op *op_in, void **slots,
+                                                           const hb_ops_op *op_in, void **slots,
                                                            uint64_t index, int touch_all) {
   /* A local copy: the calls below cannot be assumed to leave *op_in alone,
    * so reading it again after each call would cost loads. */
-  const hb_cell_op op = *op_in;
+  const hb_ops_op op = *op_in;
   void *p;
   /* Frees and mallocs first: most of every trace, and two well-predicted
    * branches cost less than a jump table. */
-  if (op.kind == HB_CELL_FREE) {
+  if (op.kind == HB_OPS_FREE) {
     c->free(slots[op.slot], op.size);
     return 0;
   }
-  if (__builtin_expect(op.kind == HB_CELL_MALLOC, 1)) {
+  if (__builtin_expect(op.kind == HB_OPS_MALLOC, 1)) {
     p = c->malloc(op.size);
   } else {
     switch (op.kind) {
-      case HB_CELL_CALLOC: p = c->calloc(1, op.size); break;
-      case HB_CELL_ALIGNED: p = c->aligned_alloc((size_t)1 << op.align_log2, op.size); break;
-      case HB_CELL_REALLOC: p = c->realloc(slots[op.slot], op.size); break;
-      case HB_CELL_REALLOC_NEW: p = c->realloc(NULL, op.size); break;
+      case HB_OPS_CALLOC: p = c->calloc(1, op.size); break;
+      case HB_OPS_ALIGNED: p = c->aligned_alloc((size_t)1 << op.align_log2, op.size); break;
+      case HB_OPS_REALLOC: p = c->realloc(slots[op.slot], op.size); break;
+      case HB_OPS_REALLOC_NEW: p = c->realloc(NULL, op.size); break;
       default: __builtin_unreachable();
     }
   }
@@ -67,8 +67,8 @@ static inline __attribute__((always_inline)) int replay_single(const hb_pass_env
                                                                uint64_t *failed_op,
                                                                int touch_all) {
   const replay_calls calls = calls_of(env->allocator);
-  const hb_cell_op *ops = env->cell->ops;
-  const uint64_t count = env->cell->header->op_count;
+  const hb_ops_op *ops = env->trace->ops;
+  const uint64_t count = env->trace->header->op_count;
   void **slots = env->slots;
   for (uint64_t i = 0; i < count; i++) {
     if (__builtin_expect(replay_op(&calls, &ops[i], slots, i, touch_all) != 0, 0)) {
@@ -111,12 +111,12 @@ typedef struct thread_arg {
 
 static void replay_thread_ops(thread_arg *arg) {
   shared_state *s = arg->shared;
-  const hb_cell_op *ops = s->env->cell->ops;
-  const uint32_t null_slot = s->env->cell->header->slot_count - 1;
+  const hb_ops_op *ops = s->env->trace->ops;
+  const uint32_t null_slot = s->env->trace->header->slot_count - 1;
   const int touch_all = s->env->touch_all;
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
     uint64_t i = s->plan->order[k];
-    const hb_cell_op *op = &ops[i];
+    const hb_ops_op *op = &ops[i];
     uint32_t sequence = s->plan->slot_sequence[i];
     if (sequence & HB_WAIT_FLAG) {
       uint32_t needed = sequence & ~HB_WAIT_FLAG;
@@ -156,9 +156,9 @@ static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t
                           uint64_t *rss_baseline,
                           uint64_t *failed_op) {
   hb_thread_plan plan;
-  if (hb_thread_plan_build(env->cell, &plan) != 0) return -2;
+  if (hb_thread_plan_build(env->trace, &plan) != 0) return -2;
   uint32_t threads = plan.thread_count;
-  size_t done_bytes = env->cell->header->slot_count * sizeof(uint32_t);
+  size_t done_bytes = env->trace->header->slot_count * sizeof(uint32_t);
   size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(thread_arg));
   _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
   char *thread_memory = hb_harness_map(thread_bytes);
@@ -197,7 +197,7 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
   memset(result, 0, sizeof *result);
   uint64_t failed_op = 0;
   int rc;
-  if (env->cell->header->thread_count > 1) {
+  if (env->trace->header->thread_count > 1) {
     rc = replay_threads(env, &result->elapsed_ns, &result->cpu_ns, &result->rss_baseline_bytes,
                         &failed_op);
     if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
@@ -216,7 +216,7 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
   if (rc != 0) {
     result->failure.failed = 1;
     result->failure.op = failed_op;
-    result->failure.size = env->cell->ops[failed_op].size;
+    result->failure.size = env->trace->ops[failed_op].size;
     return -1;
   }
   return 0;

@@ -4,7 +4,7 @@
  * Nothing here replays anything itself: the replay's code does it.
  *   - Time: each iteration is one pass of the replay's timed loop
  *     (hb_timed_pass, bench/worker_timed.c) in this process, over the ops
- *     file the replay's encoder made (hb_cell_encode). The time reported is
+ *     file the replay's encoder made (hb_ops_encode). The time reported is
  *     that pass's own elapsed_ns (manual time), so the slot-table setup and
  *     the frees of blocks the trace leaves live, done between passes, are
  *     not counted. The heap is warm: passes follow each other in one process.
@@ -18,7 +18,7 @@
  *     says why in the result's label.
  */
 #include "families.h"
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "hb_replay.h"
 #include "hb_trace.h"
 #include "worker_pass.h"
@@ -34,8 +34,8 @@
 typedef struct trace_input {
   char name[128];
   int ops_fd;             /* the encoded ops (memfd), inherited by the cell's workers */
-  hb_cell_header header;
-  hb_cell_ops cell;       /* the same ops, mapped here for the timed passes */
+  hb_ops_header header;
+  hb_ops_file ops;        /* the same ops, mapped here for the timed passes */
   uint32_t *live_at_end;  /* slots the trace leaves holding a block */
   uint64_t *live_at_end_bytes; /* their free's size hint (0 for aligned blocks) */
   size_t live_at_end_count;
@@ -63,11 +63,11 @@ static void find_live_at_end(trace_input *t) {
   unsigned char *live = calloc(slots, 1), *aligned = calloc(slots, 1);
   if (!bytes || !live || !aligned) die("out of memory preparing the traces");
   for (uint64_t i = 0; i < t->header.op_count; i++) {
-    const hb_cell_op *op = &t->cell.ops[i];
+    const hb_ops_op *op = &t->ops.ops[i];
     if (op->slot == slots - 1) continue; /* free(NULL) */
-    live[op->slot] = op->kind != HB_CELL_FREE;
+    live[op->slot] = op->kind != HB_OPS_FREE;
     /* The free's size hint: none for a block that was ever aligned. */
-    aligned[op->slot] = hb_cell_stays_aligned(op->kind, aligned[op->slot]);
+    aligned[op->slot] = hb_ops_stays_aligned(op->kind, aligned[op->slot]);
     bytes[op->slot] = aligned[op->slot] ? 0 : op->size;
   }
   free(aligned);
@@ -92,12 +92,12 @@ static void load(const char *path, trace_input *t) {
   hb_error error;
   if (hb_trace_load(path, &trace, &error) != 0) die(error.message);
   snprintf(t->name, sizeof t->name, "%s", trace.name);
-  t->ops_fd = hb_cell_encode(&trace, &t->header, &error);
+  t->ops_fd = hb_ops_encode(&trace, &t->header, &error);
   hb_trace_release(&trace);
   if (t->ops_fd < 0) die(error.message);
   char ops_path[64], why[512];
   snprintf(ops_path, sizeof ops_path, "/proc/self/fd/%d", t->ops_fd);
-  if (hb_cell_map(ops_path, &t->cell, why, sizeof why) != 0) die(why);
+  if (hb_ops_map(ops_path, &t->ops, why, sizeof why) != 0) die(why);
   find_live_at_end(t);
 }
 
@@ -185,7 +185,7 @@ static void bm_trace(hb_gb_state *state, void *context) {
     hb_gbf_drain(state);
     return;
   }
-  hb_pass_env env = {.allocator = b->allocator, .cell = &t->cell, .slots = slots};
+  hb_pass_env env = {.allocator = b->allocator, .trace = &t->ops, .slots = slots};
   char reason[200] = "";
   uint64_t n;
   while (hb_gb_keep_running_batch(state, &n)) {

@@ -47,13 +47,13 @@ static size_t read_log(char lines[][64], size_t max) {
   return n;
 }
 
-static int encode_small_trace(hb_cell_header *header) {
+static int encode_small_trace(hb_ops_header *header) {
   hb_trace trace;
   hb_error error;
   hb_trace_init(&trace, "order", "synthetic");
   hb_trace_push(&trace, (hb_op){.kind = HB_OP_MALLOC, .id = 0, .size = 100}, &error);
   hb_trace_push(&trace, (hb_op){.kind = HB_OP_FREE, .id = 0}, &error);
-  int fd = hb_cell_encode(&trace, header, &error);
+  int fd = hb_ops_encode(&trace, header, &error);
   HB_CHECK(fd >= 0, "encode: %s", error.message);
   hb_trace_release(&trace);
   return fd;
@@ -71,7 +71,7 @@ int main(void) {
     snprintf(infos[a].group, sizeof infos[a].group, "test");
   }
   write_worker(infos[0].worker_path);
-  hb_cell_header header;
+  hb_ops_header header;
   int fd = encode_small_trace(&header);
   if (fd < 0) return hb_test_exit("cell-order");
 

@@ -102,8 +102,8 @@ static void many_threads(const hb_allocator_info *infos, size_t count) {
     hb_trace_push(&trace, (hb_op){.kind = HB_OP_FREE, .thread = (t + 1) % MANY_THREADS, .id = t},
                   &error);
   HB_CHECK(hb_trace_check(&trace, &error) == 0, "many threads: %s", error.message);
-  hb_cell_header header;
-  int fd = hb_cell_encode(&trace, &header, &error);
+  hb_ops_header header;
+  int fd = hb_ops_encode(&trace, &header, &error);
   hb_trace_release(&trace);
   HB_CHECK(fd >= 0, "many threads: encode: %s", error.message);
   if (fd < 0) return;
@@ -134,8 +134,8 @@ int main(void) {
   uint64_t peak_live_bytes;
   HB_CHECK(build_trace(&trace, &peak_live_bytes) == 0, "building the trace");
   hb_error error;
-  hb_cell_header header;
-  int fd = hb_cell_encode(&trace, &header, &error);
+  hb_ops_header header;
+  int fd = hb_ops_encode(&trace, &header, &error);
   HB_CHECK(fd >= 0, "encode: %s", error.message);
   hb_trace_release(&trace);
   if (fd < 0) return hb_test_exit("threads");

@@ -1,8 +1,8 @@
-/* cell_ops.c — the ops file (hb_cell.h): what the encoder writes for a
+/* ops_file.c — the ops file (hb_ops.h): what the encoder writes for a
  * hand-made trace, read back through the worker's mapper, and the mapper
  * refusing files that are not ops files. */
 #define _GNU_SOURCE
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "hb_test.h"
 #include "hb_trace.h"
 
@@ -29,11 +29,11 @@ int main(void) {
   hb_error error;
   HB_CHECK(hb_trace_check(&trace, &error) == 0, "check: %s", error.message);
 
-  hb_cell_header header;
-  int fd = hb_cell_encode(&trace, &header, &error);
+  hb_ops_header header;
+  int fd = hb_ops_encode(&trace, &header, &error);
   hb_trace_release(&trace);
   HB_CHECK(fd >= 0, "encode: %s", error.message);
-  if (fd < 0) return hb_test_exit("cell_ops");
+  if (fd < 0) return hb_test_exit("ops_file");
   HB_CHECK(header.op_count == 7 && header.slot_count == 4 && header.thread_count == 1,
            "header counts");
   HB_CHECK(header.peak_live_bytes == 300 && header.peak_live_op == 2, "peak live %llu at op %llu",
@@ -45,19 +45,19 @@ int main(void) {
 
   char path[64], why[512];
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  hb_cell_ops cell;
-  HB_CHECK(hb_cell_map(path, &cell, why, sizeof why) == 0, "map: %s", why);
-  if (cell.ops) {
-    const hb_cell_op *ops = cell.ops;
-    static const uint8_t kinds[7] = {HB_CELL_MALLOC, HB_CELL_ALIGNED, HB_CELL_REALLOC,
-                                     HB_CELL_FREE,   HB_CELL_FREE,    HB_CELL_FREE,
-                                     HB_CELL_REALLOC_NEW};
+  hb_ops_file mapped;
+  HB_CHECK(hb_ops_map(path, &mapped, why, sizeof why) == 0, "map: %s", why);
+  if (mapped.ops) {
+    const hb_ops_op *ops = mapped.ops;
+    static const uint8_t kinds[7] = {HB_OPS_MALLOC, HB_OPS_ALIGNED, HB_OPS_REALLOC,
+                                     HB_OPS_FREE,   HB_OPS_FREE,    HB_OPS_FREE,
+                                     HB_OPS_REALLOC_NEW};
     for (int i = 0; i < 7; i++) HB_CHECK(ops[i].kind == kinds[i], "op %d kind %u", i, ops[i].kind);
     HB_CHECK(ops[1].align_log2 == 12, "alignment kept");
     HB_CHECK(ops[3].slot == 3 && ops[3].size == 0, "free(NULL) frees the never-used last slot");
     HB_CHECK(ops[4].slot == 1 && ops[4].size == 0, "an aligned block is freed without a hint");
     HB_CHECK(ops[5].slot == 0 && ops[5].size == 200, "a free's hint is the current request");
-    HB_CHECK(memcmp(cell.header, &header, sizeof header) == 0, "the file's header is final");
+    HB_CHECK(memcmp(mapped.header, &header, sizeof header) == 0, "the file's header is final");
   }
 
   /* An alignment no allocator could honour is refused while encoding. */
@@ -65,15 +65,15 @@ int main(void) {
   hb_trace_init(&wild, "wild", "synthetic");
   wild.id_count = 1;
   push(&wild, (hb_op){.kind = HB_OP_ALIGNED, .align_log2 = 40, .id = 0, .size = 8});
-  hb_cell_header wild_header;
-  int wild_fd = hb_cell_encode(&wild, &wild_header, &error);
+  hb_ops_header wild_header;
+  int wild_fd = hb_ops_encode(&wild, &wild_header, &error);
   HB_CHECK(wild_fd < 0 && strstr(error.message, "alignment 2^40"), "wild alignment: %s",
            error.message);
   if (wild_fd >= 0) close(wild_fd);
   hb_trace_release(&wild);
 
   /* Not an ops file: refused with a reason, no crash. */
-  char bad[] = "/tmp/hb-cell-ops-XXXXXX";
+  char bad[] = "/tmp/hb-ops-file-XXXXXX";
   int bad_fd = mkstemp(bad);
   HB_CHECK(bad_fd >= 0, "mkstemp");
   if (bad_fd >= 0) {
@@ -81,12 +81,12 @@ int main(void) {
     memset(junk, 'x', sizeof junk);
     HB_CHECK(write(bad_fd, junk, sizeof junk) == (ssize_t)sizeof junk, "write");
     close(bad_fd);
-    hb_cell_ops refused;
-    HB_CHECK(hb_cell_map(bad, &refused, why, sizeof why) != 0 && strstr(why, bad),
+    hb_ops_file refused;
+    HB_CHECK(hb_ops_map(bad, &refused, why, sizeof why) != 0 && strstr(why, bad),
              "junk refused, naming the file: %s", why);
-    HB_CHECK(hb_cell_map("/nonexistent/ops", &refused, why, sizeof why) != 0, "missing refused");
+    HB_CHECK(hb_ops_map("/nonexistent/ops", &refused, why, sizeof why) != 0, "missing refused");
     unlink(bad);
   }
   close(fd);
-  return hb_test_exit("cell_ops");
+  return hb_test_exit("ops_file");
 }

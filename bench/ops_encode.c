@@ -1,7 +1,7 @@
-/* cell_encode.c — a checked trace -> the ops file workers replay (hb_cell.h).
+/* ops_encode.c — a checked trace -> the ops file workers replay (hb_ops.h).
  * Front end only. */
 #define _GNU_SOURCE
-#include "hb_cell.h"
+#include "hb_ops.h"
 #include "hb_trace.h"
 
 #include <errno.h>
@@ -24,13 +24,13 @@ static int write_all(int fd, const void *buf, size_t len) {
   return 0;
 }
 
-int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *error) {
-  if (trace->thread_count > HB_CELL_MAX_THREADS)
+int hb_ops_encode(const hb_trace *trace, hb_ops_header *header, hb_error *error) {
+  if (trace->thread_count > HB_OPS_MAX_THREADS)
     return hb_fail(error, "%s: %u threads; replay handles at most %d", trace->path,
-                   trace->thread_count, HB_CELL_MAX_THREADS);
+                   trace->thread_count, HB_OPS_MAX_THREADS);
   memset(header, 0, sizeof *header);
   if (error) error->message[0] = 0;
-  memcpy(header->magic, HB_CELL_MAGIC, sizeof header->magic);
+  memcpy(header->magic, HB_OPS_MAGIC, sizeof header->magic);
   header->op_count = trace->op_count;
   header->slot_count = trace->id_count + 1;
   header->thread_count = trace->thread_count;
@@ -42,7 +42,7 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
    * by a size alone). */
   uint8_t *aligned_block = calloc(header->slot_count, 1);
   size_t chunk_ops = 1 << 14;
-  hb_cell_op *chunk = malloc(chunk_ops * sizeof *chunk);
+  hb_ops_op *chunk = malloc(chunk_ops * sizeof *chunk);
   int fd = memfd_create("heapbench-ops", 0); /* no CLOEXEC: workers inherit it */
   if (!block_bytes || !aligned_block || !chunk || fd < 0) {
     free(block_bytes);
@@ -57,25 +57,25 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
   const uint32_t null_slot = header->slot_count - 1;
   for (size_t i = 0; i < trace->op_count && rc == 0; i++) {
     const hb_op *op = &trace->ops[i];
-    hb_cell_op out = {.size = op->size, .slot = op->id, .thread = (uint16_t)op->thread};
+    hb_ops_op out = {.size = op->size, .slot = op->id, .thread = (uint16_t)op->thread};
     switch ((hb_op_kind)op->kind) {
-      case HB_OP_MALLOC: out.kind = HB_CELL_MALLOC; break;
-      case HB_OP_CALLOC: out.kind = HB_CELL_CALLOC; break;
+      case HB_OP_MALLOC: out.kind = HB_OPS_MALLOC; break;
+      case HB_OP_CALLOC: out.kind = HB_OPS_CALLOC; break;
       case HB_OP_ALIGNED:
-        if (op->align_log2 > HB_CELL_MAX_ALIGN_LOG2) {
+        if (op->align_log2 > HB_OPS_MAX_ALIGN_LOG2) {
           rc = hb_fail(error, "%s: op %zu: alignment 2^%u is beyond what replay supports (2^%d)",
-                       trace->path, i, op->align_log2, HB_CELL_MAX_ALIGN_LOG2);
+                       trace->path, i, op->align_log2, HB_OPS_MAX_ALIGN_LOG2);
           continue;
         }
-        out.kind = HB_CELL_ALIGNED;
+        out.kind = HB_OPS_ALIGNED;
         out.align_log2 = op->align_log2;
         break;
       case HB_OP_REALLOC:
-        out.kind = (op->flags & HB_FLAG_FROM_NULL) ? HB_CELL_REALLOC_NEW : HB_CELL_REALLOC;
+        out.kind = (op->flags & HB_FLAG_FROM_NULL) ? HB_OPS_REALLOC_NEW : HB_OPS_REALLOC;
         break;
       case HB_OP_FREE:
       default:
-        out.kind = HB_CELL_FREE;
+        out.kind = HB_OPS_FREE;
         if (op->id == HB_NULL_ID) {
           out.slot = null_slot;
           out.size = 0;
@@ -84,21 +84,21 @@ int hb_cell_encode(const hb_trace *trace, hb_cell_header *header, hb_error *erro
         }
         break;
     }
-    if (out.kind == HB_CELL_FREE) {
+    if (out.kind == HB_OPS_FREE) {
       header->frees++;
       if (out.slot != null_slot) {
         live_bytes -= block_bytes[out.slot];
         block_bytes[out.slot] = 0;
       }
     } else {
-      if (out.kind == HB_CELL_REALLOC) {
+      if (out.kind == HB_OPS_REALLOC) {
         header->reallocs++;
         live_bytes -= block_bytes[out.slot];
       } else {
         header->allocations++;
       }
       block_bytes[out.slot] = out.size;
-      aligned_block[out.slot] = hb_cell_stays_aligned(out.kind, aligned_block[out.slot]);
+      aligned_block[out.slot] = hb_ops_stays_aligned(out.kind, aligned_block[out.slot]);
       live_bytes += out.size;
       if (live_bytes > header->peak_live_bytes) {
         header->peak_live_bytes = live_bytes;
