@@ -1,159 +1,23 @@
-/* cell_run.c — one cell: worker processes started, watched against the
- * time limit, their "key value" output read back into an hb_cell_result.
- * Front end only (the front end never calls an allocator). */
+/* cell_run.c — one cell: worker processes started (child_run.h), watched
+ * against the time limit, their output (hb_worker_protocol.h) read back
+ * into an hb_cell_result. Front end only (the front end never calls an
+ * allocator). */
 #define _GNU_SOURCE
 #include "hb_replay.h"
+#include "hb_worker_protocol.h"
+#include "child_run.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-extern char **environ;
-
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-typedef struct worker_run {
-  int timed_out;
-  int signal;    /* the signal that ended it, 0 if it exited */
-  int exit_code;
-  char *out;     /* stdout, NUL-terminated, malloc'ed */
-  size_t out_len;
-  char err[512]; /* the last line it wrote on stderr */
-} worker_run;
-
-static void append(char **buffer, size_t *len, size_t *capacity, const char *data, size_t n) {
-  if (*len + n + 1 > *capacity) {
-    size_t grown = *capacity ? *capacity : 4096;
-    while (*len + n + 1 > grown) grown *= 2;
-    char *bigger = realloc(*buffer, grown);
-    if (!bigger) return; /* output is cut; parsing says what is missing */
-    *buffer = bigger;
-    *capacity = grown;
-  }
-  memcpy(*buffer + *len, data, n);
-  *len += n;
-  (*buffer)[*len] = 0;
-}
-
-/* Keeps the last complete line of stderr output (falls back to the tail). */
-static void last_line(char *dst, size_t size, const char *text, size_t len) {
-  while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
-  size_t start = len;
-  while (start && text[start - 1] != '\n') start--;
-  size_t n = len - start < size - 1 ? len - start : size - 1;
-  memcpy(dst, text + start, n);
-  dst[n] = 0;
-}
-
-/* Starts `argv` with stdout and stderr on pipes, reads both until they
- * close, killing the process at `deadline_ns` (0 = never). 0, or -1 when
- * the process could not be started (run->err says why). */
-static int run_worker(char *const argv[], uint64_t deadline_ns, worker_run *run) {
-  memset(run, 0, sizeof *run);
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) goto spawn_failed;
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    goto spawn_failed;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (rc != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    errno = rc;
-    goto spawn_failed;
-  }
-
-  size_t out_capacity = 0, err_len = 0, err_capacity = 0;
-  char *err_text = NULL;
-  struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    int timeout_ms = -1;
-    if (deadline_ns) {
-      uint64_t now = now_ns();
-      if (now >= deadline_ns) {
-        kill(pid, SIGKILL);
-        run->timed_out = 1;
-        deadline_ns = 0; /* drain what is left, then reap */
-        continue;
-      }
-      timeout_ms = (int)((deadline_ns - now) / 1000000u) + 1;
-    }
-    int ready = poll(fds, 2, timeout_ms);
-    if (ready < 0 && errno != EINTR) break;
-    for (int k = 0; k < 2 && ready > 0; k++) {
-      if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char chunk[8192];
-      ssize_t n = read(fds[k].fd, chunk, sizeof chunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        close(fds[k].fd);
-        fds[k].fd = -1;
-        open_fds--;
-      } else if (k == 0) {
-        append(&run->out, &run->out_len, &out_capacity, chunk, (size_t)n);
-      } else if (err_len < 65536) {
-        append(&err_text, &err_len, &err_capacity, chunk, (size_t)n);
-      }
-    }
-  }
-  for (int k = 0; k < 2; k++)
-    if (fds[k].fd >= 0) close(fds[k].fd);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status))
-    run->signal = WTERMSIG(status);
-  else
-    run->exit_code = WEXITSTATUS(status);
-  if (err_text) last_line(run->err, sizeof run->err, err_text, err_len);
-  free(err_text);
-  if (!run->out) run->out = calloc(1, 1);
-  return 0;
-
-spawn_failed:
-  snprintf(run->err, sizeof run->err, "cannot start %s: %s", argv[0], strerror(errno));
-  return -1;
-}
-
-/* "SEGV" -> "SIGSEGV"; unknown numbers as "signal N". */
-static void signal_text(int sig, char *text, size_t size) {
-  const char *abbrev = sigabbrev_np(sig);
-  if (abbrev)
-    snprintf(text, size, "SIG%s", abbrev);
-  else
-    snprintf(text, size, "signal %d", sig);
-}
 
 /* The reason a finished run did not produce figures, or NULL when it did
  * (its output starts with "status ok"). */
-static const char *run_problem(const worker_run *run, char *text, size_t size) {
+static const char *run_problem(const hb_child_run *run, char *text, size_t size) {
   if (run->timed_out) return "timeout";
   if (run->signal) {
     char name[32];
-    signal_text(run->signal, name, sizeof name);
+    hb_signal_text(run->signal, name, sizeof name);
     if (run->err[0])
       snprintf(text, size, "failed: %s (%.200s)", name, run->err);
     else
@@ -176,19 +40,6 @@ static const char *run_problem(const worker_run *run, char *text, size_t size) {
   return text;
 }
 
-/* The value of "key N" in a worker's output, or -1 when absent. */
-static int64_t field(const char *out, const char *key) {
-  size_t key_len = strlen(key);
-  for (const char *line = out; *line;) {
-    if (strncmp(line, key, key_len) == 0 && line[key_len] == ' ')
-      return strtoll(line + key_len + 1, NULL, 10);
-    const char *end = strchr(line, '\n');
-    if (!end) break;
-    line = end + 1;
-  }
-  return HB_UNKNOWN;
-}
-
 static int compare_doubles(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -207,19 +58,7 @@ static void progress(const hb_replay_settings *settings, const char *label, cons
 
 static void parse_instrumented(const char *out, hb_cell_result *r) {
   r->instrumented = 1;
-  r->peak_footprint_bytes = field(out, "peak_footprint_bytes");
-  r->footprint_at_peak_live_bytes = field(out, "footprint_at_peak_live_bytes");
-  int64_t stride = field(out, "footprint_poll_stride"), polls = field(out, "footprint_polls");
-  r->footprint_poll_stride = stride > 0 ? (uint64_t)stride : 0;
-  r->footprint_polls = polls > 0 ? (uint64_t)polls : 0;
-  r->footprint_poll_ns = field(out, "footprint_poll_ns");
-  r->allocations = (uint64_t)field(out, "allocations");
-  r->reuses = (uint64_t)field(out, "reuses");
-  r->lifo_reuses = (uint64_t)field(out, "lifo_reuses");
-  r->allocated_bytes = (uint64_t)field(out, "allocated_bytes");
-  r->reused_bytes = field(out, "reused_bytes");
-  r->reuse_distance_median = field(out, "reuse_distance_median");
-  r->reuse_distance_p90 = field(out, "reuse_distance_p90");
+  hb_worker_parse_figures(out, r->figure);
   size_t capacity = 0;
   for (const char *line = out; *line;) {
     const char *next = strchr(line, '\n');
@@ -277,8 +116,8 @@ static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
   r->ops = header->op_count;
   r->peak_live_bytes = header->peak_live_bytes;
   r->peak_live_op = header->peak_live_op;
-  r->peak_rss_bytes = r->peak_footprint_bytes = r->footprint_at_peak_live_bytes = HB_UNKNOWN;
-  r->reused_bytes = r->reuse_distance_median = r->reuse_distance_p90 = HB_UNKNOWN;
+  r->peak_rss_bytes = HB_UNKNOWN;
+  for (int f = 0; f < HB_FIG_COUNT; f++) r->figure[f] = HB_UNKNOWN;
   r->cpu_ns_per_op = -1;
 
   snprintf(c->ops_path, sizeof c->ops_path, "/proc/self/fd/%d", ops_fd);
@@ -310,15 +149,15 @@ static uint64_t cell_time_left(const cell_state *c, const hb_replay_settings *se
 
 /* Runs the cell's worker once (c->pass says which pass); 0, or -1 with the
  * cell stopped and its status set. */
-static int cell_run_worker(cell_state *c, const hb_replay_settings *settings, worker_run *run) {
+static int cell_run_worker(cell_state *c, const hb_replay_settings *settings, hb_child_run *run) {
   char problem[sizeof c->r->status];
-  uint64_t left = cell_time_left(c, settings), start = now_ns();
+  uint64_t left = cell_time_left(c, settings), start = hb_monotonic_ns();
   if (left == 0) {
     snprintf(c->r->status, sizeof c->r->status, "timeout");
     return -1;
   }
-  int rc = run_worker(c->argv, left == UINT64_MAX ? 0 : start + left, run);
-  c->used_ns += now_ns() - start;
+  int rc = hb_child_run_collect(c->argv, left == UINT64_MAX ? 0 : start + left, run);
+  c->used_ns += hb_monotonic_ns() - start;
   if (rc != 0) {
     snprintf(c->r->status, sizeof c->r->status, "failed: %.200s", run->err);
     return -1;
@@ -338,17 +177,19 @@ static void cell_timed_pass(cell_state *c, unsigned k, unsigned repeat,
   char what[64];
   snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
   progress(settings, c->label, what);
-  worker_run run;
+  hb_child_run run;
   if (cell_run_worker(c, settings, &run) != 0) return;
-  int64_t elapsed = field(run.out, "elapsed_ns");
+  int64_t figure[HB_FIG_COUNT];
+  hb_worker_parse_figures(run.out, figure);
+  int64_t elapsed = figure[HB_FIG_ELAPSED_NS];
   if (elapsed < 0) {
     snprintf(r->status, sizeof r->status, "failed: worker output has no elapsed_ns");
     free(run.out);
     return;
   }
   c->ns[k] = r->ops ? (double)elapsed / (double)r->ops : 0;
-  c->rss[k] = (double)field(run.out, "peak_rss_bytes");
-  c->cpu[k] = r->ops ? (double)field(run.out, "cpu_ns") / (double)r->ops : -1;
+  c->rss[k] = (double)figure[HB_FIG_PEAK_RSS_BYTES];
+  c->cpu[k] = r->ops ? (double)figure[HB_FIG_CPU_NS] / (double)r->ops : -1;
   r->repeat_done = k + 1;
   free(run.out);
 }
@@ -381,7 +222,7 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
                (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
     }
     progress(settings, c->label, "instrumented pass");
-    worker_run run;
+    hb_child_run run;
     if (cell_run_worker(c, settings, &run) == 0) {
       parse_instrumented(run.out, r);
       free(run.out);
@@ -427,29 +268,4 @@ void hb_cell_result_release(hb_cell_result *result) {
   free(result->samples);
   result->samples = NULL;
   result->sample_count = 0;
-}
-
-double hb_cell_utilization(const hb_cell_result *r) {
-  if (!r->instrumented || r->peak_footprint_bytes <= 0) return -1;
-  return (double)r->peak_live_bytes / (double)r->peak_footprint_bytes;
-}
-
-double hb_cell_fragmentation(const hb_cell_result *r) {
-  if (!r->instrumented || r->peak_footprint_bytes < 0 || r->peak_live_bytes == 0) return -1;
-  return (double)r->peak_footprint_bytes / (double)r->peak_live_bytes - 1;
-}
-
-double hb_cell_reuse_rate(const hb_cell_result *r) {
-  if (!r->instrumented || r->allocations == 0) return -1;
-  return (double)r->reuses / (double)r->allocations;
-}
-
-double hb_cell_byte_reuse_rate(const hb_cell_result *r) {
-  if (!r->instrumented || r->reused_bytes < 0 || r->allocated_bytes == 0) return -1;
-  return (double)r->reused_bytes / (double)r->allocated_bytes;
-}
-
-double hb_cell_lifo_share(const hb_cell_result *r) {
-  if (!r->instrumented || r->reuses == 0) return -1;
-  return (double)r->lifo_reuses / (double)r->reuses;
 }

@@ -11,6 +11,7 @@
 #define HB_REPLAY_H
 
 #include "hb_ops.h"
+#include "hb_worker_protocol.h"
 #include "hb_workers.h"
 
 #include <stddef.h>
@@ -43,12 +44,7 @@ typedef struct hb_cell_result {
   /* Instrumented pass: valid when `instrumented` is set. */
   int instrumented;
   uint64_t peak_live_bytes, peak_live_op; /* from the trace: always valid */
-  int64_t peak_footprint_bytes, footprint_at_peak_live_bytes;
-  uint64_t footprint_poll_stride, footprint_polls;
-  int64_t footprint_poll_ns; /* time the footprint reads took in all */
-  uint64_t allocations, reuses, lifo_reuses, allocated_bytes;
-  int64_t reused_bytes;
-  int64_t reuse_distance_median, reuse_distance_p90;
+  int64_t figure[HB_FIG_COUNT]; /* its scalar figures, by worker key; HB_UNKNOWN where absent */
   unsigned histogram_count;
   uint64_t histogram_bound[64], histogram_reuses[64];
   hb_growth_sample *samples; /* malloc'ed */
@@ -74,13 +70,6 @@ typedef struct hb_cell_job {
 void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
                   const hb_ops_header *header, const hb_replay_settings *settings);
 void hb_cell_result_release(hb_cell_result *result);
-
-/* Derived figures (docs/METRICS.md); negative when not defined. */
-double hb_cell_utilization(const hb_cell_result *r);
-double hb_cell_fragmentation(const hb_cell_result *r);
-double hb_cell_reuse_rate(const hb_cell_result *r);
-double hb_cell_byte_reuse_rate(const hb_cell_result *r);
-double hb_cell_lifo_share(const hb_cell_result *r);
 
 /* `heapbench replay ARGS...` (argv[0] is "replay"). */
 int hb_replay_command(int argc, char **argv);

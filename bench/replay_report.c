@@ -1,8 +1,10 @@
 /* replay_report.c — the replay's table (stdout) and JSON (docs/JSON.md).
- * Every figure comes from an hb_cell_result; nothing is computed here
- * except the ratios METRICS.md defines (through hb_cell_*). */
+ * Every figure comes from an hb_cell_result; the ratios METRICS.md
+ * defines come from hb_metrics.h. */
 #define _GNU_SOURCE
 #include "replay_report.h"
+
+#include "hb_metrics.h"
 
 #include <errno.h>
 #include <gnu/libc-version.h>
@@ -41,7 +43,7 @@ static void bytes_text(char *text, size_t size, int64_t bytes) {
 }
 
 static void ratio_text(char *text, size_t size, double value, int percent) {
-  if (value < 0)
+  if (isnan(value))
     snprintf(text, size, "-");
   else if (percent)
     snprintf(text, size, "%.1f%%", 100 * value);
@@ -63,7 +65,8 @@ static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
     snprintf(cells[4], CELL_TEXT, "-");
   }
   bytes_text(cells[5], CELL_TEXT, (int64_t)r->peak_live_bytes);
-  bytes_text(cells[6], CELL_TEXT, r->instrumented ? r->peak_footprint_bytes : HB_UNKNOWN);
+  bytes_text(cells[6], CELL_TEXT,
+             r->instrumented ? r->figure[HB_FIG_PEAK_FOOTPRINT_BYTES] : HB_UNKNOWN);
   ratio_text(cells[7], CELL_TEXT, hb_cell_utilization(r), 0);
   bytes_text(cells[8], CELL_TEXT, r->timed ? r->peak_rss_bytes : HB_UNKNOWN);
   ratio_text(cells[9], CELL_TEXT, hb_cell_reuse_rate(r), 1);
@@ -228,38 +231,28 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   }
   fprintf(out, ",\n      \"peak_live_bytes\": %llu, \"peak_live_op\": %llu",
           (unsigned long long)r->peak_live_bytes, (unsigned long long)r->peak_live_op);
-  fputs(",\n      \"peak_footprint_bytes\": ", out);
-  json_int(out, r->instrumented ? r->peak_footprint_bytes : HB_UNKNOWN);
-  fputs(", \"footprint_at_peak_live_bytes\": ", out);
-  json_int(out, r->instrumented ? r->footprint_at_peak_live_bytes : HB_UNKNOWN);
-  fputs(", \"footprint_poll_stride\": ", out);
-  json_int(out, r->instrumented && r->footprint_poll_stride ? (int64_t)r->footprint_poll_stride
-                                                              : HB_UNKNOWN);
-  fputs(", \"footprint_polls\": ", out);
-  json_int(out, r->instrumented && r->footprint_poll_stride ? (int64_t)r->footprint_polls
-                                                              : HB_UNKNOWN);
-  fputs(", \"peak_rss_bytes\": ", out);
+  /* The instrumented pass's figures that the JSON takes as they are. */
+  fputs(",\n     ", out);
+  for (int f = 0; f < HB_FIG_COUNT; f++) {
+    if (!hb_worker_figure_in_json((hb_worker_figure)f)) continue;
+    fprintf(out, " \"%s\": ", hb_worker_figure_key((hb_worker_figure)f));
+    json_int(out, r->instrumented ? r->figure[f] : HB_UNKNOWN);
+    fputc(',', out);
+  }
+  fputs("\n      \"peak_rss_bytes\": ", out);
   json_int(out, r->timed ? r->peak_rss_bytes : HB_UNKNOWN);
-  double utilization = hb_cell_utilization(r), fragmentation = hb_cell_fragmentation(r);
-  double reuse = hb_cell_reuse_rate(r), byte_reuse = hb_cell_byte_reuse_rate(r);
-  double lifo = hb_cell_lifo_share(r);
-  fputs(",\n      \"utilization\": ", out);
-  json_double(out, utilization, utilization >= 0);
-  fputs(", \"fragmentation\": ", out);
-  json_double(out, fragmentation, fragmentation >= -1 && r->instrumented &&
-                                      r->peak_footprint_bytes >= 0 && r->peak_live_bytes > 0);
-  fputs(",\n      \"allocations\": ", out);
-  json_int(out, r->instrumented ? (int64_t)r->allocations : HB_UNKNOWN);
-  fputs(", \"reuses\": ", out);
-  json_int(out, r->instrumented ? (int64_t)r->reuses : HB_UNKNOWN);
-  fputs(", \"reuse_rate\": ", out);
-  json_double(out, reuse, reuse >= 0);
-  fputs(", \"byte_reuse_rate\": ", out);
-  json_double(out, byte_reuse, byte_reuse >= 0);
-  fputs(",\n      \"reuse_distance_median\": ", out);
-  json_int(out, r->instrumented ? r->reuse_distance_median : HB_UNKNOWN);
-  fputs(", \"reuse_distance_p90\": ", out);
-  json_int(out, r->instrumented ? r->reuse_distance_p90 : HB_UNKNOWN);
+  const struct {
+    const char *key;
+    double value;
+  } ratios[] = {
+      {"utilization", hb_cell_utilization(r)},   {"fragmentation", hb_cell_fragmentation(r)},
+      {"reuse_rate", hb_cell_reuse_rate(r)},     {"byte_reuse_rate", hb_cell_byte_reuse_rate(r)},
+      {"lifo_share", hb_cell_lifo_share(r)},
+  };
+  for (size_t k = 0; k < sizeof ratios / sizeof ratios[0]; k++) {
+    fprintf(out, ", \"%s\": ", ratios[k].key);
+    json_double(out, ratios[k].value, 1);
+  }
   fputs(", \"reuse_distance_histogram\": ", out);
   if (!r->instrumented) {
     fputs("null", out);
@@ -270,8 +263,6 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
               (unsigned long long)r->histogram_reuses[k]);
     fputc(']', out);
   }
-  fputs(", \"lifo_share\": ", out);
-  json_double(out, lifo, lifo >= 0);
   fputs(",\n      \"heap_growth\": ", out);
   if (!r->instrumented) {
     fputs("null", out);

@@ -112,14 +112,13 @@ static int replay(int argc, char **argv) {
       print_failure(&result.failure);
     } else {
       hb_out("status ok\n");
-      hb_out("ops %llu\n", (unsigned long long)trace.header->op_count);
-      hb_out("elapsed_ns %llu\n", (unsigned long long)result.elapsed_ns);
-      hb_out("cpu_ns %llu\n", (unsigned long long)result.cpu_ns);
+      hb_out_figure(HB_FIG_OPS, trace.header->op_count);
+      hb_out_figure(HB_FIG_ELAPSED_NS, result.elapsed_ns);
+      hb_out_figure(HB_FIG_CPU_NS, result.cpu_ns);
       if (result.rss_baseline_bytes && maxrss_bytes)
-        hb_out("peak_rss_bytes %llu\n",
-               (unsigned long long)(maxrss_bytes > result.rss_baseline_bytes
-                                        ? maxrss_bytes - result.rss_baseline_bytes
-                                        : 0));
+        hb_out_figure(HB_FIG_PEAK_RSS_BYTES, maxrss_bytes > result.rss_baseline_bytes
+                                                 ? maxrss_bytes - result.rss_baseline_bytes
+                                                 : 0);
     }
   } else {
     hb_instrumented_pass(&env);

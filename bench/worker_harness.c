@@ -46,6 +46,10 @@ void hb_out(const char *format, ...) {
   out_used += (size_t)len;
 }
 
+void hb_out_figure(hb_worker_figure figure, uint64_t value) {
+  hb_out("%s %llu\n", hb_worker_figure_key(figure), (unsigned long long)value);
+}
+
 /* ---- Harness memory ---- */
 static uint64_t harness_bytes;
 

@@ -493,22 +493,21 @@ static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k) {
 static void report(void) {
   const hb_ops_header *h = S.env->trace->header;
   hb_out("status ok\n");
-  hb_out("ops %llu\n", (unsigned long long)h->op_count);
-  hb_out("peak_live_bytes %llu\n", (unsigned long long)h->peak_live_bytes);
-  hb_out("peak_live_op %llu\n", (unsigned long long)h->peak_live_op);
+  hb_out_figure(HB_FIG_OPS, h->op_count);
+  hb_out_figure(HB_FIG_PEAK_LIVE_BYTES, h->peak_live_bytes);
+  hb_out_figure(HB_FIG_PEAK_LIVE_OP, h->peak_live_op);
   if (S.footprint_known) {
-    hb_out("peak_footprint_bytes %llu\n", (unsigned long long)S.peak_footprint_bytes);
-    hb_out("footprint_at_peak_live_bytes %llu\n",
-           (unsigned long long)S.footprint_at_peak_live_bytes);
-    hb_out("footprint_poll_stride %llu\n", (unsigned long long)S.max_poll_stride);
-    hb_out("footprint_polls %llu\n", (unsigned long long)S.polls);
-    hb_out("footprint_poll_ns %llu\n", (unsigned long long)S.poll_ns);
+    hb_out_figure(HB_FIG_PEAK_FOOTPRINT_BYTES, S.peak_footprint_bytes);
+    hb_out_figure(HB_FIG_FOOTPRINT_AT_PEAK_LIVE_BYTES, S.footprint_at_peak_live_bytes);
+    hb_out_figure(HB_FIG_FOOTPRINT_POLL_STRIDE, S.max_poll_stride);
+    hb_out_figure(HB_FIG_FOOTPRINT_POLLS, S.polls);
+    hb_out_figure(HB_FIG_FOOTPRINT_POLL_NS, S.poll_ns);
   }
-  hb_out("allocations %llu\n", (unsigned long long)S.allocations);
-  hb_out("reuses %llu\n", (unsigned long long)S.reuses);
-  hb_out("lifo_reuses %llu\n", (unsigned long long)S.lifo_reuses);
-  hb_out("allocated_bytes %llu\n", (unsigned long long)S.allocated_bytes);
-  if (!S.byte_reuse_lost) hb_out("reused_bytes %llu\n", (unsigned long long)S.reused_bytes);
+  hb_out_figure(HB_FIG_ALLOCATIONS, S.allocations);
+  hb_out_figure(HB_FIG_REUSES, S.reuses);
+  hb_out_figure(HB_FIG_LIFO_REUSES, S.lifo_reuses);
+  hb_out_figure(HB_FIG_ALLOCATED_BYTES, S.allocated_bytes);
+  if (!S.byte_reuse_lost) hb_out_figure(HB_FIG_REUSED_BYTES, S.reused_bytes);
   if (S.reuses) {
     /* Histogram first: selection reorders the array. */
     uint64_t buckets[65] = {0};
@@ -521,8 +520,8 @@ static void report(void) {
       if (buckets[k]) hb_out("reuse_distance_bucket %llu %llu\n", 1ull << k, (unsigned long long)buckets[k]);
     uint64_t median = select_kth(S.distances, S.reuses, (S.reuses - 1) / 2);
     uint64_t p90 = select_kth(S.distances, S.reuses, (S.reuses * 9 + 9) / 10 - 1);
-    hb_out("reuse_distance_median %llu\n", (unsigned long long)median);
-    hb_out("reuse_distance_p90 %llu\n", (unsigned long long)p90);
+    hb_out_figure(HB_FIG_REUSE_DISTANCE_MEDIAN, median);
+    hb_out_figure(HB_FIG_REUSE_DISTANCE_P90, p90);
   }
   for (uint64_t k = 0; k < S.sample_count; k++) {
     const sample *s = &S.samples[k];

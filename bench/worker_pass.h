@@ -11,6 +11,7 @@
 
 #include "hb_allocator.h"
 #include "hb_ops.h"
+#include "hb_worker_protocol.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -56,8 +57,11 @@ uint64_t hb_cpu_ns(void); /* CLOCK_PROCESS_CPUTIME_ID */
 int hb_peak_rss_reset(void);
 uint64_t hb_peak_rss_bytes(void);
 
-/* ---- Output (worker.c): "key value" lines on stdout, no stdio ---- */
+/* ---- Output (worker_harness.c): hb_worker_protocol.h's lines on stdout,
+ * through a fixed buffer and write(2), no stdio ---- */
 void hb_out(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* "KEY value", KEY as HB_WORKER_FIGURES names it. */
+void hb_out_figure(hb_worker_figure figure, uint64_t value);
 void hb_out_flush(void);
 
 /* ---- Passes ---- */

@@ -18,12 +18,14 @@
  *     says why in the result's label.
  */
 #include "families.h"
+#include "hb_metrics.h"
 #include "hb_ops.h"
 #include "hb_replay.h"
 #include "hb_trace.h"
 #include "worker_pass.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +139,9 @@ static void free_live_at_end(const hb_allocator *a, const trace_input *t, void *
     a->free(slots[t->live_at_end[i]], t->live_at_end_bytes[i]);
 }
 
+/* A measured figure as a double; NaN for HB_UNKNOWN. */
+static double known(int64_t figure) { return figure < 0 ? NAN : (double)figure; }
+
 static void report_cell(hb_gb_state *state, trace_bench *b) {
   if (!b->worker) {
     hb_gb_set_label(state, "counters: no worker runs this allocator");
@@ -165,13 +170,13 @@ static void report_cell(hb_gb_state *state, trace_bench *b) {
       {"reuse_rate", hb_cell_reuse_rate(r)},
       {"byte_reuse_rate", hb_cell_byte_reuse_rate(r)},
       {"lifo_share", hb_cell_lifo_share(r)},
-      {"reuse_distance_median", (double)r->reuse_distance_median},
-      {"peak_footprint_bytes", (double)r->peak_footprint_bytes},
+      {"reuse_distance_median", known(r->figure[HB_FIG_REUSE_DISTANCE_MEDIAN])},
+      {"peak_footprint_bytes", known(r->figure[HB_FIG_PEAK_FOOTPRINT_BYTES])},
       {"peak_live_bytes", (double)r->peak_live_bytes},
   };
-  /* Negative: not defined or not measured (docs/METRICS.md): left out. */
+  /* NaN: not defined or not measured (docs/METRICS.md): left out. */
   for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
-    if (figures[i].value >= 0)
+    if (!isnan(figures[i].value))
       hb_gb_counter(state, figures[i].name, figures[i].value, HB_GB_COUNTER_PLAIN);
 }
 

@@ -91,10 +91,10 @@ int main(void) {
   for (int a = 0; a < 2; a++) {
     HB_CHECK(strcmp(results[a].status, "ok") == 0 && results[a].timed &&
                  results[a].repeat_done == 3 && results[a].instrumented &&
-                 results[a].ns_per_op == 500 && results[a].peak_footprint_bytes == 8192,
+                 results[a].ns_per_op == 500 && results[a].figure[HB_FIG_PEAK_FOOTPRINT_BYTES] == 8192,
              "%s: status %s, %u passes, %.1f ns/op, footprint %lld", infos[a].name,
              results[a].status, results[a].repeat_done, results[a].ns_per_op,
-             (long long)results[a].peak_footprint_bytes);
+             (long long)results[a].figure[HB_FIG_PEAK_FOOTPRINT_BYTES]);
     hb_cell_result_release(&results[a]);
   }
 

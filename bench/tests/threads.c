@@ -10,6 +10,7 @@
  * slot not yet filled — so "ok" on every allocator, with the figures the
  * trace implies, is the check.
  */
+#include "hb_metrics.h"
 #include "hb_replay.h"
 #include "hb_test.h"
 #include "hb_trace.h"

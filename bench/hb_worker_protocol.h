@@ -1,0 +1,72 @@
+/* hb_worker_protocol.h — what a worker prints and the front end reads
+ * back: "key value" lines on stdout. The first line is "status ok" or
+ * "status failed: <reason>"; a scalar figure is "KEY N" (N a non-negative
+ * integer; a figure the pass could not measure is left out, never made
+ * up). Two kinds of line repeat:
+ *
+ *   reuse_distance_bucket BOUND COUNT        (instrumented pass)
+ *   sample OP LIVE FOOTPRINT|- RSS           (instrumented pass, heap growth)
+ *
+ * Every scalar key is named once, in HB_WORKER_FIGURES: the workers print
+ * with hb_out_figure() (worker_pass.h), cell_run.c parses a worker's output
+ * into an array indexed by the same list, and the JSON writer takes the
+ * figures marked JSON from it under the same names (docs/JSON.md).
+ */
+#ifndef HB_WORKER_PROTOCOL_H
+#define HB_WORKER_PROTOCOL_H
+
+#include <stdint.h>
+
+/* X(ID, key, json): json is 1 when the figure goes to the JSON as it is. */
+#define HB_WORKER_FIGURES(X)                                                          \
+  /* Both passes. */                                                                  \
+  X(OPS, "ops", 0)                                                                    \
+  /* The timed pass. */                                                               \
+  X(ELAPSED_NS, "elapsed_ns", 0)         /* wall time of the replay */                \
+  X(CPU_NS, "cpu_ns", 0)                 /* CPU time of the process during it */      \
+  X(PEAK_RSS_BYTES, "peak_rss_bytes", 0) /* VmHWM beyond the RSS before it */         \
+  /* The instrumented pass (docs/METRICS.md defines each). */                         \
+  X(PEAK_LIVE_BYTES, "peak_live_bytes", 0)                                            \
+  X(PEAK_LIVE_OP, "peak_live_op", 0)                                                  \
+  X(PEAK_FOOTPRINT_BYTES, "peak_footprint_bytes", 1)                                  \
+  X(FOOTPRINT_AT_PEAK_LIVE_BYTES, "footprint_at_peak_live_bytes", 1)                  \
+  X(FOOTPRINT_POLL_STRIDE, "footprint_poll_stride", 1)                                \
+  X(FOOTPRINT_POLLS, "footprint_polls", 1)                                            \
+  X(FOOTPRINT_POLL_NS, "footprint_poll_ns", 0)                                        \
+  X(ALLOCATIONS, "allocations", 1)                                                    \
+  X(REUSES, "reuses", 1)                                                              \
+  X(LIFO_REUSES, "lifo_reuses", 0)                                                    \
+  X(ALLOCATED_BYTES, "allocated_bytes", 0)                                            \
+  X(REUSED_BYTES, "reused_bytes", 0)                                                  \
+  X(REUSE_DISTANCE_MEDIAN, "reuse_distance_median", 1)                                \
+  X(REUSE_DISTANCE_P90, "reuse_distance_p90", 1)
+
+typedef enum hb_worker_figure {
+#define HB_FIGURE_ENUM(id, key, json) HB_FIG_##id,
+  HB_WORKER_FIGURES(HB_FIGURE_ENUM)
+#undef HB_FIGURE_ENUM
+  HB_FIG_COUNT
+} hb_worker_figure;
+
+static inline const char *hb_worker_figure_key(hb_worker_figure figure) {
+  static const char *const keys[HB_FIG_COUNT] = {
+#define HB_FIGURE_KEY(id, key, json) key,
+      HB_WORKER_FIGURES(HB_FIGURE_KEY)
+#undef HB_FIGURE_KEY
+  };
+  return keys[figure];
+}
+
+static inline int hb_worker_figure_in_json(hb_worker_figure figure) {
+  static const unsigned char json[HB_FIG_COUNT] = {
+#define HB_FIGURE_JSON(id, key, in_json) in_json,
+      HB_WORKER_FIGURES(HB_FIGURE_JSON)
+#undef HB_FIGURE_JSON
+  };
+  return json[figure];
+}
+
+/* Front end: every scalar figure of a worker's output, -1 where absent. */
+void hb_worker_parse_figures(const char *out, int64_t figures[HB_FIG_COUNT]);
+
+#endif
