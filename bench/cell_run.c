@@ -7,6 +7,7 @@
 #include "hb_worker_protocol.h"
 #include "child_run.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,15 +46,24 @@ static int compare_doubles(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The median (sorts `values`); NaN when any value is NaN. */
 static double median_of(double *values, unsigned n) {
+  for (unsigned k = 0; k < n; k++)
+    if (isnan(values[k])) return NAN;
   qsort(values, n, sizeof *values, compare_doubles);
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
-static void progress(const hb_replay_settings *settings, const char *label, const char *what) {
-  if (!settings->progress) return;
-  fprintf(stderr, "\r\033[K%s: %s", label, what);
-  fflush(stderr);
+/* The progress line: rewritten in place on a terminal (progress 1); in a
+ * log (progress 2), only the lines that say a cell is done. */
+static void progress(const hb_replay_settings *settings, const char *label, const char *what,
+                     int cell_done) {
+  if (settings->progress == 1) {
+    fprintf(stderr, "\r\033[K%s: %s", label, what);
+    fflush(stderr);
+  } else if (settings->progress == 2 && cell_done) {
+    fprintf(stderr, "heapbench replay: %s: %s\n", label, what);
+  }
 }
 
 static void parse_instrumented(const char *out, hb_cell_result *r) {
@@ -90,20 +100,40 @@ static void parse_instrumented(const char *out, hb_cell_result *r) {
   }
 }
 
+/* The per-pass figures of one kind of replay, until the medians are taken. */
+typedef struct speed_passes {
+  double *ns, *cpu, *faults; /* per op, per op, per replay; [repeat] */
+  unsigned count;            /* passes that reported this kind */
+} speed_passes;
+
 /* One cell while its trace's cells run side by side (hb_cells_run). */
 typedef struct cell_state {
   hb_cell_result *r;
   const char *label;
   char worker_path[sizeof ((hb_allocator_info *)0)->worker_path];
   char name[sizeof ((hb_allocator_info *)0)->name];
-  char pass[16], touch[16], budget[32], ops_path[64];
-  char *argv[13];
+  char pass[16], touch[16], budget[32], ops_path[64], speed[8], warmup[16];
+  char *argv[17];
   uint64_t used_ns; /* wall time of this cell's workers so far, against the limit */
-  double *ns, *rss, *cpu;
+  speed_passes cold, warm;
+  double *rss;
 } cell_state;
 
 /* A cell whose status is no longer "ok" runs no more passes. */
 static int cell_stopped(const cell_state *c) { return strcmp(c->r->status, "ok") != 0; }
+
+static int speed_passes_init(speed_passes *p, unsigned repeat) {
+  p->ns = calloc(repeat, sizeof *p->ns);
+  p->cpu = calloc(repeat, sizeof *p->cpu);
+  p->faults = calloc(repeat, sizeof *p->faults);
+  return p->ns && p->cpu && p->faults ? 0 : -1;
+}
+
+static void speed_passes_release(speed_passes *p) {
+  free(p->ns);
+  free(p->cpu);
+  free(p->faults);
+}
 
 static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
                        const hb_ops_header *header, const hb_replay_settings *settings) {
@@ -118,26 +148,27 @@ static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
   r->peak_live_op = header->peak_live_op;
   r->peak_rss_bytes = HB_UNKNOWN;
   for (int f = 0; f < HB_FIG_COUNT; f++) r->figure[f] = HB_UNKNOWN;
-  r->cpu_ns_per_op = -1;
 
+  static const char *const speed_names[] = HB_SPEED_NAMES;
   snprintf(c->ops_path, sizeof c->ops_path, "/proc/self/fd/%d", ops_fd);
   snprintf(c->worker_path, sizeof c->worker_path, "%s", job->allocator->worker_path);
   snprintf(c->name, sizeof c->name, "%s", job->allocator->name);
   snprintf(c->pass, sizeof c->pass, "timed");
   snprintf(c->touch, sizeof c->touch, "%s", settings->touch_all ? "all" : "first-byte");
   snprintf(c->budget, sizeof c->budget, "2000");
-  char *argv[] = {c->worker_path, "replay", "--allocator", c->name,  "--ops", c->ops_path,
-                  "--pass",       c->pass,  "--touch",     c->touch, "--poll-budget-ms",
+  snprintf(c->speed, sizeof c->speed, "%s", speed_names[settings->speed]);
+  snprintf(c->warmup, sizeof c->warmup, "%u", settings->warmup);
+  char *argv[] = {c->worker_path, "replay",   "--allocator", c->name,    "--ops",
+                  c->ops_path,    "--pass",   c->pass,       "--touch",  c->touch,
+                  "--speed",      c->speed,   "--warmup",    c->warmup,  "--poll-budget-ms",
                   c->budget,      NULL};
+  _Static_assert(sizeof argv == sizeof c->argv, "argv fits");
   memcpy(c->argv, argv, sizeof argv);
 
   unsigned repeat = settings->repeat ? settings->repeat : 1;
-  c->ns = calloc(repeat, sizeof *c->ns);
   c->rss = calloc(repeat, sizeof *c->rss);
-  c->cpu = calloc(repeat, sizeof *c->cpu);
-  if (!c->ns || !c->rss || !c->cpu) {
+  if (!c->rss || speed_passes_init(&c->cold, repeat) || speed_passes_init(&c->warm, repeat))
     snprintf(r->status, sizeof r->status, "failed: out of memory in the front end");
-  }
 }
 
 /* Time left to the cell under the limit, in ns; UINT64_MAX without one. */
@@ -171,45 +202,71 @@ static int cell_run_worker(cell_state *c, const hb_replay_settings *settings, hb
   return 0;
 }
 
+/* Keeps one replay's figures as pass k of its kind; 0, or -1 when the
+ * worker did not report the wall time it must have. */
+static int keep_replay(speed_passes *p, unsigned k, const int64_t *figure, hb_worker_figure elapsed,
+                       hb_worker_figure cpu, hb_worker_figure faults, uint64_t ops) {
+  if (figure[elapsed] < 0) return -1;
+  double per_op = ops ? 1.0 / (double)ops : 0;
+  p->ns[k] = (double)figure[elapsed] * per_op;
+  p->cpu[k] = figure[cpu] >= 0 ? (double)figure[cpu] * per_op : NAN;
+  p->faults[k] = figure[faults] >= 0 ? (double)figure[faults] : NAN;
+  p->count = k + 1;
+  return 0;
+}
+
 static void cell_timed_pass(cell_state *c, unsigned k, unsigned repeat,
                             const hb_replay_settings *settings) {
   hb_cell_result *r = c->r;
   char what[64];
   snprintf(what, sizeof what, "timed pass %u/%u", k + 1, repeat);
-  progress(settings, c->label, what);
+  progress(settings, c->label, what, 0);
   hb_child_run run;
   if (cell_run_worker(c, settings, &run) != 0) return;
   int64_t figure[HB_FIG_COUNT];
   hb_worker_parse_figures(run.out, figure);
-  int64_t elapsed = figure[HB_FIG_ELAPSED_NS];
-  if (elapsed < 0) {
+  free(run.out);
+  if (settings->speed != HB_SPEED_WARM &&
+      keep_replay(&c->cold, k, figure, HB_FIG_ELAPSED_NS, HB_FIG_CPU_NS, HB_FIG_MINOR_FAULTS,
+                  r->ops) != 0) {
     snprintf(r->status, sizeof r->status, "failed: worker output has no elapsed_ns");
-    free(run.out);
     return;
   }
-  c->ns[k] = r->ops ? (double)elapsed / (double)r->ops : 0;
+  if (settings->speed != HB_SPEED_COLD &&
+      keep_replay(&c->warm, k, figure, HB_FIG_WARM_ELAPSED_NS, HB_FIG_WARM_CPU_NS,
+                  HB_FIG_WARM_MINOR_FAULTS, r->ops) != 0) {
+    snprintf(r->status, sizeof r->status, "failed: worker output has no warm_elapsed_ns");
+    return;
+  }
   c->rss[k] = (double)figure[HB_FIG_PEAK_RSS_BYTES];
-  c->cpu[k] = r->ops ? (double)figure[HB_FIG_CPU_NS] / (double)r->ops : -1;
   r->repeat_done = k + 1;
-  free(run.out);
+}
+
+/* The medians of one kind of replay, when every pass reported it. */
+static void speed_finish(hb_speed *speed, speed_passes *p, unsigned repeat) {
+  if (p->count != repeat || repeat == 0) return;
+  speed->pass_ns_per_op = malloc(repeat * sizeof *speed->pass_ns_per_op);
+  if (!speed->pass_ns_per_op) return;
+  memcpy(speed->pass_ns_per_op, p->ns, repeat * sizeof *p->ns);
+  speed->measured = 1;
+  speed->ns_per_op_min = speed->ns_per_op_max = p->ns[0];
+  for (unsigned k = 1; k < repeat; k++) {
+    if (p->ns[k] < speed->ns_per_op_min) speed->ns_per_op_min = p->ns[k];
+    if (p->ns[k] > speed->ns_per_op_max) speed->ns_per_op_max = p->ns[k];
+  }
+  speed->ns_per_op = median_of(p->ns, repeat);
+  speed->cpu_ns_per_op = median_of(p->cpu, repeat); /* NaN if any pass lacked it */
+  speed->minor_faults = median_of(p->faults, repeat);
 }
 
 /* The medians of the timed passes, then the instrumented pass. */
 static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings *settings) {
   hb_cell_result *r = c->r;
   if (r->repeat_done == repeat && r->ops) {
-    r->timed = 1;
-    r->pass_ns_per_op = malloc(repeat * sizeof *r->pass_ns_per_op);
-    if (r->pass_ns_per_op) memcpy(r->pass_ns_per_op, c->ns, repeat * sizeof *c->ns);
-    r->ns_per_op_min = r->ns_per_op_max = c->ns[0];
-    for (unsigned k = 1; k < repeat; k++) {
-      if (c->ns[k] < r->ns_per_op_min) r->ns_per_op_min = c->ns[k];
-      if (c->ns[k] > r->ns_per_op_max) r->ns_per_op_max = c->ns[k];
-    }
-    r->ns_per_op = median_of(c->ns, repeat);
-    r->ops_per_sec = r->ns_per_op > 0 ? 1e9 / r->ns_per_op : 0;
-    r->peak_rss_bytes = (int64_t)median_of(c->rss, repeat);
-    r->cpu_ns_per_op = median_of(c->cpu, repeat);
+    speed_finish(&r->cold, &c->cold, repeat);
+    speed_finish(&r->warm, &c->warm, repeat);
+    double rss = median_of(c->rss, repeat);
+    r->peak_rss_bytes = r->cold.measured && rss >= 0 ? (int64_t)rss : HB_UNKNOWN;
   }
   if (!cell_stopped(c)) {
     snprintf(c->pass, sizeof c->pass, "instrumented");
@@ -221,16 +278,17 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
       snprintf(c->budget, sizeof c->budget, "%llu",
                (unsigned long long)(left_ms / 4 < 2000 ? left_ms / 4 : 2000));
     }
-    progress(settings, c->label, "instrumented pass");
+    progress(settings, c->label, "instrumented pass", 0);
     hb_child_run run;
     if (cell_run_worker(c, settings, &run) == 0) {
       parse_instrumented(run.out, r);
       free(run.out);
     }
   }
-  free(c->ns);
+  progress(settings, c->label, r->status, 1);
   free(c->rss);
-  free(c->cpu);
+  speed_passes_release(&c->cold);
+  speed_passes_release(&c->warm);
 }
 
 void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
@@ -263,8 +321,9 @@ void hb_cell_run(const hb_allocator_info *allocator, int ops_fd, const hb_ops_he
 }
 
 void hb_cell_result_release(hb_cell_result *result) {
-  free(result->pass_ns_per_op);
-  result->pass_ns_per_op = NULL;
+  free(result->cold.pass_ns_per_op);
+  free(result->warm.pass_ns_per_op);
+  result->cold.pass_ns_per_op = result->warm.pass_ns_per_op = NULL;
   free(result->samples);
   result->samples = NULL;
   result->sample_count = 0;

@@ -3,8 +3,8 @@
  * in docs/METRICS.md, written as a table and as docs/JSON.md.
  *
  * A cell is one (trace, allocator) pair: `repeat` timed passes, each in a
- * fresh worker process, then one instrumented pass in a process of its
- * own. The cells of a trace take turns, pass by pass (hb_cells_run). A cell that crashes, runs out of time or gets NULL from its
+ * fresh worker process that times a cold and a warm replay of the trace,
+ * then one instrumented pass in a process of its own. The cells of a trace take turns, pass by pass (hb_cells_run). A cell that crashes, runs out of time or gets NULL from its
  * allocator is reported as such; the other cells still run.
  */
 #ifndef HB_REPLAY_H
@@ -19,28 +19,38 @@
 
 typedef struct hb_replay_settings {
   unsigned repeat;       /* timed passes per cell */
+  unsigned warmup;       /* untimed replays between the cold and the warm one */
+  hb_speed_kind speed;   /* which replays of a timed pass are reported */
   double time_limit_sec; /* per cell, all passes together; 0 = none */
-  int touch_all;         /* write whole new blocks, not just their first byte */
-  int progress;          /* progress line on stderr */
+  int touch_all;         /* timed passes: write whole new blocks, not just their first byte */
+  int progress;          /* 1: a progress line on stderr (a terminal); 2: a line per cell */
 } hb_replay_settings;
 
 #define HB_UNKNOWN (-1) /* an int64_t figure that was not measured */
 
 typedef struct hb_growth_sample {
   uint64_t op, live_bytes;
-  int64_t footprint_bytes, rss_bytes; /* HB_UNKNOWN when not measured */
+  int64_t footprint_bytes, resident_bytes; /* HB_UNKNOWN when not measured */
 } hb_growth_sample;
+
+/* The speed of one kind of replay (cold or warm) over a cell's timed
+ * passes. Valid when `measured` is set: every pass reported it. */
+typedef struct hb_speed {
+  int measured;
+  double ns_per_op, ns_per_op_min, ns_per_op_max; /* median, fastest, slowest pass */
+  double cpu_ns_per_op;   /* median CPU time per op; NaN when unknown */
+  double minor_faults;    /* median page faults of the replay */
+  double *pass_ns_per_op; /* each pass, in run order (repeat_done); malloc'ed */
+} hb_speed;
 
 typedef struct hb_cell_result {
   char status[320]; /* "ok", "timeout", "failed: <reason>" */
   uint64_t ops;
-  /* Timed passes: valid when `timed` is set. */
-  int timed;
-  unsigned repeat_done;
-  double ns_per_op, ns_per_op_min, ns_per_op_max, ops_per_sec;
-  double *pass_ns_per_op; /* each timed pass, in run order (repeat_done); malloc'ed */
-  double cpu_ns_per_op;    /* median CPU time per op; < 0 when unknown */
-  int64_t peak_rss_bytes;
+  /* Timed passes. */
+  unsigned repeat_done; /* timed passes that completed */
+  hb_speed cold;        /* the first replay of each pass, in its fresh process */
+  hb_speed warm;        /* the replay after the cold one and the warm-ups */
+  int64_t peak_rss_bytes; /* median over the cold replays; HB_UNKNOWN when not measured */
   /* Instrumented pass: valid when `instrumented` is set. */
   int instrumented;
   uint64_t peak_live_bytes, peak_live_op; /* from the trace: always valid */

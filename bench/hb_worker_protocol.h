@@ -21,13 +21,18 @@
 #define HB_WORKER_FIGURES(X)                                                          \
   /* Both passes. */                                                                  \
   X(OPS, "ops", 0)                                                                    \
-  /* The timed pass. */                                                               \
-  X(ELAPSED_NS, "elapsed_ns", 0)         /* wall time of the replay */                \
+  /* The timed pass: its cold replay, then its warm one (worker_timed.c). */          \
+  X(ELAPSED_NS, "elapsed_ns", 0)         /* wall time of the cold replay */           \
   X(CPU_NS, "cpu_ns", 0)                 /* CPU time of the process during it */      \
+  X(MINOR_FAULTS, "minor_faults", 0)     /* page faults of the process during it */   \
   X(PEAK_RSS_BYTES, "peak_rss_bytes", 0) /* VmHWM beyond the RSS before it */         \
+  X(WARM_ELAPSED_NS, "warm_elapsed_ns", 0)                                            \
+  X(WARM_CPU_NS, "warm_cpu_ns", 0)                                                    \
+  X(WARM_MINOR_FAULTS, "warm_minor_faults", 0)                                        \
   /* The instrumented pass (docs/METRICS.md defines each). */                         \
   X(PEAK_LIVE_BYTES, "peak_live_bytes", 0)                                            \
   X(PEAK_LIVE_OP, "peak_live_op", 0)                                                  \
+  X(PEAK_RESIDENT_BYTES, "peak_resident_bytes", 1)                                    \
   X(PEAK_FOOTPRINT_BYTES, "peak_footprint_bytes", 1)                                  \
   X(FOOTPRINT_AT_PEAK_LIVE_BYTES, "footprint_at_peak_live_bytes", 1)                  \
   X(FOOTPRINT_POLL_STRIDE, "footprint_poll_stride", 1)                                \
@@ -65,6 +70,11 @@ static inline int hb_worker_figure_in_json(hb_worker_figure figure) {
   };
   return json[figure];
 }
+
+/* `--speed` of the timed pass: which of its replays are timed and
+ * reported (docs/METRICS.md, "Cold and warm"). */
+typedef enum hb_speed_kind { HB_SPEED_BOTH = 0, HB_SPEED_COLD, HB_SPEED_WARM } hb_speed_kind;
+#define HB_SPEED_NAMES {"both", "cold", "warm"}
 
 /* Front end: every scalar figure of a worker's output, -1 where absent. */
 void hb_worker_parse_figures(const char *out, int64_t figures[HB_FIG_COUNT]);

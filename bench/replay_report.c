@@ -2,6 +2,7 @@
  * Every figure comes from an hb_cell_result; the ratios METRICS.md
  * defines come from hb_metrics.h. */
 #define _GNU_SOURCE
+#define HB_JSON_SCHEMA_VERSION "2" /* docs/JSON.md */
 #include "replay_report.h"
 
 #include "hb_metrics.h"
@@ -16,13 +17,10 @@
 #include <unistd.h>
 
 /* ---- Table ---- */
-enum { COLUMNS = 11, CELL_TEXT = 352 };
+enum { COLUMNS = 13, CELL_TEXT = 352 };
 
-static const char *const headings[COLUMNS] = {
-    "trace", "allocator", "ops", "ns/op", "Mops/s", "peak live", "peak footprint",
-    "util", "peak RSS", "reuse", "status"};
 /* Text columns are left-aligned, figures right-aligned. */
-static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
 
 static void bytes_text(char *text, size_t size, int64_t bytes) {
   if (bytes < 0) {
@@ -42,44 +40,113 @@ static void bytes_text(char *text, size_t size, int64_t bytes) {
     snprintf(text, size, "%.1f %s", value, units[unit]);
 }
 
-static void ratio_text(char *text, size_t size, double value, int percent) {
+static void percent_text(char *text, size_t size, double value) {
   if (isnan(value))
     snprintf(text, size, "-");
-  else if (percent)
-    snprintf(text, size, "%.1f%%", 100 * value);
   else
-    snprintf(text, size, "%.3f", value);
+    snprintf(text, size, "%.1f%%", 100 * value);
+}
+
+/* "41.2 ±5%": the median and the farthest pass from it. */
+static void speed_text(char *text, size_t size, const hb_speed *speed, unsigned passes) {
+  if (!speed->measured) {
+    snprintf(text, size, "-");
+    return;
+  }
+  double spread = speed->ns_per_op_max - speed->ns_per_op;
+  if (speed->ns_per_op - speed->ns_per_op_min > spread)
+    spread = speed->ns_per_op - speed->ns_per_op_min;
+  int digits = speed->ns_per_op < 100 ? 1 : 0;
+  if (passes < 2 || !(speed->ns_per_op > 0))
+    snprintf(text, size, "%.*f", digits, speed->ns_per_op);
+  else
+    snprintf(text, size, "%.*f ±%.0f%%", digits, speed->ns_per_op,
+             100 * spread / speed->ns_per_op);
+}
+
+/* "0.62x (0.58-0.66)", "no clear difference", or "1.03x (few passes)". */
+static void ratio_cell_text(char *text, size_t size, const hb_ratio *ratio) {
+  if (isnan(ratio->ratio))
+    snprintf(text, size, "-");
+  else if (isnan(ratio->low))
+    snprintf(text, size, "%.2fx (few passes)", ratio->ratio);
+  else if (!ratio->significant)
+    snprintf(text, size, "no clear difference");
+  else
+    snprintf(text, size, "%.2fx (%.2f-%.2f)", ratio->ratio, ratio->low, ratio->high);
+}
+
+static void flags_text(char *text, size_t size, unsigned flags) {
+  size_t used = 0;
+  text[0] = 0;
+  for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
+    if (flags & (1u << bit)) {
+      int n = snprintf(text + used, size - used, "%s%s", used ? "," : "", hb_flag_name(bit));
+      if (n < 0 || (size_t)n >= size - used) break;
+      used += (size_t)n;
+    }
+}
+
+const hb_cell_result *hb_report_result(const hb_replay_report *rep, size_t t, size_t a) {
+  return &rep->results[t * rep->chosen_count + a];
+}
+
+/* The result of trace t's baseline cell, or NULL when there is none. */
+static const hb_cell_result *baseline_of(const hb_replay_report *rep, size_t t) {
+  return rep->baseline < rep->chosen_count ? hb_report_result(rep, t, rep->baseline) : NULL;
+}
+
+hb_ratio hb_report_ratio(const hb_replay_report *rep, size_t t, size_t a, int warm) {
+  const hb_cell_result *r = hb_report_result(rep, t, a), *base = baseline_of(rep, t);
+  hb_ratio none = {.ratio = NAN, .low = NAN, .high = NAN, .significant = 0};
+  if (!base || a == rep->baseline) return none;
+  return warm ? hb_speed_ratio(&r->warm, &base->warm, r->repeat_done, base->repeat_done)
+              : hb_speed_ratio(&r->cold, &base->cold, r->repeat_done, base->repeat_done);
 }
 
 static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
                       char cells[COLUMNS][CELL_TEXT]) {
-  const hb_cell_result *r = &rep->results[t * rep->chosen_count + a];
+  const hb_cell_result *r = hb_report_result(rep, t, a);
   snprintf(cells[0], CELL_TEXT, "%s", rep->traces[t].name);
   snprintf(cells[1], CELL_TEXT, "%s", rep->infos[rep->chosen[a]].name);
   snprintf(cells[2], CELL_TEXT, "%llu", (unsigned long long)r->ops);
-  if (r->timed) {
-    snprintf(cells[3], CELL_TEXT, "%.1f", r->ns_per_op);
-    snprintf(cells[4], CELL_TEXT, "%.2f", r->ops_per_sec / 1e6);
-  } else {
-    snprintf(cells[3], CELL_TEXT, "-");
-    snprintf(cells[4], CELL_TEXT, "-");
+  speed_text(cells[3], CELL_TEXT, &r->cold, r->repeat_done);
+  speed_text(cells[4], CELL_TEXT, &r->warm, r->repeat_done);
+  for (int warm = 0; warm < 2; warm++) {
+    char *cell = cells[warm ? 5 : 6];
+    if (a == rep->baseline) {
+      snprintf(cell, CELL_TEXT, "%s", (warm ? r->warm.measured : r->cold.measured) ? "baseline" : "-");
+    } else {
+      hb_ratio ratio = hb_report_ratio(rep, t, a, warm);
+      ratio_cell_text(cell, CELL_TEXT, &ratio);
+    }
   }
-  bytes_text(cells[5], CELL_TEXT, (int64_t)r->peak_live_bytes);
-  bytes_text(cells[6], CELL_TEXT,
-             r->instrumented ? r->figure[HB_FIG_PEAK_FOOTPRINT_BYTES] : HB_UNKNOWN);
-  ratio_text(cells[7], CELL_TEXT, hb_cell_utilization(r), 0);
-  bytes_text(cells[8], CELL_TEXT, r->timed ? r->peak_rss_bytes : HB_UNKNOWN);
-  ratio_text(cells[9], CELL_TEXT, hb_cell_reuse_rate(r), 1);
-  snprintf(cells[10], CELL_TEXT, "%s", r->status);
+  bytes_text(cells[7], CELL_TEXT, (int64_t)r->peak_live_bytes);
+  bytes_text(cells[8], CELL_TEXT,
+             r->instrumented ? r->figure[HB_FIG_PEAK_RESIDENT_BYTES] : HB_UNKNOWN);
+  percent_text(cells[9], CELL_TEXT, hb_cell_utilization(r));
+  percent_text(cells[10], CELL_TEXT, hb_cell_reuse_rate(r));
+  flags_text(cells[11], CELL_TEXT, hb_cell_flags(r));
+  snprintf(cells[12], CELL_TEXT, "%s", r->status);
 }
 
 void hb_report_table(FILE *out, const hb_replay_report *rep) {
+  const char *baseline =
+      rep->baseline < rep->chosen_count ? rep->infos[rep->chosen[rep->baseline]].name : NULL;
+  char warm_vs[96], cold_vs[96];
+  snprintf(warm_vs, sizeof warm_vs, "warm vs %s", baseline ? baseline : "baseline");
+  snprintf(cold_vs, sizeof cold_vs, "cold vs %s", baseline ? baseline : "baseline");
+  const char *headings[COLUMNS] = {"trace", "allocator", "ops", "cold ns/op", "warm ns/op",
+                                   warm_vs, cold_vs, "peak live", "peak resident", "util",
+                                   "reuse", "flags", "status"};
   size_t width[COLUMNS];
   for (int c = 0; c < COLUMNS; c++) width[c] = strlen(headings[c]);
   char cells[COLUMNS][CELL_TEXT];
+  unsigned shown_flags = 0;
   for (size_t t = 0; t < rep->trace_count; t++)
     for (size_t a = 0; a < rep->chosen_count; a++) {
       row_texts(rep, t, a, cells);
+      shown_flags |= hb_cell_flags(hb_report_result(rep, t, a));
       for (int c = 0; c < COLUMNS - 1; c++)
         if (strlen(cells[c]) > width[c]) width[c] = strlen(cells[c]);
     }
@@ -91,16 +158,30 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
   for (size_t t = 0; t < rep->trace_count; t++)
     for (size_t a = 0; a < rep->chosen_count; a++) {
       row_texts(rep, t, a, cells);
-      for (int c = 0; c < COLUMNS; c++)
-        fprintf(out, "%s%*s", c ? "  " : "", left_aligned[c] ? -(int)width[c] : (int)width[c],
-                cells[c]);
+      for (int c = 0; c < COLUMNS; c++) {
+        /* "±" is two bytes and one column wide. */
+        int pad = (int)width[c] + (strstr(cells[c], "\u00b1") ? 1 : 0);
+        fprintf(out, "%s%*s", c ? "  " : "", left_aligned[c] ? -pad : pad, cells[c]);
+      }
       fputc('\n', out);
     }
+  unsigned repeat = rep->settings->repeat;
   fprintf(out,
-          "\nns/op: median of %u timed passes, each in a fresh process. peak footprint: as the\n"
-          "allocator reports it; util = peak live / peak footprint; reuse = allocations placed\n"
-          "at a freed block's address. Definitions: docs/METRICS.md.\n",
-          rep->settings->repeat);
+          "\ncold: the first replay in a fresh process (start-up and first page faults included);\n"
+          "warm: the same trace replayed again in that process after freeing what was left\n"
+          "(a heap in steady state). ns/op: median of %u timed pass%s, ± the farthest pass from it.\n",
+          repeat, repeat == 1 ? "" : "es");
+  if (baseline)
+    fprintf(out,
+            "vs %s: ratio of median ns/op (above 1: slower than %s) with its 95%% interval;\n"
+            "\"no clear difference\" when the interval holds 1.\n",
+            baseline, baseline);
+  fprintf(out,
+          "peak resident: what the kernel held at the peak, every allocated byte written;\n"
+          "util = peak live / peak resident; reuse = allocations placed at a freed block's address.\n");
+  for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
+    if (shown_flags & (1u << bit)) fprintf(out, "%s: %s.\n", hb_flag_name(bit), hb_flag_legend(bit));
+  fprintf(out, "Definitions: docs/METRICS.md.\n");
 }
 
 /* ---- JSON ---- */
@@ -189,10 +270,69 @@ static void write_machine(FILE *out, const hb_replay_report *rep) {
   fputs("\n  },\n", out);
 }
 
+/* One kind of speed: PREFIXns_per_op, _min, _max, ops_per_sec, cpu, passes, faults. */
+static void write_speed(FILE *out, const char *prefix, const hb_speed *speed, unsigned passes) {
+  int m = speed->measured;
+  fprintf(out, "\"%sns_per_op\": ", prefix);
+  json_double(out, speed->ns_per_op, m);
+  fprintf(out, ", \"%sns_per_op_min\": ", prefix);
+  json_double(out, speed->ns_per_op_min, m);
+  fprintf(out, ", \"%sns_per_op_max\": ", prefix);
+  json_double(out, speed->ns_per_op_max, m);
+  fprintf(out, ", \"%sops_per_sec\": ", prefix);
+  json_double(out, speed->ns_per_op > 0 ? 1e9 / speed->ns_per_op : NAN, m);
+  fprintf(out, ", \"%scpu_ns_per_op\": ", prefix);
+  json_double(out, speed->cpu_ns_per_op, m);
+  fprintf(out, ", \"%sminor_faults\": ", prefix);
+  json_double(out, speed->minor_faults, m);
+  fprintf(out, ", \"%sns_per_op_passes\": ", prefix);
+  if (!m || !speed->pass_ns_per_op) {
+    fputs("null", out);
+  } else {
+    fputc('[', out);
+    for (unsigned k = 0; k < passes; k++) {
+      fputs(k ? ", " : "", out);
+      json_double(out, speed->pass_ns_per_op[k], 1);
+    }
+    fputc(']', out);
+  }
+}
+
+static void write_interval(FILE *out, const char *key, const hb_ratio *ratio) {
+  fprintf(out, ", \"%s\": ", key);
+  if (isnan(ratio->low)) {
+    fputs("null", out);
+    return;
+  }
+  fputc('[', out);
+  json_double(out, ratio->low, 1);
+  fputs(", ", out);
+  json_double(out, ratio->high, 1);
+  fputc(']', out);
+}
+
+static void write_ratio_to_baseline(FILE *out, const hb_replay_report *rep, size_t t, size_t a) {
+  const hb_cell_result *base = baseline_of(rep, t);
+  if (!base || a == rep->baseline || (!base->cold.measured && !base->warm.measured)) {
+    fputs("null", out);
+    return;
+  }
+  hb_ratio cold = hb_report_ratio(rep, t, a, 0), warm = hb_report_ratio(rep, t, a, 1);
+  fputs("{\"baseline\": ", out);
+  json_string(out, rep->infos[rep->chosen[rep->baseline]].name);
+  fputs(", \"ns_per_op\": ", out);
+  json_double(out, cold.ratio, 1);
+  write_interval(out, "ci95", &cold);
+  fprintf(out, ", \"significant\": %s, \"warm_ns_per_op\": ", cold.significant ? "true" : "false");
+  json_double(out, warm.ratio, 1);
+  write_interval(out, "warm_ci95", &warm);
+  fprintf(out, ", \"warm_significant\": %s}", warm.significant ? "true" : "false");
+}
+
 static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a) {
   const hb_replay_trace *trace = &rep->traces[t];
   const hb_allocator_info *info = &rep->infos[rep->chosen[a]];
-  const hb_cell_result *r = &rep->results[t * rep->chosen_count + a];
+  const hb_cell_result *r = hb_report_result(rep, t, a);
   fputs("    {\n      \"trace\": ", out);
   json_string(out, trace->name);
   fputs(", \"trace_path\": ", out);
@@ -207,28 +347,20 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   json_string(out, info->group);
   fputs(",\n      \"status\": ", out);
   json_string(out, r->status);
-  fprintf(out, ", \"ops\": %llu, \"repeat\": %u,\n", (unsigned long long)r->ops, r->repeat_done);
-  fputs("      \"ns_per_op\": ", out);
-  json_double(out, r->ns_per_op, r->timed);
-  fputs(", \"ns_per_op_min\": ", out);
-  json_double(out, r->ns_per_op_min, r->timed);
-  fputs(", \"ns_per_op_max\": ", out);
-  json_double(out, r->ns_per_op_max, r->timed);
-  fputs(", \"ops_per_sec\": ", out);
-  json_double(out, r->ops_per_sec, r->timed);
-  fputs(", \"cpu_ns_per_op\": ", out);
-  json_double(out, r->cpu_ns_per_op, r->timed && r->cpu_ns_per_op >= 0);
-  fputs(", \"ns_per_op_passes\": ", out);
-  if (!r->timed || !r->pass_ns_per_op) {
-    fputs("null", out);
-  } else {
-    fputc('[', out);
-    for (unsigned k = 0; k < r->repeat_done; k++) {
-      fputs(k ? ", " : "", out);
-      json_double(out, r->pass_ns_per_op[k], 1);
+  fprintf(out, ", \"ops\": %llu, \"repeat\": %u,\n      ", (unsigned long long)r->ops,
+          r->repeat_done);
+  write_speed(out, "", &r->cold, r->repeat_done);
+  fputs(",\n      ", out);
+  write_speed(out, "warm_", &r->warm, r->repeat_done);
+  fputs(",\n      \"flags\": [", out);
+  unsigned flags = hb_cell_flags(r);
+  for (unsigned bit = 0, n = 0; bit < HB_FLAG_COUNT; bit++)
+    if (flags & (1u << bit)) {
+      fputs(n++ ? ", " : "", out);
+      json_string(out, hb_flag_name(bit));
     }
-    fputc(']', out);
-  }
+  fputs("],\n      \"ratio_to_baseline\": ", out);
+  write_ratio_to_baseline(out, rep, t, a);
   fprintf(out, ",\n      \"peak_live_bytes\": %llu, \"peak_live_op\": %llu",
           (unsigned long long)r->peak_live_bytes, (unsigned long long)r->peak_live_op);
   /* The instrumented pass's figures that the JSON takes as they are. */
@@ -240,13 +372,16 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
     fputc(',', out);
   }
   fputs("\n      \"peak_rss_bytes\": ", out);
-  json_int(out, r->timed ? r->peak_rss_bytes : HB_UNKNOWN);
+  json_int(out, r->peak_rss_bytes);
   const struct {
     const char *key;
     double value;
   } ratios[] = {
-      {"utilization", hb_cell_utilization(r)},   {"fragmentation", hb_cell_fragmentation(r)},
-      {"reuse_rate", hb_cell_reuse_rate(r)},     {"byte_reuse_rate", hb_cell_byte_reuse_rate(r)},
+      {"utilization", hb_cell_utilization(r)},
+      {"fragmentation", hb_cell_fragmentation(r)},
+      {"reported_utilization", hb_cell_reported_utilization(r)},
+      {"reuse_rate", hb_cell_reuse_rate(r)},
+      {"byte_reuse_rate", hb_cell_byte_reuse_rate(r)},
       {"lifo_share", hb_cell_lifo_share(r)},
   };
   for (size_t k = 0; k < sizeof ratios / sizeof ratios[0]; k++) {
@@ -273,8 +408,8 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
       fprintf(out, "%s\n        {\"op\": %llu, \"live_bytes\": %llu, \"footprint_bytes\": ",
               k ? "," : "", (unsigned long long)s->op, (unsigned long long)s->live_bytes);
       json_int(out, s->footprint_bytes);
-      fputs(", \"rss_bytes\": ", out);
-      json_int(out, s->rss_bytes);
+      fputs(", \"resident_bytes\": ", out);
+      json_int(out, s->resident_bytes);
       fputc('}', out);
     }
     fputs(r->sample_count ? "\n      ]" : "]", out);
@@ -285,11 +420,18 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
 int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
-  fputs("{\n  \"schema_version\": 1,\n  \"tool\": \"heapbench " HB_VERSION "\",\n  \"label\": ", out);
+  fputs("{\n  \"schema_version\": " HB_JSON_SCHEMA_VERSION ",\n  \"tool\": \"heapbench " HB_VERSION "\",\n  \"label\": ", out);
   json_string(out, rep->label ? rep->label : host);
   fputs(",\n", out);
   write_machine(out, rep);
-  fprintf(out, "  \"settings\": {\"repeat\": %u, \"time_limit_sec\": ", rep->settings->repeat);
+  static const char *const speed_names[] = HB_SPEED_NAMES;
+  fprintf(out, "  \"settings\": {\"repeat\": %u, \"warmup\": %u, \"speed\": \"%s\", \"baseline\": ",
+          rep->settings->repeat, rep->settings->warmup, speed_names[rep->settings->speed]);
+  if (rep->baseline < rep->chosen_count)
+    json_string(out, rep->infos[rep->chosen[rep->baseline]].name);
+  else
+    fputs("null", out);
+  fputs(", \"time_limit_sec\": ", out);
   json_double(out, rep->settings->time_limit_sec, 1);
   fputs(", \"touch\": ", out);
   json_string(out, rep->settings->touch_all ? "all" : "first-byte");

@@ -3,6 +3,7 @@
 #ifndef HB_REPLAY_REPORT_H
 #define HB_REPLAY_REPORT_H
 
+#include "hb_metrics.h"
 #include "hb_replay.h"
 
 #include <stdio.h>
@@ -25,7 +26,13 @@ typedef struct hb_replay_report {
   const hb_replay_trace *traces;
   size_t trace_count;
   const hb_cell_result *results; /* [trace * chosen_count + allocator] */
+  size_t baseline; /* index into chosen of the allocator ratios are taken to; chosen_count: none */
 } hb_replay_report;
+
+/* The result of trace t on chosen allocator a. */
+const hb_cell_result *hb_report_result(const hb_replay_report *report, size_t t, size_t a);
+/* Its speed (cold or warm) relative to the baseline's on the same trace. */
+hb_ratio hb_report_ratio(const hb_replay_report *report, size_t t, size_t a, int warm);
 
 void hb_report_table(FILE *out, const hb_replay_report *report);
 /* Writes the JSON to `out` (opened by the caller before the run, so an

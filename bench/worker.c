@@ -7,10 +7,11 @@
  *                              description, tab-separated
  *   hb-worker-GROUP replay --allocator NAME --ops FILE
  *                   --pass timed|instrumented [--touch first-byte|all]
+ *                   [--speed both|cold|warm] [--warmup N]
  *                   [--poll-budget-ms N]
  *                              one pass over an ops file (hb_ops.h);
- *                              "key value" lines on stdout, the first
- *                              "status ok" or "status failed: <reason>"
+ *                              its figures on stdout as
+ *                              hb_worker_protocol.h defines them
  *
  * Exit status: 0 when the pass ran (whatever its status line says), 2 for
  * bad arguments or an unreadable ops file. A crash is the front end's to
@@ -42,11 +43,12 @@ static int list_allocators(void) {
 static const char *program = "hb-worker";
 
 static int usage(void) {
-  char text[512];
+  char text[640];
   int len = snprintf(text, sizeof text,
                      "usage: %s --list\n"
                      "       %s replay --allocator NAME --ops FILE --pass timed|instrumented"
-                     " [--touch first-byte|all] [--poll-budget-ms N]\n",
+                     " [--touch first-byte|all] [--speed both|cold|warm] [--warmup N]"
+                     " [--poll-budget-ms N]\n",
                      program, program);
   if (len > 0) (void)!write(STDERR_FILENO, text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
   return 2;
@@ -70,7 +72,7 @@ static void print_failure(const hb_pass_failure *failure) {
 
 static int replay(int argc, char **argv) {
   const char *allocator_name = NULL, *ops_path = NULL, *pass = NULL, *touch = "first-byte";
-  const char *budget_ms = "2000";
+  const char *budget_ms = "2000", *speed = "both", *warmup = "0";
   for (int i = 1; i < argc; i++) {
     const char **target = NULL;
     if (strcmp(argv[i], "--allocator") == 0) target = &allocator_name;
@@ -78,6 +80,8 @@ static int replay(int argc, char **argv) {
     else if (strcmp(argv[i], "--pass") == 0) target = &pass;
     else if (strcmp(argv[i], "--touch") == 0) target = &touch;
     else if (strcmp(argv[i], "--poll-budget-ms") == 0) target = &budget_ms;
+    else if (strcmp(argv[i], "--speed") == 0) target = &speed;
+    else if (strcmp(argv[i], "--warmup") == 0) target = &warmup;
     if (!target || i + 1 >= argc) return usage();
     *target = argv[++i];
   }
@@ -86,9 +90,15 @@ static int replay(int argc, char **argv) {
   if (!timed && strcmp(pass, "instrumented") != 0) return usage();
   int touch_all = strcmp(touch, "all") == 0;
   if (!touch_all && strcmp(touch, "first-byte") != 0) return usage();
+  hb_speed_kind speed_kind = strcmp(speed, "cold") == 0   ? HB_SPEED_COLD
+                             : strcmp(speed, "warm") == 0 ? HB_SPEED_WARM
+                                                          : HB_SPEED_BOTH;
+  if (speed_kind == HB_SPEED_BOTH && strcmp(speed, "both") != 0) return usage();
   char *end;
   unsigned long long budget = strtoull(budget_ms, &end, 10);
   if (*end || end == budget_ms) return usage();
+  unsigned long warmups = strtoul(warmup, &end, 10);
+  if (*end || end == warmup || warmups > 1000) return usage();
 
   char why[512];
   const hb_allocator *allocator = hb_allocator_find(allocator_name);
@@ -103,22 +113,27 @@ static int replay(int argc, char **argv) {
   if (!slots) return fail_setup("cannot map the slot table");
 
   hb_pass_env env = {.allocator = allocator, .trace = &trace, .slots = slots, .touch_all = touch_all,
+                     .speed = speed_kind, .warmup = (unsigned)warmups,
                      .poll_budget_ns = budget * 1000000ull};
   if (timed) {
     hb_timed_result result;
-    int rc = hb_timed_pass(&env, &result);
-    uint64_t maxrss_bytes = hb_peak_rss_bytes();
-    if (rc != 0) {
+    if (hb_timed_pass(&env, &result) != 0) {
       print_failure(&result.failure);
     } else {
       hb_out("status ok\n");
       hb_out_figure(HB_FIG_OPS, trace.header->op_count);
-      hb_out_figure(HB_FIG_ELAPSED_NS, result.elapsed_ns);
-      hb_out_figure(HB_FIG_CPU_NS, result.cpu_ns);
-      if (result.rss_baseline_bytes && maxrss_bytes)
-        hb_out_figure(HB_FIG_PEAK_RSS_BYTES, maxrss_bytes > result.rss_baseline_bytes
-                                                 ? maxrss_bytes - result.rss_baseline_bytes
-                                                 : 0);
+      if (speed_kind != HB_SPEED_WARM) {
+        hb_out_figure(HB_FIG_ELAPSED_NS, result.cold.elapsed_ns);
+        hb_out_figure(HB_FIG_CPU_NS, result.cold.cpu_ns);
+        hb_out_figure(HB_FIG_MINOR_FAULTS, result.cold.minor_faults);
+        if (result.rss_baseline_bytes && result.cold_peak_rss_bytes)
+          hb_out_figure(HB_FIG_PEAK_RSS_BYTES, result.cold_peak_rss_bytes);
+      }
+      if (speed_kind != HB_SPEED_COLD) {
+        hb_out_figure(HB_FIG_WARM_ELAPSED_NS, result.warm.elapsed_ns);
+        hb_out_figure(HB_FIG_WARM_CPU_NS, result.warm.cpu_ns);
+        hb_out_figure(HB_FIG_WARM_MINOR_FAULTS, result.warm.minor_faults);
+      }
     }
   } else {
     hb_instrumented_pass(&env);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +95,11 @@ uint64_t hb_current_rss_bytes(void) {
  * "5" to clear_refs. getrusage's ru_maxrss cannot serve: across exec it
  * keeps the parent's peak, and posix_spawn's child shares the parent's
  * memory until exec. */
+uint64_t hb_minor_faults(void) {
+  struct rusage usage;
+  return getrusage(RUSAGE_SELF, &usage) == 0 ? (uint64_t)usage.ru_minflt : 0;
+}
+
 int hb_peak_rss_reset(void) {
   int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -132,3 +138,54 @@ uint64_t hb_cpu_ns(void) {
 }
 
 /* ---- Commands ---- */
+
+/* ---- Blocks the trace leaves live ---- */
+int hb_leftovers_find(const hb_ops_file *trace, hb_leftovers *left) {
+  const hb_ops_header *h = trace->header;
+  memset(left, 0, sizeof *left);
+  /* Per slot: 0 free, else 1 + the hint. Scratch, unmapped below. */
+  size_t state_bytes = h->slot_count * sizeof(uint64_t);
+  size_t aligned_bytes = h->slot_count;
+  uint64_t *state = hb_harness_map(state_bytes);
+  unsigned char *aligned = hb_harness_map(aligned_bytes);
+  if (!state || !aligned) {
+    hb_harness_unmap(state, state_bytes);
+    hb_harness_unmap(aligned, aligned_bytes);
+    return -1;
+  }
+  uint64_t live = 0;
+  for (uint64_t i = 0; i < h->op_count; i++) {
+    const hb_ops_op *op = &trace->ops[i];
+    if (op->slot == h->slot_count - 1) continue; /* free(NULL) */
+    if (op->kind == HB_OPS_FREE) {
+      live -= state[op->slot] != 0;
+      state[op->slot] = 0;
+      continue;
+    }
+    aligned[op->slot] = (unsigned char)hb_ops_stays_aligned(op->kind, aligned[op->slot]);
+    live += state[op->slot] == 0;
+    state[op->slot] = 1 + (aligned[op->slot] ? 0 : op->size);
+  }
+  left->slot_bytes = live * sizeof *left->slot;
+  left->hint_bytes = live * sizeof *left->hint;
+  left->slot = hb_harness_map(left->slot_bytes);
+  left->hint = hb_harness_map(left->hint_bytes);
+  int rc = left->slot && left->hint ? 0 : -1;
+  for (uint32_t s = 0; rc == 0 && s + 1 < h->slot_count; s++)
+    if (state[s]) {
+      left->slot[left->count] = s;
+      left->hint[left->count++] = state[s] - 1;
+    }
+  hb_harness_unmap(state, state_bytes);
+  hb_harness_unmap(aligned, aligned_bytes);
+  return rc;
+}
+
+void hb_leftovers_free(const hb_leftovers *left, const hb_allocator *allocator, void **slots) {
+  for (uint64_t k = 0; k < left->count; k++) allocator->free(slots[left->slot[k]], left->hint[k]);
+}
+
+void hb_leftovers_release(hb_leftovers *left) {
+  hb_harness_unmap(left->slot, left->slot_bytes);
+  hb_harness_unmap(left->hint, left->hint_bytes);
+}

@@ -4,8 +4,12 @@
  *
  * Every structure here lives in harness memory (mmap, sized before the
  * pass from the trace's op counts) so the allocator under test sees only
- * the trace's own calls. Bookkeeping per op:
+ * the trace's own calls. Every allocated byte is written (a realloc: the
+ * part it added), as a program would, so the resident figures count every
+ * page the allocator handed out. Bookkeeping per op:
  *   - live bytes (sum of requested sizes of live blocks);
+ *   - the resident set (the kernel's peak mark, reset at the start, and
+ *     /proc/self/statm at each heap-growth sample), less harness memory;
  *   - the footprint the allocator reports (stat HB_STAT_FOOTPRINT_BYTES),
  *     polled after every op, or every `stride` ops when polling would cost
  *     more than the budget the front end gives (the stride is reported);
@@ -90,7 +94,7 @@ typedef struct freed_block {
 } freed_block;
 
 typedef struct sample {
-  uint64_t op, live_bytes, footprint_bytes, rss_bytes;
+  uint64_t op, live_bytes, footprint_bytes, resident_bytes;
   int footprint_known;
 } sample;
 
@@ -111,6 +115,8 @@ static struct state {
   sample *samples;
   uint64_t sample_count;
   uint64_t rss_baseline_bytes, harness_baseline_bytes;
+  int peak_known; /* the kernel's peak mark could be reset, and read */
+  uint64_t peak_resident_bytes;
 
   u64map freed_by_address; /* -> freed_block index */
   u64map newest_by_size;   /* -> freed_block index, top of that size's stack */
@@ -126,6 +132,20 @@ static struct state {
   int byte_reuse_lost; /* more freed address space than MAX_CHUNKS covers */
 } S;
 
+/* ---- The resident peak ----
+ * The kernel's peak mark (VmHWM) less what the process held before the
+ * pass and the harness memory mapped since. The harness maps bitmap
+ * chunks as the pass goes; so that none of them is subtracted from a peak
+ * it came after, each mapping ends a segment: the peak so far is taken,
+ * and the mark is reset for the next. */
+static void resident_checkpoint(void) {
+  if (!S.peak_known) return;
+  uint64_t peak = hb_peak_rss_bytes();
+  uint64_t own = S.rss_baseline_bytes + (hb_harness_mapped_bytes() - S.harness_baseline_bytes);
+  if (peak == 0) S.peak_known = 0;
+  if (peak > own && peak - own > S.peak_resident_bytes) S.peak_resident_bytes = peak - own;
+}
+
 /* ---- Byte reuse: the granule bitmap ---- */
 static uint64_t *chunk_bits(uint64_t chunk, int create) {
   uint64_t at = map_find(&S.chunk_of, chunk);
@@ -135,7 +155,9 @@ static uint64_t *chunk_bits(uint64_t chunk, int create) {
     S.byte_reuse_lost = 1;
     return NULL;
   }
+  resident_checkpoint();
   uint64_t *bits = hb_harness_map(CHUNK_WORDS * sizeof(uint64_t));
+  if (S.peak_known && hb_peak_rss_reset() != 0) S.peak_known = 0;
   if (!bits) {
     S.byte_reuse_lost = 1;
     return NULL;
@@ -312,17 +334,17 @@ static void after_op(uint64_t i, uint64_t allocated_bytes) {
     uint64_t own = S.rss_baseline_bytes + harness;
     S.samples[S.sample_count++] = (sample){
         .op = i, .live_bytes = S.live_bytes, .footprint_bytes = S.footprint_bytes,
-        .rss_bytes = rss > own ? rss - own : 0, .footprint_known = S.footprint_known};
+        .resident_bytes = rss > own ? rss - own : 0, .footprint_known = S.footprint_known};
   }
 }
 
 /* ---- One op, with its bookkeeping ---- */
-static void touch(void *p, uint64_t size, uint64_t index) {
-  if (!p || size == 0) return;
-  if (S.env->touch_all)
-    memset(p, (int)(index & 0xff), size);
-  else
-    *(volatile char *)p = (char)index;
+/* Writes bytes [from, size) of a block, as a program that uses all it
+ * asked for would, so that the resident figures count every page the
+ * allocator handed out (a realloc writes only the part it added: the
+ * allocator moved or kept the rest). */
+static void touch(void *p, uint64_t from, uint64_t size, uint64_t index) {
+  if (p && size > from) memset((char *)p + from, (int)(index & 0xff), size - from);
 }
 
 static int instrumented_op(uint64_t i) {
@@ -330,6 +352,7 @@ static int instrumented_op(uint64_t i) {
   const hb_ops_op *op = &S.env->trace->ops[i];
   void **slots = S.env->slots;
   void *p = NULL, *old;
+  uint64_t touched_from = 0;
   switch (op->kind) {
     case HB_OPS_FREE:
       old = slots[op->slot];
@@ -355,6 +378,7 @@ static int instrumented_op(uint64_t i) {
         note_free(old, S.block_bytes[op->slot], i);
       }
       S.live_bytes -= S.block_bytes[op->slot];
+      touched_from = S.block_bytes[op->slot];
       goto placed;
     default: return -1;
   }
@@ -365,7 +389,7 @@ static int instrumented_op(uint64_t i) {
   }
   note_allocation(p, op->size, i);
 placed:
-  touch(p, op->size, i);
+  touch(p, touched_from, op->size, i);
   slots[op->slot] = p;
   S.block_bytes[op->slot] = op->size;
   S.live_bytes += op->size;
@@ -435,17 +459,17 @@ static void *turn_thread(void *opaque) {
   return NULL;
 }
 
-static int run_threads(void) {
-  hb_thread_plan plan;
-  if (hb_thread_plan_build(S.env->trace, &plan) != 0) return -2;
-  size_t bytes = plan.thread_count * (sizeof(pthread_t) + sizeof(turn_arg));
-  char *memory = hb_harness_map(bytes);
-  if (!memory) return -2;
+/* `memory`: the threads' ids and arguments, thread_memory_bytes(plan). */
+static size_t thread_memory_bytes(const hb_thread_plan *plan) {
+  return plan->thread_count * (sizeof(pthread_t) + sizeof(turn_arg));
+}
+
+static int run_threads(const hb_thread_plan *plan, char *memory) {
   pthread_t *ids = (pthread_t *)memory;
-  turn_arg *args = (turn_arg *)(ids + plan.thread_count);
-  turn_state s = {.plan = &plan, .ops = S.env->trace->ops, .op_count = S.op_count, .args = args};
+  turn_arg *args = (turn_arg *)(ids + plan->thread_count);
+  turn_state s = {.plan = plan, .ops = S.env->trace->ops, .op_count = S.op_count, .args = args};
   uint32_t started = 0;
-  for (; started < plan.thread_count; started++) {
+  for (; started < plan->thread_count; started++) {
     args[started].shared = &s;
     args[started].thread = started;
     atomic_init(&args[started].wake, 0);
@@ -458,9 +482,7 @@ static int run_threads(void) {
   hb_count_wait(&s.finished, started);
   hb_count_up(&s.leave);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
-  hb_harness_unmap(memory, bytes);
-  hb_thread_plan_release(&plan);
-  return started < plan.thread_count ? -2 : S.failed ? -1 : 0;
+  return started < plan->thread_count ? -2 : S.failed ? -1 : 0;
 }
 
 /* ---- Order statistics without sorting (qsort may malloc) ---- */
@@ -496,6 +518,7 @@ static void report(void) {
   hb_out_figure(HB_FIG_OPS, h->op_count);
   hb_out_figure(HB_FIG_PEAK_LIVE_BYTES, h->peak_live_bytes);
   hb_out_figure(HB_FIG_PEAK_LIVE_OP, h->peak_live_op);
+  if (S.peak_known) hb_out_figure(HB_FIG_PEAK_RESIDENT_BYTES, S.peak_resident_bytes);
   if (S.footprint_known) {
     hb_out_figure(HB_FIG_PEAK_FOOTPRINT_BYTES, S.peak_footprint_bytes);
     hb_out_figure(HB_FIG_FOOTPRINT_AT_PEAK_LIVE_BYTES, S.footprint_at_peak_live_bytes);
@@ -528,10 +551,10 @@ static void report(void) {
     if (s->footprint_known)
       hb_out("sample %llu %llu %llu %llu\n", (unsigned long long)s->op,
              (unsigned long long)s->live_bytes, (unsigned long long)s->footprint_bytes,
-             (unsigned long long)s->rss_bytes);
+             (unsigned long long)s->resident_bytes);
     else
       hb_out("sample %llu %llu - %llu\n", (unsigned long long)s->op,
-             (unsigned long long)s->live_bytes, (unsigned long long)s->rss_bytes);
+             (unsigned long long)s->live_bytes, (unsigned long long)s->resident_bytes);
   }
 }
 
@@ -554,16 +577,38 @@ int hb_instrumented_pass(const hb_pass_env *env) {
     hb_out("status failed: the worker could not map its instrumentation arrays\n");
     return -1;
   }
+  /* A multi-threaded replay's plan is harness memory too: made before the
+   * baseline, so the resident figures leave it out. */
+  hb_thread_plan plan = {0};
+  char *thread_memory = NULL;
+  if (h->thread_count > 1 &&
+      (hb_thread_plan_build(env->trace, &plan) != 0 ||
+       !(thread_memory = hb_harness_map(thread_memory_bytes(&plan))))) {
+    hb_out("status failed: the worker could not start the replay's threads\n");
+    return -1;
+  }
   uint64_t probe;
   S.footprint_known = env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &probe) == 0;
+  S.peak_known = hb_peak_rss_reset() == 0;
   S.rss_baseline_bytes = hb_current_rss_bytes();
+  if (S.rss_baseline_bytes == 0) S.peak_known = 0;
   S.harness_baseline_bytes = hb_harness_mapped_bytes();
 
   int rc = 0;
   if (h->thread_count > 1) {
-    rc = run_threads();
+    rc = run_threads(&plan, thread_memory);
   } else {
     for (uint64_t i = 0; i < h->op_count && rc == 0; i++) rc = instrumented_op(i);
+  }
+  resident_checkpoint(); /* the last segment */
+  /* The kernel counts RSS in per-CPU batches, so a mark and a reading can
+   * each be a few dozen pages behind: a sample above the mark is kept. */
+  for (uint64_t k = 0; k < S.sample_count; k++)
+    if (S.samples[k].resident_bytes > S.peak_resident_bytes)
+      S.peak_resident_bytes = S.samples[k].resident_bytes;
+  if (thread_memory) {
+    hb_harness_unmap(thread_memory, thread_memory_bytes(&plan));
+    hb_thread_plan_release(&plan);
   }
   if (rc == -2) {
     hb_out("status failed: the worker could not start the replay's threads\n");

@@ -23,7 +23,9 @@ typedef struct hb_pass_env {
   const hb_allocator *allocator;
   const hb_ops_file *trace;
   void **slots;  /* slot table, block id -> pointer, slot_count entries */
-  int touch_all; /* write every byte of each new block, not just the first */
+  int touch_all; /* timed pass: write every byte of each new block, not just the first */
+  hb_speed_kind speed;     /* timed pass: which replays to report */
+  unsigned warmup;         /* timed pass: untimed replays between the cold and the warm one */
   uint64_t poll_budget_ns; /* instrumented pass: time its footprint reads may take in all */
 } hb_pass_env;
 
@@ -34,10 +36,18 @@ typedef struct hb_pass_failure {
   uint64_t size; /* bytes it asked for */
 } hb_pass_failure;
 
+/* What one replay of the trace took. */
+typedef struct hb_replay_figures {
+  uint64_t elapsed_ns;   /* wall time */
+  uint64_t cpu_ns;       /* CPU time of the process (all threads) */
+  uint64_t minor_faults; /* page faults the process took (all threads) */
+} hb_replay_figures;
+
 typedef struct hb_timed_result {
-  uint64_t elapsed_ns; /* wall time of the pass */
-  uint64_t cpu_ns;     /* CPU time of the process (all threads) during it */
-  uint64_t rss_baseline_bytes; /* RSS just before the pass, peak mark reset; 0 if unknown */
+  hb_replay_figures cold; /* the first replay in this process */
+  hb_replay_figures warm; /* the last, after the warm-ups (HB_SPEED_COLD: not run) */
+  uint64_t rss_baseline_bytes;  /* RSS just before the cold replay, peak mark reset; 0 if unknown */
+  uint64_t cold_peak_rss_bytes; /* the peak during the cold replay beyond that baseline */
   hb_pass_failure failure;
 } hb_timed_result;
 
@@ -52,6 +62,7 @@ uint64_t hb_harness_mapped_bytes(void);
 uint64_t hb_current_rss_bytes(void);
 uint64_t hb_now_ns(void);
 uint64_t hb_cpu_ns(void); /* CLOCK_PROCESS_CPUTIME_ID */
+uint64_t hb_minor_faults(void); /* getrusage(RUSAGE_SELF).ru_minflt */
 /* Peak RSS since the last reset (VmHWM); -1 / 0 when the kernel cannot
  * tell. */
 int hb_peak_rss_reset(void);
@@ -64,9 +75,25 @@ void hb_out(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void hb_out_figure(hb_worker_figure figure, uint64_t value);
 void hb_out_flush(void);
 
+/* ---- Blocks the trace leaves live (worker_harness.c) ----
+ * Freed between two replays of a trace in one process, so that every
+ * replay starts from the same set of live blocks (none). */
+typedef struct hb_leftovers {
+  uint32_t *slot;  /* slots live after the last op */
+  uint64_t *hint;  /* each one's free size hint (0 for an aligned block, as in the trace) */
+  uint64_t count;
+  size_t slot_bytes, hint_bytes;
+} hb_leftovers;
+/* 0, or -1 when harness memory could not be mapped. */
+int hb_leftovers_find(const hb_ops_file *trace, hb_leftovers *left);
+/* Frees them all, through `allocator`, from the slot table of a replay. */
+void hb_leftovers_free(const hb_leftovers *left, const hb_allocator *allocator, void **slots);
+void hb_leftovers_release(hb_leftovers *left);
+
 /* ---- Passes ---- */
-/* worker_timed.c: one uninstrumented pass over the whole trace, on one
- * thread per recorded thread. 0, or -1 with result->failure set. */
+/* worker_timed.c: the uninstrumented replays of the trace (cold, warm-ups,
+ * warm), on one thread per recorded thread. 0, or -1 with result->failure
+ * set. */
 int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result);
 
 /* worker_instrument.c: one instrumented pass; writes its figures with

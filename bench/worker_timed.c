@@ -1,6 +1,14 @@
 /* worker_timed.c — the timed pass: the trace replayed with nothing but the
  * allocator calls, a slot store and a write to each new block.
  *
+ * One worker process times up to two replays of the trace (docs/METRICS.md,
+ * "Cold and warm"): the first, in the fresh process (cold: the allocator
+ * starts empty and every page it touches is a first fault); then, after
+ * every block still live is freed and `warmup` untimed replays (each also
+ * followed by freeing what is left), one more (warm: the heap the
+ * allocator kept from the earlier replays is there to reuse). Freeing
+ * between replays happens outside the clock, on the main thread.
+ *
  * Its cost over a bare malloc/free loop is checked by the benchmark
  * bench/loop_cost.c (the replay must stay within 1.10x of that loop with
  * glibc). Keep anything else — counters, checks, statistics — out of here:
@@ -102,6 +110,7 @@ typedef struct shared_state {
   atomic_uint_fast64_t failed_op;
   pthread_mutex_t lock;
   int locked;
+  unsigned replays; /* replays each thread runs: cold, warm-ups, warm */
 } shared_state;
 
 typedef struct thread_arg {
@@ -142,18 +151,64 @@ static void replay_thread_ops(thread_arg *arg) {
   }
 }
 
-static void *replay_thread(void *opaque) {
+/* ---- Between replays: free what the trace left live ---- */
+
+/* ---- The replays of one pass ---- */
+
+/* Measures one replay. */
+typedef struct clock_mark {
+  uint64_t wall, cpu, minor_faults;
+} clock_mark;
+
+static clock_mark clock_now(void) {
+  return (clock_mark){hb_now_ns(), hb_cpu_ns(), hb_minor_faults()};
+}
+
+static hb_replay_figures clock_since(clock_mark start) {
+  clock_mark end = clock_now();
+  return (hb_replay_figures){.elapsed_ns = end.wall - start.wall,
+                             .cpu_ns = end.cpu - start.cpu,
+                             .minor_faults = end.minor_faults - start.minor_faults};
+}
+
+/* The replays to run: cold, then `warmup` untimed ones, then warm; the
+ * last is left out when the warm figure is not wanted. */
+static unsigned replay_count(const hb_pass_env *env) {
+  return env->speed == HB_SPEED_COLD ? 1 : 2 + env->warmup;
+}
+
+/* Called after replay `k` finished and before the next starts, with the
+ * replay threads (if any) parked: records what replay k measured, resets
+ * the peak-RSS mark after the cold one, frees what the trace left live. */
+static void between_replays(const hb_pass_env *env, hb_timed_result *result, unsigned k,
+                            unsigned count, hb_replay_figures measured, const hb_leftovers *left) {
+  if (k == 0) {
+    result->cold = measured;
+    uint64_t peak = result->rss_baseline_bytes ? hb_peak_rss_bytes() : 0;
+    result->cold_peak_rss_bytes =
+        peak > result->rss_baseline_bytes ? peak - result->rss_baseline_bytes : 0;
+  }
+  if (k + 1 == count && k > 0) result->warm = measured;
+  if (k + 1 < count) hb_leftovers_free(left, env->allocator, env->slots);
+}
+
+/* ---- Several threads ----
+ * The replay threads live through every replay of the pass, held at a
+ * gate between two (`start` counts the replays released, `finished` the
+ * threads done with the current one). */
+static void *replay_thread_loop(void *opaque) {
   thread_arg *arg = opaque;
   shared_state *s = arg->shared;
-  hb_count_wait(&s->start, 1);
-  if (!atomic_load(&s->stop)) replay_thread_ops(arg);
-  hb_count_up(&s->finished);
+  for (unsigned k = 0; k < s->replays; k++) {
+    hb_count_wait(&s->start, k + 1);
+    if (!atomic_load(&s->stop)) replay_thread_ops(arg);
+    hb_count_up(&s->finished);
+  }
   hb_count_wait(&s->leave, 1);
   return NULL;
 }
 
-static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t *cpu_ns,
-                          uint64_t *rss_baseline,
+static int replay_threads(const hb_pass_env *env, hb_timed_result *result, const hb_leftovers *left,
                           uint64_t *failed_op) {
   hb_thread_plan plan;
   if (hb_thread_plan_build(env->trace, &plan) != 0) return -2;
@@ -166,52 +221,73 @@ static int replay_threads(const hb_pass_env *env, uint64_t *elapsed_ns, uint64_t
   pthread_t *ids = (pthread_t *)thread_memory;
   thread_arg *args = (thread_arg *)(ids + threads);
 
+  unsigned replays = replay_count(env);
   shared_state s = {.env = env, .plan = &plan, .calls = calls_of(env->allocator),
-                    .slot_done = slot_done, .failed_op = UINT64_MAX,
+                    .slot_done = slot_done, .failed_op = UINT64_MAX, .replays = replays,
                     .locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE)};
   pthread_mutex_init(&s.lock, NULL);
   uint32_t started = 0;
   for (; started < threads; started++) {
     args[started] = (thread_arg){&s, started};
-    if (hb_start_thread(&ids[started], replay_thread, &args[started]) != 0) break;
+    if (hb_start_thread(&ids[started], replay_thread_loop, &args[started]) != 0) break;
   }
-  *rss_baseline = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
   if (started < threads) atomic_store(&s.stop, 1);
-  uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
-  hb_count_up(&s.start);
-  hb_count_wait(&s.finished, started);
-  *elapsed_ns = hb_now_ns() - t0;
-  *cpu_ns = hb_cpu_ns() - cpu0;
+  result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
+  for (unsigned k = 0; k < replays; k++) {
+    if (k > 0) memset((void *)slot_done, 0, done_bytes); /* every slot starts again at op 0 */
+    clock_mark start = clock_now();
+    hb_count_up(&s.start);
+    hb_count_wait(&s.finished, started * (k + 1));
+    hb_replay_figures measured = clock_since(start);
+    if (atomic_load(&s.stop)) { /* the other threads skip the remaining replays */
+      for (unsigned rest = k + 1; rest < replays; rest++) hb_count_up(&s.start);
+      break;
+    }
+    between_replays(env, result, k, replays, measured, left);
+  }
   hb_count_up(&s.leave);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
   int rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
   *failed_op = atomic_load(&s.failed_op);
   pthread_mutex_destroy(&s.lock);
-  hb_harness_unmap(slot_done, done_bytes);
+  hb_harness_unmap((void *)slot_done, done_bytes);
   hb_harness_unmap(thread_memory, thread_bytes);
   hb_thread_plan_release(&plan);
   return rc;
 }
 
+/* ---- One thread ---- */
+static int replay_one_thread(const hb_pass_env *env, hb_timed_result *result,
+                             const hb_leftovers *left, uint64_t *failed_op) {
+  unsigned replays = replay_count(env);
+  result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
+  for (unsigned k = 0; k < replays; k++) {
+    clock_mark start = clock_now();
+    int rc = env->touch_all ? replay_single_all(env, failed_op)
+                            : replay_single_first_byte(env, failed_op);
+    hb_replay_figures measured = clock_since(start);
+    if (rc != 0) return rc;
+    between_replays(env, result, k, replays, measured, left);
+  }
+  return 0;
+}
+
 int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
   memset(result, 0, sizeof *result);
   uint64_t failed_op = 0;
-  int rc;
-  if (env->trace->header->thread_count > 1) {
-    rc = replay_threads(env, &result->elapsed_ns, &result->cpu_ns, &result->rss_baseline_bytes,
-                        &failed_op);
-    if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
-      result->failure.failed = 1;
-      result->failure.op = UINT64_MAX;
-      return -1;
-    }
-  } else {
-    result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
-    uint64_t t0 = hb_now_ns(), cpu0 = hb_cpu_ns();
-    rc = env->touch_all ? replay_single_all(env, &failed_op)
-                        : replay_single_first_byte(env, &failed_op);
-    result->elapsed_ns = hb_now_ns() - t0;
-    result->cpu_ns = hb_cpu_ns() - cpu0;
+  hb_leftovers left;
+  if (hb_leftovers_find(env->trace, &left) != 0) { /* the harness could not set up */
+    result->failure.failed = 1;
+    result->failure.op = UINT64_MAX;
+    return -1;
+  }
+  int rc = env->trace->header->thread_count > 1 ? replay_threads(env, result, &left, &failed_op)
+                                                : replay_one_thread(env, result, &left, &failed_op);
+  hb_leftovers_release(&left);
+  if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
+    result->failure.failed = 1;
+    result->failure.op = UINT64_MAX;
+    return -1;
   }
   if (rc != 0) {
     result->failure.failed = 1;

@@ -38,9 +38,7 @@ typedef struct trace_input {
   int ops_fd;             /* the encoded ops (memfd), inherited by the cell's workers */
   hb_ops_header header;
   hb_ops_file ops;        /* the same ops, mapped here for the timed passes */
-  uint32_t *live_at_end;  /* slots the trace leaves holding a block */
-  uint64_t *live_at_end_bytes; /* their free's size hint (0 for aligned blocks) */
-  size_t live_at_end_count;
+  hb_leftovers leftovers;  /* freed after each pass, so every pass starts alike */
 } trace_input;
 
 typedef struct trace_bench {
@@ -56,37 +54,6 @@ static void die(const char *message) {
   exit(1);
 }
 
-/* The blocks each pass leaves behind, so every pass starts alike. Kept in
- * scratch memory (mmap): what this process keeps for the whole run stays
- * out of the heaps it measures. */
-static void find_live_at_end(trace_input *t) {
-  uint32_t slots = t->header.slot_count;
-  uint64_t *bytes = calloc(slots, sizeof *bytes);
-  unsigned char *live = calloc(slots, 1), *aligned = calloc(slots, 1);
-  if (!bytes || !live || !aligned) die("out of memory preparing the traces");
-  for (uint64_t i = 0; i < t->header.op_count; i++) {
-    const hb_ops_op *op = &t->ops.ops[i];
-    if (op->slot == slots - 1) continue; /* free(NULL) */
-    live[op->slot] = op->kind != HB_OPS_FREE;
-    /* The free's size hint: none for a block that was ever aligned. */
-    aligned[op->slot] = hb_ops_stays_aligned(op->kind, aligned[op->slot]);
-    bytes[op->slot] = aligned[op->slot] ? 0 : op->size;
-  }
-  free(aligned);
-  size_t count = 0;
-  for (uint32_t s = 0; s < slots; s++) count += live[s];
-  t->live_at_end = hb_gbf_scratch((count ? count : 1) * sizeof *t->live_at_end);
-  t->live_at_end_bytes = hb_gbf_scratch((count ? count : 1) * sizeof *t->live_at_end_bytes);
-  if (!t->live_at_end || !t->live_at_end_bytes) die("out of memory preparing the traces");
-  for (uint32_t s = 0; s < slots; s++)
-    if (live[s]) {
-      t->live_at_end[t->live_at_end_count] = s;
-      t->live_at_end_bytes[t->live_at_end_count++] = bytes[s];
-    }
-  free(bytes);
-  free(live);
-}
-
 /* Loads, encodes and maps one trace; a bad file ends the program with the
  * reader's one-line error. */
 static void load(const char *path, trace_input *t) {
@@ -100,7 +67,7 @@ static void load(const char *path, trace_input *t) {
   char ops_path[64], why[512];
   snprintf(ops_path, sizeof ops_path, "/proc/self/fd/%d", t->ops_fd);
   if (hb_ops_map(ops_path, &t->ops, why, sizeof why) != 0) die(why);
-  find_live_at_end(t);
+  if (hb_leftovers_find(&t->ops, &t->leftovers) != 0) die("out of memory preparing the traces");
 }
 
 static int by_name(const void *a, const void *b) {
@@ -132,11 +99,6 @@ static size_t load_dir(const char *dir, trace_input **traces) {
   }
   free(paths);
   return count;
-}
-
-static void free_live_at_end(const hb_allocator *a, const trace_input *t, void **slots) {
-  for (size_t i = 0; i < t->live_at_end_count; i++)
-    a->free(slots[t->live_at_end[i]], t->live_at_end_bytes[i]);
 }
 
 /* A measured figure as a double; NaN for HB_UNKNOWN. */
@@ -190,7 +152,8 @@ static void bm_trace(hb_gb_state *state, void *context) {
     hb_gbf_drain(state);
     return;
   }
-  hb_pass_env env = {.allocator = b->allocator, .trace = &t->ops, .slots = slots};
+  hb_pass_env env = {.allocator = b->allocator, .trace = &t->ops, .slots = slots,
+                     .speed = HB_SPEED_COLD};
   char reason[200] = "";
   uint64_t n;
   while (hb_gb_keep_running_batch(state, &n)) {
@@ -205,8 +168,8 @@ static void bm_trace(hb_gb_state *state, void *context) {
                    (unsigned long long)result.failure.size, (unsigned long long)result.failure.op);
         break;
       }
-      seconds += (double)result.elapsed_ns / 1e9;
-      free_live_at_end(b->allocator, t, slots);
+      seconds += (double)result.cold.elapsed_ns / 1e9;
+      hb_leftovers_free(&t->leftovers, b->allocator, slots);
     }
     hb_gb_set_iteration_time(state, seconds);
     if (reason[0] && !hb_gb_error_occurred(state)) hb_gb_skip_with_error(state, reason);
