@@ -1,4 +1,5 @@
-/* freelist.c — checking and scanning the free lists of freelist.h. */
+/* freelist.c — checking and scanning free lists, and the single-list index
+ * the ladder's list policies share (freelist.h). */
 #include "freelist.h"
 
 int hb_list_check(hb_heap *heap, hb_block *head, const char *list_name,
@@ -26,4 +27,26 @@ size_t hb_list_largest(const hb_block *head) {
   for (; head; head = head->next)
     if (hb_block_size(head) > largest) largest = hb_block_size(head);
   return largest;
+}
+
+/* ---- One free list as the whole index ---- */
+
+/* Freed blocks go to the head: O(1), and recently freed memory is likely
+ * still in cache. */
+void hb_list_heap_push(hb_heap *heap, hb_block *b) { hb_list_push(&hb_list_heap_of(heap)->head, b); }
+
+void hb_list_heap_remove(hb_heap *heap, hb_block *b) {
+  hb_list_unlink(&hb_list_heap_of(heap)->head, b);
+}
+
+hb_block *hb_list_heap_first_fit(hb_heap *heap, size_t bytes) {
+  for (hb_block *b = hb_list_heap_of(heap)->head; b; b = b->next)
+    if (hb_block_size(b) >= bytes) return b;
+  return NULL;
+}
+
+size_t hb_list_heap_largest(hb_heap *heap) { return hb_list_largest(hb_list_heap_of(heap)->head); }
+
+int hb_list_heap_check(hb_heap *heap, char *why, size_t why_len) {
+  return hb_list_check(heap, hb_list_heap_of(heap)->head, "free", NULL, 0, why, why_len);
 }

@@ -59,9 +59,12 @@ typedef struct hb_heap hb_heap;
  * blocks or more, walks the heap instead of the lists (heap.c). */
 #define HB_QUICK_SWEEP_MIN_BLOCKS 4096
 
-/* A placement policy: the index of free blocks. Blocks handed to insert
- * are free with header and footer written; remove gets only blocks that
- * are in the index. */
+/* A placement policy: the index of free blocks. The index lives in the
+ * heap: a policy's heap is a struct of its own whose first member is the
+ * hb_heap, followed by the index (freelist.h's hb_list_heap, segfit.c's
+ * segfit_heap), so each function below casts the hb_heap * it gets to that
+ * struct. Blocks handed to insert are free with header and footer written;
+ * remove gets only blocks that are in the index. */
 typedef struct hb_fit {
   void (*insert)(hb_heap *heap, hb_block *block);
   void (*remove)(hb_heap *heap, hb_block *block);
@@ -158,32 +161,35 @@ int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
  * free block of the heap not listed before (each is listed exactly once). */
 int hb_heap_check_listed(hb_heap *heap, hb_block *block, char *why, size_t why_len);
 
-/* Defines the hb_sbrk_policy `variable` (name, description) from a heap
- * `heap_variable` whose fit does the placement: the table's functions are
- * the generic ones above, bound to that heap. */
-#define HB_HEAP_POLICY(variable, heap_variable, policy_name, policy_description)           \
-  static void *variable##_malloc(size_t size) { return hb_heap_malloc(&heap_variable, size); } \
+/* Defines the hb_sbrk_policy `variable` (name, description) on the heap at
+ * `heap` (an hb_heap *, the first member of the policy's own heap struct),
+ * whose fit does the placement. For a `variable` V it defines the table V
+ * and the static functions V_malloc, V_free, V_realloc, V_calloc,
+ * V_aligned_alloc, V_usable_size, V_stat, V_check and V_version, each
+ * calling the hb_heap_ function above of the same name on `heap`. Every use
+ * spells out the names it defines in a comment, so that a name seen in a
+ * profile or a backtrace is found by grep. */
+#define HB_HEAP_POLICY(variable, heap, policy_name, policy_description)                     \
+  static void *variable##_malloc(size_t size) { return hb_heap_malloc((heap), size); }       \
   static void variable##_free(void *ptr, size_t size_hint) {                                  \
     (void)size_hint;                                                                           \
-    hb_heap_free(&heap_variable, ptr);                                                         \
+    hb_heap_free((heap), ptr);                                                                 \
   }                                                                                            \
   static void *variable##_realloc(void *ptr, size_t size) {                                   \
-    return hb_heap_realloc(&heap_variable, ptr, size);                                         \
+    return hb_heap_realloc((heap), ptr, size);                                                 \
   }                                                                                            \
   static void *variable##_calloc(size_t count, size_t size) {                                 \
-    return hb_heap_calloc(&heap_variable, count, size);                                        \
+    return hb_heap_calloc((heap), count, size);                                                \
   }                                                                                            \
   static void *variable##_aligned_alloc(size_t alignment, size_t size) {                      \
-    return hb_heap_aligned_alloc(&heap_variable, alignment, size);                             \
+    return hb_heap_aligned_alloc((heap), alignment, size);                                     \
   }                                                                                            \
-  static size_t variable##_usable_size(void *ptr) {                                           \
-    return hb_heap_usable_size(&heap_variable, ptr);                                           \
-  }                                                                                            \
+  static size_t variable##_usable_size(void *ptr) { return hb_heap_usable_size((heap), ptr); } \
   static int variable##_stat(hb_stat which, uint64_t *value) {                                \
-    return hb_heap_stat(&heap_variable, which, value);                                         \
+    return hb_heap_stat((heap), which, value);                                                 \
   }                                                                                            \
   static int variable##_check(char *why, size_t why_len) {                                    \
-    return hb_heap_check(&heap_variable, why, why_len);                                        \
+    return hb_heap_check((heap), why, why_len);                                                \
   }                                                                                            \
   static const char *variable##_version(void) { return HB_SBRK_VERSION; }                     \
   const hb_sbrk_policy variable = {                                                            \
