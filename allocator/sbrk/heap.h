@@ -8,19 +8,9 @@
  * counters and the heap walk of the checker. A policy only says where free
  * blocks are kept and which one a request gets: an hb_fit (its "index").
  *
- * Regions. Memory comes from hb_os_grow (os.h), which promises nothing
- * about where it lies. When it continues the top region exactly, the top
- * region grows; otherwise the new memory becomes a region of its own:
- *
- *   R (16-aligned)
- *   +-----------+-----------+-----+---------+ ... +---------+----------+
- *   | prev R    | prev end  | pad | block   |     | block   | epilogue |
- *   +-----------+-----------+-----+---------+ ... +---------+----------+
- *   <------- 24-byte prologue ---->                           size 0, A
- *
- * The first block's P bit is set and the epilogue is "allocated", so
- * coalescing never leaves a region. The prologue links the regions (newest
- * first) for the checker's walk.
+ * Memory comes from the OS in regions (region.h: the layout, and the walk
+ * over every region), each opened by a prologue and closed by an
+ * "allocated" epilogue, so coalescing never leaves a region.
  *
  * The top block (the free block that ends the top region) is never in the
  * policy's index: it is used when nothing indexed fits, and grown into.
