@@ -27,8 +27,8 @@ static int in_address_order(const hb_block *prev, const hb_block *b, size_t unus
   return !prev || (uintptr_t)prev < (uintptr_t)b;
 }
 
-static int addrfit_check(hb_heap *heap, char *why, size_t why_len) {
-  return hb_list_check(heap, hb_list_heap_of(heap)->head, "free", in_address_order, 0, why,
+static int addrfit_check(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len) {
+  return hb_list_check(heap, walk, hb_list_heap_of(heap)->head, "free", in_address_order, 0, why,
                        why_len);
 }
 

@@ -15,6 +15,7 @@
 #ifndef HB_SBRK_FREELIST_H
 #define HB_SBRK_FREELIST_H
 
+#include "checker.h"
 #include "heap.h"
 
 static inline void hb_list_push(hb_block **head, hb_block *b) {
@@ -45,10 +46,11 @@ static inline void hb_list_unlink(hb_block **head, hb_block *b) {
 }
 
 /* Checks one list: back links agree, no cycle (at most heap->free_blocks
- * entries), every entry a free block of the heap (hb_heap_check_listed).
+ * entries), every entry a free block of the heap (hb_heap_check_listed,
+ * counted in `walk`).
  * `accept`, when not NULL, is the policy's own test of an entry (its size
  * class, its address order after `prev`): non-zero when it belongs. */
-int hb_list_check(hb_heap *heap, hb_block *head, const char *list_name,
+int hb_list_check(hb_heap *heap, hb_heap_walk *walk, hb_block *head, const char *list_name,
                   int (*accept)(const hb_block *prev, const hb_block *b, size_t arg), size_t arg,
                   char *why, size_t why_len);
 
@@ -73,6 +75,7 @@ void hb_list_heap_push(hb_heap *heap, hb_block *b);   /* insert at the head (LIF
 void hb_list_heap_remove(hb_heap *heap, hb_block *b); /* unlink */
 hb_block *hb_list_heap_first_fit(hb_heap *heap, size_t bytes); /* from the head */
 size_t hb_list_heap_largest(hb_heap *heap);
-int hb_list_heap_check(hb_heap *heap, char *why, size_t why_len); /* hb_list_check, no `accept` */
+/* hb_list_check with no `accept` */
+int hb_list_heap_check(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len);
 
 #endif

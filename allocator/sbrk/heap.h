@@ -5,7 +5,7 @@
  * regions on sbrk, splitting, O(1) coalescing with boundary tags (block.h),
  * growing the heap by what is missing, giving the top back with a negative
  * sbrk, in-place realloc, aligned allocation, validation of freed pointers,
- * counters and the heap walk of the checker. A policy only says where free
+ * counters; checker.c validates all of it. A policy only says where free
  * blocks are kept and which one a request gets: an hb_fit (its "index").
  *
  * Memory comes from the OS in regions (region.h: the layout, and the walk
@@ -26,10 +26,12 @@
 #include "block.h"
 #include "policy.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct hb_heap hb_heap;
+typedef struct hb_heap_walk hb_heap_walk; /* the checker's counts: checker.h */
 
 /* Quick lists hold blocks of 32, 48, ... 2064 bytes, one list per size;
  * up to quick_tiny_bytes without a count limit (as glibc's fastbins), up to
@@ -67,9 +69,9 @@ typedef struct hb_fit {
    * (malloc then cuts a small block off its high end without unlinking
    * and relinking it). NULL: never. */
   int (*stays)(hb_heap *heap, size_t old_bytes, size_t new_bytes);
-  /* Checks the index; calls hb_heap_check_listed() on every block it
-   * holds. 0, or -1 with the reason in `why`. */
-  int (*check)(hb_heap *heap, char *why, size_t why_len);
+  /* Checks the index; calls hb_heap_check_listed() (checker.h) on every
+   * block it holds, with `walk`. 0, or -1 with the reason in `why`. */
+  int (*check)(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len);
 } hb_fit;
 
 struct hb_heap {
@@ -144,12 +146,21 @@ void *hb_heap_calloc(hb_heap *heap, size_t count, size_t size);
 void *hb_heap_aligned_alloc(hb_heap *heap, size_t alignment, size_t size);
 size_t hb_heap_usable_size(hb_heap *heap, void *ptr);
 int hb_heap_stat(hb_heap *heap, hb_stat which, uint64_t *value);
-/* Walks every region and block, then the policy's index. */
+/* The largest free block, parked ones and the top block included. */
+size_t hb_heap_largest_free(hb_heap *heap);
+/* The heap checker (checker.c): walks every region and block, the quick
+ * lists, then the policy's index. */
 int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
 
-/* For hb_fit.check: `block` is listed in the index. Fails unless it is a
- * free block of the heap not listed before (each is listed exactly once). */
-int hb_heap_check_listed(hb_heap *heap, hb_block *block, char *why, size_t why_len);
+/* The quick list of a parked block of `bytes`, and how many such blocks
+ * the list may hold. Inline: both are on the fast paths of malloc and free. */
+static inline __attribute__((always_inline)) size_t hb_quick_class(size_t bytes) {
+  return (bytes >> 4) - 2;
+}
+static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap *h, size_t bytes) {
+  if (bytes <= h->quick_tiny_bytes) return UINT_MAX; /* the budget bounds them */
+  return bytes <= HB_QUICK_SMALL_BYTES ? h->quick_cap : h->quick_big_cap;
+}
 
 /* Defines the hb_sbrk_policy `variable` (name, description) on the heap at
  * `heap` (an hb_heap *, the first member of the policy's own heap struct),

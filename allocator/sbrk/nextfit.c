@@ -37,14 +37,14 @@ static hb_block *nextfit_find(hb_heap *heap, size_t bytes) {
   return NULL;
 }
 
-static int nextfit_check(hb_heap *heap, char *why, size_t why_len) {
+static int nextfit_check(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len) {
   rover_heap *n = rover_heap_of(heap);
   if (n->rover) {
     hb_block *b = n->list.head;
     while (b && b != n->rover) b = b->next;
     if (!b) return hb_sbrk_fail(why, why_len, "%s: the rover is not on the free list", heap->name);
   }
-  return hb_list_heap_check(heap, why, why_len);
+  return hb_list_heap_check(heap, walk, why, why_len);
 }
 
 static const hb_fit nextfit_fit = {

@@ -123,7 +123,7 @@ static int in_class(const hb_block *prev, const hb_block *b, size_t c) {
   return class_of(hb_block_size(b)) == c;
 }
 
-static int segfit_check(hb_heap *heap, char *why, size_t why_len) {
+static int segfit_check(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len) {
   segfit_heap *s = segfit_of(heap);
   for (size_t c = 0; c < CLASS_COUNT; c++) {
     int marked = (s->nonempty[c >> 6] >> (c & 63)) & 1;
@@ -133,7 +133,7 @@ static int segfit_check(hb_heap *heap, char *why, size_t why_len) {
     if (!s->lists[c]) continue;
     /* The class goes into the message only on failure: formatting a name
      * for every list would cost more than checking most of them. */
-    if (hb_list_check(heap, s->lists[c], "of a size class", in_class, c, why, why_len)) {
+    if (hb_list_check(heap, walk, s->lists[c], "of a size class", in_class, c, why, why_len)) {
       size_t used = strlen(why);
       if (used < why_len) snprintf(why + used, why_len - used, " (class %zu)", c);
       return -1;
