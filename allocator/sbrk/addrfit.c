@@ -7,6 +7,7 @@
  * OS; measurements (Johnstone and Wilson, 1998) found address-ordered first
  * fit about as good as best fit for fragmentation. The price: a freed block
  * must find its place in the list, O(free blocks) per free.
+ * The list and its first fit are those of sbrk-coalesce (freelist.c);
  * heap.c does the splitting, coalescing and trimming.
  */
 #include "freelist.h"
@@ -14,30 +15,11 @@
 
 #include <stdint.h>
 
-static hb_block *free_list;
-
 static void addrfit_insert(hb_heap *heap, hb_block *b) {
-  (void)heap;
+  hb_list_heap *list = hb_list_heap_of(heap);
   hb_block *after = NULL;
-  for (hb_block *c = free_list; c && c < b; c = c->next) after = c;
-  hb_list_insert_after(&free_list, after, b);
-}
-
-static void addrfit_remove(hb_heap *heap, hb_block *b) {
-  (void)heap;
-  hb_list_unlink(&free_list, b);
-}
-
-static hb_block *addrfit_find(hb_heap *heap, size_t bytes) {
-  (void)heap;
-  for (hb_block *b = free_list; b; b = b->next)
-    if (hb_block_size(b) >= bytes) return b;
-  return NULL;
-}
-
-static size_t addrfit_largest(hb_heap *heap) {
-  (void)heap;
-  return hb_list_largest(free_list);
+  for (hb_block *c = list->head; c && c < b; c = c->next) after = c;
+  hb_list_insert_after(&list->head, after, b);
 }
 
 static int in_address_order(const hb_block *prev, const hb_block *b, size_t unused) {
@@ -45,19 +27,24 @@ static int in_address_order(const hb_block *prev, const hb_block *b, size_t unus
   return !prev || (uintptr_t)prev < (uintptr_t)b;
 }
 
-static int addrfit_check(hb_heap *heap, char *why, size_t why_len) {
-  return hb_list_check(heap, free_list, "free", in_address_order, 0, why, why_len);
+static int addrfit_check(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len) {
+  return hb_list_check(heap, walk, hb_list_heap_of(heap)->head, "free", in_address_order, 0, why,
+                       why_len);
 }
 
 static const hb_fit addrfit_fit = {
     .insert = addrfit_insert,
-    .remove = addrfit_remove,
-    .find = addrfit_find,
-    .largest = addrfit_largest,
+    .remove = hb_list_heap_remove,
+    .find = hb_list_heap_first_fit,
+    .largest = hb_list_heap_largest,
     .check = addrfit_check,
 };
 
-static hb_heap addrfit_heap = HB_HEAP_INIT("sbrk-addrfit", &addrfit_fit);
+static hb_list_heap addrfit_heap = {.heap = HB_HEAP_INIT("sbrk-addrfit", &addrfit_fit)};
 
-HB_HEAP_POLICY(hb_sbrk_addrfit, addrfit_heap, "sbrk-addrfit",
+/* hb_sbrk_addrfit, and its hb_sbrk_addrfit_malloc, hb_sbrk_addrfit_free,
+ * hb_sbrk_addrfit_realloc, hb_sbrk_addrfit_calloc,
+ * hb_sbrk_addrfit_aligned_alloc, hb_sbrk_addrfit_usable_size,
+ * hb_sbrk_addrfit_stat, hb_sbrk_addrfit_check, hb_sbrk_addrfit_version. */
+HB_HEAP_POLICY(hb_sbrk_addrfit, &addrfit_heap.heap, "sbrk-addrfit",
                "address-ordered first fit, split, coalesce, trim");

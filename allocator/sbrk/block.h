@@ -63,7 +63,6 @@ static inline int hb_block_prev_alloc(const hb_block *b) {
 static inline int hb_block_has_magic(const hb_block *b) {
   return (b->header & HB_BLOCK_MAGIC_MASK) == HB_BLOCK_MAGIC;
 }
-static inline hb_block *hb_block_at(void *address) { return (hb_block *)address; }
 static inline hb_block *hb_block_next(const hb_block *b) {
   return (hb_block *)((char *)b + hb_block_size(b));
 }

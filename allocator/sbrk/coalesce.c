@@ -14,47 +14,27 @@
  *    head (LIFO): O(1), and recently freed memory is likely still in cache.
  * Placement: first fit from the head of that list. O(free blocks) per
  * malloc in the worst case.
+ *
+ * heap.c does the first three, for every rung above this one; the list and
+ * its first fit are freelist.c's single-list index, which the next rungs
+ * share. This file only puts them together.
  */
 #include "freelist.h"
 #include "heap.h"
 
-static hb_block *free_list;
-
-static void coalesce_insert(hb_heap *heap, hb_block *b) {
-  (void)heap;
-  hb_list_push(&free_list, b);
-}
-
-static void coalesce_remove(hb_heap *heap, hb_block *b) {
-  (void)heap;
-  hb_list_unlink(&free_list, b);
-}
-
-static hb_block *coalesce_find(hb_heap *heap, size_t bytes) {
-  (void)heap;
-  for (hb_block *b = free_list; b; b = b->next)
-    if (hb_block_size(b) >= bytes) return b;
-  return NULL;
-}
-
-static size_t coalesce_largest(hb_heap *heap) {
-  (void)heap;
-  return hb_list_largest(free_list);
-}
-
-static int coalesce_check(hb_heap *heap, char *why, size_t why_len) {
-  return hb_list_check(heap, free_list, "free", NULL, 0, why, why_len);
-}
-
 static const hb_fit coalesce_fit = {
-    .insert = coalesce_insert,
-    .remove = coalesce_remove,
-    .find = coalesce_find,
-    .largest = coalesce_largest,
-    .check = coalesce_check,
+    .insert = hb_list_heap_push,
+    .remove = hb_list_heap_remove,
+    .find = hb_list_heap_first_fit,
+    .largest = hb_list_heap_largest,
+    .check = hb_list_heap_check,
 };
 
-static hb_heap coalesce_heap = HB_HEAP_INIT("sbrk-coalesce", &coalesce_fit);
+static hb_list_heap coalesce_heap = {.heap = HB_HEAP_INIT("sbrk-coalesce", &coalesce_fit)};
 
-HB_HEAP_POLICY(hb_sbrk_coalesce, coalesce_heap, "sbrk-coalesce",
+/* hb_sbrk_coalesce, and its hb_sbrk_coalesce_malloc, hb_sbrk_coalesce_free,
+ * hb_sbrk_coalesce_realloc, hb_sbrk_coalesce_calloc,
+ * hb_sbrk_coalesce_aligned_alloc, hb_sbrk_coalesce_usable_size,
+ * hb_sbrk_coalesce_stat, hb_sbrk_coalesce_check, hb_sbrk_coalesce_version. */
+HB_HEAP_POLICY(hb_sbrk_coalesce, &coalesce_heap.heap, "sbrk-coalesce",
                "first fit on a LIFO free list, with split, O(1) coalescing and trimming");

@@ -2,15 +2,15 @@
  * block layout in block.h). Placement is left to the policy's hb_fit.
  *
  * Counters are kept on every change so stat() is O(1) (the replay asks for
- * the footprint after every operation); the checker recounts them by
- * walking every block of every region.
+ * the footprint after every operation); the checker (checker.c) recounts
+ * them by walking every block of every region.
  */
 #include "heap.h"
 
 #include "os.h"
+#include "region.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 /* The few helpers of the quick-list fast paths: always inlined, so a
@@ -18,22 +18,10 @@
  * for the slow paths (measured: 9.1 -> 6.9 ns CPU per 16-byte pair). */
 #define HOT inline __attribute__((always_inline))
 
-#define PROLOGUE_BYTES 24
-#define EPILOGUE_BYTES 8
-#define REGION_OVERHEAD_BYTES (PROLOGUE_BYTES + EPILOGUE_BYTES)
-/* The smallest region holds one minimal block. */
-#define MIN_GROW_BYTES (REGION_OVERHEAD_BYTES + HB_BLOCK_MIN_BYTES)
-
-typedef struct region_prologue {
-  char *prev_region; /* the region made before this one, or NULL */
-  char *prev_end;    /* its end (it no longer grows) */
-  uint64_t unused;   /* pads the first block to 8 mod 16 */
-} region_prologue;
-
-static hb_block *top_epilogue(const hb_heap *h) { return (hb_block *)(h->top_end - EPILOGUE_BYTES); }
+static hb_block *top_epilogue(const hb_heap *h) { return (hb_block *)(h->top_end - HB_REGION_EPILOGUE_BYTES); }
 
 static void set_epilogue(char *end, uint64_t prev_alloc) {
-  ((hb_block *)(end - EPILOGUE_BYTES))->header = HB_BLOCK_MAGIC | HB_BLOCK_ALLOC | prev_alloc;
+  ((hb_block *)(end - HB_REGION_EPILOGUE_BYTES))->header = HB_BLOCK_MAGIC | HB_BLOCK_ALLOC | prev_alloc;
 }
 
 /* The top block: the free block that ends the top region, or NULL. It is
@@ -85,7 +73,7 @@ static void index_remove(hb_heap *h, hb_block *b) {
 static void fresh_memory(hb_heap *h, char *memory) {
   size_t page = hb_os_page_bytes();
   h->zero_lo = ((uintptr_t)memory + page - 1) & ~(uintptr_t)(page - 1);
-  h->zero_hi = (uintptr_t)h->top_end - EPILOGUE_BYTES - 8;
+  h->zero_hi = (uintptr_t)h->top_end - HB_REGION_EPILOGUE_BYTES - 8;
   if (h->zero_lo > h->zero_hi) h->zero_lo = h->zero_hi;
 }
 
@@ -103,7 +91,7 @@ static size_t grow_request(const hb_heap *h, size_t want, int new_region) {
   if (slack > h->grow_max_slack_bytes) slack = h->grow_max_slack_bytes;
   if (want < slack) want = slack;
   want = (want + 15) & ~(size_t)15;
-  return new_region && want < MIN_GROW_BYTES ? MIN_GROW_BYTES : want;
+  return new_region && want < HB_REGION_MIN_BYTES ? HB_REGION_MIN_BYTES : want;
 }
 
 /* A free block of at least `bytes`, made from new memory (merged with the
@@ -118,7 +106,7 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
     hb_block *top_free = top_block(h);
     size_t top_free_bytes = top_free ? hb_block_size(top_free) : 0;
     if (top_free && top_free_bytes >= bytes) return top_free;
-    size_t want = top_free ? bytes - top_free_bytes : bytes + REGION_OVERHEAD_BYTES;
+    size_t want = top_free ? bytes - top_free_bytes : bytes + HB_REGION_OVERHEAD_BYTES;
     size_t ask = grow_request(h, want, !top_free);
     int contiguous;
     char *memory = hb_os_grow(ask, &contiguous);
@@ -170,7 +158,7 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
       hb_block_set_free(old_top, hb_block_size(old_top), old_top->header & HB_BLOCK_PREV_ALLOC);
       set_epilogue(h->top_end, 0);
     }
-    region_prologue *prologue = (region_prologue *)memory;
+    hb_region_prologue *prologue = (hb_region_prologue *)memory;
     prologue->prev_region = h->top_region;
     prologue->prev_end = h->top_end;
     prologue->unused = 0;
@@ -180,8 +168,8 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
     h->top = NULL;
     if (!h->lowest || (uintptr_t)memory < h->lowest) h->lowest = (uintptr_t)memory;
     if ((uintptr_t)h->top_end > h->highest) h->highest = (uintptr_t)h->top_end;
-    hb_block *block = (hb_block *)(memory + PROLOGUE_BYTES);
-    size_t size = ask - REGION_OVERHEAD_BYTES;
+    hb_block *block = (hb_block *)(memory + HB_REGION_PROLOGUE_BYTES);
+    size_t size = ask - HB_REGION_OVERHEAD_BYTES;
     set_top(h, block, size, HB_BLOCK_PREV_ALLOC);
     fresh_memory(h, memory);
     h->blocks++;
@@ -211,7 +199,7 @@ static void trim(hb_heap *h, hb_block *block) {
   h->footprint_bytes -= give;
   h->free_bytes -= give;
   set_top(h, block, size - give, block->header & HB_BLOCK_PREV_ALLOC);
-  uintptr_t footer = (uintptr_t)h->top_end - EPILOGUE_BYTES - 8;
+  uintptr_t footer = (uintptr_t)h->top_end - HB_REGION_EPILOGUE_BYTES - 8;
   if (h->zero_hi > footer) h->zero_hi = footer;
   if (h->zero_lo > h->zero_hi) h->zero_lo = h->zero_hi;
 }
@@ -389,7 +377,7 @@ static void check_next(hb_heap *h, hb_block *block, const char *caller) {
  * misaligned, no magic) or is already free (A clear) or parked (Q set). */
 static HOT hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
   uintptr_t address = (uintptr_t)ptr;
-  if ((address & 15) || address < h->lowest + PROLOGUE_BYTES + HB_BLOCK_HEADER_BYTES ||
+  if ((address & 15) || address < h->lowest + HB_REGION_PROLOGUE_BYTES + HB_BLOCK_HEADER_BYTES ||
       address >= h->highest)
     hb_sbrk_die(caller, "invalid pointer (not a block of this heap)", ptr);
   hb_block *block = hb_block_of(ptr);
@@ -401,15 +389,8 @@ static HOT hb_block *owned_block(hb_heap *h, void *ptr, const char *caller) {
 
 /* ---- Quick lists (heap.h) ---- */
 
-static size_t quick_class(size_t bytes) { return (bytes >> 4) - 2; }
-
-static HOT unsigned quick_cap(const hb_heap *h, size_t bytes) {
-  if (bytes <= h->quick_tiny_bytes) return UINT_MAX; /* the budget bounds them */
-  return bytes <= HB_QUICK_SMALL_BYTES ? h->quick_cap : h->quick_big_cap;
-}
-
 static HOT void park(hb_heap *h, hb_block *block, size_t size) {
-  size_t c = quick_class(size);
+  size_t c = hb_quick_class(size);
   block->header |= HB_BLOCK_QUICK;
   block->next = h->quick[c];
   h->quick[c] = block;
@@ -428,11 +409,11 @@ static HOT hb_block *unpark(hb_heap *h, size_t c) {
   return block;
 }
 
-/* The end of the blocks a walk of `region` visits: its epilogue, or the
+/* The end of the blocks a walk of region `r` visits: its epilogue, or the
  * top block (which has no footer or epilogue written) in the top region. */
-static char *region_blocks_end(const hb_heap *h, char *region, char *end) {
-  if (region != h->top_region) return end - EPILOGUE_BYTES;
-  return h->top ? (char *)h->top : h->top_end - EPILOGUE_BYTES;
+static char *region_blocks_end(const hb_heap *h, hb_region r) {
+  if (r.start != h->top_region) return r.end - HB_REGION_EPILOGUE_BYTES;
+  return h->top ? (char *)h->top : h->top_end - HB_REGION_EPILOGUE_BYTES;
 }
 
 /* Frees every parked block for real, in address order: walks the heap and
@@ -447,23 +428,18 @@ static void sweep_quick(hb_heap *h) {
   memset(h->quick_count, 0, sizeof h->quick_count);
   h->quick_blocks = 0;
   h->quick_bytes = 0;
-  char *region = h->top_region, *end = h->top_end;
-  while (region) {
-    region_prologue *prologue = (region_prologue *)region;
-    for (char *p = region + PROLOGUE_BYTES; p < region_blocks_end(h, region, end);) {
+  for (hb_region r = hb_region_first(h); r.start; r = hb_region_next(r)) {
+    for (char *p = (char *)hb_region_first_block(r); p < region_blocks_end(h, r);) {
       hb_block *block = (hb_block *)p;
       p += hb_block_size(block);
       if (!(block->header & HB_BLOCK_QUICK)) continue;
       /* release() merges a free next block into this one: skip it too
        * (the top block ends the walk anyway). */
       hb_block *next = (hb_block *)p;
-      if (p < region_blocks_end(h, region, end) && !hb_block_is_alloc(next))
-        p += hb_block_size(next);
+      if (p < region_blocks_end(h, r) && !hb_block_is_alloc(next)) p += hb_block_size(next);
       block->header &= ~HB_BLOCK_QUICK;
       release(h, block);
     }
-    end = prologue->prev_end;
-    region = prologue->prev_region;
   }
 }
 
@@ -494,8 +470,8 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (bytes <= h->quick_max_bytes && h->quick[quick_class(bytes)])
-    return hb_block_payload(unpark(h, quick_class(bytes)));
+  if (bytes <= h->quick_max_bytes && h->quick[hb_quick_class(bytes)])
+    return hb_block_payload(unpark(h, hb_quick_class(bytes)));
   if (h->quick_blocks && over_budget(h)) flush_quick(h);
   hb_block *block = h->fit->find(h, bytes);
   if (block) {
@@ -518,7 +494,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
  * else merged. */
 static HOT void free_block(hb_heap *h, hb_block *block) {
   size_t size = hb_block_size(block);
-  if (size <= h->quick_max_bytes && h->quick_count[quick_class(size)] < quick_cap(h, size)) {
+  if (size <= h->quick_max_bytes && h->quick_count[hb_quick_class(size)] < hb_quick_cap(h, size)) {
     park(h, block, size);
   } else {
     check_next(h, block, "free");
@@ -664,7 +640,7 @@ size_t hb_heap_usable_size(hb_heap *h, void *ptr) {
   return hb_block_size(block) - HB_BLOCK_HEADER_BYTES;
 }
 
-static size_t largest_free(hb_heap *h) {
+size_t hb_heap_largest_free(hb_heap *h) {
   size_t largest = h->fit->largest(h);
   hb_block *top = top_block(h);
   if (top && hb_block_size(top) > largest) largest = hb_block_size(top);
@@ -684,190 +660,7 @@ int hb_heap_stat(hb_heap *h, hb_stat which, uint64_t *value) {
     case HB_STAT_FREE_BYTES: *value = h->free_bytes + h->quick_bytes; return 0;
     case HB_STAT_BLOCKS: *value = h->blocks; return 0;
     case HB_STAT_FREE_BLOCKS: *value = h->free_blocks + h->quick_blocks; return 0;
-    case HB_STAT_LARGEST_FREE_BYTES: *value = largest_free(h); return 0;
+    case HB_STAT_LARGEST_FREE_BYTES: *value = hb_heap_largest_free(h); return 0;
     default: return ENOENT;
   }
-}
-
-/* ---- The checker ---------------------------------------------------- */
-
-/* Clears every checker mark, stopping at anything that does not look like
- * a block (the heap may be broken when this runs). */
-static void clear_marks(hb_heap *h) {
-  char *region = h->top_region, *end = h->top_end;
-  while (region) {
-    hb_block *b = (hb_block *)(region + PROLOGUE_BYTES);
-    while ((char *)b < end - EPILOGUE_BYTES && hb_block_has_magic(b) && hb_block_size(b)) {
-      b->header &= ~HB_BLOCK_MARK;
-      b = hb_block_next(b);
-    }
-    region_prologue *prologue = (region_prologue *)region;
-    region = prologue->prev_region;
-    end = prologue->prev_end;
-  }
-}
-
-/* Every block of one region; marks the free ones for check_listed. */
-static int check_region(hb_heap *h, char *region, char *end, size_t counts[7], char *why,
-                        size_t why_len) {
-  if (((uintptr_t)region & 15) || (uintptr_t)region < h->lowest || (uintptr_t)end > h->highest ||
-      end < region + MIN_GROW_BYTES)
-    return hb_sbrk_fail(why, why_len, "%s: region %p..%p out of bounds or misaligned", h->name,
-                        (void *)region, (void *)end);
-  counts[0] += (size_t)(end - region);
-  int prev_alloc = 1;
-  hb_block *b = (hb_block *)(region + PROLOGUE_BYTES);
-  for (;;) {
-    if ((char *)b + 8 > end)
-      return hb_sbrk_fail(why, why_len, "%s: walk ran past the end of region %p", h->name,
-                          (void *)region);
-    if (!hb_block_has_magic(b))
-      return hb_sbrk_fail(why, why_len, "%s: block %p: bad magic", h->name, (void *)b);
-    if (((uintptr_t)b & 15) != 8)
-      return hb_sbrk_fail(why, why_len, "%s: block %p: payload not 16-aligned", h->name, (void *)b);
-    if (hb_block_prev_alloc(b) != prev_alloc)
-      return hb_sbrk_fail(why, why_len, "%s: block %p: P bit %d but previous block allocated=%d",
-                          h->name, (void *)b, hb_block_prev_alloc(b), prev_alloc);
-    if (b->header & HB_BLOCK_MARK)
-      return hb_sbrk_fail(why, why_len, "%s: block %p: stray checker mark", h->name, (void *)b);
-    size_t size = hb_block_size(b);
-    /* The top region's last block, free: the top block, whose footer and
-     * epilogue are not written (heap.h). */
-    int top = end == h->top_end && size && !hb_block_is_alloc(b) &&
-              (char *)b + size == end - EPILOGUE_BYTES;
-    if (top != (b == h->top))
-      return hb_sbrk_fail(why, why_len, "%s: block %p: %s, but the top block is %p", h->name,
-                          (void *)b, top ? "free and last in the top region" : "not last and free",
-                          (void *)h->top);
-    if (size == 0) {
-      if ((char *)b != end - EPILOGUE_BYTES || !hb_block_is_alloc(b))
-        return hb_sbrk_fail(why, why_len, "%s: region %p: epilogue misplaced", h->name,
-                            (void *)region);
-      return 0;
-    }
-    if (size < HB_BLOCK_MIN_BYTES || (char *)b + size > end - EPILOGUE_BYTES)
-      return hb_sbrk_fail(why, why_len, "%s: block %p: size %zu impossible", h->name, (void *)b,
-                          size);
-    counts[1]++;
-    if (b->header & HB_BLOCK_QUICK) { /* parked: allocated for the heap, unmerged */
-      if (!hb_block_is_alloc(b))
-        return hb_sbrk_fail(why, why_len, "%s: block %p: parked but not allocated", h->name,
-                            (void *)b);
-      counts[4] += size;
-      counts[5] += size;
-      if (size > counts[6]) counts[6] = size;
-      b->header |= HB_BLOCK_MARK;
-    } else if (hb_block_is_alloc(b)) {
-      counts[4] += size;
-    } else {
-      if (!prev_alloc)
-        return hb_sbrk_fail(why, why_len, "%s: block %p: two adjacent free blocks", h->name,
-                            (void *)b);
-      if (!top && *hb_block_footer(b) != size)
-        return hb_sbrk_fail(why, why_len, "%s: block %p: footer %llu != header size %zu", h->name,
-                            (void *)b, (unsigned long long)*hb_block_footer(b), size);
-      counts[2]++;
-      counts[3] += size;
-      if (size > counts[6]) counts[6] = size;
-      b->header |= HB_BLOCK_MARK;
-    }
-    if (top) return 0;
-    prev_alloc = hb_block_is_alloc(b);
-    b = hb_block_next(b);
-  }
-}
-
-static size_t listed_count; /* blocks hb_heap_check_listed accepted in this check */
-
-int hb_heap_check_listed(hb_heap *h, hb_block *b, char *why, size_t why_len) {
-  uintptr_t address = (uintptr_t)b;
-  if (address < h->lowest || address >= h->highest || (address & 15) != 8)
-    return hb_sbrk_fail(why, why_len, "%s: index holds %p, not in the heap", h->name, (void *)b);
-  if (!hb_block_has_magic(b) || hb_block_is_alloc(b) || !(b->header & HB_BLOCK_MARK))
-    return hb_sbrk_fail(why, why_len,
-                        "%s: index holds %p, not a free block of the heap (or holds it twice)",
-                        h->name, (void *)b);
-  if (b == top_block(h))
-    return hb_sbrk_fail(why, why_len, "%s: index holds the top block %p", h->name, (void *)b);
-  b->header &= ~HB_BLOCK_MARK;
-  listed_count++;
-  return 0;
-}
-
-/* Each quick list: parked blocks of the list's size, counts right. */
-static int check_quick(hb_heap *h, char *why, size_t why_len) {
-  size_t total = 0;
-  for (size_t c = 0; c < HB_QUICK_CLASSES; c++) {
-    size_t seen = 0;
-    for (hb_block *b = h->quick[c]; b; b = b->next) {
-      uintptr_t address = (uintptr_t)b;
-      if (address < h->lowest || address >= h->highest || (address & 15) != 8 ||
-          !hb_block_has_magic(b) ||
-          (b->header & (HB_BLOCK_QUICK | HB_BLOCK_MARK | HB_BLOCK_ALLOC)) !=
-              (HB_BLOCK_QUICK | HB_BLOCK_MARK | HB_BLOCK_ALLOC))
-        return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds %p, not a parked block (or twice)",
-                            h->name, c, (void *)b);
-      if (quick_class(hb_block_size(b)) != c)
-        return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds a block of %zu bytes", h->name,
-                            c, hb_block_size(b));
-      b->header &= ~HB_BLOCK_MARK;
-      if (++seen > quick_cap(h, hb_block_size(b)))
-        return hb_sbrk_fail(why, why_len, "%s: quick list %zu is over its cap", h->name, c);
-    }
-    if (seen != h->quick_count[c])
-      return hb_sbrk_fail(why, why_len, "%s: quick list %zu holds %zu, its count says %u", h->name,
-                          c, seen, h->quick_count[c]);
-    total += seen;
-  }
-  if (total != h->quick_blocks)
-    return hb_sbrk_fail(why, why_len, "%s: %zu parked blocks, the counter says %zu", h->name, total,
-                        h->quick_blocks);
-  return 0;
-}
-
-int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
-  /* footprint, blocks, free blocks, free bytes, in-use bytes (parked
-   * included), parked bytes, largest free or parked block */
-  size_t counts[7] = {0, 0, 0, 0, 0, 0, 0};
-  int rc = 0;
-  char *region = h->top_region, *end = h->top_end;
-  while (region && rc == 0) {
-    rc = check_region(h, region, end, counts, why, why_len);
-    region_prologue *prologue = (region_prologue *)region;
-    region = prologue->prev_region;
-    end = prologue->prev_end;
-  }
-  if (rc == 0 && (counts[0] != h->footprint_bytes || counts[1] != h->blocks ||
-                  counts[2] != h->free_blocks || counts[3] != h->free_bytes ||
-                  counts[4] != h->in_use_bytes || counts[5] != h->quick_bytes))
-    rc = hb_sbrk_fail(why, why_len,
-                      "%s: counters disagree with the heap walk: footprint %zu/%zu blocks %zu/%zu "
-                      "free %zu/%zu free bytes %zu/%zu in use %zu/%zu parked bytes %zu/%zu "
-                      "(counter/walk)",
-                      h->name, h->footprint_bytes, counts[0], h->blocks, counts[1], h->free_blocks,
-                      counts[2], h->free_bytes, counts[3], h->in_use_bytes, counts[4],
-                      h->quick_bytes, counts[5]);
-  if (rc == 0) rc = check_quick(h, why, why_len);
-  if (rc == 0) {
-    listed_count = 0;
-    rc = h->fit->check(h, why, why_len);
-    size_t expected = h->free_blocks - (top_block(h) != NULL);
-    if (rc == 0 && listed_count != expected)
-      rc = hb_sbrk_fail(why, why_len, "%s: %zu free blocks besides the top, but the index holds %zu",
-                        h->name, expected, listed_count);
-  }
-  if (rc == 0 && largest_free(h) != counts[6])
-    rc = hb_sbrk_fail(why, why_len, "%s: largest free block %zu, the walk says %zu", h->name,
-                      largest_free(h), counts[6]);
-  /* A heap that passed has one marked block left, the top block (free, never
-   * listed): every other free block was listed exactly once and every
-   * parked one seen once, each unmarking it. Otherwise marks may be left
-   * anywhere. (One walk less per check: the stress tests check after every
-   * operation.) */
-  hb_block *top = top_block(h);
-  if (rc == 0 && top)
-    top->header &= ~HB_BLOCK_MARK;
-  else if (rc != 0)
-    clear_marks(h);
-  return rc;
 }

@@ -5,22 +5,12 @@
  * regions on sbrk, splitting, O(1) coalescing with boundary tags (block.h),
  * growing the heap by what is missing, giving the top back with a negative
  * sbrk, in-place realloc, aligned allocation, validation of freed pointers,
- * counters and the heap walk of the checker. A policy only says where free
+ * counters; checker.c validates all of it. A policy only says where free
  * blocks are kept and which one a request gets: an hb_fit (its "index").
  *
- * Regions. Memory comes from hb_os_grow (os.h), which promises nothing
- * about where it lies. When it continues the top region exactly, the top
- * region grows; otherwise the new memory becomes a region of its own:
- *
- *   R (16-aligned)
- *   +-----------+-----------+-----+---------+ ... +---------+----------+
- *   | prev R    | prev end  | pad | block   |     | block   | epilogue |
- *   +-----------+-----------+-----+---------+ ... +---------+----------+
- *   <------- 24-byte prologue ---->                           size 0, A
- *
- * The first block's P bit is set and the epilogue is "allocated", so
- * coalescing never leaves a region. The prologue links the regions (newest
- * first) for the checker's walk.
+ * Memory comes from the OS in regions (region.h: the layout, and the walk
+ * over every region), each opened by a prologue and closed by an
+ * "allocated" epilogue, so coalescing never leaves a region.
  *
  * The top block (the free block that ends the top region) is never in the
  * policy's index: it is used when nothing indexed fits, and grown into.
@@ -36,10 +26,12 @@
 #include "block.h"
 #include "policy.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct hb_heap hb_heap;
+typedef struct hb_heap_walk hb_heap_walk; /* the checker's counts: checker.h */
 
 /* Quick lists hold blocks of 32, 48, ... 2064 bytes, one list per size;
  * up to quick_tiny_bytes without a count limit (as glibc's fastbins), up to
@@ -59,9 +51,12 @@ typedef struct hb_heap hb_heap;
  * blocks or more, walks the heap instead of the lists (heap.c). */
 #define HB_QUICK_SWEEP_MIN_BLOCKS 4096
 
-/* A placement policy: the index of free blocks. Blocks handed to insert
- * are free with header and footer written; remove gets only blocks that
- * are in the index. */
+/* A placement policy: the index of free blocks. The index lives in the
+ * heap: a policy's heap is a struct of its own whose first member is the
+ * hb_heap, followed by the index (freelist.h's hb_list_heap, segfit.c's
+ * segfit_heap), so each function below casts the hb_heap * it gets to that
+ * struct. Blocks handed to insert are free with header and footer written;
+ * remove gets only blocks that are in the index. */
 typedef struct hb_fit {
   void (*insert)(hb_heap *heap, hb_block *block);
   void (*remove)(hb_heap *heap, hb_block *block);
@@ -74,9 +69,9 @@ typedef struct hb_fit {
    * (malloc then cuts a small block off its high end without unlinking
    * and relinking it). NULL: never. */
   int (*stays)(hb_heap *heap, size_t old_bytes, size_t new_bytes);
-  /* Checks the index; calls hb_heap_check_listed() on every block it
-   * holds. 0, or -1 with the reason in `why`. */
-  int (*check)(hb_heap *heap, char *why, size_t why_len);
+  /* Checks the index; calls hb_heap_check_listed() (checker.h) on every
+   * block it holds, with `walk`. 0, or -1 with the reason in `why`. */
+  int (*check)(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len);
 } hb_fit;
 
 struct hb_heap {
@@ -151,39 +146,51 @@ void *hb_heap_calloc(hb_heap *heap, size_t count, size_t size);
 void *hb_heap_aligned_alloc(hb_heap *heap, size_t alignment, size_t size);
 size_t hb_heap_usable_size(hb_heap *heap, void *ptr);
 int hb_heap_stat(hb_heap *heap, hb_stat which, uint64_t *value);
-/* Walks every region and block, then the policy's index. */
+/* The largest free block, parked ones and the top block included. */
+size_t hb_heap_largest_free(hb_heap *heap);
+/* The heap checker (checker.c): walks every region and block, the quick
+ * lists, then the policy's index. */
 int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
 
-/* For hb_fit.check: `block` is listed in the index. Fails unless it is a
- * free block of the heap not listed before (each is listed exactly once). */
-int hb_heap_check_listed(hb_heap *heap, hb_block *block, char *why, size_t why_len);
+/* The quick list of a parked block of `bytes`, and how many such blocks
+ * the list may hold. Inline: both are on the fast paths of malloc and free. */
+static inline __attribute__((always_inline)) size_t hb_quick_class(size_t bytes) {
+  return (bytes >> 4) - 2;
+}
+static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap *h, size_t bytes) {
+  if (bytes <= h->quick_tiny_bytes) return UINT_MAX; /* the budget bounds them */
+  return bytes <= HB_QUICK_SMALL_BYTES ? h->quick_cap : h->quick_big_cap;
+}
 
-/* Defines the hb_sbrk_policy `variable` (name, description) from a heap
- * `heap_variable` whose fit does the placement: the table's functions are
- * the generic ones above, bound to that heap. */
-#define HB_HEAP_POLICY(variable, heap_variable, policy_name, policy_description)           \
-  static void *variable##_malloc(size_t size) { return hb_heap_malloc(&heap_variable, size); } \
+/* Defines the hb_sbrk_policy `variable` (name, description) on the heap at
+ * `heap` (an hb_heap *, the first member of the policy's own heap struct),
+ * whose fit does the placement. For a `variable` V it defines the table V
+ * and the static functions V_malloc, V_free, V_realloc, V_calloc,
+ * V_aligned_alloc, V_usable_size, V_stat, V_check and V_version, each
+ * calling the hb_heap_ function above of the same name on `heap`. Every use
+ * spells out the names it defines in a comment, so that a name seen in a
+ * profile or a backtrace is found by grep. */
+#define HB_HEAP_POLICY(variable, heap, policy_name, policy_description)                     \
+  static void *variable##_malloc(size_t size) { return hb_heap_malloc((heap), size); }       \
   static void variable##_free(void *ptr, size_t size_hint) {                                  \
     (void)size_hint;                                                                           \
-    hb_heap_free(&heap_variable, ptr);                                                         \
+    hb_heap_free((heap), ptr);                                                                 \
   }                                                                                            \
   static void *variable##_realloc(void *ptr, size_t size) {                                   \
-    return hb_heap_realloc(&heap_variable, ptr, size);                                         \
+    return hb_heap_realloc((heap), ptr, size);                                                 \
   }                                                                                            \
   static void *variable##_calloc(size_t count, size_t size) {                                 \
-    return hb_heap_calloc(&heap_variable, count, size);                                        \
+    return hb_heap_calloc((heap), count, size);                                                \
   }                                                                                            \
   static void *variable##_aligned_alloc(size_t alignment, size_t size) {                      \
-    return hb_heap_aligned_alloc(&heap_variable, alignment, size);                             \
+    return hb_heap_aligned_alloc((heap), alignment, size);                                     \
   }                                                                                            \
-  static size_t variable##_usable_size(void *ptr) {                                           \
-    return hb_heap_usable_size(&heap_variable, ptr);                                           \
-  }                                                                                            \
+  static size_t variable##_usable_size(void *ptr) { return hb_heap_usable_size((heap), ptr); } \
   static int variable##_stat(hb_stat which, uint64_t *value) {                                \
-    return hb_heap_stat(&heap_variable, which, value);                                         \
+    return hb_heap_stat((heap), which, value);                                                 \
   }                                                                                            \
   static int variable##_check(char *why, size_t why_len) {                                    \
-    return hb_heap_check(&heap_variable, why, why_len);                                        \
+    return hb_heap_check((heap), why, why_len);                                                \
   }                                                                                            \
   static const char *variable##_version(void) { return HB_SBRK_VERSION; }                     \
   const hb_sbrk_policy variable = {                                                            \

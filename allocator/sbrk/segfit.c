@@ -42,8 +42,15 @@
 /* A range class is scanned for the best fit over at most this many blocks. */
 #define SCAN_LIMIT 16
 
-static hb_block *lists[CLASS_COUNT];
-static uint64_t nonempty[MAP_WORDS];
+/* The heap with its index: one free list per class, and a bit per class
+ * that is set when its list is not empty. */
+typedef struct segfit_heap {
+  hb_heap heap;
+  hb_block *lists[CLASS_COUNT];
+  uint64_t nonempty[MAP_WORDS];
+} segfit_heap;
+
+static segfit_heap *segfit_of(hb_heap *heap) { return (segfit_heap *)heap; }
 
 static size_t class_of(size_t bytes) {
   if (bytes <= EXACT_MAX_BYTES) return (bytes >> 4) - 2;
@@ -52,40 +59,40 @@ static size_t class_of(size_t bytes) {
 }
 
 /* The first non-empty class >= from, or CLASS_COUNT. */
-static size_t first_nonempty(size_t from) {
+static size_t first_nonempty(const segfit_heap *s, size_t from) {
   size_t word = from >> 6;
   if (word >= MAP_WORDS) return CLASS_COUNT;
-  uint64_t bits = nonempty[word] & (~(uint64_t)0 << (from & 63));
+  uint64_t bits = s->nonempty[word] & (~(uint64_t)0 << (from & 63));
   while (!bits) {
     if (++word == MAP_WORDS) return CLASS_COUNT;
-    bits = nonempty[word];
+    bits = s->nonempty[word];
   }
   return word * 64 + (size_t)__builtin_ctzll(bits);
 }
 
 static void segfit_insert(hb_heap *heap, hb_block *b) {
-  (void)heap;
+  segfit_heap *s = segfit_of(heap);
   size_t c = class_of(hb_block_size(b));
-  hb_list_push(&lists[c], b);
-  nonempty[c >> 6] |= (uint64_t)1 << (c & 63);
+  hb_list_push(&s->lists[c], b);
+  s->nonempty[c >> 6] |= (uint64_t)1 << (c & 63);
 }
 
 static void segfit_remove(hb_heap *heap, hb_block *b) {
-  (void)heap;
+  segfit_heap *s = segfit_of(heap);
   size_t c = class_of(hb_block_size(b));
-  hb_list_unlink(&lists[c], b);
-  if (!lists[c]) nonempty[c >> 6] &= ~((uint64_t)1 << (c & 63));
+  hb_list_unlink(&s->lists[c], b);
+  if (!s->lists[c]) s->nonempty[c >> 6] &= ~((uint64_t)1 << (c & 63));
 }
 
 static hb_block *segfit_find(hb_heap *heap, size_t bytes) {
-  (void)heap;
+  segfit_heap *s = segfit_of(heap);
   size_t c = class_of(bytes);
   if (c < EXACT_CLASSES) {
-    if (lists[c]) return lists[c];
+    if (s->lists[c]) return s->lists[c];
   } else {
     hb_block *best = NULL;
     int scanned = 0;
-    for (hb_block *b = lists[c]; b && scanned < SCAN_LIMIT; b = b->next, scanned++) {
+    for (hb_block *b = s->lists[c]; b && scanned < SCAN_LIMIT; b = b->next, scanned++) {
       size_t size = hb_block_size(b);
       if (size < bytes || (best && size >= hb_block_size(best))) continue;
       best = b;
@@ -93,15 +100,15 @@ static hb_block *segfit_find(hb_heap *heap, size_t bytes) {
     }
     if (best) return best;
   }
-  c = first_nonempty(c + 1);
-  return c < CLASS_COUNT ? lists[c] : NULL;
+  c = first_nonempty(s, c + 1);
+  return c < CLASS_COUNT ? s->lists[c] : NULL;
 }
 
 static size_t segfit_largest(hb_heap *heap) {
-  (void)heap;
+  segfit_heap *s = segfit_of(heap);
   for (size_t word = MAP_WORDS; word-- > 0;)
-    if (nonempty[word])
-      return hb_list_largest(lists[word * 64 + 63 - (size_t)__builtin_clzll(nonempty[word])]);
+    if (s->nonempty[word])
+      return hb_list_largest(s->lists[word * 64 + 63 - (size_t)__builtin_clzll(s->nonempty[word])]);
   return 0;
 }
 
@@ -116,16 +123,17 @@ static int in_class(const hb_block *prev, const hb_block *b, size_t c) {
   return class_of(hb_block_size(b)) == c;
 }
 
-static int segfit_check(hb_heap *heap, char *why, size_t why_len) {
+static int segfit_check(hb_heap *heap, hb_heap_walk *walk, char *why, size_t why_len) {
+  segfit_heap *s = segfit_of(heap);
   for (size_t c = 0; c < CLASS_COUNT; c++) {
-    int marked = (nonempty[c >> 6] >> (c & 63)) & 1;
-    if (marked != (lists[c] != NULL))
+    int marked = (s->nonempty[c >> 6] >> (c & 63)) & 1;
+    if (marked != (s->lists[c] != NULL))
       return hb_sbrk_fail(why, why_len, "%s: class %zu: bitmap says %s, list is %s", heap->name,
-                          c, marked ? "non-empty" : "empty", lists[c] ? "not" : "empty");
-    if (!lists[c]) continue;
+                          c, marked ? "non-empty" : "empty", s->lists[c] ? "not" : "empty");
+    if (!s->lists[c]) continue;
     /* The class goes into the message only on failure: formatting a name
      * for every list would cost more than checking most of them. */
-    if (hb_list_check(heap, lists[c], "of a size class", in_class, c, why, why_len)) {
+    if (hb_list_check(heap, walk, s->lists[c], "of a size class", in_class, c, why, why_len)) {
       size_t used = strlen(why);
       if (used < why_len) snprintf(why + used, why_len - used, " (class %zu)", c);
       return -1;
@@ -154,9 +162,14 @@ static const hb_fit segfit_fit = {
  * (python3-json-large: 289k such mallocs) would otherwise search a size
  * class and split and merge every time; a short list is enough for them
  * and parks little memory. */
-static hb_heap segfit_heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
-                              .quick_max_bytes = HB_QUICK_MAX_BYTES, .quick_tiny_bytes = 144,
-                              .quick_cap = 32, .quick_big_cap = 4};
+static segfit_heap segfit = {.heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
+                                      .quick_max_bytes = HB_QUICK_MAX_BYTES,
+                                      .quick_tiny_bytes = 144, .quick_cap = 32,
+                                      .quick_big_cap = 4}};
 
-HB_HEAP_POLICY(hb_sbrk_default, segfit_heap, "sbrk",
+/* hb_sbrk_default, and its hb_sbrk_default_malloc, hb_sbrk_default_free,
+ * hb_sbrk_default_realloc, hb_sbrk_default_calloc,
+ * hb_sbrk_default_aligned_alloc, hb_sbrk_default_usable_size,
+ * hb_sbrk_default_stat, hb_sbrk_default_check, hb_sbrk_default_version. */
+HB_HEAP_POLICY(hb_sbrk_default, &segfit.heap, "sbrk",
                "segregated free lists by size class: O(1) common paths, split, coalesce, trim");
