@@ -83,6 +83,6 @@ double hb_cell_byte_reuse_rate(const hb_cell_result *r);
 double hb_cell_lifo_share(const hb_cell_result *r);
 
 /* `heapbench replay ARGS...` (argv[0] is "replay"). */
-int hb_replay_command(int argc, char **argv);
+int hb_cmd_replay(int argc, char **argv); /* also declared in cli/hb_cmd.h */
 
 #endif

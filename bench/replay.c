@@ -131,7 +131,7 @@ static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
   return 0;
 }
 
-int hb_replay_command(int argc, char **argv) {
+int hb_cmd_replay(int argc, char **argv) {
   const char *allocator_list = NULL, *json_path = NULL, *label = NULL;
   hb_replay_settings settings = {.repeat = 5, .time_limit_sec = 60};
   char **paths = calloc((size_t)argc + 1, sizeof *paths);
