@@ -82,6 +82,6 @@ void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
 void hb_cell_result_release(hb_cell_result *result);
 
 /* `heapbench replay ARGS...` (argv[0] is "replay"). */
-int hb_replay_command(int argc, char **argv);
+int hb_cmd_replay(int argc, char **argv); /* also declared in cli/hb_cmd.h */
 
 #endif

@@ -226,7 +226,7 @@ static int parse_args(int argc, char **argv, replay_args *args) {
   return 0;
 }
 
-int hb_replay_command(int argc, char **argv) {
+int hb_cmd_replay(int argc, char **argv) {
   replay_args args = {.settings = {.repeat = 5, .time_limit_sec = 60}};
   int parsed = parse_args(argc, argv, &args);
   if (parsed != 0) {

@@ -4,6 +4,7 @@
  * time (one that imports matplotlib and numpy; the `python3` on PATH may
  * not) running that script with the same arguments. */
 #include "cli/hb_report_paths.h" /* HB_REPORT_PYTHON, HB_REPORT_SCRIPT */
+#include "hb_cmd.h"
 
 #include <errno.h>
 #include <stdio.h>

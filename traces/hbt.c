@@ -31,6 +31,17 @@ static uint64_t get_le(const unsigned char *p, int bytes) {
   return value;
 }
 
+/* A header or thread-entry field by its name in hbt_format.h. */
+#define GET_FIELD(base, name) get_le((base) + HB_HBT_##name##_OFFSET, HB_HBT_##name##_WIDTH)
+#define PUT_FIELD(base, name, value) \
+  put_le((base) + HB_HBT_##name##_OFFSET, (value), HB_HBT_##name##_WIDTH)
+
+/* header_bytes, as FORMAT.md defines it: 76 + P + 24 * T + 4. */
+static uint64_t header_bytes_for(uint64_t program_bytes, uint32_t threads) {
+  return HB_HBT_FIXED_HEADER_BYTES + program_bytes + (uint64_t)threads * HB_HBT_THREAD_ENTRY_BYTES +
+         HB_HBT_HEADER_CRC_BYTES;
+}
+
 static uint64_t zigzag(int64_t value) { return ((uint64_t)value << 1) ^ (uint64_t)(value >> 63); }
 static int64_t unzigzag(uint64_t value) { return (int64_t)(value >> 1) ^ -(int64_t)(value & 1); }
 
@@ -153,36 +164,36 @@ int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
 
   const char *program = trace->program ? trace->program : "";
   size_t program_bytes = strlen(program);
-  size_t header_bytes =
-      HB_HBT_FIXED_HEADER_BYTES + program_bytes + (size_t)threads * HB_HBT_THREAD_ENTRY_BYTES + 4;
+  size_t header_bytes = (size_t)header_bytes_for(program_bytes, threads);
   if (buffer_reserve(&header, header_bytes)) {
     hb_fail(error, "%s: out of memory", path);
     goto done;
   }
   unsigned char *h = header.data;
   memset(h, 0, header_bytes);
-  memcpy(h, HB_HBT_MAGIC, 8);
-  put_le(h + 8, HB_HBT_VERSION, 4);
-  put_le(h + 12, header_bytes, 4);
-  put_le(h + 16, (trace->time_ns ? HB_HBT_FLAG_TIMESTAMPS : 0) |
-                     (trace->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0), 4);
-  put_le(h + 20, trace->pid, 4);
-  put_le(h + 24, threads, 4);
-  put_le(h + 28, trace->id_count, 4);
-  put_le(h + 32, trace->op_count, 8);
-  put_le(h + 40, trace->unmatched_frees, 8);
-  put_le(h + 48, trace->failed_allocs, 8);
-  put_le(h + 56, trace->unmatched_reallocs, 8);
-  put_le(h + 64, trace->reused_addresses, 8);
-  put_le(h + 72, program_bytes, 4);
+  memcpy(h + HB_HBT_MAGIC_OFFSET, HB_HBT_MAGIC, HB_HBT_MAGIC_WIDTH);
+  PUT_FIELD(h, VERSION, HB_HBT_VERSION);
+  PUT_FIELD(h, HEADER_BYTES, header_bytes);
+  PUT_FIELD(h, FLAGS, (trace->time_ns ? HB_HBT_FLAG_TIMESTAMPS : 0) |
+                          (trace->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0));
+  PUT_FIELD(h, PID, trace->pid);
+  PUT_FIELD(h, THREADS, threads);
+  PUT_FIELD(h, ID_COUNT, trace->id_count);
+  PUT_FIELD(h, OP_COUNT, trace->op_count);
+  PUT_FIELD(h, UNMATCHED_FREES, trace->unmatched_frees);
+  PUT_FIELD(h, FAILED_ALLOCS, trace->failed_allocs);
+  PUT_FIELD(h, UNMATCHED_REALLOCS, trace->unmatched_reallocs);
+  PUT_FIELD(h, REUSED_ADDRESSES, trace->reused_addresses);
+  PUT_FIELD(h, PROGRAM_BYTES, program_bytes);
   memcpy(h + HB_HBT_FIXED_HEADER_BYTES, program, program_bytes);
   unsigned char *entry = h + HB_HBT_FIXED_HEADER_BYTES + program_bytes;
   for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
-    put_le(entry, counts[t], 8);
-    put_le(entry + 8, streams[t].length, 8);
-    put_le(entry + 16, crc32(0, streams[t].data, (uInt)streams[t].length), 4);
+    PUT_FIELD(entry, ENTRY_OP_COUNT, counts[t]);
+    PUT_FIELD(entry, ENTRY_STREAM_BYTES, streams[t].length);
+    PUT_FIELD(entry, ENTRY_STREAM_CRC, crc32(0, streams[t].data, (uInt)streams[t].length));
   }
-  put_le(entry, crc32(0, h, (uInt)(header_bytes - 4)), 4);
+  put_le(entry, crc32(0, h, (uInt)(header_bytes - HB_HBT_HEADER_CRC_BYTES)),
+         HB_HBT_HEADER_CRC_BYTES);
 
   /* Written beside the target and renamed: a reader never sees half a trace. */
   size_t path_len = strlen(path);
@@ -223,11 +234,112 @@ done:
 
 /* ---- reader --------------------------------------------------------------- */
 
+/* The reader in three steps, each checking what FORMAT.md says a reader
+ * must refuse at that level: read_header (the fixed fields, the program
+ * name, the header's checksum), read_streams (the thread table: each
+ * stream's bounds, checksum and count), read_records (one stream's
+ * records into their global slots). */
+
+/* What the header says about the rest of the file. */
+typedef struct hbt_layout {
+  uint64_t header_bytes; /* offset of the first stream */
+  uint64_t program_bytes;
+  uint32_t threads;
+  uint32_t flags;
+  uint64_t op_count;
+} hbt_layout;
+
+/* Traces are read whole: replay needs every op in memory anyway. */
+static int read_file(const char *path, unsigned char **out, size_t *out_size, hb_error *error) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
+  size_t size = 0, capacity = 1 << 16;
+  unsigned char *data = malloc(capacity);
+  for (;;) {
+    if (!data) break;
+    size += fread(data + size, 1, capacity - size, file);
+    if (size < capacity) break;
+    unsigned char *grown = realloc(data, capacity * 2);
+    if (!grown) {
+      free(data);
+      data = NULL;
+      break;
+    }
+    data = grown;
+    capacity *= 2;
+  }
+  int read_error = ferror(file);
+  fclose(file);
+  if (!data) return hb_fail(error, "%s: out of memory", path);
+  if (read_error) {
+    free(data);
+    return hb_fail(error, "%s: read error", path);
+  }
+  *out = data;
+  *out_size = size;
+  return 0;
+}
+
+/* Checks the header and copies its figures into *trace (all but the ops). */
+static int read_header(hb_trace *trace, const char *path, const unsigned char *data, size_t size,
+                       hbt_layout *layout, hb_error *error) {
+  if (size < HB_HBT_FIXED_HEADER_BYTES ||
+      memcmp(data + HB_HBT_MAGIC_OFFSET, HB_HBT_MAGIC, HB_HBT_MAGIC_WIDTH) != 0)
+    return hb_fail(error, "%s: offset %d: not a heapbench trace or header truncated (%zu bytes)",
+                   path, HB_HBT_MAGIC_OFFSET, size);
+  uint32_t version = (uint32_t)GET_FIELD(data, VERSION);
+  if (version != HB_HBT_VERSION)
+    return hb_fail(error, "%s: offset %d: format version %u, this build reads version %d", path,
+                   HB_HBT_VERSION_OFFSET, version, HB_HBT_VERSION);
+  uint64_t header_bytes = GET_FIELD(data, HEADER_BYTES);
+  uint32_t flags = (uint32_t)GET_FIELD(data, FLAGS);
+  uint32_t threads = (uint32_t)GET_FIELD(data, THREADS);
+  uint64_t program_bytes = GET_FIELD(data, PROGRAM_BYTES);
+  if (header_bytes > size || threads == 0 ||
+      header_bytes != header_bytes_for(program_bytes, threads))
+    return hb_fail(error,
+                   "%s: offset %d: header size %" PRIu64 " inconsistent (file has %zu bytes)",
+                   path, HB_HBT_HEADER_BYTES_OFFSET, header_bytes, size);
+  uint64_t crc_offset = header_bytes - HB_HBT_HEADER_CRC_BYTES;
+  if (crc32(0, data, (uInt)crc_offset) != get_le(data + crc_offset, HB_HBT_HEADER_CRC_BYTES))
+    return hb_fail(error, "%s: offset %" PRIu64 ": header checksum mismatch (corrupted)", path,
+                   crc_offset);
+  if (flags & ~(uint32_t)(HB_HBT_FLAG_TIMESTAMPS | HB_HBT_FLAG_INCOMPLETE))
+    return hb_fail(error, "%s: offset %d: unknown flags 0x%x", path, HB_HBT_FLAGS_OFFSET, flags);
+  trace->pid = (uint32_t)GET_FIELD(data, PID);
+  trace->thread_count = threads;
+  trace->id_count = (uint32_t)GET_FIELD(data, ID_COUNT);
+  uint64_t op_count = GET_FIELD(data, OP_COUNT);
+  trace->unmatched_frees = GET_FIELD(data, UNMATCHED_FREES);
+  trace->failed_allocs = GET_FIELD(data, FAILED_ALLOCS);
+  trace->unmatched_reallocs = GET_FIELD(data, UNMATCHED_REALLOCS);
+  trace->reused_addresses = GET_FIELD(data, REUSED_ADDRESSES);
+  trace->dropped_ops = trace->unmatched_frees + trace->failed_allocs;
+  trace->incomplete = (flags & HB_HBT_FLAG_INCOMPLETE) != 0;
+  char *program = malloc(program_bytes + 1);
+  if (!program) return hb_fail(error, "%s: out of memory", path);
+  memcpy(program, data + HB_HBT_FIXED_HEADER_BYTES, program_bytes);
+  program[program_bytes] = 0;
+  free(trace->program);
+  trace->program = program;
+
+  /* Every record is at least one byte: a bound that stops a corrupted
+   * count from asking for absurd memory. */
+  if (op_count > size - header_bytes)
+    return hb_fail(error, "%s: offset %d: op count %" PRIu64 " larger than the file allows", path,
+                   HB_HBT_OP_COUNT_OFFSET, op_count);
+  if (trace->id_count > op_count + HB_TRACE_SPARE_IDS)
+    return hb_fail(error, "%s: offset %d: id count %u implausible for %" PRIu64 " ops", path,
+                   HB_HBT_ID_COUNT_OFFSET, trace->id_count, op_count);
+  *layout = (hbt_layout){header_bytes, program_bytes, threads, flags, op_count};
+  return 0;
+}
+
 /* Decodes one thread's stream into its global slots. `base` is the file
  * offset of the stream, for messages. */
-static int decode_stream(hb_trace *trace, const char *path, uint32_t thread,
-                         const unsigned char *data, size_t length, uint64_t op_count,
-                         size_t base, unsigned char *filled, int timestamps, hb_error *error) {
+static int read_records(hb_trace *trace, const char *path, uint32_t thread,
+                        const unsigned char *data, size_t length, uint64_t op_count,
+                        size_t base, unsigned char *filled, int timestamps, hb_error *error) {
   const unsigned char *cursor = data, *end = data + length;
   stream_state s = stream_start;
   for (uint64_t n = 0; n < op_count; n++) {
@@ -297,119 +409,28 @@ static int decode_stream(hb_trace *trace, const char *path, uint32_t thread,
   return 0;
 }
 
-int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
-  hb_trace_init(trace, path, "hbt");
-  unsigned char *data = NULL, *filled = NULL;
-  int rc = -1;
-  FILE *file = fopen(path, "rb");
-  if (!file) {
-    hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
-    goto done;
-  }
-  /* Traces are read whole: replay needs every op in memory anyway. */
-  size_t size = 0, capacity = 1 << 16;
-  data = malloc(capacity);
-  for (;;) {
-    if (!data) break;
-    size += fread(data + size, 1, capacity - size, file);
-    if (size < capacity) break;
-    unsigned char *grown = realloc(data, capacity * 2);
-    if (!grown) {
-      free(data);
-      data = NULL;
-      break;
-    }
-    data = grown;
-    capacity *= 2;
-  }
-  int read_error = ferror(file);
-  fclose(file);
-  if (!data) {
-    hb_fail(error, "%s: out of memory", path);
-    goto done;
-  }
-  if (read_error) {
-    hb_fail(error, "%s: read error", path);
-    goto done;
-  }
-  if (size < HB_HBT_FIXED_HEADER_BYTES || memcmp(data, HB_HBT_MAGIC, 8) != 0) {
-    hb_fail(error, "%s: offset 0: not a heapbench trace or header truncated (%zu bytes)", path,
-            size);
-    goto done;
-  }
-  uint32_t version = (uint32_t)get_le(data + 8, 4);
-  if (version != HB_HBT_VERSION) {
-    hb_fail(error, "%s: offset 8: format version %u, this build reads version %d", path, version,
-            HB_HBT_VERSION);
-    goto done;
-  }
-  uint64_t header_bytes = get_le(data + 12, 4);
-  uint32_t flags = (uint32_t)get_le(data + 16, 4);
-  uint32_t threads = (uint32_t)get_le(data + 24, 4);
-  uint64_t program_bytes = get_le(data + 72, 4);
-  if (header_bytes > size || threads == 0 ||
-      header_bytes != HB_HBT_FIXED_HEADER_BYTES + program_bytes +
-                          (uint64_t)threads * HB_HBT_THREAD_ENTRY_BYTES + 4) {
-    hb_fail(error, "%s: offset 12: header size %" PRIu64 " inconsistent (file has %zu bytes)",
-            path, header_bytes, size);
-    goto done;
-  }
-  if (crc32(0, data, (uInt)(header_bytes - 4)) != get_le(data + header_bytes - 4, 4)) {
-    hb_fail(error, "%s: offset %" PRIu64 ": header checksum mismatch (corrupted)", path,
-            header_bytes - 4);
-    goto done;
-  }
-  if (flags & ~(uint32_t)(HB_HBT_FLAG_TIMESTAMPS | HB_HBT_FLAG_INCOMPLETE)) {
-    hb_fail(error, "%s: offset 16: unknown flags 0x%x", path, flags);
-    goto done;
-  }
-  trace->pid = (uint32_t)get_le(data + 20, 4);
-  trace->thread_count = threads;
-  trace->id_count = (uint32_t)get_le(data + 28, 4);
-  uint64_t op_count = get_le(data + 32, 8);
-  trace->unmatched_frees = get_le(data + 40, 8);
-  trace->failed_allocs = get_le(data + 48, 8);
-  trace->unmatched_reallocs = get_le(data + 56, 8);
-  trace->reused_addresses = get_le(data + 64, 8);
-  trace->dropped_ops = trace->unmatched_frees + trace->failed_allocs;
-  trace->incomplete = (flags & HB_HBT_FLAG_INCOMPLETE) != 0;
-  char *program = malloc(program_bytes + 1);
-  if (!program) {
-    hb_fail(error, "%s: out of memory", path);
-    goto done;
-  }
-  memcpy(program, data + HB_HBT_FIXED_HEADER_BYTES, program_bytes);
-  program[program_bytes] = 0;
-  free(trace->program);
-  trace->program = program;
-
-  /* Every record is at least one byte: a bound that stops a corrupted
-   * count from asking for absurd memory. */
-  if (op_count > size - header_bytes) {
-    hb_fail(error, "%s: offset 32: op count %" PRIu64 " larger than the file allows", path,
-            op_count);
-    goto done;
-  }
-  if (trace->id_count > op_count + HB_TRACE_SPARE_IDS) {
-    hb_fail(error, "%s: offset 28: id count %u implausible for %" PRIu64 " ops", path,
-            trace->id_count, op_count);
-    goto done;
-  }
+/* Walks the thread table: each stream within the file and matching its
+ * checksum, the counts adding up to the header's, no byte after the last. */
+static int read_streams(hb_trace *trace, const char *path, const unsigned char *data, size_t size,
+                        const hbt_layout *layout, hb_error *error) {
+  uint64_t op_count = layout->op_count;
+  int timestamps = (layout->flags & HB_HBT_FLAG_TIMESTAMPS) != 0;
   trace->ops = calloc(op_count ? op_count : 1, sizeof *trace->ops);
-  filled = calloc(op_count ? op_count : 1, 1);
-  if (flags & HB_HBT_FLAG_TIMESTAMPS)
-    trace->time_ns = calloc(op_count ? op_count : 1, sizeof *trace->time_ns);
-  if (!trace->ops || !filled || ((flags & HB_HBT_FLAG_TIMESTAMPS) && !trace->time_ns)) {
-    hb_fail(error, "%s: out of memory", path);
-    goto done;
+  unsigned char *filled = calloc(op_count ? op_count : 1, 1);
+  if (timestamps) trace->time_ns = calloc(op_count ? op_count : 1, sizeof *trace->time_ns);
+  if (!trace->ops || !filled || (timestamps && !trace->time_ns)) {
+    free(filled);
+    return hb_fail(error, "%s: out of memory", path);
   }
   trace->op_count = trace->op_capacity = op_count;
 
-  size_t offset = header_bytes, entry = HB_HBT_FIXED_HEADER_BYTES + program_bytes;
+  int rc = -1;
+  size_t offset = layout->header_bytes, entry = HB_HBT_FIXED_HEADER_BYTES + layout->program_bytes;
   uint64_t total = 0;
-  for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
-    uint64_t count = get_le(data + entry, 8), length = get_le(data + entry + 8, 8);
-    uint32_t crc = (uint32_t)get_le(data + entry + 16, 4);
+  for (uint32_t t = 0; t < layout->threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
+    uint64_t count = GET_FIELD(data + entry, ENTRY_OP_COUNT);
+    uint64_t length = GET_FIELD(data + entry, ENTRY_STREAM_BYTES);
+    uint32_t crc = (uint32_t)GET_FIELD(data + entry, ENTRY_STREAM_CRC);
     if (length > size - offset) {
       hb_fail(error, "%s: offset %zu: thread %u stream of %" PRIu64 " bytes truncated (%zu left)",
               path, offset, t, length, size - offset);
@@ -426,14 +447,14 @@ int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
               entry, op_count);
       goto done;
     }
-    if (decode_stream(trace, path, t, data + offset, length, count, offset, filled,
-                      (flags & HB_HBT_FLAG_TIMESTAMPS) != 0, error))
+    if (read_records(trace, path, t, data + offset, length, count, offset, filled, timestamps,
+                     error))
       goto done;
     offset += length;
   }
   if (total != op_count) {
-    hb_fail(error, "%s: offset 32: header promises %" PRIu64 " ops, streams hold %" PRIu64, path,
-            op_count, total);
+    hb_fail(error, "%s: offset %d: header promises %" PRIu64 " ops, streams hold %" PRIu64, path,
+            HB_HBT_OP_COUNT_OFFSET, op_count, total);
     goto done;
   }
   if (offset != size) {
@@ -442,8 +463,19 @@ int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
   }
   rc = 0;
 done:
-  free(data);
   free(filled);
+  return rc;
+}
+
+int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
+  hb_trace_init(trace, path, "hbt");
+  unsigned char *data = NULL;
+  size_t size = 0;
+  hbt_layout layout = {0};
+  int rc = read_file(path, &data, &size, error);
+  if (rc == 0) rc = read_header(trace, path, data, size, &layout, error);
+  if (rc == 0) rc = read_streams(trace, path, data, size, &layout, error);
+  free(data);
   if (rc != 0) hb_trace_release(trace);
   return rc;
 }

@@ -13,8 +13,51 @@
 #define HB_HBT_VERSION 1
 #define HB_HBT_FLAG_TIMESTAMPS 1u
 #define HB_HBT_FLAG_INCOMPLETE 2u
+
+/* The header's fixed fields, as FORMAT.md's table lists them: name, offset,
+ * width in bytes. Writer, reader and the reader's messages ("offset 28: id
+ * count ...") take every offset from here: HB_HBT_<NAME>_OFFSET and
+ * HB_HBT_<NAME>_WIDTH. */
+#define HB_HBT_HEADER_FIELDS(X) \
+  X(MAGIC, 0, 8)                \
+  X(VERSION, 8, 4)              \
+  X(HEADER_BYTES, 12, 4)        \
+  X(FLAGS, 16, 4)               \
+  X(PID, 20, 4)                 \
+  X(THREADS, 24, 4)             \
+  X(ID_COUNT, 28, 4)            \
+  X(OP_COUNT, 32, 8)            \
+  X(UNMATCHED_FREES, 40, 8)     \
+  X(FAILED_ALLOCS, 48, 8)       \
+  X(UNMATCHED_REALLOCS, 56, 8)  \
+  X(REUSED_ADDRESSES, 64, 8)    \
+  X(PROGRAM_BYTES, 72, 4)
+/* Then the program name (PROGRAM_BYTES bytes), the thread table, and the
+ * header's CRC-32. */
 #define HB_HBT_FIXED_HEADER_BYTES 76 /* up to and including program_bytes */
+#define HB_HBT_HEADER_CRC_BYTES 4
+
+/* One thread table entry (then 4 zero bytes). */
+#define HB_HBT_THREAD_ENTRY_FIELDS(X) \
+  X(ENTRY_OP_COUNT, 0, 8)             \
+  X(ENTRY_STREAM_BYTES, 8, 8)         \
+  X(ENTRY_STREAM_CRC, 16, 4)
 #define HB_HBT_THREAD_ENTRY_BYTES 24
+
+#define HB_HBT_FIELD_CONSTANTS(name, offset, width) \
+  HB_HBT_##name##_OFFSET = (offset), HB_HBT_##name##_WIDTH = (width),
+enum {
+  HB_HBT_HEADER_FIELDS(HB_HBT_FIELD_CONSTANTS)
+  HB_HBT_THREAD_ENTRY_FIELDS(HB_HBT_FIELD_CONSTANTS)
+};
+#undef HB_HBT_FIELD_CONSTANTS
+_Static_assert(HB_HBT_PROGRAM_BYTES_OFFSET + HB_HBT_PROGRAM_BYTES_WIDTH ==
+                   HB_HBT_FIXED_HEADER_BYTES,
+               "the fixed header ends with program_bytes");
+_Static_assert(HB_HBT_ENTRY_STREAM_CRC_OFFSET + HB_HBT_ENTRY_STREAM_CRC_WIDTH + 4 ==
+                   HB_HBT_THREAD_ENTRY_BYTES,
+               "a thread entry ends with its stream's CRC and 4 zero bytes");
+_Static_assert(sizeof HB_HBT_MAGIC - 1 == HB_HBT_MAGIC_WIDTH, "the magic fills its field");
 
 /* Record codes: the low 3 bits of each record's first varint. */
 enum {

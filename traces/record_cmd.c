@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "hb_trace.h"
-#include "hb_trace_cli.h"
+#include "hb_cmd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -133,7 +133,7 @@ static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw, i
   return failed ? -1 : written;
 }
 
-int hb_record_main(int argc, char **argv) {
+int hb_cmd_record(int argc, char **argv) {
   const char *out_dir = ".";
   int keep_raw = 0, i = 1;
   for (; i < argc; i++) {

@@ -1,7 +1,7 @@
 /* trace_cmd.c — `heapbench trace info|convert|dump`: look at, convert and
  * print traces of any format hb_trace_load reads. */
 #include "hb_trace.h"
-#include "hb_trace_cli.h"
+#include "hb_cmd.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -169,7 +169,7 @@ static int dump(const char *path) {
   return fflush(stdout) == 0 ? 0 : 1;
 }
 
-int hb_trace_main(int argc, char **argv) {
+int hb_cmd_trace(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

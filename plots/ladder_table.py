@@ -8,12 +8,27 @@ The first form: one row per trace, one column per allocator (in the order
 given, default the order the JSON lists them): "Mops/s / utilization",
 throughput from the median wall-clock ns per op, then the average
 utilization of each column.
+Utilization here is the CS:APP malloc lab's, the allocator's own figure:
+peak live bytes / peak footprint. It is `reported_utilization` where the
+JSON has it (schema 2, where `utilization` is resident-memory based), else
+computed from `peak_live_bytes` and `peak_footprint_bytes` (both schemas).
 The second: OTHER against BASE per trace: ns per op (wall and CPU time,
 medians), OTHER's speed as a ratio (BASE time / OTHER time: > 1 is faster),
 peak footprints and their ratio (OTHER / BASE: <= 1 is smaller).
 """
 import json
 import sys
+
+
+def cs_app_utilization(run):
+    """Peak live bytes / peak footprint; None when the allocator cannot
+    report its footprint."""
+    if "reported_utilization" in run:
+        return run["reported_utilization"]
+    footprint, live = run.get("peak_footprint_bytes"), run.get("peak_live_bytes")
+    if not footprint or live is None:
+        return None
+    return live / footprint
 
 
 def versus(path, base, other):
@@ -61,7 +76,7 @@ def main():
     def cell(run):
         if not run or run.get("status") != "ok":
             return run.get("status", "-") if run else "-"
-        util = run.get("utilization")
+        util = cs_app_utilization(run)
         speed = "%.2f" % (run["ops_per_sec"] / 1e6) if run.get("ops_per_sec") else "-"
         return "%s / %s" % (speed, "%.3f" % util if util is not None else "-")
 
@@ -71,8 +86,8 @@ def main():
         print("| %s | " % trace + " | ".join(cell(cells.get((trace, a))) for a in allocators) + " |")
     averages = []
     for a in allocators:
-        utils = [cells[t, a]["utilization"] for t in traces
-                 if (t, a) in cells and cells[t, a].get("utilization") is not None]
+        utils = [cs_app_utilization(cells[t, a]) for t in traces if (t, a) in cells]
+        utils = [u for u in utils if u is not None]
         averages.append("**%.3f**" % (sum(utils) / len(utils)) if len(utils) == len(traces) else "-")
     print("| **average utilization** | " + " | ".join(averages) + " |")
 
