@@ -17,7 +17,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-REPLAY_SCHEMA_VERSION = 1
+REPLAY_SCHEMA_VERSIONS = (1, 2)
 
 
 class InputError(Exception):
@@ -155,7 +155,9 @@ def _check_run(check, run, where):
         op = check.get(sample, "op", name, "int")
         check.get(sample, "live_bytes", name, "int")
         check.get(sample, "footprint_bytes", name, "int", nullable=True)
-        check.get(sample, "rss_bytes", name, "int", nullable=True)
+        # schema 1: rss_bytes; schema 2: resident_bytes, every byte written.
+        check.get(sample, "resident_bytes" if "resident_bytes" in sample else "rss_bytes",
+                  name, "int", nullable=True)
         if op < last_op:
             check.fail(f"{name}.op", f"{op} comes after op {last_op}: samples must be in op order")
         last_op = op
@@ -185,9 +187,10 @@ def _distinct_traces(check, runs):
 
 def _load_replay(check, doc, path):
     version = check.get(doc, "schema_version", "", "any")
-    if version != REPLAY_SCHEMA_VERSION:
+    if version not in REPLAY_SCHEMA_VERSIONS:
         check.fail("schema_version",
-                   f"is {json.dumps(version)}, this report reads version {REPLAY_SCHEMA_VERSION}")
+                   f"is {json.dumps(version)}, this report reads versions "
+                   f"{', '.join(map(str, REPLAY_SCHEMA_VERSIONS))}")
     tool = check.get(doc, "tool", "", "str")
     machine = check.get(doc, "machine", "", "object")
     settings = check.get(doc, "settings", "", "object")
