@@ -7,6 +7,7 @@ policies share one warm family, light for the tutorial policy and darkest for
 the default `sbrk`, so the ladder reads as one allocator growing up.
 """
 
+import os
 import zlib
 
 # Allocators heapbench knows by name.
@@ -23,9 +24,23 @@ _FIXED = {
     "sbrk-addrfit": "#a63603",
     "sbrk": "#5a1a02",
 }
-# The ladder's known order; other sbrk-* policies go before `sbrk` in the
-# order they first appear.
-_LADDER = ["sbrk-tutorial", "sbrk-coalesce", "sbrk-nextfit", "sbrk-bestfit", "sbrk-addrfit"]
+
+
+def _read_ladder():
+    """The sbrk policies' order from allocator/sbrk/ladder.txt, the one copy
+    the C registry, the tests and these charts share (read relative to this
+    file: plots run from the source tree). The file lists the default
+    `sbrk` first; the charts put it last, at the top of the ladder."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "allocator", "sbrk", "ladder.txt")
+    with open(path) as f:
+        names = [line.strip() for line in f]
+    return [n for n in names if n and not n.startswith("#") and n != "sbrk"]
+
+
+# The ladder's known order, below `sbrk`; other sbrk-* policies go before
+# `sbrk` in the order they first appear.
+_LADDER = _read_ladder()
 # Other sbrk-* policies: oranges and browns, none equal to the ones above.
 _SBRK_FAMILY = ["#f16913", "#d94801", "#c9742c", "#b15928", "#8c510a", "#e08214",
                 "#bf812d", "#993404"]

@@ -458,7 +458,7 @@ static void flush_quick(hb_heap *h) {
 /* The quick lists hold more than their budget (heap.h). Checked where a
  * malloc is about to search the free blocks: parked blocks that the
  * program stopped asking for are merged before they split the search's
- * candidates, and the free fast path stays as it was. */
+ * candidates, and free's fast path does not pay for the check. */
 static int over_budget(const hb_heap *h) {
   size_t live = h->in_use_bytes - h->quick_bytes;
   return h->quick_bytes > (live >> HB_QUICK_BUDGET_SHIFT) + HB_QUICK_BUDGET_FLOOR_BYTES;

@@ -33,22 +33,32 @@
 typedef struct hb_heap hb_heap;
 typedef struct hb_heap_walk hb_heap_walk; /* the checker's counts: checker.h */
 
-/* Quick lists hold blocks of 32, 48, ... 2064 bytes, one list per size;
- * up to quick_tiny_bytes without a count limit (as glibc's fastbins), up to
- * HB_QUICK_SMALL_BYTES (requests up to 1032 bytes, as glibc's tcache)
- * quick_cap blocks each, above it quick_big_cap. */
+/* Quick lists, the one description (a policy's settings and their
+ * reasons are where it sets them: segfit.c). Off when a heap's
+ * quick_max_bytes is 0. A freed block of at most quick_max_bytes is
+ * parked, unmerged, on a LIFO list of its exact size (one list per size,
+ * 32 to HB_QUICK_MAX_BYTES bytes), and the next malloc of that size pops
+ * it: both O(1), with no neighbour touched. A list holds any number of
+ * blocks up to quick_tiny_bytes, quick_cap blocks up to
+ * HB_QUICK_SMALL_BYTES, quick_big_cap above (hb_quick_cap). Parked blocks
+ * are free for the program and allocated for the heap (stat() reports
+ * them as free). They are freed for real (merged), all of them:
+ *  - before the heap grows, so the lists never make the heap bigger;
+ *  - before a malloc that they cannot serve and that searches the free
+ *    blocks, when they hold more than their budget, the live bytes >>
+ *    HB_QUICK_BUDGET_SHIFT plus HB_QUICK_BUDGET_FLOOR_BYTES: else blocks of
+ *    sizes the program no longer asks for stay parked for ever, pinning
+ *    the free space around them apart (docs/SBRK.md, "Long runs"). The
+ *    merge costs what freeing those blocks unparked would have cost, once
+ *    each; checked on malloc's slow path, it costs free nothing.
+ * When HB_QUICK_SWEEP_MIN_BLOCKS or more are parked, a quarter of the
+ * heap's blocks or more, the merge walks the heap and frees them in
+ * address order instead of list by list (heap.c: sweep_quick). */
 #define HB_QUICK_CLASSES 128
 #define HB_QUICK_MAX_BYTES ((HB_QUICK_CLASSES + 1) * 16)
-#define HB_QUICK_SMALL_BYTES ((size_t)1040)
-/* The lists' budget: live >> SHIFT plus FLOOR bytes. Unbounded (only
- * capped per size: up to 1.5 MB), a long random workload's heap crept to
- * 4.1 times its peak live bytes; with it, 1.4 times (docs/SBRK.md, "Long
- * runs"). A merge costs what freeing those blocks unparked would have
- * cost, once each; checked on malloc's slow path, it costs free nothing. */
+#define HB_QUICK_SMALL_BYTES ((size_t)1040) /* requests up to 1032 bytes */
 #define HB_QUICK_BUDGET_SHIFT 3
 #define HB_QUICK_BUDGET_FLOOR_BYTES ((size_t)64 << 10)
-/* A merge of at least this many parked blocks, a quarter of the heap's
- * blocks or more, walks the heap instead of the lists (heap.c). */
 #define HB_QUICK_SWEEP_MIN_BLOCKS 4096
 
 /* A placement policy: the index of free blocks. The index lives in the
@@ -89,19 +99,10 @@ struct hb_heap {
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
   size_t grow_max_slack_bytes; /* ... a minimum capped at this */
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
-  /* Quick lists (off when quick_max_bytes is 0): a freed block of at most
-   * quick_max_bytes is parked, unmerged, on a LIFO list of its exact size
-   * (any number up to quick_tiny_bytes, at most quick_cap per size up to
-   * HB_QUICK_SMALL_BYTES, quick_big_cap above), and the next malloc of
-   * that size pops it: both O(1) with no neighbour touched. Every parked
-   * block is freed for real (merged) before the heap grows, so the cache
-   * never makes the heap bigger, and before a malloc the lists cannot
-   * serve searches the free blocks while the lists hold more than 1/8 of
-   * the live bytes plus 64 KiB (HB_QUICK_BUDGET_*), so blocks of sizes the
-   * program no longer asks for do not stay parked for ever, pinning the
-   * free space around them apart. Parked blocks count as free. */
+  /* Quick lists (described above): the policy's settings, */
   size_t quick_max_bytes, quick_tiny_bytes;
   unsigned quick_cap, quick_big_cap;
+  /* and what is parked: in all, and per list. */
   size_t quick_blocks, quick_bytes;
   hb_block *quick[HB_QUICK_CLASSES];
   unsigned quick_count[HB_QUICK_CLASSES];

@@ -2,6 +2,7 @@
  * error reporting every policy shares. */
 #include "../hb_adapters.h"
 #include "hb_sbrk.h"
+#include "ladder.h" /* generated from ladder.txt by meson.build */
 #include "policy.h"
 
 #include <stdarg.h>
@@ -10,11 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The default first, then the ladder in the order docs/SBRK.md climbs it. */
-const hb_allocator *const hb_sbrk_policies[] = {
-    &hb_sbrk_default.table,  &hb_sbrk_tutorial.table, &hb_sbrk_coalesce.table,
-    &hb_sbrk_nextfit.table,  &hb_sbrk_bestfit.table,  &hb_sbrk_addrfit.table,
-};
+/* In the order of ladder.txt: the default first, then the ladder. */
+const hb_allocator *const hb_sbrk_policies[] = {HB_SBRK_LADDER_TABLES};
 const size_t hb_sbrk_policy_count = sizeof hb_sbrk_policies / sizeof hb_sbrk_policies[0];
 
 int hb_sbrk_check(const char *name, char *why, size_t why_len) {

@@ -17,6 +17,7 @@ typedef struct hb_sbrk_policy {
   int (*check)(char *why, size_t why_len);
 } hb_sbrk_policy;
 
+/* The policies; their order is ladder.txt's. */
 extern const hb_sbrk_policy hb_sbrk_default; /* "sbrk": segfit.c */
 extern const hb_sbrk_policy hb_sbrk_tutorial;
 extern const hb_sbrk_policy hb_sbrk_coalesce;

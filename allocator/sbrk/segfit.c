@@ -18,15 +18,10 @@
  * (good for utilization) at first-fit cost. free is O(1): coalesce with the
  * neighbours (each leaves its list by unlinking), push on the class list.
  *
- * On top of that, quick lists (heap.h): blocks of up to 2064 bytes, freed,
- * are parked unmerged per exact size (any number up to 144 bytes, 32 per
- * size up to 1040 bytes, 4 per size above) and handed straight back to the
- * next malloc of that size; they are merged before the heap would grow,
- * and before a malloc they cannot serve when they hold more than their
- * budget (1/8 of the live bytes plus 64 KiB; heap.h). Most programs free
- * and allocate the same small sizes over and over: this is what makes
- * "sbrk" as fast as glibc (whose tcache does the same up to 1032-byte
- * requests, and whose fastbins keep any number of chunks up to 128 bytes).
+ * On top of that, quick lists (heap.h), with the settings where `segfit`
+ * is defined below: most programs free and allocate the same small sizes
+ * over and over, and handing those blocks straight back is what makes
+ * "sbrk" as fast as glibc.
  */
 #include "freelist.h"
 #include "heap.h"
@@ -151,17 +146,18 @@ static const hb_fit segfit_fit = {
     .check = segfit_check,
 };
 
-/* Quick lists for blocks up to 1040 bytes (requests up to 1032, as glibc's
- * tcache), 32 per size: most programs' malloc/free pairs are small and
- * repeat sizes. Blocks of up to 144 bytes (requests up to 136), any number,
- * within the lists' budget: a program tearing down a structure of small
- * objects frees them by the hundred thousand, and each merge on free costs
- * cache misses on the neighbours and their list links (perl-hash went from
- * 1.15 to 1.67 times glibc's speed; docs/SBRK.md). Blocks of 1056..2064
- * bytes, 4 per size: programs that cycle through buffers of 1-2 KiB
- * (python3-json-large: 289k such mallocs) would otherwise search a size
- * class and split and merge every time; a short list is enough for them
- * and parks little memory. */
+/* The quick lists' settings (what they do: heap.h), and why:
+ *  - blocks up to 1040 bytes (requests up to 1032, as glibc's tcache), 32
+ *    per size: most programs' malloc/free pairs are small and repeat sizes;
+ *  - blocks up to 144 bytes (requests up to 136; glibc's fastbins keep any
+ *    number up to 128 bytes), any number, within the lists' budget: a
+ *    program tearing down a structure of small objects frees them by the
+ *    hundred thousand, and each merge on free costs cache misses on the
+ *    neighbours and their list links (docs/SBRK.md, "Tiny blocks");
+ *  - blocks of 1056 to 2064 bytes (HB_QUICK_MAX_BYTES), 4 per size:
+ *    programs that cycle through buffers of 1-2 KiB would otherwise search
+ *    a size class and split and merge every time; a short list is enough
+ *    for them and parks little memory (docs/SBRK.md, python3-json-large). */
 static segfit_heap segfit = {.heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
                                       .quick_max_bytes = HB_QUICK_MAX_BYTES,
                                       .quick_tiny_bytes = 144, .quick_cap = 32,
