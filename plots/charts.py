@@ -15,6 +15,7 @@ import micro_charts
 import replay_charts
 import results
 
+
 def draw_all(sources, out_dir):
     """Writes every chart the inputs allow; returns the Chart list."""
     os.makedirs(out_dir, exist_ok=True)
@@ -24,6 +25,9 @@ def draw_all(sources, out_dir):
         if not any(key[1] == label for key in view.cells):
             continue   # an input without runs: the page says so
         charts.append(replay_charts.chart_overview(view, label, out_dir))
+        resident = replay_charts.chart_resident(view, label, out_dir)
+        if resident:
+            charts.append(resident)
         ladder = replay_charts.chart_ladder(view, label, out_dir)
         if ladder:
             charts.append(ladder)

@@ -13,6 +13,9 @@ Conventions every chart keeps:
     with its status beside it;
   * a figure the allocator could not report (null) is written "not
     reported", again never drawn as zero;
+  * a flagged figure (the replay's "flags": start-up dominated, passes
+    spread widely, too few passes) is edged in FLAG_COLOUR with the flag
+    named beside it;
   * per-trace charts carry the trace name and its operation count in the
     title.
 """
@@ -43,6 +46,11 @@ plt.rcParams.update({
 SOURCE_HATCHES = ["", "///", "...", "\\\\\\", "ooo", "xxx"]
 SOURCE_STYLES = ["-", "--", ":", "-."]
 NOT_OK_FACE = "#eeeeee"
+FLAG_COLOUR = "#d47500"
+FLAG_MARK = "⚑"
+# Speeds drawn side by side: warm, the one to rank on, in the allocator's
+# colour; cold in a lighter tint of it.
+KIND_TINT = {None: 0.0, "warm": 0.0, "cold": 0.55}
 
 
 class Chart:
@@ -72,6 +80,55 @@ def byte_unit(max_bytes):
     return "bytes", 1
 
 
+def geomean(values):
+    """The geometric mean of the positive values; None if there are none."""
+    values = [v for v in values if v is not None and v > 0]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def plural(count, word):
+    """"1 trace", "2 traces"."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def plain(value):
+    """A figure as a person writes it, never in e-notation: 2,070, 41.2,
+    4.12, 0.0123 (three significant digits below 100)."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    rounded = float(f"{value:.3g}")   # 99.96 is 100, not 100.0
+    if abs(rounded) >= 100:
+        return f"{value:,.0f}"
+    if rounded == 0:
+        return "0"
+    decimals = max(0, 2 - math.floor(math.log10(abs(rounded))))
+    return f"{rounded:.{decimals}f}"
+
+
+def ns(value):
+    """Nanoseconds with their unit: "2,070 ns", "41.2 ns"."""
+    return "—" if value is None else f"{plain(value)} ns"
+
+
+def tint(colour, amount):
+    """colour mixed with white: 0 is the colour, 1 white."""
+    rgb = matplotlib.colors.to_rgb(colour)
+    return tuple(c + (1 - c) * amount for c in rgb)
+
+
+def byte_size(value):
+    """Bytes as a person writes them: "512 B", "41.2 KiB", "1.27 MiB"."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= scale:
+            number = plain(value / scale)
+            if "." in number:
+                number = number.rstrip("0").rstrip(".")   # 32 KiB, 1.2 MiB
+            return f"{number} {unit}"
+    return f"{value:,} B"
+
+
 def sig3(value):
     """Three significant digits without e-notation: 0.0157, 15.6, 4,120."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
@@ -83,8 +140,12 @@ def percent(value):
 
 
 def times(ratio, _position=None):
-    """A ratio to glibc: 1.37×, 0.82×, and small ones with two significant
-    digits (0.0042×) rather than a misleading 0.00×."""
+    """A ratio to the baseline: 1.37×, 0.82×, 21.8×, 2,140×, and small
+    ones with two significant digits (0.0042×) rather than a misleading 0.00×."""
+    if ratio >= 100:
+        return f"{ratio:,.0f}×"
+    if ratio >= 10:
+        return f"{ratio:.1f}×"
     return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.2g}×"
 
 
@@ -146,53 +207,94 @@ def source_legend(ax, labels, loc="lower right"):
     ax.legend(handles=handles, loc=loc, fontsize=8, title="input", title_fontsize=8)
 
 
+def slot_y(row, slot, slots):
+    """The centre of bar `slot` of `slots` in an allocator's row."""
+    return row + (slot - (slots - 1) / 2) * (0.8 / max(1, slots))
+
+
+def input_slots(labels, kinds=(None,)):
+    """The bars of an allocator's row: (input index, label, kind) for every
+    input and each of its kinds (a tuple, or a function of the label)."""
+    return [(i, label, kind) for i, label in enumerate(labels)
+            for kind in (kinds(label) if callable(kinds) else kinds)]
+
+
 def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not reported",
-          whisker=None, log_if_spread=False):
+          whisker=None, log_if_spread=False, kinds=(None,), mark=None, reach=None):
     """Horizontal bars: one row per allocator, one bar per input inside it.
     cells[(label, allocator)] is a run or absent; value(label, run) a number
-    or None; whisker(label, run) an optional (low, high) drawn as an error bar.
-    With log_if_spread, values more than 100 times apart get a log axis."""
-    height = 0.8 / max(1, len(labels))
+    or None; whisker(label, run) an optional (low, high) drawn as an error bar;
+    missing the text for a None value of an ok run, or a function
+    (label, run) giving it; mark(label, run) an optional text naming the
+    run's flags: the bar is then edged in FLAG_COLOUR and the text follows
+    the value; reach(label, run) an optional x the caller marks on the bar's
+    line (the value is written after it). With log_if_spread, values more
+    than 100 times apart get a log axis.
+
+    kinds: several bars per input, e.g. ("warm", "cold"), or a function
+    giving an input's label its kinds; each kind is tinted by KIND_TINT and
+    named after the value; value, whisker, missing, mark and reach are then
+    called with the kind as a third argument."""
+    def call(function, label, run, kind):
+        return function(label, run) if kind is None else function(label, run, kind)
+    slots = input_slots(labels, kinds)
+    height = 0.8 / max(1, len(slots))
     top = 0.0
     low = math.inf
     for row, allocator in enumerate(allocators):
-        for i, label in enumerate(labels):
-            y = row + (i - (len(labels) - 1) / 2) * height
+        for slot, (i, label, kind) in enumerate(slots):
+            y = slot_y(row, slot, len(slots))
             run = cells.get((label, allocator))
+            named = f"{kind}: " if kind else ""
             if run is None:
-                if len(labels) > 1:   # absent from this input, not failed in it
+                if len(labels) > 1 and (slot == 0 or slots[slot - 1][1] != label):
+                    # absent from this input, not failed in it
                     ax.text(0.01, y, f" not run in {label}", transform=ax.get_yaxis_transform(),
                             va="center", fontsize=7, color="#888888")
                 continue
             ok = run["status"] == "ok"
-            v = value(label, run)
+            v = call(value, label, run, kind)
             if v is None and not ok:
                 ax.add_patch(Rectangle((0, y - height / 2), 1, height,
                                        transform=ax.get_yaxis_transform(),
                                        facecolor=NOT_OK_FACE, edgecolor="#999999",
                                        hatch="xx", linewidth=0.5))
-                ax.text(0.01, y, f" {status_text(run['status'])} — not measured",
+                ax.text(0.01, y, f" {named}{status_text(run['status'])} — not measured",
                         transform=ax.get_yaxis_transform(), va="center", fontsize=8,
                         color="#b00000", style="italic")
                 continue
             if v is None:
-                ax.text(0.01, y, f" {missing}", transform=ax.get_yaxis_transform(),
+                why = missing if isinstance(missing, str) else call(missing, label, run, kind)
+                ax.text(0.01, y, f" {named}{why}", transform=ax.get_yaxis_transform(),
                         va="center", fontsize=8, color="#555555", style="italic")
                 continue
+            flag = call(mark, label, run, kind) if mark else None
             # A cell that is not ok but kept this figure (e.g. the timed passes
             # completed, the instrumented one timed out): drawn, cross-hatched,
             # with its status beside the value.
-            ax.barh(y, v, height=height * 0.92, color=palette.colour(allocator),
-                    hatch=SOURCE_HATCHES[i % 6] if ok else "xx",
-                    edgecolor="black" if ok else "#b00000", linewidth=0.4 if ok else 0.8)
+            edge = "black" if ok else "#b00000"
+            if flag:
+                edge = FLAG_COLOUR
+            ax.barh(y, v, height=height * 0.92,
+                    color=tint(palette.colour(allocator), KIND_TINT.get(kind, 0.0)),
+                    hatch=SOURCE_HATCHES[i % 6] if ok else "xx", edgecolor=edge,
+                    linewidth=0.4 if ok and not flag else 1.4,
+                    linestyle="--" if flag else "-")
             end = v
-            span = whisker(label, run) if whisker else None
+            span = call(whisker, label, run, kind) if whisker else None
             if span:
                 ax.plot(span, [y, y], color="black", linewidth=0.8)
                 ax.plot(span, [y, y], color="black", linestyle="none", marker="|", markersize=5)
                 end = max(v, span[1])
-            ax.text(end, y, " " + fmt(v) + ("" if ok else f" ({status_text(run['status'])})"),
-                    va="center", fontsize=7.5, color="black" if ok else "#b00000")
+            mark_x = call(reach, label, run, kind) if reach else None
+            if mark_x is not None:
+                end = max(end, mark_x)
+            text = ax.text(end, y, " " + fmt(v) + (f" {kind}" if kind else "")
+                           + ("" if ok else f" ({status_text(run['status'])})"),
+                           va="center", fontsize=7.5, color="black" if ok else "#b00000")
+            if flag:
+                ax.annotate(f" {FLAG_MARK} {flag}", xycoords=text, xy=(1, 0.5), va="center",
+                            fontsize=7.5, color=FLAG_COLOUR, fontweight="bold")
             top = max(top, end)
             if v > 0:
                 low = min(low, v)
@@ -206,6 +308,7 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
         plain_log(ax.xaxis)
         xlabel = xlabel.replace("\n", ", log scale\n", 1) if "\n" in xlabel else xlabel + ", log scale"
     else:
-        ax.set_xlim(0, top * 1.3 if top > 0 else 1)
+        # Room on the right for the value, its status and its flags.
+        ax.set_xlim(0, top * (1.3 if mark is None else 1.6) if top > 0 else 1)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)

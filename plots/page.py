@@ -7,13 +7,13 @@ every input.
 import base64
 import datetime
 import html
-import math
 import os
 
 import drawing
 import micro_charts
 import palette
 import replay_charts
+import results
 
 # ---- formatting --------------------------------------------------------------
 
@@ -21,26 +21,59 @@ def esc(value):
     return html.escape(str(value), quote=True)
 
 
-def fmt_num(value, digits=3):
-    if value is None:
-        return "—"
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
-    return f"{value:.{digits}g}"
+def fmt_num(value):
+    """A plain figure, never in e-notation (drawing.plain)."""
+    return drawing.plain(value)
 
 
 def fmt_bytes(value):
     if value is None:
         return '<span class="na" title="not reported">n/r</span>'
-    unit, scale = drawing.byte_unit(value)
-    scaled = value / scale
-    number = f"{scaled:,.0f}" if scaled >= 100 else f"{scaled:.3g}"
-    shown = f"{value:,} B" if scale == 1 else f"{number} {unit}"
-    return f'<span title="{value:,} bytes">{shown}</span>'
+    return f'<span title="{value:,} bytes">{drawing.byte_size(value)}</span>'
 
 
 def fmt_pct(value):
     return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_range(low, high):
+    """"2,000–2,180 ns"."""
+    return "—" if low is None or high is None else \
+        f"{drawing.plain(low)}–{drawing.plain(high)} ns"
+
+
+def fmt_ratio(ratio, baseline):
+    """A ratio to the baseline in words (replay_charts.ratio_text), with the
+    figures in its tooltip where the words leave them out."""
+    if ratio is None:
+        return "—"
+    words = replay_charts.ratio_text(ratio, baseline)
+    if ratio.is_baseline or ratio.significant:
+        return esc(words)
+    interval = (f", 95% interval {drawing.times(ratio.ci[0])}–{drawing.times(ratio.ci[1])}"
+                if ratio.ci else ", no interval")
+    return (f'<span class="unclear" title="{drawing.times(ratio.value)} {esc(baseline)}\'s '
+            f'time{interval}">{esc(words)}</span>')
+
+
+def fmt_flags(run, kind=None):
+    """The run's flags, each named and explained in its tooltip."""
+    if run["flags"] is None:
+        return '<span class="na" title="a schema 1 input has no flags">—</span>'
+    return " ".join(
+        f'<span class="flag" title="{esc(results.FLAGS.get(f, ("", "see docs/JSON.md"))[1])}">'
+        f'{drawing.FLAG_MARK}&nbsp;{esc(f)}</span>'
+        for f in replay_charts.flags_for(run, kind))
+
+
+def flags_note(runs):
+    """Under a table: what each flag raised in it means."""
+    raised = list(dict.fromkeys(f for run in runs for f in run["flags"] or []))
+    if not raised:
+        return ""
+    return '<p class="flagnote">' + "<br>".join(
+        f"{drawing.FLAG_MARK} <b>{esc(f)}</b>: "
+        f"{esc(results.FLAGS.get(f, ('', 'see docs/JSON.md'))[1])}" for f in raised) + "</p>"
 
 
 def status_cell(status):
@@ -149,30 +182,43 @@ def _runs_rows(view, trace):
 
 
 def throughput_table(view, trace):
+    """Warm and cold time per op, their pass ranges, the ratios to the
+    baseline in words, and the flags. The fastest warm (else cold) median
+    of each input is bold."""
+    kinds = view.kinds()
     best = {}
     for label, _, run in _runs_rows(view, trace):
-        if run["status"] == "ok":
-            best[label] = max(best.get(label, 0), run["ops_per_sec"])
+        for kind in kinds:
+            value = replay_charts.speed_ns(run, kind)
+            if run["status"] == "ok" and value is not None:
+                best.setdefault((label, kind), value)
+                best[(label, kind)] = min(best[(label, kind)], value)
+    bold_kind = {label: next((k for k in kinds if (label, k) in best), None)
+                 for label in view.labels}
     rows = []
     for label, allocator, run in _runs_rows(view, trace):
+        baseline = view.source[label].baseline
         row = [esc(label)] if len(view.labels) > 1 else []
-        row += [swatch(allocator), status_cell(run["status"])]
+        row += [swatch(allocator), status_cell(run["status"]),
+                f'<td class="words">{fmt_flags(run)}</td>']
         # A cell that is not ok shows whatever figures it kept (JSON.md).
-        if run["ns_per_op"] is not None:
-            base = view.baseline(trace, label)
-            mops = f"{run['ops_per_sec'] / 1e6:.3g}"
-            if run["status"] == "ok" and run["ops_per_sec"] == best.get(label):
-                mops = f"<b>{mops}</b>"
-            row += [f"{run['ns_per_op']:.3g}",
-                    f"{run['ns_per_op_min']:.3g}–{run['ns_per_op_max']:.3g}", mops,
-                    drawing.times(base / run["ns_per_op"]) if base and run["ns_per_op"] > 0
-                    else "—"]
-        else:
-            row += ["—"] * 4
+        for kind in kinds:
+            prefix = "warm_" if kind == "warm" else ""
+            value = run[f"{prefix}ns_per_op"]
+            shown = drawing.ns(value)
+            if run["status"] == "ok" and bold_kind[label] == kind and \
+                    value == best.get((label, kind)):
+                shown = f"<b>{shown}</b>"
+            row += [shown, fmt_range(run[f"{prefix}ns_per_op_min"], run[f"{prefix}ns_per_op_max"])]
+        for kind in kinds:
+            row.append(fmt_ratio(view.ratio(trace, label, run, kind), baseline))
         row.append(str(run["repeat"]))
         rows.append(row)
-    header = (["input"] if len(view.labels) > 1 else []) + [
-        "allocator", "status", "ns/op (median)", "ns/op min–max", "Mops/s", "× glibc", "passes"]
+    baseline = esc(view.baseline_name())
+    header = (["input"] if len(view.labels) > 1 else []) + ["allocator", "status", "flags"]
+    for kind in kinds:
+        header += [f"{kind} time per op (median)", f"{kind} fastest–slowest pass"]
+    header += [f"{kind} vs {baseline} (95% interval)" for kind in kinds] + ["passes"]
     return table(header, rows, "num")
 
 
@@ -181,16 +227,23 @@ def memory_table(view, trace):
     for label, allocator, run in _runs_rows(view, trace):
         row = [esc(label)] if len(view.labels) > 1 else []
         row += [swatch(allocator), status_cell(run["status"])]
-        # null figures of a cell that is not ok were not measured ("—");
-        # of an ok cell, the allocator cannot report them ("n/r").
-        row += [fmt_bytes(run["peak_live_bytes"])] + [
-            fmt_bytes(run[key]) if run[key] is not None or run["status"] == "ok" else "—"
-            for key in ("peak_footprint_bytes", "footprint_at_peak_live_bytes", "peak_rss_bytes")]
-        row += [fmt_pct(run["utilization"]), fmt_num(run["fragmentation"])]
+        v1 = view.source[label].schema_version == 1
+
+        def size(key):
+            # null figures of a cell that is not ok were not measured ("—");
+            # of an ok cell, the allocator cannot report them ("n/r").
+            if key == "peak_resident_bytes" and v1:
+                return '<span class="na" title="a schema 1 input has no resident figure">—</span>'
+            return fmt_bytes(run[key]) if run[key] is not None or run["status"] == "ok" else "—"
+        row += [fmt_bytes(run["peak_live_bytes"]), size("peak_resident_bytes"),
+                fmt_pct(run["utilization"]), fmt_num(run["fragmentation"]),
+                size("peak_footprint_bytes"), fmt_pct(run["reported_utilization"]),
+                size("peak_rss_bytes")]
         rows.append(row)
     header = (["input"] if len(view.labels) > 1 else []) + [
-        "allocator", "status", "peak live", "peak footprint", "footprint at peak live",
-        "peak RSS", "utilization", "fragmentation"]
+        "allocator", "status", "peak live", "peak resident", "utilization (resident)",
+        "fragmentation", "peak footprint (allocator's own account)",
+        "utilization (allocator's own account)", "peak RSS (cold timed pass)"]
     return table(header, rows, "num")
 
 
@@ -209,32 +262,85 @@ def reuse_table(view, trace):
     return table(header, rows, "num")
 
 
-def _geomean(values):
-    values = [v for v in values if v is not None and v > 0]
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+def _verdicts(ratios):
+    """"faster on 2 traces, no clear difference on 1 trace" from Ratios."""
+    counts = {}
+    for ratio in ratios:
+        if ratio.is_baseline:
+            continue
+        if ratio.significant is None:
+            verdict = "untested"
+        elif not ratio.significant:
+            verdict = "no clear difference"
+        else:
+            verdict = "faster" if ratio.value < 1 else "slower"
+        counts[verdict] = counts.get(verdict, 0) + 1
+    order = ["faster", "slower", "no clear difference", "untested"]
+    return ", ".join(f"{v} on {drawing.plural(counts[v], 'trace')}" for v in order if v in counts)
 
 
 def overview_table(view, label):
-    """Per allocator: geometric means over the traces it completed, and how
-    many it did not."""
+    """Per allocator: geometric means over the traces it completed (cold
+    without the start-up dominated ones), how it compares with the
+    baseline trace by trace, and how many cells were not ok or flagged."""
+    source = view.source[label]
+    baseline = esc(source.baseline)
+    kinds = view.kinds([label])
     rows = []
-    traces = [t for t in view.traces if (t, label, "glibc") in view.cells or
-              any(k[0] == t and k[1] == label for k in view.cells)]
+    traces = [t for t in view.traces if any(k[0] == t and k[1] == label for k in view.cells)]
     for allocator in view.allocators:
         runs = [view.cells[(t, label, allocator)] for t in traces
                 if (t, label, allocator) in view.cells]
         if not runs:
             continue
         ok = [r for r in runs if r["status"] == "ok"]
-        rel = [view.baseline(r["trace"], label) / r["ns_per_op"] for r in ok
-               if view.baseline(r["trace"], label) and (r["ns_per_op"] or 0) > 0]
         not_ok = len(runs) - len(ok)
-        rows.append([swatch(allocator), f"{len(ok)} of {len(runs)}",
-                     f'<td class="{"bad" if not_ok else "ok"}">{not_ok}</td>',
-                     drawing.times(_geomean(rel)) if rel else "—",
-                     fmt_pct(_geomean([r["utilization"] for r in ok]))])
-    return table(["allocator", "traces completed", "not ok", "× glibc (geo. mean, ok cells)",
-                  "utilization (geo. mean, ok cells)"], rows, "num")
+        row = [swatch(allocator), f"{len(ok)} of {drawing.plural(len(runs), 'trace')}",
+               f'<td class="{"bad" if not_ok else "ok"}">{not_ok}</td>']
+        for kind in kinds:
+            ratios = [view.ratio(r["trace"], label, r, kind) for r in ok
+                      if kind == "warm" or "short-pass" not in (r["flags"] or [])]
+            ratios = [r for r in ratios if r is not None]
+            mean = drawing.geomean([r.value for r in ratios])
+            if allocator == source.baseline:
+                row += ["baseline", ""]
+            else:
+                row += [drawing.times(mean) if mean else "—", _verdicts(ratios) or "—"]
+        row.append(fmt_pct(drawing.geomean([r["utilization"] for r in ok])))
+        flagged = sum(1 for r in runs if r["flags"])
+        row.append("—" if source.schema_version == 1 else
+                   f'<td class="{"warn" if flagged else ""}">{flagged}</td>')
+        rows.append(row)
+    header = ["allocator", "completed", "not ok"]
+    for kind in kinds:
+        cells = "ok cells" if kind == "warm" else "ok cells without short-pass"
+        header += [f"{kind} time vs {baseline} (geo. mean, {cells})",
+                   f"{kind}: trace by trace (95% interval)"]
+    header += ["utilization, resident (geo. mean, ok cells)", "flagged cells"]
+    return table(header, rows, "num")
+
+
+def resident_table(view, label):
+    """Peak resident bytes: a row per allocator, a column per trace."""
+    traces = [t for t in view.traces if any(k[0] == t and k[1] == label for k in view.cells)]
+    rows = []
+    for allocator in view.allocators:
+        runs = [view.cells.get((t, label, allocator)) for t in traces]
+        if not any(runs):
+            continue
+        row = [swatch(allocator)]
+        for run in runs:
+            if run is None:
+                row.append("")
+            elif run["peak_resident_bytes"] is None:
+                row.append(status_cell(run["status"]) if run["status"] != "ok" else "—")
+            else:
+                row.append(fmt_bytes(run["peak_resident_bytes"]))
+        rows.append(row)
+    lives = [next((r["peak_live_bytes"] for (t2, l, _), r in view.cells.items()
+                   if t2 == t and l == label), None) for t in traces]
+    rows.append(["<i>peak live</i>"] + [fmt_bytes(v) if v is not None else "" for v in lives])
+    return table(["allocator"] + [esc(t) for t in traces], rows, "num")
 
 
 def micro_table(sources, family):
@@ -250,7 +356,7 @@ def micro_table(sources, family):
                 row = [esc(source.label)] if len(gbench) > 1 else []
                 row += [swatch(allocator)] + ([esc(p.variant)] if variants else [])
                 row += [drawing.size_label(p.size), status_cell(p.status),
-                        "—" if p.ns_per_op is None else f"{p.ns_per_op:.3g}",
+                        drawing.ns(p.ns_per_op),
                         "1e9 ÷ items_per_second" if p.per_item else "real time per iteration",
                         str(p.repetitions)]
                 rows.append(row)
@@ -277,7 +383,20 @@ thead th{background:#f4f4f4} table.num td{text-align:right} table.num td:nth-chi
 td.ok{color:#186a1d} td.bad{color:#b00000;font-weight:600} .na{color:#888}
 .sw{display:inline-block;width:.8em;height:.8em;margin-right:.35em;border:1px solid #0004;vertical-align:-1px}
 nav a{margin-right:1em} code{background:#f4f4f4;padding:0 .3em}
+table.num td.words{text-align:left} .flag{color:#a65b00;font-weight:600} td.warn{color:#a65b00;font-weight:600}
+.flagnote{font-size:12px;color:#a65b00;margin:.2em 0}
+.unclear{color:#555;font-style:italic;border-bottom:1px dotted #999}
+.note{background:#fff6e0;border-left:4px solid #d47500;padding:.3em .6em}
 """
+
+
+def _threads(threads):
+    return drawing.plural(threads, "thread") if isinstance(threads, int) else f"{threads} thread(s)"
+
+
+def _note(source):
+    return (f'<p class="note"><b>{esc(source.label)}</b> '
+            f'({esc(os.path.basename(source.path))}) is {esc(source.note)}.</p>')
 
 
 def render(sources, charts_by_key, command, out_dir):
@@ -293,6 +412,9 @@ def render(sources, charts_by_key, command, out_dir):
            f'{len(sources)} input{"s" if len(sources) != 1 else ""}: '
            + ", ".join(f"<b>{esc(s.label)}</b> ({esc(os.path.basename(s.path))})" for s in sources)
            + ".</p>"]
+    # What an older input lacks, said once at the top and again at its overview.
+    notes = {s.label: _note(s) for s in sources if getattr(s, "note", "")}
+    out += list(notes.values())
     nav = ['<a href="#machines">machines</a>']
     if view.labels:
         nav += ['<a href="#overview">overview</a>', '<a href="#traces">traces</a>']
@@ -308,12 +430,17 @@ def render(sources, charts_by_key, command, out_dir):
         out.append('<h2 id="overview">Overview: every trace</h2>')
         for label in view.labels:
             out.append(f"<h3>{esc(label)}</h3>")
+            out.append(notes.get(label, ""))
             if f"overview/{label}" not in charts_by_key:
                 out.append("<p>No runs in this input.</p>")
                 continue
             # The overview is wide (a column per measure): the table goes under it.
             out.append(f'<div class="wide">{figure(charts_by_key.get(f"overview/{label}"))}</div>')
             out.append(overview_table(view, label))
+            out.append(flags_note(view.source[label].runs))
+            resident = charts_by_key.get(f"resident/{label}")
+            if resident:
+                out.append(side_by_side(resident, resident_table(view, label)))
             ladder = charts_by_key.get(f"ladder/{label}")
             if ladder:
                 out.append(side_by_side(ladder, "<p>The sbrk policies in ladder order, from "
@@ -330,10 +457,11 @@ def render(sources, charts_by_key, command, out_dir):
             out.append(f'<h3 id="t-{esc(drawing.slug(trace))}">{esc(trace)} — '
                        f'{" / ".join(f"{n:,}" for n in ops)} ops '
                        f'<span class="meta">({esc(first.get("trace_format"))}, '
-                       f'{esc(first.get("threads"))} thread(s), '
+                       f'{esc(_threads(first.get("threads")))}, '
                        f'<code>{esc(first.get("trace_path"))}</code>)</span></h3>')
             out.append(side_by_side(charts_by_key[f"trace/{trace}/throughput"],
-                                    throughput_table(view, trace)))
+                                    throughput_table(view, trace),
+                                    flags_note(cells.values())))
             out.append(side_by_side(charts_by_key[f"trace/{trace}/memory"],
                                     memory_table(view, trace)))
             out.append(side_by_side(charts_by_key[f"trace/{trace}/heap-growth"], ""))
@@ -350,13 +478,27 @@ def render(sources, charts_by_key, command, out_dir):
                "orange–brown family, lightest for <code>sbrk-tutorial</code>, darkest for the "
                "default <code>sbrk</code>. With several inputs, each input has its own hatch "
                "(bars) or line style (lines).</li>"
+               "<li>Speed is time per operation, the median over the timed passes (lower is "
+               "better). <b>Cold</b>: each pass is the first replay in a fresh process, so it "
+               "includes the allocator's start-up. <b>Warm</b>: the same process, having freed "
+               "everything, replays the trace again: rank allocators on this. In charts warm "
+               "bars are dark, cold bars light.</li>"
+               "<li>“vs glibc” (the input's baseline) is this allocator's time over the baseline's on the same input "
+               "and trace (below 1 = faster), with its 95% interval (Hodges–Lehmann/Moses, "
+               "from the pass times). “no clear difference”: the interval holds 1 (the "
+               "figures are in the tooltip); “too few passes to tell”: no interval.</li>"
+               "<li>Utilization = peak live bytes ÷ peak resident bytes (every allocated byte "
+               "written, measured by the kernel the same way for every allocator); "
+               "fragmentation = peak resident ÷ peak live − 1. The allocator's own account "
+               "(peak live ÷ the footprint it reports) is shown beside it, never ranked on: "
+               "allocators do not count their footprint alike (docs/METRICS.md defines every "
+               "figure).</li>"
+               f"<li>{drawing.FLAG_MARK} Flags (orange): "
+               + "; ".join(f"<b>{esc(f)}</b>: {esc(m)}" for f, (_, m) in results.FLAGS.items())
+               + ".</li>"
                "<li>A grey cross-hatched band or a red entry marks a cell whose status is not "
                "<code>ok</code> (timeout, failure): it was not measured and is not drawn as "
                "zero. “not reported” / n/r: the allocator cannot report that figure.</li>"
-               "<li>Throughput is the median over the timed passes; × glibc compares with "
-               "glibc on the same input and trace. Utilization = peak live bytes ÷ peak "
-               "footprint; fragmentation = peak footprint ÷ peak live − 1 "
-               "(docs/METRICS.md defines every figure).</li>"
                "<li>Microbenchmarks: ns/op is 1e9 ÷ <code>items_per_second</code> when the "
                "benchmark counts items, else its real time per iteration; with repetitions, "
                "the median.</li></ul>")

@@ -32,6 +32,9 @@ def main(argv):
     except results.InputError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
+    for source in sources:
+        if getattr(source, "note", ""):
+            print(f"{PROG}: {source.path}: {source.note}")
     # matplotlib loads only once the inputs are known good: errors come fast.
     import charts
     import page

@@ -1,14 +1,20 @@
 """results.py — reads the two kinds of JSON the report accepts and checks
 them against their contracts before anything is drawn:
 
-  * heapbench replay JSON, exactly as docs/JSON.md defines it
-    (schema_version 1, one object per (trace, allocator) cell in "runs");
+  * heapbench replay JSON, exactly as docs/JSON.md defines it (one object
+    per (trace, allocator) cell in "runs"): schema_version 2, and the older
+    schema_version 1, which loads with a note on what it lacks (NOTE_V1);
   * Google Benchmark JSON (context + benchmarks[]), whose benchmark names
     follow heapbench's convention family/allocator/arg, e.g. pairs/glibc/64.
 
 The kind is told by content, not by file name. Anything that breaks a
 contract raises InputError with ONE line naming the file and the field, so
 the command can print it and exit non-zero instead of drawing a wrong chart.
+
+A schema 1 run is brought into schema 2's shape once, here, so the charts
+read one shape: the figures schema 1 does not have are None, and its
+footprint-based utilization moves to reported_utilization (what it was:
+the allocator's own account), since utilization now means resident-based.
 """
 
 import json
@@ -18,6 +24,22 @@ import sys
 from dataclasses import dataclass, field
 
 REPLAY_SCHEMA_VERSIONS = (1, 2)
+
+# What a schema 1 input lacks, said once: the page and the command print it.
+NOTE_V1 = ("schema_version 1: no warm speed, no resident memory (its utilization is the "
+           "allocator's own footprint account), no flags or intervals")
+
+# The flags schema 2 defines (docs/JSON.md), what each means, and which
+# speed it concerns ("cold", "warm" or "both"). A flag not listed here is
+# still shown, by its name.
+FLAGS = {
+    "short-pass": ("cold", "the median cold pass took under 20 ms of wall time: "
+                           "start-up dominated, not comparable"),
+    "high-spread": ("cold", "the slowest cold pass is more than 10% above the fastest"),
+    "warm-high-spread": ("warm", "the slowest warm pass is more than 10% above the fastest"),
+    "few-passes": ("both", "too few passes for a 95% interval (fewer than 4 on either side)"),
+}
+SPEEDS = ("both", "cold", "warm")
 
 
 class InputError(Exception):
@@ -86,6 +108,10 @@ class Source:
     tool: str = ""
     runs: list = field(default_factory=list)     # replay: validated run dicts
     points: list = field(default_factory=list)   # gbench: MicroPoint
+    schema_version: int = 0  # replay: as read (its runs are in schema 2's shape)
+    note: str = ""           # replay: what the input lacks, or ""
+    baseline: str = "glibc"  # replay: the allocator ratios are taken against
+    speed: str = "both"      # replay: the speeds measured, "both" | "cold" | "warm"
 
 
 @dataclass
@@ -110,13 +136,20 @@ _RUN_DESCRIBED = [("trace_path", "any", True), ("trace_format", "any", True),
                   ("threads", "any", True), ("allocator_version", "any", True),
                   ("ops", "int", False), ("repeat", "int", False),
                   ("peak_live_bytes", "int", False)]
-# Figures an "ok" run must carry; the flag says whether null is allowed
-# (the allocator cannot report it, or there was nothing to measure). A run
-# that is not ok may have any of them null: the timed figures survive when
-# every timed pass completed, the instrumented ones when that pass did.
+# The speed figures, cold and warm. An "ok" run has them unless the input
+# did not measure that speed (settings.speed); a run that is not ok may
+# have any of them null (they survive when every timed pass completed).
+_COLD = [("ns_per_op", "nonneg"), ("ns_per_op_min", "nonneg"), ("ns_per_op_max", "nonneg"),
+         ("ops_per_sec", "nonneg")]
+_COLD_V2 = [("cpu_ns_per_op", "nonneg"), ("ns_per_op_passes", "list")]
+_WARM = [("warm_ns_per_op", "nonneg"), ("warm_ns_per_op_min", "nonneg"),
+         ("warm_ns_per_op_max", "nonneg"), ("warm_ns_per_op_passes", "list"),
+         ("warm_cpu_ns_per_op", "nonneg")]
+# Other figures an "ok" run must carry; the flag says whether null is
+# allowed (the allocator cannot report it, or there was nothing to measure).
+# A run that is not ok may have any of them null: the instrumented ones
+# survive when that pass completed.
 _RUN_OK = [
-    ("ns_per_op", "nonneg", False), ("ns_per_op_min", "nonneg", False),
-    ("ns_per_op_max", "nonneg", False), ("ops_per_sec", "nonneg", False),
     ("peak_footprint_bytes", "int", True),
     ("footprint_at_peak_live_bytes", "int", True),
     ("peak_rss_bytes", "int", True),
@@ -127,9 +160,44 @@ _RUN_OK = [
     ("lifo_share", "nonneg", True),
     ("heap_growth", "list", False),
 ]
+_RUN_OK_V2 = [("peak_resident_bytes", "int", False), ("reported_utilization", "nonneg", True)]
+_RATIO_FIELDS = [("ns_per_op", "ci95", "significant"),
+                 ("warm_ns_per_op", "warm_ci95", "warm_significant")]
 
 
-def _check_run(check, run, where):
+def _check_figures(check, run, where, figures, complete):
+    for key, kind, nullable in figures:
+        if complete or key in run:
+            check.get(run, key, where, kind, nullable or not complete)
+        else:
+            run[key] = None   # not measured: the same as the contract's null
+
+
+def _check_passes(check, run, where, key):
+    for i, value in enumerate(run.get(key) or []):
+        if not (_is_number(value) and value >= 0):
+            check.fail(f"{where}.{key}[{i}]", "must be a non-negative number")
+
+
+def _check_ratio(check, run, where):
+    """ratio_to_baseline: null, or the ratios, intervals and verdicts."""
+    ratio = check.get(run, "ratio_to_baseline", where, "object", nullable=True)
+    if ratio is None:
+        return
+    where = f"{where}.ratio_to_baseline"
+    check.get(ratio, "baseline", where, "str")
+    for value_key, ci_key, significant_key in _RATIO_FIELDS:
+        check.get(ratio, value_key, where, "nonneg", nullable=True)
+        ci = check.get(ratio, ci_key, where, "list", nullable=True)
+        if ci is not None and not (len(ci) == 2 and all(_is_number(v) and v > 0 for v in ci)
+                                   and ci[0] <= ci[1]):
+            check.fail(f"{where}.{ci_key}", "must be [low, high], 0 < low <= high")
+        significant = check.get(ratio, significant_key, where, "any", nullable=True)
+        if significant is not None and not isinstance(significant, bool):
+            check.fail(f"{where}.{significant_key}", "must be true, false or null")
+
+
+def _check_run(check, run, where, schema, speed):
     if not isinstance(run, dict):
         check.fail(where, "must be an object")
     for key, kind, nullable in _RUN_ALWAYS + _RUN_DESCRIBED:
@@ -139,28 +207,55 @@ def _check_run(check, run, where):
         check.fail(f"{where}.status",
                    f"must be ok, timeout or \"failed: <reason>\", not {json.dumps(status)[:40]}")
     complete = status == "ok"
-    for key, kind, nullable in _RUN_OK:
-        if complete or key in run:
-            check.get(run, key, where, kind, nullable or not complete)
-        else:
-            run[key] = None   # not measured: the same as the contract's null
+    if schema == 1:
+        _check_figures(check, run, where, [(k, t, False) for k, t in _COLD], complete)
+    else:
+        # A speed the input did not measure is null even in an ok run.
+        for figures, measured in ((_COLD + _COLD_V2, speed != "warm"),
+                                  (_WARM, speed != "cold")):
+            _check_figures(check, run, where, [(k, t, not measured) for k, t in figures],
+                           complete)
+        _check_passes(check, run, where, "ns_per_op_passes")
+        _check_passes(check, run, where, "warm_ns_per_op_passes")
+    _check_figures(check, run, where, _RUN_OK + (_RUN_OK_V2 if schema == 2 else []), complete)
     for i, pair in enumerate(run["reuse_distance_histogram"] or []):
         name = f"{where}.reuse_distance_histogram[{i}]"
         if not (isinstance(pair, list) and len(pair) == 2 and _is_number(pair[0])
                 and pair[0] > 0 and _is_int(pair[1])):
             check.fail(name, "must be [upper bound > 0, count]")
     last_op = -1
+    resident_key = "resident_bytes" if schema == 2 else "rss_bytes"
     for i, sample in enumerate(run["heap_growth"] or []):
         name = f"{where}.heap_growth[{i}]"
         op = check.get(sample, "op", name, "int")
         check.get(sample, "live_bytes", name, "int")
         check.get(sample, "footprint_bytes", name, "int", nullable=True)
-        # schema 1: rss_bytes; schema 2: resident_bytes, every byte written.
-        check.get(sample, "resident_bytes" if "resident_bytes" in sample else "rss_bytes",
-                  name, "int", nullable=True)
+        check.get(sample, resident_key, name, "int", nullable=True)
         if op < last_op:
             check.fail(f"{name}.op", f"{op} comes after op {last_op}: samples must be in op order")
         last_op = op
+    if schema == 2:
+        flags = check.get(run, "flags", where, "list")
+        for i, flag in enumerate(flags):
+            if not isinstance(flag, str):
+                check.fail(f"{where}.flags[{i}]", "must be a string")
+        _check_ratio(check, run, where)
+    else:
+        _as_schema_2(run)
+
+
+def _as_schema_2(run):
+    """A checked schema 1 run in schema 2's shape: what schema 1 did not
+    measure is None; its utilization was the allocator's own account."""
+    for key, _ in _WARM:
+        run[key] = None
+    run["reported_utilization"] = run["utilization"]
+    run["utilization"] = run["fragmentation"] = None
+    run["peak_resident_bytes"] = None
+    run["flags"] = None           # not computed, unlike [] (none raised)
+    run["ratio_to_baseline"] = None
+    for sample in run["heap_growth"] or []:
+        sample["resident_bytes"] = None
 
 
 def _distinct_traces(check, runs):
@@ -188,19 +283,25 @@ def _distinct_traces(check, runs):
 def _load_replay(check, doc, path):
     version = check.get(doc, "schema_version", "", "any")
     if version not in REPLAY_SCHEMA_VERSIONS:
-        check.fail("schema_version",
-                   f"is {json.dumps(version)}, this report reads versions "
-                   f"{', '.join(map(str, REPLAY_SCHEMA_VERSIONS))}")
+        check.fail("schema_version", f"is {json.dumps(version)}, this report reads versions "
+                   + " and ".join(str(v) for v in REPLAY_SCHEMA_VERSIONS))
     tool = check.get(doc, "tool", "", "str")
     machine = check.get(doc, "machine", "", "object")
     settings = check.get(doc, "settings", "", "object")
+    baseline, speed = "glibc", "cold"    # schema 1: cold speed, glibc the reference
+    if version == 2:
+        speed = check.get(settings, "speed", "settings", "str")
+        if speed not in SPEEDS:
+            check.fail("settings.speed", f"must be both, cold or warm, not {json.dumps(speed)[:40]}")
+        baseline = check.get(settings, "baseline", "settings", "str")
     label = check.get(doc, "label", "", "str", nullable=True) if "label" in doc else None
     runs = check.get(doc, "runs", "", "list")
     for i, run in enumerate(runs):
-        _check_run(check, run, f"runs[{i}]")
+        _check_run(check, run, f"runs[{i}]", version, speed)
     _distinct_traces(check, runs)
     return Source(path=path, kind="replay", label=label or "", machine=machine,
-                  settings=settings, tool=tool, runs=runs)
+                  settings=settings, tool=tool, runs=runs, schema_version=version,
+                  note=NOTE_V1 if version == 1 else "", baseline=baseline, speed=speed)
 
 
 # ---- Google Benchmark JSON -------------------------------------------------

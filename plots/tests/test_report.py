@@ -7,9 +7,11 @@ GROUP is one of:
   charts    plots/charts.py writes every chart the inputs call for, as
             non-empty PNG and SVG, with the same colour for an allocator
             in every chart and non-ok cells written, not dropped;
-  report    `heapbench report` on replay + Google Benchmark JSON from two
+  report    `heapbench report` on replay JSON (schema_version 2, and an
+            older schema_version 1 file) + Google Benchmark JSON from two
             "machines": every chart written, each embedded in report.html,
-            labels, statuses and machine information on the page;
+            labels, statuses, flags, ratios in words, the schema 1 note and
+            machine information on the page, numbers without e-notation;
   errors    bad or missing JSON: one line naming the file and the field on
             stderr, exit status 1, no report written;
   replay    EXTRA = trace: `heapbench replay --json` on a real trace, then
@@ -20,9 +22,11 @@ Exit 0 = pass, 1 = fail, 77 = skipped (meson's convention).
 
 import base64
 import copy
+import html
 import html.parser
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +37,8 @@ sys.path.insert(0, PLOTS)
 
 import palette  # noqa: E402
 import results  # noqa: E402
+import drawing  # noqa: E402
+import page as html_page  # noqa: E402
 from drawing import slug  # noqa: E402
 
 failures = []
@@ -57,6 +63,8 @@ def expected_charts(paths):
     replay = [s for s in sources if s.kind == "replay"]
     for source in replay:
         names.add(f"overview-{slug(source.label)}")
+        if source.schema_version >= 2:
+            names.add(f"resident-{slug(source.label)}")
         if len(palette.ladder([r["allocator"] for r in source.runs])) >= 2:
             names.add(f"sbrk-ladder-{slug(source.label)}")
         for run_ in source.runs:
@@ -104,6 +112,11 @@ class _TagBalance(html.parser.HTMLParser):
             self.stack.pop()
 
 
+def page_text(page):
+    """The page without its embedded images (base64 can hold any letters)."""
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+
+
 def fixtures(fixture_dir, *names):
     return [os.path.join(fixture_dir, n) for n in names]
 
@@ -113,7 +126,7 @@ def fixtures(fixture_dir, *names):
 def test_charts(python, fixture_dir):
     inputs = fixtures(fixture_dir, "replay-a.json", "gbench-pairs.json")
     names = expected_charts(inputs)
-    check(len(names) == 13, f"13 charts expected from the fixtures, got {len(names)}: {names}")
+    check(len(names) == 14, f"14 charts expected from the fixtures, got {len(names)}: {names}")
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([python, os.path.join(PLOTS, "charts.py")] + inputs + ["-o", out_dir])
         check(code == 0, f"charts.py exits 0 (got {code}: {err.strip()})")
@@ -122,11 +135,11 @@ def test_charts(python, fixture_dir):
         check(written == names, f"exactly the expected charts: {written}")
         # Trace name and op count in every per-trace title.
         for what in ("throughput", "memory", "heap-growth", "reuse"):
-            check("binary — 12,000 ops" in svg_text(out_dir, f"binary-{what}"),
+            check("binary — 1,200,000 ops" in svg_text(out_dir, f"binary-{what}"),
                   f"binary-{what} title has trace and op count")
         # The same colour for the same allocator in every chart it is in.
         for name in ("binary-throughput", "binary-memory", "binary-heap-growth",
-                     "binary-reuse", "overview-ci-vm"):
+                     "binary-reuse", "overview-ci-vm", "resident-ci-vm"):
             text = svg_text(out_dir, name).lower()
             for allocator in ("glibc", "jemalloc", "sbrk"):
                 check(palette.colour(allocator) in text,
@@ -138,15 +151,40 @@ def test_charts(python, fixture_dir):
         # binary timed out in its instrumented pass (timed figures kept),
         # sbrk-coalesce failed (nothing kept).
         throughput = svg_text(out_dir, "binary-throughput")
-        check("1.11 (timeout)" in throughput, "timeout cell's kept throughput drawn with its status")
-        check("failed: heap check: o… — not measured" in throughput,
-              "failed cell written on binary-throughput")
+        for text in ("900 ns cold (timeout)", "850 ns warm (timeout)",
+                     "warm: failed: heap check: o… — not measured",
+                     "cold: failed: heap check: o… — not measured"):
+            check(text in throughput, f"binary-throughput shows {text!r}")
+        # Cold and warm side by side, ratios with their interval or in words,
+        # flags named on the bar and explained under the chart.
+        for text in ("30.0 ns warm", "41.2 ns cold", "warm: baseline",
+                     "warm: 0.60× (0.58–0.62×) faster", "cold: 1.17× (1.09–1.31×) slower",
+                     "warm: no clear difference", "⚑ high-spread",
+                     "high-spread: the slowest cold pass is more than 10% above the fastest"):
+            check(text in throughput, f"binary-throughput shows {text!r}")
+        check("short-pass" not in throughput, "binary-throughput: no flag that was not raised")
+        short1 = svg_text(out_dir, "short1-throughput")
+        check("⚑ short-pass" in short1 and "⚑ warm-high-spread" in short1,
+              "short1-throughput names its flags")
+        overview = svg_text(out_dir, "overview-ci-vm")
+        for text in ("warm speed (rank on this)", "hollow: no clear difference",
+                     "orange ring: flagged", "short-pass: the median cold pass",
+                     "high-spread: the slowest cold pass"):
+            check(text in overview, f"overview-ci-vm shows {text!r}")
         memory = svg_text(out_dir, "binary-memory")
         check("timeout — not measured" in memory, "timeout cell's missing memory figures written")
+        check("peak resident" in memory and "allocator's own account" in memory,
+              "memory ranks on resident memory, the own account labelled")
         growth = svg_text(out_dir, "binary-heap-growth")
         check("sbrk-tutorial: timeout, not measured" in growth, "timeout cell in heap growth legend")
-        check("footprint not reported" in svg_text(out_dir, "binary-memory"),
+        check("glibc resident" in growth and "glibc footprint, own account" in growth,
+              "heap growth draws resident bytes and the reported footprint")
+        check("mimalloc: footprint not reported" in growth,
               "null footprint written as not reported")
+        check("e+0" not in growth, "heap growth op axis without e-notation")
+        resident = svg_text(out_dir, "resident-ci-vm")
+        check("564 KiB" in resident and "sbrk-coalesce: failed: heap check: o… — not measured"
+              in resident, "resident chart: values and the failed cell written")
         check("error: sbrk-tutorial: out of memory" in micro.replace("…", ""),
               "errored microbenchmark written on micro-pairs")
         threads = svg_text(out_dir, "micro-threads")
@@ -155,6 +193,7 @@ def test_charts(python, fixture_dir):
         check("real_time" not in threads, "Google Benchmark's own settings are not variants")
         ladder = svg_text(out_dir, "sbrk-ladder-ci-vm")
         check("not ok on 1 of 2" in ladder, "ladder names the policies that did not complete")
+        check("warm throughput" in ladder, "ladder draws warm speed where the input has it")
     # Palette: fixed by name, distinct for the well-known allocators,
     # the sbrk policies in the warm family.
     known = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "sbrk-tutorial", "sbrk"]
@@ -162,17 +201,35 @@ def test_charts(python, fixture_dir):
     check(palette.colour("sbrk-segfit") == palette.colour("sbrk-segfit"), "colour stable")
     check(palette.ladder(["sbrk", "glibc", "sbrk-b", "sbrk-tutorial", "sbrk-a"])
           == ["sbrk-tutorial", "sbrk-b", "sbrk-a", "sbrk"], "ladder order")
+    # Numbers as a person writes them: separators, units, no e-notation.
+    for got, wanted in ((drawing.ns(2070.4), "2,070 ns"), (drawing.ns(41.2), "41.2 ns"),
+                        (drawing.ns(0.01234), "0.0123 ns"), (drawing.ns(99.96), "100 ns"),
+                        (html_page.fmt_range(2000, 2180), "2,000–2,180 ns"),
+                        (drawing.byte_size(int(1.3 * 2 ** 20)), "1.3 MiB"),
+                        (drawing.byte_size(32768), "32 KiB"), (drawing.byte_size(512), "512 B"),
+                        (drawing.byte_size(1000 * 1024), "1,000 KiB"),
+                        (drawing.times(2140.0), "2,140×"), (drawing.times(0.6), "0.60×"),
+                        (drawing.plain(123456.7), "123,457"),
+                        (drawing.plural(1, "trace"), "1 trace"),
+                        (drawing.plural(2, "trace"), "2 traces")):
+        check(got == wanted, f"formatted {wanted!r}, got {got!r}")
+    check(drawing.geomean([2, 8, None, 0]) == 4.0 and drawing.geomean([]) is None,
+          "one geometric mean, positive values only")
 
 
 def test_report(heapbench, fixture_dir):
-    inputs = fixtures(fixture_dir, "replay-a.json", "replay-laptop.json", "gbench-pairs.json")
+    inputs = fixtures(fixture_dir, "replay-a.json", "replay-laptop.json", "replay-v1.json",
+                      "gbench-pairs.json")
     names = expected_charts(inputs)
     check("sbrk-ladder-replay-laptop" not in names and "sbrk-ladder-ci-vm" in names,
           "a ladder for the input with several sbrk policies only")
+    check("resident-ci-vm" in names and "resident-ci-vm-2025" not in names,
+          "a resident chart for each schema 2 input only")
     with tempfile.TemporaryDirectory() as out_dir:
         code, out, err = run([heapbench, "report"] + inputs + ["-o", out_dir])
         check(code == 0, f"heapbench report exits 0 (got {code}: {err.strip()})")
         check(err == "", f"nothing on stderr (no matplotlib warnings): {err.strip()[:200]}")
+        check(f"{inputs[2]}: {results.NOTE_V1}" in out, "the command names what the old input lacks")
         check_chart_files(out_dir, names)
         written = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith(".png"))
         check(written == names, f"exactly the expected charts: {written}")
@@ -193,12 +250,73 @@ def test_report(heapbench, fixture_dir):
         balance.feed(page)
         check(not balance.errors and not balance.stack,
               f"report.html elements balanced: {balance.errors[:3]} open {balance.stack[:3]}")
-        for text in ("ci-vm", "replay-laptop", "gbench-pairs",           # labels
-                     "Intel(R) Xeon(R) CPU @ 2.60GHz", "AMD Ryzen 7 5800U",  # machines
-                     "Linux 6.1.0 x86_64", "gcc 12.2.0", "time_limit_sec = 60",
-                     "timeout", "failed: heap check: overlapping blocks",
-                     "error: sbrk-tutorial: out of memory", "Google Benchmark library build"):
-            check(text in page, f"report.html shows {text!r}")
+        text = page_text(page)
+        for shown in ("ci-vm", "replay-laptop", "gbench-pairs",           # labels
+                      "Intel(R) Xeon(R) CPU @ 2.60GHz", "AMD Ryzen 7 5800U",  # machines
+                      "Linux 6.1.0 x86_64", "gcc 12.2.0", "time_limit_sec = 60",
+                      "speed = both", "baseline = glibc",
+                      "timeout", "failed: heap check: overlapping blocks",
+                      "error: sbrk-tutorial: out of memory", "Google Benchmark library build",
+                      # the schema 1 input, and what it lacks
+                      "<b>ci-vm-2025</b> (replay-v1.json) is " + html.escape(results.NOTE_V1,
+                                                                            quote=True),
+                      # flags, named in the tables and explained
+                      "⚑&nbsp;short-pass", "⚑&nbsp;high-spread", "⚑&nbsp;warm-high-spread",
+                      "⚑&nbsp;few-passes", "<b>few-passes</b>: too few passes",
+                      # ratios: a number where significant, words where not
+                      "0.60× (0.58–0.62×) faster", "1.17× (1.09–1.31×) slower",
+                      ">no clear difference<", ">too few passes to tell<",
+                      "faster on 2 traces", "slower on 1 trace", "2 of 2 traces",
+                      # numbers with units and separators
+                      "41.2 ns", "40.0–43.7 ns", "564 KiB", "1.21 MiB",
+                      "<h2 id=\"traces\">", "1 thread,"):
+            check(shown in text, f"report.html shows {shown!r}")
+        # mimalloc's interval holds 1 on binary: words, not its ratio.
+        check("1.00× (0.94" not in text, "a ratio that is not significant is not printed as one")
+        check(not re.search(r"\d[eE][+-]\d", text), "no e-notation in the page: "
+              + ", ".join(re.findall(r".{20}\d[eE][+-]\d.{10}", text)[:3]))
+        check("thread(s)" not in text, "thread counts in words")
+    # A schema 1 file alone: loads, draws what it has, and says what it lacks.
+    with tempfile.TemporaryDirectory() as out_dir:
+        old = fixtures(fixture_dir, "replay-v1.json")
+        code, out, err = run([heapbench, "report"] + old + ["-o", out_dir])
+        check(code == 0 and err == "", f"schema 1 input reported (got {code}: {err.strip()})")
+        check_chart_files(out_dir, expected_charts(old))
+        with open(os.path.join(out_dir, "report.html"), encoding="utf-8") as stream:
+            text = page_text(stream.read())
+        check(text.count('<p class="note"><b>ci-vm-2025</b> (replay-v1.json) is '
+                         + html.escape(results.NOTE_V1, quote=True)) == 2,
+              "schema 1 note at the top and at its overview")
+        check("0.80× (no interval)" in text, "schema 1 ratios untested, said so")
+        check("no warm speed (schema 1 input)" in svg_text(out_dir, "overview-ci-vm-2025"),
+              "schema 1 overview says what it lacks")
+        memory = svg_text(out_dir, "binary-memory")
+        check("no resident figure (schema 1 input)" in memory,
+              "schema 1 memory chart says what it lacks")
+    # Warm speed only: the cold figures are null in every run.
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(inputs[0], encoding="utf-8") as stream:
+            doc = json.load(stream)
+        doc["settings"]["speed"] = "warm"
+        for run_ in doc["runs"]:
+            for key in ("ns_per_op", "ns_per_op_min", "ns_per_op_max", "ops_per_sec",
+                        "cpu_ns_per_op", "ns_per_op_passes"):
+                run_[key] = None
+            run_["flags"] = [f for f in run_["flags"] if f == "warm-high-spread"]
+            if run_["ratio_to_baseline"]:
+                run_["ratio_to_baseline"].update(ns_per_op=None, ci95=None, significant=False)
+        warm = os.path.join(tmp, "warm.json")
+        with open(warm, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+        out_dir = os.path.join(tmp, "out")
+        code, _, err = run([heapbench, "report", warm, "-o", out_dir])
+        check(code == 0 and err == "", f"warm-only input reported (got {code}: {err.strip()})")
+        check_chart_files(out_dir, expected_charts([warm]))
+        throughput = svg_text(out_dir, "binary-throughput")
+        check("30.0 ns warm" in throughput and " ns cold" not in throughput,
+              "warm-only: warm bars only")
+        check("cold speed not measured (speed: warm)" in svg_text(out_dir, "overview-ci-vm"),
+              "warm-only: the overview says why cold speed is missing")
     # Labels: the JSON label, else the file name; equal labels told apart.
     with tempfile.TemporaryDirectory() as tmp:
         twin = os.path.join(tmp, "twin.json")
@@ -244,8 +362,25 @@ def _mutations(replay, gbench):
         ("array", "[1, 2]", ["top level must be a JSON object"]),
         ("unknown-kind", "{\"hello\": 1}", ["neither heapbench replay JSON"]),
         ("nan", json.dumps(replay).replace("41.2", "NaN", 1), ["NaN"]),
-        ("schema-2", edit(replay, lambda d: d.update(schema_version=2)),
-         ["schema_version", "is 2", "version 1"]),
+        ("schema-3", edit(replay, lambda d: d.update(schema_version=3)),
+         ["schema_version", "is 3", "versions 1 and 2"]),
+        ("no-flags", edit(replay, lambda d: d["runs"][0].pop("flags")),
+         ["runs[0].flags", "missing"]),
+        ("null-flags", edit(replay, lambda d: d["runs"][4].update(flags=None)),
+         ["runs[4].flags", "null"]),
+        ("no-warm", edit(replay, lambda d: d["runs"][0].pop("warm_ns_per_op")),
+         ["runs[0].warm_ns_per_op", "missing"]),
+        ("no-resident", edit(replay, lambda d: d["runs"][1].update(peak_resident_bytes=None)),
+         ["runs[1].peak_resident_bytes", "null"]),
+        ("bad-interval", edit(replay, lambda d: d["runs"][1]["ratio_to_baseline"].update(
+            ci95=[1.2, 0.9])), ["runs[1].ratio_to_baseline.ci95", "low <= high"]),
+        ("bad-significant", edit(replay, lambda d: d["runs"][1]["ratio_to_baseline"].update(
+            significant="yes")), ["runs[1].ratio_to_baseline.significant"]),
+        ("bad-speed", edit(replay, lambda d: d["settings"].update(speed="hot")),
+         ["settings.speed", "both, cold or warm"]),
+        ("old-growth", edit(replay, lambda d: [s.update(rss_bytes=s.pop("resident_bytes"))
+                                              for s in d["runs"][0]["heap_growth"]]),
+         ["runs[0].heap_growth[0].resident_bytes", "missing"]),
         ("no-runs", edit(replay, lambda d: d.pop("runs")), ["runs", "missing"]),
         ("no-machine", edit(replay, lambda d: d.pop("machine")), ["machine", "missing"]),
         ("no-ns", edit(replay, lambda d: d["runs"][0].pop("ns_per_op")),
