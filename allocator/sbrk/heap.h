@@ -118,13 +118,11 @@ struct hb_heap {
 };
 
 /* Defaults every fit policy uses (see heap.c: grow_request, take), chosen
- * by measurement (docs/SBRK.md): growing by at least 1/8 of the heap
- * (a minimum capped at 32 KiB) gives placement room for little footprint
- * (glibc pads by 128 KiB) and keeps a small heap from calling sbrk for
- * every few hundred bytes (1/64 made 130 calls of ~0.5 us for a 54 KiB
- * heap; CS:APP utilization is the same, 0.943 and 0.944); cutting blocks
- * under 128 bytes from the high end of a free block keeps small and large
- * blocks apart. */
+ * by measurement (docs/SBRK.md, "Growth" and "Placement"): growing by at
+ * least 1/8 of the heap (a minimum capped at 32 KiB) gives placement room
+ * for little footprint (glibc pads by 128 KiB) and keeps a small heap from
+ * calling sbrk for every few hundred bytes; cutting blocks under 128 bytes
+ * from the high end of a free block keeps small and large blocks apart. */
 #define HB_HEAP_GROW_SHIFT 3
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
