@@ -4,7 +4,9 @@
  * is written to an in-memory file and handed to that reader by path, the
  * way users hand heapbench their files. A reader may reject the input with
  * an error, never crash, leak or read out of bounds; an accepted trace must
- * pass hb_trace_check. */
+ * pass hb_trace_check. With HB_FUZZ_ZSTD the input is compressed with zstd
+ * first, so every reader is fuzzed behind hb_trace_load's decompression
+ * (the plain hb_trace_load target meets damaged zstd files, from seeds). */
 #define _GNU_SOURCE
 #include "hb_trace.h"
 
@@ -13,10 +15,22 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#ifdef HB_FUZZ_ZSTD
+#include <zstd.h>
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+#ifdef HB_FUZZ_ZSTD
+  size_t capacity = ZSTD_compressBound(size);
+  uint8_t *packed = malloc(capacity);
+  if (!packed) abort();
+  size_t packed_size = ZSTD_compress(packed, capacity, data, size, 1);
+  if (ZSTD_isError(packed_size)) abort();
+  data = packed;
+  size = packed_size;
+#endif
   static int fd = -1;
   if (fd < 0) fd = memfd_create("hb-fuzz", 0);
   if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) abort();
@@ -36,5 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "rejected the input without saying why\n");
     abort();
   }
+#ifdef HB_FUZZ_ZSTD
+  free(packed);
+#endif
   return 0;
 }

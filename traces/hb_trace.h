@@ -11,7 +11,8 @@
  *   - the recorder's raw files, .hbraw (one process, all its threads)
  *   - CS:APP malloc-lab .rep files, classic and extended headers
  *   - valgrind --trace-malloc=yes logs
- * (the text formats also gzip-compressed).
+ * (the text formats also gzip-compressed; every format also compressed
+ * with zstd, found by its frame magic, read by hb_trace_load only).
  */
 #ifndef HB_TRACE_H
 #define HB_TRACE_H
@@ -87,8 +88,9 @@ typedef struct hb_error {
   char message[512];
 } hb_error;
 
-/* Reads any supported format. 0 on success; -1 with *error set (and *trace
- * left empty) otherwise. The trace is also checked (hb_trace_check). */
+/* Reads any supported format, plain or zstd-compressed. 0 on success; -1
+ * with *error set (and *trace left empty) otherwise. The trace is also
+ * checked (hb_trace_check). */
 int hb_trace_load(const char *path, hb_trace *trace, hb_error *error);
 void hb_trace_release(hb_trace *trace);
 
@@ -98,6 +100,9 @@ int hb_trace_check(const hb_trace *trace, hb_error *error);
 
 /* Building a trace (for readers and converters). */
 void hb_trace_init(hb_trace *trace, const char *path, const char *format);
+/* Names the trace after path (its path and name), for a file read through
+ * another path; -1 (out of memory) with *error set. */
+int hb_trace_set_path(hb_trace *trace, const char *path, hb_error *error);
 /* Appends an op; -1 (out of memory) with *error set. */
 int hb_trace_push(hb_trace *trace, hb_op op, hb_error *error);
 /* Appends an op with its timestamp (the trace then carries time_ns for

@@ -21,17 +21,30 @@ const char *hb_op_kind_name(hb_op_kind kind) {
   return (unsigned)kind < HB_OP_KIND_COUNT ? names[kind] : "unknown";
 }
 
+/* Cuts suffix off name if name ends with it (and is longer): 1 if cut. */
+static int strip_suffix(char *name, const char *suffix) {
+  size_t len = strlen(name), suffix_len = strlen(suffix);
+  if (len <= suffix_len || strcmp(name + len - suffix_len, suffix) != 0) return 0;
+  name[len - suffix_len] = 0;
+  return 1;
+}
+
 static char *base_name(const char *path) {
   const char *slash = strrchr(path, '/');
   const char *start = slash ? slash + 1 : path;
   char *name = strdup(start);
   if (!name) return NULL;
-  /* Strip ".gz" then the format extension: "server.trace.gz" -> "server". */
-  static const char *const extensions[] = {".gz", ".zst", ".hbt", ".rep", ".trace", ".log"};
-  for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
-    size_t len = strlen(name), ext = strlen(extensions[i]);
-    if (len > ext && strcmp(name + len - ext, extensions[i]) == 0) name[len - ext] = 0;
+  /* Strip the compressions, then the format extension: "server.trace.gz"
+   * and "server.trace.gz.zst" -> "server". */
+  static const char *const compressions[] = {".gz", ".zst"};
+  static const char *const extensions[] = {".hbt", ".rep", ".trace", ".log"};
+  for (int stripped = 1; stripped;) {
+    stripped = 0;
+    for (size_t i = 0; i < sizeof compressions / sizeof compressions[0]; i++)
+      stripped |= strip_suffix(name, compressions[i]);
   }
+  for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++)
+    strip_suffix(name, extensions[i]);
   return name;
 }
 
@@ -42,6 +55,20 @@ void hb_trace_init(hb_trace *trace, const char *path, const char *format) {
   trace->format = format;
   trace->program = strdup("");
   trace->thread_count = 1;
+}
+
+int hb_trace_set_path(hb_trace *trace, const char *path, hb_error *error) {
+  char *copy = strdup(path), *name = base_name(path);
+  if (!copy || !name) {
+    free(copy);
+    free(name);
+    return hb_fail(error, "%s: out of memory", path);
+  }
+  free(trace->path);
+  free(trace->name);
+  trace->path = copy;
+  trace->name = name;
+  return 0;
 }
 
 void hb_trace_release(hb_trace *trace) {

@@ -16,7 +16,8 @@ static void usage(FILE *out) {
           "       heapbench trace dump FILE\n"
           "\n"
           "FILE/INPUT: a heapbench trace (.hbt), a raw recording (<prefix>.t0.hbraw),\n"
-          "a CS:APP .rep file or a valgrind --trace-malloc=yes log (gzip or plain).\n"
+          "a CS:APP .rep file or a valgrind --trace-malloc=yes log (gzip or plain);\n"
+          "any of them also compressed with zstd.\n"
           "convert writes OUTPUT in the format its extension names; .rep holds one thread.\n");
 }
 

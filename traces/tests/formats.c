@@ -1,7 +1,7 @@
 /* formats.c — the binary format, the importers and the .rep export, on
- * traces this test builds: round trips keep every field, and every
- * truncated, corrupted or foreign file is refused with a message naming
- * the file and where.
+ * traces this test builds: round trips keep every field, every format
+ * reads the same compressed with zstd, and every truncated, corrupted or
+ * foreign file is refused with a message naming the file and where.
  *
  * Usage: formats TMPDIR
  */
@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
+#include <zstd.h>
 
 static char tmpdir[1024];
 
@@ -383,6 +384,112 @@ static void test_valgrind(void) {
   }
 }
 
+/* path compressed with zstd into zst_path, as `frames` frames (a file may
+ * hold several, as `cat a.zst b.zst` makes). 0, or -1. */
+static int zstd_compress_file(const char *path, const char *zst_path, int frames) {
+  size_t size;
+  unsigned char *data = read_bytes(path, &size);
+  if (!data) return -1;
+  size_t capacity = ZSTD_compressBound(size) * (size_t)frames + 64, used = 0;
+  unsigned char *packed = malloc(capacity);
+  int rc = packed ? 0 : -1;
+  for (int f = 0; f < frames && rc == 0; f++) {
+    size_t from = size * (size_t)f / (size_t)frames, to = size * (size_t)(f + 1) / (size_t)frames;
+    size_t n = ZSTD_compress(packed + used, capacity - used, data + from, to - from, 3);
+    if (ZSTD_isError(n)) rc = -1;
+    else used += n;
+  }
+  if (rc == 0) rc = write_bytes(zst_path, packed, used);
+  free(packed);
+  free(data);
+  return rc;
+}
+
+/* Each format, compressed, loads as its plain form: same ops and fields;
+ * only the path and name are the compressed file's. */
+static void expect_same_compressed(const char *plain, const char *zst_name, int frames,
+                                   const char *want_name) {
+  const char *zst = tmp_path(zst_name);
+  HB_CHECK(zstd_compress_file(plain, zst, frames) == 0, "cannot compress %s", plain);
+  hb_trace a, b;
+  hb_error error;
+  int rc_a = hb_trace_load(plain, &a, &error);
+  HB_CHECK(rc_a == 0, "%s: %s", plain, error.message);
+  int rc_b = hb_trace_load(zst, &b, &error);
+  HB_CHECK(rc_b == 0, "%s: %s", zst, error.message);
+  if (rc_a == 0 && rc_b == 0) {
+    HB_CHECK(same_ops(&a, &b), "%s: ops differ from %s", zst, plain);
+    HB_CHECK(strcmp(a.format, b.format) == 0 && strcmp(a.program, b.program) == 0 &&
+                 a.pid == b.pid && a.thread_count == b.thread_count &&
+                 a.id_count == b.id_count && a.dropped_ops == b.dropped_ops &&
+                 a.unmatched_frees == b.unmatched_frees && a.failed_allocs == b.failed_allocs &&
+                 a.unmatched_reallocs == b.unmatched_reallocs &&
+                 a.reused_addresses == b.reused_addresses && a.incomplete == b.incomplete &&
+                 a.other_process_calls == b.other_process_calls,
+             "%s: header fields differ from %s", zst, plain);
+    HB_CHECK(strcmp(b.path, zst) == 0 && strcmp(b.name, want_name) == 0,
+             "%s: path '%s' name '%s', want name '%s'", zst, b.path, b.name, want_name);
+  }
+  if (rc_a == 0) hb_trace_release(&a);
+  if (rc_b == 0) hb_trace_release(&b);
+}
+
+static void test_zstd(void) {
+  hb_trace trace;
+  hb_error error;
+  make_trace(&trace, 3000, 3, 1);
+  /* Own copies: tmp_path's buffers are reused. */
+  char hbt[1200], rep[1200], log[1200], log_gz[1200];
+  snprintf(hbt, sizeof hbt, "%s", tmp_path("z.hbt"));
+  snprintf(rep, sizeof rep, "%s", tmp_path("z.rep"));
+  snprintf(log, sizeof log, "%s", tmp_path("z.trace"));
+  snprintf(log_gz, sizeof log_gz, "%s", tmp_path("z.trace.gz"));
+  HB_CHECK(hb_hbt_write(&trace, hbt, &error) == 0, "write: %s", error.message);
+  hb_trace_release(&trace);
+  write_text(rep, "20000\n3\n6\n1\na 0 10\na 1 20\nr 0 30\nf 1\na 2 7\nf 0\n", 0);
+  write_text(log, valgrind_log, 0);
+  write_text(log_gz, valgrind_log, 1);
+  expect_same_compressed(hbt, "z.hbt.zst", 1, "z");
+  expect_same_compressed(rep, "z.rep.zst", 1, "z");
+  expect_same_compressed(log, "z.trace.zst", 1, "z");
+  expect_same_compressed(log_gz, "z.trace.gz.zst", 1, "z"); /* gzip inside zstd */
+  expect_same_compressed(hbt, "frames.hbt.zst", 3, "frames");
+  /* By content, not by name. */
+  expect_same_compressed(hbt, "plain-looking.hbt", 1, "plain-looking");
+
+  /* Truncated: every cut after the frame magic is a decompression error
+   * naming the file, on one line; every damaged byte is refused. */
+  const char *zst = tmp_path("z.hbt.zst");
+  size_t size;
+  unsigned char *data = read_bytes(zst, &size);
+  HB_CHECK(data != NULL && size > 100, "cannot read back %s", zst);
+  if (!data) return;
+  const char *bad = tmp_path("damaged.hbt.zst");
+  for (size_t cut = 4; cut < size; cut += cut < 200 ? 1 : 97) {
+    write_bytes(bad, data, cut);
+    char what[64];
+    snprintf(what, sizeof what, "zstd trace cut to %zu bytes", cut);
+    expect_refused(bad, ": zstd decompression failed: ", what);
+  }
+  for (size_t at = 4; at < size; at += at < 200 ? 1 : 13) {
+    unsigned char saved = data[at];
+    data[at] ^= 0x5a;
+    write_bytes(bad, data, size);
+    char what[64];
+    snprintf(what, sizeof what, "zstd trace with byte %zu changed", at);
+    expect_refused(bad, ":", what);
+    data[at] = saved;
+  }
+  free(data);
+  /* A decompressed file that is no trace: the message says so, and where
+   * the offset counts from. */
+  const char *text = tmp_path("words.txt"), *text_zst = tmp_path("words.zst");
+  write_text(text, "hello\n", 0);
+  HB_CHECK(zstd_compress_file(text, text_zst, 1) == 0, "cannot compress %s", text);
+  expect_refused(text_zst, "words.zst (decompressed): offset 0: unknown trace format",
+                 "compressed text that is no trace");
+}
+
 static void test_rep(void) {
   /* Extended header (weight, ids, ops, ignored): f -1, r of an unknown id,
    * r to zero; the file goes on past num_ops, which readers ignore. */
@@ -437,5 +544,6 @@ int main(int argc, char **argv) {
   test_hbt_mutations();
   test_valgrind();
   test_rep();
+  test_zstd();
   return hb_test_exit("formats");
 }
