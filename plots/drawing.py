@@ -220,7 +220,8 @@ def input_slots(labels, kinds=(None,)):
 
 
 def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not reported",
-          whisker=None, log_if_spread=False, kinds=(None,), mark=None, reach=None):
+          whisker=None, log_if_spread=False, kinds=(None,), mark=None, reach=None,
+          tints=None):
     """Horizontal bars: one row per allocator, one bar per input inside it.
     cells[(label, allocator)] is a run or absent; value(label, run) a number
     or None; whisker(label, run) an optional (low, high) drawn as an error bar;
@@ -232,8 +233,8 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
     than 100 times apart get a log axis.
 
     kinds: several bars per input, e.g. ("warm", "cold"), or a function
-    giving an input's label its kinds; each kind is tinted by KIND_TINT and
-    named after the value; value, whisker, missing, mark and reach are then
+    giving an input's label its kinds; each kind is tinted by tints
+    (default KIND_TINT) and named after the value; value, whisker, missing, mark and reach are then
     called with the kind as a third argument."""
     def call(function, label, run, kind):
         return function(label, run) if kind is None else function(label, run, kind)
@@ -276,7 +277,7 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
             if flag:
                 edge = FLAG_COLOUR
             ax.barh(y, v, height=height * 0.92,
-                    color=tint(palette.colour(allocator), KIND_TINT.get(kind, 0.0)),
+                    color=tint(palette.colour(allocator), (tints or KIND_TINT).get(kind, 0.0)),
                     hatch=SOURCE_HATCHES[i % 6] if ok else "xx", edgecolor=edge,
                     linewidth=0.4 if ok and not flag else 1.4,
                     linestyle="--" if flag else "-")
@@ -302,7 +303,8 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
     ax.set_yticklabels(allocators)
     ax.invert_yaxis()
     ax.set_ylim(len(allocators) - 0.5, -0.5)
-    if log_if_spread and top > 100 * low:
+    spread = 100 if log_if_spread is True else log_if_spread
+    if spread and top > spread * low:
         ax.set_xscale("log")
         ax.set_xlim(low / 3, top * 6)
         plain_log(ax.xaxis)

@@ -269,13 +269,13 @@ def _verdicts(ratios):
         if ratio.is_baseline:
             continue
         if ratio.significant is None:
-            verdict = "untested"
+            verdict = "no interval"
         elif not ratio.significant:
             verdict = "no clear difference"
         else:
             verdict = "faster" if ratio.value < 1 else "slower"
         counts[verdict] = counts.get(verdict, 0) + 1
-    order = ["faster", "slower", "no clear difference", "untested"]
+    order = ["faster", "slower", "no clear difference", "no interval"]
     return ", ".join(f"{v} on {drawing.plural(counts[v], 'trace')}" for v in order if v in counts)
 
 

@@ -171,6 +171,11 @@ def _flag_footer(fig, runs, height):
                  va="top")
 
 
+def _tints(view):
+    """Cold bars are lighter only beside warm ones."""
+    return KIND_TINT if "warm" in view.kinds() else {"cold": 0.0}
+
+
 def _ratio_rows(ax, view, trace, allocators, cells, kinds):
     """The ratio to the baseline, a dot per input and speed in each
     allocator's row (same rows as hbars), with its 95% interval as an error
@@ -197,7 +202,7 @@ def _ratio_rows(ax, view, trace, allocators, cells, kinds):
                         va="center", fontsize=8, color="#b00000" if not ok else "#555555",
                         style="italic")
                 continue
-            colour = tint(palette.colour(allocator), KIND_TINT[kind])
+            colour = tint(palette.colour(allocator), _tints(view)[kind])
             if ratio.is_baseline:
                 ax.plot([1.0], [y], marker="|", markersize=9, markeredgewidth=2,
                         color=palette.colour(allocator))
@@ -240,18 +245,21 @@ def chart_throughput(view, trace, out_dir):
         return view.kinds([label])
     height = _bars_height(view, allocators, max(len(kinds(label)) for label in view.labels))
     fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(12, height), sharey=True)
+    both = len(view.kinds()) > 1
     hbars(ax_abs, allocators, view.labels, cells,
           lambda label, run, kind: speed_ns(run, kind), drawing.ns,
           "time per operation, ns (lower is better)\n"
-          "bar: median pass; whisker: fastest–slowest pass; dark: warm, light: cold",
+          "bar: median pass; whisker: fastest–slowest pass"
+          + ("; dark: warm, light: cold" if both else ""),
           missing=lambda label, run, kind: view.not_measured(label, run, kind),
-          whisker=_pass_range, log_if_spread=True, kinds=kinds, mark=_flag_names)
+          whisker=_pass_range, log_if_spread=20, kinds=kinds, mark=_flag_names,
+          tints=_tints(view))
     _ratio_rows(ax_rel, view, trace, allocators, cells, kinds)
     baseline = view.baseline_name()
     ax_rel.set_xlabel(f"time per operation ÷ {baseline}'s (log scale; left of 1 = faster)\n"
                       "error bar: 95% interval; hollow: no clear difference")
     source_legend(ax_rel, view.labels)
-    title = trace_title("replay speed, warm and cold", trace, cells.values())
+    title = trace_title("replay speed, " + (" and ".join(view.kinds())), trace, cells.values())
     fig.suptitle(title)
     fig.tight_layout()
     _flag_footer(fig, cells.values(), height)
@@ -352,11 +360,14 @@ def chart_heap_growth(view, trace, out_dir):
                                 linestyle=style, label=f"{allocator} resident{suffix}{state}")
                 handles.append(line)
             footprint = [s["footprint_bytes"] for s in samples]
+            beside = ops and all(r is not None for r in resident)
             if ops and all(f is not None for f in footprint):
-                # Thin and faded (and dashed when one input has the line
-                # styles to itself): the allocator's own account.
-                line, = ax.plot(ops, [f / scale for f in footprint], color=colour, linewidth=0.9,
-                                alpha=0.7, linestyle=style if several else (0, (4, 2)),
+                # Beside a resident curve, thin and faded (and dashed when
+                # one input has the line styles to itself): the allocator's
+                # own account. Alone (a schema 1 input), drawn in full.
+                line, = ax.plot(ops, [f / scale for f in footprint], color=colour,
+                                linewidth=0.9 if beside else 1.4, alpha=0.7 if beside else 1.0,
+                                linestyle=style if several or not beside else (0, (4, 2)),
                                 label=f"{allocator} footprint, own account{suffix}{state}")
                 handles.append(line)
             elif ops:
