@@ -81,7 +81,4 @@ void hb_cells_run(const hb_cell_job *jobs, size_t count, int ops_fd,
                   const hb_ops_header *header, const hb_replay_settings *settings);
 void hb_cell_result_release(hb_cell_result *result);
 
-/* `heapbench replay ARGS...` (argv[0] is "replay"). */
-int hb_cmd_replay(int argc, char **argv); /* also declared in cli/hb_cmd.h */
-
 #endif

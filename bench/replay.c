@@ -1,6 +1,7 @@
 /* replay.c — `heapbench replay`: arguments, traces, the loop over cells.
  * The table and the JSON are written by replay_report.c. */
 #define _GNU_SOURCE
+#include "hb_cmd.h"
 #include "hb_replay.h"
 #include "hb_trace.h"
 #include "replay_report.h"
