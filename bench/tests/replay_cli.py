@@ -427,8 +427,9 @@ def case_resident(heapbench, tmp, shared):
         check(live == 32 << 20, f"{name}: peak live {live}")
         # The tutorial policy never splits or merges: the 1 MiB blocks of
         # the second part cannot use the freed 512 KiB ones, so it holds
-        # 48 MiB, as the kernel rightly counts.
-        high = 1.6 if r["allocator"] == "sbrk-tutorial" else 1.25
+        # 48 MiB, as the kernel rightly counts. (Under AddressSanitizer
+        # every written byte also touches 1/8 of a byte of shadow memory.)
+        high = 1.8 if r["allocator"] == "sbrk-tutorial" else 1.3
         check(resident is not None and 0.95 * live <= resident <= high * live,
               f"{name}: peak resident {resident} for {live} live bytes, every byte written")
 
