@@ -25,7 +25,8 @@ static void help(void) {
          "allocator, one worker process per pass, and prints a table (trace x allocator).\n"
          "Without TRACE: the traces the project ships, %s/*.hbt*.\n"
          "\n"
-         "  --allocators LIST  comma-separated names (see `heapbench list`); default all\n"
+         "  --allocators LIST  comma-separated names (see `heapbench list`); default all;\n"
+         "                     -NAME leaves one out (all,-sbrk-tutorial or -sbrk-tutorial)\n"
          "  --repeat N         timed passes per cell, each in a fresh process (default 5);\n"
          "                     the median is reported, with min and max; the allocators\n"
          "                     of a trace take turns, pass by pass\n"
@@ -69,17 +70,28 @@ static int parse_seconds(const char *text, double *value) {
 }
 
 /* Resolves LIST against the built allocators into `chosen` (indices into
- * infos). -1 with a message naming the unknown allocator. */
+ * infos, in the order named; "all" adds every built one in group order,
+ * "-NAME" leaves one out, and a list that starts with "-NAME" starts from
+ * all). -1 with a message naming the unknown allocator. */
 static int choose_allocators(const char *list, const hb_allocator_info *infos, size_t count,
                              size_t *chosen, size_t *chosen_count) {
   *chosen_count = 0;
-  if (!list || strcmp(list, "all") == 0) {
-    for (size_t i = 0; i < count; i++) chosen[(*chosen_count)++] = i;
-    return 0;
-  }
-  char *copy = strdup(list), *save = NULL;
+  char *copy = strdup(list ? list : "all"), *save = NULL;
   if (!copy) return -1;
+  int first = 1;
   for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+    int drop = name[0] == '-';
+    if (drop) name++;
+    if (strcmp(name, "all") == 0 || (drop && first)) {
+      for (size_t i = 0; i < count; i++) {
+        int duplicate = 0;
+        for (size_t k = 0; k < *chosen_count; k++) duplicate |= chosen[k] == i;
+        if (!duplicate) chosen[(*chosen_count)++] = i;
+      }
+      first = 0;
+      if (!drop) continue;
+    }
+    first = 0;
     const hb_allocator_info *info = hb_workers_find(infos, count, name);
     if (!info) {
       fprintf(stderr, "heapbench replay: unknown allocator '%s' (built:", name);
@@ -88,10 +100,15 @@ static int choose_allocators(const char *list, const hb_allocator_info *infos, s
       free(copy);
       return -1;
     }
-    size_t index = (size_t)(info - infos);
-    int duplicate = 0;
-    for (size_t k = 0; k < *chosen_count; k++) duplicate |= chosen[k] == index;
-    if (!duplicate) chosen[(*chosen_count)++] = index;
+    size_t index = (size_t)(info - infos), at = SIZE_MAX;
+    for (size_t k = 0; k < *chosen_count; k++)
+      if (chosen[k] == index) at = k;
+    if (drop && at != SIZE_MAX) {
+      memmove(&chosen[at], &chosen[at + 1], (*chosen_count - at - 1) * sizeof *chosen);
+      (*chosen_count)--;
+    } else if (!drop && at == SIZE_MAX) {
+      chosen[(*chosen_count)++] = index;
+    }
   }
   free(copy);
   if (*chosen_count == 0) {

@@ -379,6 +379,11 @@ def case_bad_input(heapbench, tmp, shared):
         (["--repeat", "0", good], "--repeat"),
         (["--time-limit", "soon", good], "--time-limit"),
         (["--frobnicate", good], "--frobnicate"),
+        (["--allocators", "-nosuch", good], "nosuch"),
+        (["--allocators", "glibc,-glibc", good], "no allocator"),
+        (["--speed", "lukewarm", good], "--speed"),
+        (["--warmup", "-1", good], "--warmup"),
+        (["--allocators", "sbrk", "--baseline", "glibc", good], "--baseline glibc"),
         (["--json", os.path.join(tmp, "no", "such", "dir.json"), good], "dir.json"),
     ]
     for args, needle in cases:
@@ -387,6 +392,25 @@ def case_bad_input(heapbench, tmp, shared):
         first = proc.stderr.splitlines()[0] if proc.stderr else ""
         check(needle in first, f"{args}: first error line {first!r} does not name {needle!r}")
         check(proc.stdout == "", f"{args}: a table was printed anyway")
+
+
+def case_allocator_list(heapbench, tmp, shared):
+    """--allocators: names in the order given, "all", and "-NAME" to leave one out."""
+    trace = os.path.join(tmp, "tiny.rep")
+    write_rep(trace, [("a", 0, 32), ("f", 0)], 1)
+    names = allocators(heapbench)
+    expect = {
+        "sbrk,glibc": ["sbrk", "glibc"],
+        "-sbrk-tutorial": [n for n in names if n != "sbrk-tutorial"],
+        "all,-glibc,-sbrk": [n for n in names if n not in ("glibc", "sbrk")],
+        "glibc,sbrk,-sbrk,sbrk-bestfit": ["glibc", "sbrk-bestfit"],
+    }
+    for spec, want in expect.items():
+        proc, _ = run(heapbench, "--repeat", "1", "--allocators", spec, trace)
+        check(proc.returncode == 0, f"{spec}: exit {proc.returncode}: {proc.stderr}")
+        got = [line.split()[1] for line in proc.stdout.splitlines()[1:]
+               if line.startswith("tiny ")]
+        check(got == want, f"--allocators {spec}: {got}, want {want}")
 
 
 def case_shared_traces(heapbench, tmp, shared):
