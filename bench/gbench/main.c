@@ -4,7 +4,7 @@
  *
  *   hb-gbench-GROUP [--traces=DIR] [--benchmark_... options]
  *                          run (see --help); the trace family replays
- *                          every .hbt file in DIR (default: the bundled traces/data)
+ *                          every .hbt file in DIR (default: the small traces, traces/data/small)
  *   hb-gbench-GROUP --list-allocators           the registry, one name a line
  *
  * Families run in registration order: all allocators of one family, then

@@ -1,5 +1,5 @@
 /* trace.c — trace/A/TRACE/manual_time: a recorded trace (by default every
- * .hbt file in traces/data) replayed on allocator A.
+ * .hbt file in traces/data/small) replayed on allocator A.
  *
  * Nothing here replays anything itself: the replay's code does it.
  *   - Time: each iteration is one pass of the replay's timed loop

@@ -490,12 +490,13 @@ def case_warm(heapbench, tmp, shared):
 
 
 def case_bundled(heapbench, tmp, shared):
-    # No TRACE: the traces the project ships (traces/data/*.hbt).
+    # No TRACE: the traces the project ships (traces/data/*.hbt, *.hbt.zst).
     data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "traces", "data")
-    bundled = sorted(f[:-4] for f in os.listdir(data) if f.endswith(".hbt")) \
-        if os.path.isdir(data) else []
+    bundled = sorted(f.split(".hbt")[0] for f in os.listdir(data)
+                     if f.endswith(".hbt") or f.endswith(".hbt.zst")) if os.path.isdir(data) else []
     out = os.path.join(tmp, "bundled.json")
-    proc, _ = run(heapbench, "--allocators", "glibc", "--repeat", "1", "--json", out)
+    proc, _ = run(heapbench, "--allocators", "glibc", "--repeat", "1", "--speed", "cold",
+                  "--json", out)
     if not bundled:
         check(proc.returncode != 0 and "no bundled trace" in proc.stderr,
               f"no bundled trace: exit {proc.returncode}, {proc.stderr!r}")

@@ -91,18 +91,31 @@ expect_error "$dir" "$dir: cannot read: Is a directory" "a directory"
 "$heapbench" trace 2>/dev/null; [ $? -eq 2 ] || fail "trace without arguments should exit 2"
 "$heapbench" trace frobnicate x 2>/dev/null; [ $? -eq 2 ] || fail "unknown subcommand should exit 2"
 
-# The bundled traces (default data of `heapbench replay`) load, with
-# nothing dropped.
+# The bundled traces load, with nothing dropped: the default data of
+# `heapbench replay` (zstd-wrapped: at least five real programs of at least
+# 1M ops each, one of them multi-threaded) and the tests' small ones.
 if [ -n "$bundled" ]; then
-  found=0
-  for trace in "$bundled"/*.hbt; do
+  found=0 large=0 threaded=0
+  for trace in "$bundled"/*.hbt "$bundled"/*.hbt.zst "$bundled"/small/*.hbt; do
     [ -e "$trace" ] || continue
     found=$((found + 1))
     out=$("$heapbench" trace info "$trace") || { fail "bundled $trace does not load"; continue; }
     grep -q "^dropped     0 ops" <<<"$out" || fail "bundled $trace dropped ops"
     grep -q "bytes/op" <<<"$out" || fail "bundled $trace: no bytes/op"
+    case "$trace" in
+      */small/*) ;;
+      *)
+        ops=$(awk '$1 == "ops" {print $2}' <<<"$out")
+        threads=$(awk '$1 == "threads" {print $2}' <<<"$out")
+        [ "${ops:-0}" -ge 1000000 ] || fail "default trace $trace has ${ops:-no} ops, not 1M"
+        large=$((large + 1))
+        [ "${threads:-1}" -gt 1 ] && threaded=$((threaded + 1))
+        ;;
+    esac
   done
-  [ "$found" -ge 4 ] || fail "only $found bundled traces in $bundled"
+  [ "$found" -ge 9 ] || fail "only $found bundled traces in $bundled"
+  [ "$large" -ge 5 ] || fail "only $large default traces in $bundled"
+  [ "$threaded" -ge 1 ] || fail "no multi-threaded default trace in $bundled"
 fi
 
 echo "cli.sh: $failures failures"
