@@ -322,8 +322,13 @@ static void after_op(uint64_t i, uint64_t allocated_bytes) {
    * pass their previous high by 1/64, and after a large request. */
   int live_high = S.live_bytes >= S.next_live_poll_bytes;
   int large = allocated_bytes >= LARGE_REQUEST_BYTES;
+  /* Those extra reads, and the samples', stay within the budget too (an
+   * allocator whose read walks its whole heap, glibc's mallinfo2, would
+   * otherwise spend seconds there); the read at the peak is always made. */
+  int within_budget = S.poll_ns < S.env->poll_budget_ns;
   if (S.footprint_known &&
-      (i % S.poll_stride == 0 || is_sample || is_peak || live_high || large)) {
+      (i % S.poll_stride == 0 || is_peak ||
+       (within_budget && (is_sample || live_high || large)))) {
     poll_footprint(i);
     if (live_high) S.next_live_poll_bytes = S.live_bytes + S.live_bytes / 64 + 4096;
   }
