@@ -307,7 +307,7 @@ int hb_cmd_replay(int argc, char **argv) {
   }
   free(jobs);
   free(labels);
-  if (settings.progress) fprintf(stderr, "\r\033[K");
+  if (settings.progress == 1) fprintf(stderr, "\r\033[K"); /* clear the progress line */
 
   hb_replay_report report = {.settings = &settings, .label = label, .infos = infos,
                              .info_count = info_count, .chosen = chosen,
