@@ -67,6 +67,11 @@ uint64_t hb_minor_faults(void); /* getrusage(RUSAGE_SELF).ru_minflt */
  * tell. */
 int hb_peak_rss_reset(void);
 uint64_t hb_peak_rss_bytes(void);
+/* The resident set's parts (/proc/self/status): pages of files and shared
+ * memory (program and library text the pass runs for the first time), and
+ * anonymous pages (heaps); 0 when the kernel does not tell. */
+uint64_t hb_file_rss_bytes(void);
+uint64_t hb_anon_rss_bytes(void);
 
 /* ---- Output (worker_harness.c): hb_worker_protocol.h's lines on stdout,
  * through a fixed buffer and write(2), no stdio ---- */
