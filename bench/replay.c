@@ -16,7 +16,7 @@
 #define USAGE                                                                             \
   "usage: heapbench replay [--allocators LIST|all] [--repeat N] [--speed both|cold|warm]\n" \
   "                        [--warmup N] [--baseline NAME] [--json FILE] [--time-limit SEC]\n" \
-  "                        [--touch first-byte|all] [--label TEXT] [TRACE...]\n"
+  "                        [--touch first-byte|all] [--label TEXT] [--no-latency] [TRACE...]\n"
 
 static void help(void) {
   printf(USAGE
@@ -35,6 +35,7 @@ static void help(void) {
          "                     in that process after freeing what was left\n"
          "  --warmup N         untimed replays between the cold and the warm one (default 0)\n"
          "  --baseline NAME    the allocator the others are compared to (default glibc)\n"
+         "  --no-latency       skip the latency pass (every call timed on its own)\n"
          "  --json FILE        write every figure (docs/JSON.md)\n"
          "  --time-limit SEC   per cell, its passes together; a cell past it is reported\n"
          "                     'timeout' (default 60, 0 = none)\n"
@@ -180,6 +181,10 @@ static int parse_args(int argc, char **argv, replay_args *args) {
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       help();
       return 1;
+    }
+    if (strcmp(arg, "--no-latency") == 0) {
+      args->settings.no_latency = 1;
+      continue;
     }
     static const char *const with_value[] = {"--allocators", "--repeat", "--json", "--time-limit",
                                              "--touch", "--label", "--speed", "--warmup",

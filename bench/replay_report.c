@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 /* ---- Table ---- */
-enum { COLUMNS = 13, CELL_TEXT = 352 };
+enum { COLUMNS = 14, CELL_TEXT = 352 };
 
 /* Text columns are left-aligned, figures right-aligned. */
-static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
 
 static void bytes_text(char *text, size_t size, int64_t bytes) {
   if (bytes < 0) {
@@ -121,13 +121,18 @@ static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
       ratio_cell_text(cell, CELL_TEXT, &ratio);
     }
   }
-  bytes_text(cells[7], CELL_TEXT, (int64_t)r->peak_live_bytes);
-  bytes_text(cells[8], CELL_TEXT,
+  double p99 = hb_latency_quantile(&r->latency, HB_LATENCY_KINDS, 0.99);
+  if (isnan(p99))
+    snprintf(cells[7], CELL_TEXT, "-");
+  else
+    snprintf(cells[7], CELL_TEXT, "%.0f", p99);
+  bytes_text(cells[8], CELL_TEXT, (int64_t)r->peak_live_bytes);
+  bytes_text(cells[9], CELL_TEXT,
              r->instrumented ? r->figure[HB_FIG_PEAK_RESIDENT_BYTES] : HB_UNKNOWN);
-  percent_text(cells[9], CELL_TEXT, hb_cell_utilization(r));
-  percent_text(cells[10], CELL_TEXT, hb_cell_reuse_rate(r));
-  flags_text(cells[11], CELL_TEXT, hb_cell_flags(r));
-  snprintf(cells[12], CELL_TEXT, "%s", r->status);
+  percent_text(cells[10], CELL_TEXT, hb_cell_utilization(r));
+  percent_text(cells[11], CELL_TEXT, hb_cell_reuse_rate(r));
+  flags_text(cells[12], CELL_TEXT, hb_cell_flags(r));
+  snprintf(cells[13], CELL_TEXT, "%s", r->status);
 }
 
 void hb_report_table(FILE *out, const hb_replay_report *rep) {
@@ -137,8 +142,8 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
   snprintf(warm_vs, sizeof warm_vs, "warm vs %s", baseline ? baseline : "baseline");
   snprintf(cold_vs, sizeof cold_vs, "cold vs %s", baseline ? baseline : "baseline");
   const char *headings[COLUMNS] = {"trace", "allocator", "ops", "cold ns/op", "warm ns/op",
-                                   warm_vs, cold_vs, "peak live", "peak resident", "util",
-                                   "reuse", "flags", "status"};
+                                   warm_vs, cold_vs, "p99 ns", "peak live", "peak resident",
+                                   "util", "reuse", "flags", "status"};
   size_t width[COLUMNS];
   for (int c = 0; c < COLUMNS; c++) width[c] = strlen(headings[c]);
   char cells[COLUMNS][CELL_TEXT];
@@ -177,6 +182,8 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
             "\"no clear difference\" when the interval holds 1.\n",
             baseline, baseline);
   fprintf(out,
+          "p99 ns: 99%% of the calls took at most this long, each timed on its own in a pass\n"
+          "of their own (multi-threaded traces: not measured);\n"
           "peak resident: what the kernel held at the peak, every allocated byte written;\n"
           "util = peak live / peak resident; reuse = allocations placed at a freed block's address.\n");
   for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
@@ -329,6 +336,50 @@ static void write_ratio_to_baseline(FILE *out, const hb_replay_report *rep, size
   fprintf(out, ", \"warm_significant\": %s}", warm.significant ? "true" : "false");
 }
 
+/* latency_clock, latency_timer_ns, latency_ns (per kind), slowest_ops. */
+static void write_latency(FILE *out, const hb_latency *l) {
+  static const char *const kinds[HB_LATENCY_KINDS] = HB_LATENCY_KIND_NAMES;
+  fputs(",\n      \"latency_clock\": ", out);
+  if (l->measured)
+    json_string(out, l->clock);
+  else
+    fputs("null", out);
+  fputs(", \"latency_timer_ns\": ", out);
+  json_double(out, l->timer_ns, l->measured);
+  fputs(", \"latency_ns\": ", out);
+  if (!l->measured) {
+    fputs("null, \"slowest_ops\": null", out);
+    return;
+  }
+  fputc('{', out);
+  for (int k = 0, n = 0; k < HB_LATENCY_KINDS; k++) {
+    if (!l->count[k]) continue;
+    fprintf(out, "%s\n        \"%s\": {\"count\": %llu, \"mean\": ", n++ ? "," : "", kinds[k],
+            (unsigned long long)l->count[k]);
+    json_double(out, l->sum_ns[k] / (double)l->count[k], 1);
+    static const struct {
+      const char *key;
+      double q;
+    } quantiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
+    for (size_t q = 0; q < sizeof quantiles / sizeof quantiles[0]; q++) {
+      fprintf(out, ", \"%s\": ", quantiles[q].key);
+      json_double(out, hb_latency_quantile(l, k, quantiles[q].q), 1);
+    }
+    fputs(", \"max\": ", out);
+    json_double(out, l->max_ns[k], 1);
+    fputc('}', out);
+  }
+  fputs("},\n      \"slowest_ops\": [", out);
+  for (unsigned s = 0; s < l->slowest_count; s++) {
+    fprintf(out, "%s{\"op\": %llu, \"kind\": \"%s\", \"size\": %llu, \"ns\": ", s ? ", " : "",
+            (unsigned long long)l->slowest[s].op, kinds[l->slowest[s].kind],
+            (unsigned long long)l->slowest[s].size);
+    json_double(out, l->slowest[s].ns, 1);
+    fputc('}', out);
+  }
+  fputc(']', out);
+}
+
 static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a) {
   const hb_replay_trace *trace = &rep->traces[t];
   const hb_allocator_info *info = &rep->infos[rep->chosen[a]];
@@ -414,6 +465,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
     }
     fputs(r->sample_count ? "\n      ]" : "]", out);
   }
+  write_latency(out, &r->latency);
   fputs("\n    }", out);
 }
 

@@ -106,6 +106,10 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result);
  * -1 when it stopped early (the status line says why). */
 int hb_instrumented_pass(const hb_pass_env *env);
 
+/* worker_latency.c: one replay with every call timed on its own; writes
+ * its figures with hb_out. 0, or -1 when the replay stopped early. */
+int hb_latency_pass(const hb_pass_env *env);
+
 /* worker_threads.c: the plan a multi-threaded replay follows. */
 typedef struct hb_thread_plan {
   uint32_t thread_count;
