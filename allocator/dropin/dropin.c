@@ -24,7 +24,8 @@
  * policies would corrupt the heap, a silent default would mislabel it).
  *
  * HB_SBRK_REPORT=FILE in the environment: at exit, one line appended to
- * FILE with the number of allocations served and the footprint, so a test
+ * FILE with the number of allocations served, the footprint and the
+ * policy, so a test
  * can tell the library was really used (a file, not stderr: some programs,
  * xz among them, close stderr before they exit).
  */
@@ -236,8 +237,9 @@ static void report(void) {
   unsigned long long served = calls;
   unlock();
   char line[160];
-  int len = snprintf(line, sizeof line, "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes\n",
-                     (long)getpid(), served, (unsigned long long)footprint);
+  int len = snprintf(line, sizeof line,
+                     "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes, policy %s\n",
+                     (long)getpid(), served, (unsigned long long)footprint, chosen_policy()->name);
   int fd = open(report_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   if (len > 0) (void)!write(fd, line, (size_t)len);
