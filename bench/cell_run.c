@@ -163,6 +163,7 @@ typedef struct cell_state {
   char name[sizeof ((hb_allocator_info *)0)->name];
   char pass[16], touch[16], budget[32], ops_path[64], speed[8], warmup[16];
   char *argv[17];
+  char **envp; /* LD_PRELOAD set for a library without an adapter; NULL otherwise */
   uint64_t used_ns; /* wall time of this cell's workers so far, against the limit */
   speed_passes cold, warm;
   double *rss;
@@ -201,7 +202,12 @@ static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
   static const char *const speed_names[] = HB_SPEED_NAMES;
   snprintf(c->ops_path, sizeof c->ops_path, "/proc/self/fd/%d", ops_fd);
   snprintf(c->worker_path, sizeof c->worker_path, "%s", job->allocator->worker_path);
-  snprintf(c->name, sizeof c->name, "%s", job->allocator->name);
+  /* A library without an adapter: the generic worker's one allocator,
+   * with the library preloaded. */
+  snprintf(c->name, sizeof c->name, "%s", job->allocator->preload[0] ? "preload" : job->allocator->name);
+  if (job->allocator->preload[0] &&
+      !(c->envp = hb_env_with("LD_PRELOAD", job->allocator->preload)))
+    snprintf(r->status, sizeof r->status, "failed: out of memory in the front end");
   snprintf(c->pass, sizeof c->pass, "timed");
   snprintf(c->touch, sizeof c->touch, "%s", settings->touch_all ? "all" : "first-byte");
   snprintf(c->budget, sizeof c->budget, "2000");
@@ -236,7 +242,7 @@ static int cell_run_worker(cell_state *c, const hb_replay_settings *settings, hb
     snprintf(c->r->status, sizeof c->r->status, "timeout");
     return -1;
   }
-  int rc = hb_child_run_collect(c->argv, left == UINT64_MAX ? 0 : start + left, run);
+  int rc = hb_child_run_collect_env(c->argv, c->envp, left == UINT64_MAX ? 0 : start + left, run);
   c->used_ns += hb_monotonic_ns() - start;
   if (rc != 0) {
     snprintf(c->r->status, sizeof c->r->status, "failed: %.200s", run->err);
@@ -344,6 +350,7 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
     }
   }
   progress(settings, c->label, r->status, 1);
+  hb_env_free(c->envp);
   free(c->rss);
   speed_passes_release(&c->cold);
   speed_passes_release(&c->warm);

@@ -26,7 +26,9 @@ static void help(void) {
          "Without TRACE: the traces the project ships, %s/*.hbt*.\n"
          "\n"
          "  --allocators LIST  comma-separated names (see `heapbench list`); default all;\n"
-         "                     -NAME leaves one out (all,-sbrk-tutorial or -sbrk-tutorial)\n"
+         "                     -NAME leaves one out (all,-sbrk-tutorial or -sbrk-tutorial);\n"
+         "                     NAME=PATH adds a malloc library heapbench has no adapter\n"
+         "                     for, replayed under LD_PRELOAD by a generic worker\n"
          "  --repeat N         timed passes per cell, each in a fresh process (default 5);\n"
          "                     the median is reported, with min and max; the allocators\n"
          "                     of a trace take turns, pass by pass\n"
@@ -67,55 +69,6 @@ static int parse_seconds(const char *text, double *value) {
   double v = strtod(text, &end);
   if (errno || end == text || *end || !(v >= 0) || v > 1e7) return -1;
   *value = v;
-  return 0;
-}
-
-/* Resolves LIST against the built allocators into `chosen` (indices into
- * infos, in the order named; "all" adds every built one in group order,
- * "-NAME" leaves one out, and a list that starts with "-NAME" starts from
- * all). -1 with a message naming the unknown allocator. */
-static int choose_allocators(const char *list, const hb_allocator_info *infos, size_t count,
-                             size_t *chosen, size_t *chosen_count) {
-  *chosen_count = 0;
-  char *copy = strdup(list ? list : "all"), *save = NULL;
-  if (!copy) return -1;
-  int first = 1;
-  for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-    int drop = name[0] == '-';
-    if (drop) name++;
-    if (strcmp(name, "all") == 0 || (drop && first)) {
-      for (size_t i = 0; i < count; i++) {
-        int duplicate = 0;
-        for (size_t k = 0; k < *chosen_count; k++) duplicate |= chosen[k] == i;
-        if (!duplicate) chosen[(*chosen_count)++] = i;
-      }
-      first = 0;
-      if (!drop) continue;
-    }
-    first = 0;
-    const hb_allocator_info *info = hb_workers_find(infos, count, name);
-    if (!info) {
-      fprintf(stderr, "heapbench replay: unknown allocator '%s' (built:", name);
-      for (size_t i = 0; i < count; i++) fprintf(stderr, "%s%s", i ? ", " : " ", infos[i].name);
-      fprintf(stderr, ")\n");
-      free(copy);
-      return -1;
-    }
-    size_t index = (size_t)(info - infos), at = SIZE_MAX;
-    for (size_t k = 0; k < *chosen_count; k++)
-      if (chosen[k] == index) at = k;
-    if (drop && at != SIZE_MAX) {
-      memmove(&chosen[at], &chosen[at + 1], (*chosen_count - at - 1) * sizeof *chosen);
-      (*chosen_count)--;
-    } else if (!drop && at == SIZE_MAX) {
-      chosen[(*chosen_count)++] = index;
-    }
-  }
-  free(copy);
-  if (*chosen_count == 0) {
-    fprintf(stderr, "heapbench replay: --allocators names no allocator\n");
-    return -1;
-  }
   return 0;
 }
 
@@ -265,13 +218,14 @@ int hb_cmd_replay(int argc, char **argv) {
   int rc = 1;
   hb_allocator_info *infos = NULL;
   size_t info_count = hb_workers_discover(&infos);
-  size_t *chosen = calloc(info_count + 1, sizeof *chosen), chosen_count = 0;
+  size_t *chosen = NULL, chosen_count = 0;
   hb_replay_trace *traces = calloc(path_count, sizeof *traces);
   hb_cell_result *results = NULL;
   FILE *json = NULL;
   for (size_t t = 0; traces && t < path_count; t++) traces[t].fd = -1;
-  if (info_count == 0 || !chosen || !traces) goto out;
-  if (choose_allocators(allocator_list, infos, info_count, chosen, &chosen_count) != 0) goto out;
+  if (info_count == 0 || !traces) goto out;
+  if (hb_workers_choose("replay", allocator_list, &infos, &info_count, &chosen, &chosen_count) != 0)
+    goto out;
   if (prepare_traces(paths, path_count, traces) != 0) goto out;
   if (json_path && !(json = fopen(json_path, "w"))) {
     fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", json_path, strerror(errno));

@@ -22,7 +22,7 @@ enum { COLUMNS = 14, CELL_TEXT = 352 };
 /* Text columns are left-aligned, figures right-aligned. */
 static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
 
-static void bytes_text(char *text, size_t size, int64_t bytes) {
+void hb_bytes_text(char *text, size_t size, int64_t bytes) {
   if (bytes < 0) {
     snprintf(text, size, "-");
     return;
@@ -65,7 +65,7 @@ static void speed_text(char *text, size_t size, const hb_speed *speed, unsigned 
 }
 
 /* "0.62x (0.58-0.66)", "no clear difference", or "1.03x (few passes)". */
-static void ratio_cell_text(char *text, size_t size, const hb_ratio *ratio) {
+void hb_ratio_text(char *text, size_t size, const hb_ratio *ratio) {
   if (isnan(ratio->ratio))
     snprintf(text, size, "-");
   else if (isnan(ratio->low))
@@ -76,7 +76,7 @@ static void ratio_cell_text(char *text, size_t size, const hb_ratio *ratio) {
     snprintf(text, size, "%.2fx (%.2f-%.2f)", ratio->ratio, ratio->low, ratio->high);
 }
 
-static void flags_text(char *text, size_t size, unsigned flags) {
+void hb_flags_text(char *text, size_t size, unsigned flags) {
   size_t used = 0;
   text[0] = 0;
   for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
@@ -118,7 +118,7 @@ static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
       snprintf(cell, CELL_TEXT, "%s", (warm ? r->warm.measured : r->cold.measured) ? "baseline" : "-");
     } else {
       hb_ratio ratio = hb_report_ratio(rep, t, a, warm);
-      ratio_cell_text(cell, CELL_TEXT, &ratio);
+      hb_ratio_text(cell, CELL_TEXT, &ratio);
     }
   }
   double p99 = hb_latency_quantile(&r->latency, HB_LATENCY_KINDS, 0.99);
@@ -126,12 +126,12 @@ static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
     snprintf(cells[7], CELL_TEXT, "-");
   else
     snprintf(cells[7], CELL_TEXT, "%.0f", p99);
-  bytes_text(cells[8], CELL_TEXT, (int64_t)r->peak_live_bytes);
-  bytes_text(cells[9], CELL_TEXT,
+  hb_bytes_text(cells[8], CELL_TEXT, (int64_t)r->peak_live_bytes);
+  hb_bytes_text(cells[9], CELL_TEXT,
              r->instrumented ? r->figure[HB_FIG_PEAK_RESIDENT_BYTES] : HB_UNKNOWN);
   percent_text(cells[10], CELL_TEXT, hb_cell_utilization(r));
   percent_text(cells[11], CELL_TEXT, hb_cell_reuse_rate(r));
-  flags_text(cells[12], CELL_TEXT, hb_cell_flags(r));
+  hb_flags_text(cells[12], CELL_TEXT, hb_cell_flags(r));
   snprintf(cells[13], CELL_TEXT, "%s", r->status);
 }
 
@@ -192,7 +192,7 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
 }
 
 /* ---- JSON ---- */
-static void json_string(FILE *out, const char *text) {
+void hb_json_string(FILE *out, const char *text) {
   fputc('"', out);
   for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
     if (*p == '"' || *p == '\\')
@@ -209,14 +209,14 @@ static void json_string(FILE *out, const char *text) {
   fputc('"', out);
 }
 
-static void json_double(FILE *out, double value, int known) {
+void hb_json_double(FILE *out, double value, int known) {
   if (!known || !isfinite(value))
     fputs("null", out);
   else
     fprintf(out, "%.6g", value);
 }
 
-static void json_int(FILE *out, int64_t value) {
+void hb_json_int(FILE *out, int64_t value) {
   if (value < 0)
     fputs("null", out);
   else
@@ -240,7 +240,7 @@ static void cpu_model(char *text, size_t size) {
   fclose(info);
 }
 
-static void write_machine(FILE *out, const hb_replay_report *rep) {
+void hb_report_machine(FILE *out, const hb_allocator_info *infos, size_t info_count) {
   char cpu[256], date[32];
   cpu_model(cpu, sizeof cpu);
   struct utsname uts;
@@ -251,29 +251,29 @@ static void write_machine(FILE *out, const hb_replay_report *rep) {
   gmtime_r(&now, &tm);
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
   fputs("  \"machine\": {\n    \"cpu_model\": ", out);
-  json_string(out, cpu);
+  hb_json_string(out, cpu);
   fprintf(out, ",\n    \"cores\": %ld,\n    \"kernel\": ", sysconf(_SC_NPROCESSORS_ONLN));
-  json_string(out, kernel);
+  hb_json_string(out, kernel);
   fputs(",\n    \"glibc\": ", out);
-  json_string(out, gnu_get_libc_version());
+  hb_json_string(out, gnu_get_libc_version());
   fputs(",\n    \"compiler\": ", out);
 #if defined(__clang__)
-  json_string(out, "clang " __clang_version__);
+  hb_json_string(out, "clang " __clang_version__);
 #elif defined(__GNUC__)
-  json_string(out, "gcc " __VERSION__);
+  hb_json_string(out, "gcc " __VERSION__);
 #else
-  json_string(out, "unknown");
+  hb_json_string(out, "unknown");
 #endif
   /* Every allocator the workers hold, with the version it reports. */
   fputs(",\n    \"libraries\": {", out);
-  for (size_t i = 0; i < rep->info_count; i++) {
+  for (size_t i = 0; i < info_count; i++) {
     fputs(i ? ", " : "", out);
-    json_string(out, rep->infos[i].name);
+    hb_json_string(out, infos[i].name);
     fputs(": ", out);
-    json_string(out, rep->infos[i].version);
+    hb_json_string(out, infos[i].version);
   }
   fputs("},\n    \"date\": ", out);
-  json_string(out, date);
+  hb_json_string(out, date);
   fputs("\n  },\n", out);
 }
 
@@ -281,17 +281,17 @@ static void write_machine(FILE *out, const hb_replay_report *rep) {
 static void write_speed(FILE *out, const char *prefix, const hb_speed *speed, unsigned passes) {
   int m = speed->measured;
   fprintf(out, "\"%sns_per_op\": ", prefix);
-  json_double(out, speed->ns_per_op, m);
+  hb_json_double(out, speed->ns_per_op, m);
   fprintf(out, ", \"%sns_per_op_min\": ", prefix);
-  json_double(out, speed->ns_per_op_min, m);
+  hb_json_double(out, speed->ns_per_op_min, m);
   fprintf(out, ", \"%sns_per_op_max\": ", prefix);
-  json_double(out, speed->ns_per_op_max, m);
+  hb_json_double(out, speed->ns_per_op_max, m);
   fprintf(out, ", \"%sops_per_sec\": ", prefix);
-  json_double(out, speed->ns_per_op > 0 ? 1e9 / speed->ns_per_op : NAN, m);
+  hb_json_double(out, speed->ns_per_op > 0 ? 1e9 / speed->ns_per_op : NAN, m);
   fprintf(out, ", \"%scpu_ns_per_op\": ", prefix);
-  json_double(out, speed->cpu_ns_per_op, m);
+  hb_json_double(out, speed->cpu_ns_per_op, m);
   fprintf(out, ", \"%sminor_faults\": ", prefix);
-  json_double(out, speed->minor_faults, m);
+  hb_json_double(out, speed->minor_faults, m);
   fprintf(out, ", \"%sns_per_op_passes\": ", prefix);
   if (!m || !speed->pass_ns_per_op) {
     fputs("null", out);
@@ -299,7 +299,7 @@ static void write_speed(FILE *out, const char *prefix, const hb_speed *speed, un
     fputc('[', out);
     for (unsigned k = 0; k < passes; k++) {
       fputs(k ? ", " : "", out);
-      json_double(out, speed->pass_ns_per_op[k], 1);
+      hb_json_double(out, speed->pass_ns_per_op[k], 1);
     }
     fputc(']', out);
   }
@@ -312,9 +312,9 @@ static void write_interval(FILE *out, const char *key, const hb_ratio *ratio) {
     return;
   }
   fputc('[', out);
-  json_double(out, ratio->low, 1);
+  hb_json_double(out, ratio->low, 1);
   fputs(", ", out);
-  json_double(out, ratio->high, 1);
+  hb_json_double(out, ratio->high, 1);
   fputc(']', out);
 }
 
@@ -326,12 +326,12 @@ static void write_ratio_to_baseline(FILE *out, const hb_replay_report *rep, size
   }
   hb_ratio cold = hb_report_ratio(rep, t, a, 0), warm = hb_report_ratio(rep, t, a, 1);
   fputs("{\"baseline\": ", out);
-  json_string(out, rep->infos[rep->chosen[rep->baseline]].name);
+  hb_json_string(out, rep->infos[rep->chosen[rep->baseline]].name);
   fputs(", \"ns_per_op\": ", out);
-  json_double(out, cold.ratio, 1);
+  hb_json_double(out, cold.ratio, 1);
   write_interval(out, "ci95", &cold);
   fprintf(out, ", \"significant\": %s, \"warm_ns_per_op\": ", cold.significant ? "true" : "false");
-  json_double(out, warm.ratio, 1);
+  hb_json_double(out, warm.ratio, 1);
   write_interval(out, "warm_ci95", &warm);
   fprintf(out, ", \"warm_significant\": %s}", warm.significant ? "true" : "false");
 }
@@ -385,19 +385,19 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   const hb_allocator_info *info = &rep->infos[rep->chosen[a]];
   const hb_cell_result *r = hb_report_result(rep, t, a);
   fputs("    {\n      \"trace\": ", out);
-  json_string(out, trace->name);
+  hb_json_string(out, trace->name);
   fputs(", \"trace_path\": ", out);
-  json_string(out, trace->path);
+  hb_json_string(out, trace->path);
   fputs(", \"trace_format\": ", out);
-  json_string(out, trace->format);
+  hb_json_string(out, trace->format);
   fprintf(out, ", \"threads\": %u,\n      \"allocator\": ", trace->threads);
-  json_string(out, info->name);
+  hb_json_string(out, info->name);
   fputs(", \"allocator_version\": ", out);
-  json_string(out, info->version);
+  hb_json_string(out, info->version);
   fputs(", \"group\": ", out);
-  json_string(out, info->group);
+  hb_json_string(out, info->group);
   fputs(",\n      \"status\": ", out);
-  json_string(out, r->status);
+  hb_json_string(out, r->status);
   fprintf(out, ", \"ops\": %llu, \"repeat\": %u,\n      ", (unsigned long long)r->ops,
           r->repeat_done);
   write_speed(out, "", &r->cold, r->repeat_done);
@@ -408,7 +408,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   for (unsigned bit = 0, n = 0; bit < HB_FLAG_COUNT; bit++)
     if (flags & (1u << bit)) {
       fputs(n++ ? ", " : "", out);
-      json_string(out, hb_flag_name(bit));
+      hb_json_string(out, hb_flag_name(bit));
     }
   fputs("],\n      \"ratio_to_baseline\": ", out);
   write_ratio_to_baseline(out, rep, t, a);
@@ -419,11 +419,11 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   for (int f = 0; f < HB_FIG_COUNT; f++) {
     if (!hb_worker_figure_in_json((hb_worker_figure)f)) continue;
     fprintf(out, " \"%s\": ", hb_worker_figure_key((hb_worker_figure)f));
-    json_int(out, r->instrumented ? r->figure[f] : HB_UNKNOWN);
+    hb_json_int(out, r->instrumented ? r->figure[f] : HB_UNKNOWN);
     fputc(',', out);
   }
   fputs("\n      \"peak_rss_bytes\": ", out);
-  json_int(out, r->peak_rss_bytes);
+  hb_json_int(out, r->peak_rss_bytes);
   const struct {
     const char *key;
     double value;
@@ -437,7 +437,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
   };
   for (size_t k = 0; k < sizeof ratios / sizeof ratios[0]; k++) {
     fprintf(out, ", \"%s\": ", ratios[k].key);
-    json_double(out, ratios[k].value, 1);
+    hb_json_double(out, ratios[k].value, 1);
   }
   fputs(", \"reuse_distance_histogram\": ", out);
   if (!r->instrumented) {
@@ -458,9 +458,9 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
       const hb_growth_sample *s = &r->samples[k];
       fprintf(out, "%s\n        {\"op\": %llu, \"live_bytes\": %llu, \"footprint_bytes\": ",
               k ? "," : "", (unsigned long long)s->op, (unsigned long long)s->live_bytes);
-      json_int(out, s->footprint_bytes);
+      hb_json_int(out, s->footprint_bytes);
       fputs(", \"resident_bytes\": ", out);
-      json_int(out, s->resident_bytes);
+      hb_json_int(out, s->resident_bytes);
       fputc('}', out);
     }
     fputs(r->sample_count ? "\n      ]" : "]", out);
@@ -473,20 +473,20 @@ int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   char host[256] = "unknown";
   gethostname(host, sizeof host - 1);
   fputs("{\n  \"schema_version\": " HB_JSON_SCHEMA_VERSION ",\n  \"tool\": \"heapbench " HB_VERSION "\",\n  \"label\": ", out);
-  json_string(out, rep->label ? rep->label : host);
+  hb_json_string(out, rep->label ? rep->label : host);
   fputs(",\n", out);
-  write_machine(out, rep);
+  hb_report_machine(out, rep->infos, rep->info_count);
   static const char *const speed_names[] = HB_SPEED_NAMES;
   fprintf(out, "  \"settings\": {\"repeat\": %u, \"warmup\": %u, \"speed\": \"%s\", \"baseline\": ",
           rep->settings->repeat, rep->settings->warmup, speed_names[rep->settings->speed]);
   if (rep->baseline < rep->chosen_count)
-    json_string(out, rep->infos[rep->chosen[rep->baseline]].name);
+    hb_json_string(out, rep->infos[rep->chosen[rep->baseline]].name);
   else
     fputs("null", out);
   fputs(", \"time_limit_sec\": ", out);
-  json_double(out, rep->settings->time_limit_sec, 1);
+  hb_json_double(out, rep->settings->time_limit_sec, 1);
   fputs(", \"touch\": ", out);
-  json_string(out, rep->settings->touch_all ? "all" : "first-byte");
+  hb_json_string(out, rep->settings->touch_all ? "all" : "first-byte");
   fputs("},\n  \"runs\": [\n", out);
   int first = 1;
   for (size_t t = 0; t < rep->trace_count; t++)

@@ -40,4 +40,19 @@ void hb_report_table(FILE *out, const hb_replay_report *report);
  * it. 0, or -1 with a one-line message naming `path` on stderr. */
 int hb_report_json(FILE *out, const char *path, const hb_replay_report *report);
 
+/* ---- Shared with `heapbench run` (run_report.c) ---- */
+/* "1.5 MiB"; "-" for a negative (unknown) count. */
+void hb_bytes_text(char *text, size_t size, int64_t bytes);
+/* "short-pass,high-spread": the names of a set of HB_FLAG bits. */
+void hb_flags_text(char *text, size_t size, unsigned flags);
+/* "0.62x (0.58-0.66)", "no clear difference", "1.03x (few passes)", "-". */
+void hb_ratio_text(char *text, size_t size, const hb_ratio *ratio);
+/* JSON values: a string, escaped; a number (null when unknown or not
+ * finite); a count (null when negative). */
+void hb_json_string(FILE *out, const char *text);
+void hb_json_double(FILE *out, double value, int known);
+void hb_json_int(FILE *out, int64_t value);
+/* The "machine" member, with its trailing comma (docs/JSON.md). */
+void hb_report_machine(FILE *out, const hb_allocator_info *infos, size_t info_count);
+
 #endif

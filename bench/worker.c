@@ -5,6 +5,12 @@
  *
  *   hb-worker-GROUP --list     one line per allocator: name, version,
  *                              description, tab-separated
+ *   hb-worker-GROUP --malloc-library
+ *                              the file of the shared object that `malloc`
+ *                              resolves into in this process (the library
+ *                              `heapbench run` preloads for this group;
+ *                              under LD_PRELOAD, the check that the
+ *                              library interposes malloc)
  *   hb-worker-GROUP replay --allocator NAME --ops FILE
  *                   --pass timed|instrumented|latency [--touch first-byte|all]
  *                   [--speed both|cold|warm] [--warmup N]
@@ -22,6 +28,7 @@
 #include "hb_ops.h"
 #include "worker_pass.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,12 +47,24 @@ static int list_allocators(void) {
   return 0;
 }
 
+/* Not a path when malloc is the executable's own (no worker links one in). */
+static int malloc_library(void) {
+  Dl_info info;
+  void *symbol = dlsym(RTLD_DEFAULT, "malloc");
+  if (!symbol || !dladdr(symbol, &info) || !info.dli_fname) return 1;
+  char resolved[4096];
+  const char *path = realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
+  hb_out("%s\n", path);
+  hb_out_flush();
+  return 0;
+}
+
 static const char *program = "hb-worker";
 
 static int usage(void) {
   char text[640];
   int len = snprintf(text, sizeof text,
-                     "usage: %s --list\n"
+                     "usage: %s --list | --malloc-library\n"
                      "       %s replay --allocator NAME --ops FILE --pass timed|instrumented|latency"
                      " [--touch first-byte|all] [--speed both|cold|warm] [--warmup N]"
                      " [--poll-budget-ms N]\n",
@@ -147,6 +166,7 @@ static int replay(int argc, char **argv) {
 int main(int argc, char **argv) {
   if (argc > 0) program = argv[0];
   if (argc == 2 && strcmp(argv[1], "--list") == 0) return list_allocators();
+  if (argc == 2 && strcmp(argv[1], "--malloc-library") == 0) return malloc_library();
   if (argc >= 2 && strcmp(argv[1], "replay") == 0) return replay(argc - 1, argv + 1);
   return usage();
 }

@@ -12,6 +12,7 @@ static const struct command {
 } commands[] = {
     {"list", hb_cmd_list, "list the allocators this build can measure"},
     {"replay", hb_cmd_replay, "replay traces on allocators: speed, memory, reuse"},
+    {"run", hb_cmd_run, "run a whole program under each allocator: time, memory"},
     {"trace", hb_cmd_trace, "look at and convert traces: info, convert, dump"},
     {"record", hb_cmd_record, "run a program and record its allocator calls"},
     {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},

@@ -16,8 +16,16 @@
  * caught half-way through an update by another thread.
  * This file never calls malloc itself (that would recurse into the lock).
  *
+ * HB_SBRK_POLICY=NAME in the environment: the sbrk policy the library
+ * serves (`heapbench list` names them: sbrk, sbrk-bestfit, ...; default
+ * "sbrk"), so that `heapbench run` can put any policy under a program. It is
+ * read from /proc/self/environ at the first call, which may come before libc
+ * has set up `environ`; an unknown name stops the program (a mix of
+ * policies would corrupt the heap, a silent default would mislabel it).
+ *
  * HB_SBRK_REPORT=FILE in the environment: at exit, one line appended to
- * FILE with the number of allocations served and the footprint, so a test
+ * FILE with the number of allocations served, the footprint and the
+ * policy, so a test
  * can tell the library was really used (a file, not stderr: some programs,
  * xz among them, close stderr before they exit).
  */
@@ -38,7 +46,7 @@
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t calls; /* allocations served, under the lock */
-static const hb_allocator *const policy = &hb_sbrk_default.table;
+static const hb_allocator *policy; /* chosen at the first call: chosen_policy() */
 
 /* While the process has one thread the lock is skipped: glibc clears
  * __libc_single_threaded in pthread_create, before the new thread exists,
@@ -55,10 +63,69 @@ static void unlock(void) {
   if (!__libc_single_threaded) pthread_mutex_unlock(&heap_lock);
 }
 
+static void die(const char *a, const char *b) {
+  (void)!write(STDERR_FILENO, a, strlen(a));
+  (void)!write(STDERR_FILENO, b, strlen(b));
+  (void)!write(STDERR_FILENO, "\n", 1);
+  abort();
+}
+
+/* The value of HB_SBRK_POLICY in the environment the process started
+ * with, copied into `name`; 0 when it is not set. No malloc, no environ. */
+static int policy_from_environment(char *name, size_t size) {
+  static const char key[] = "HB_SBRK_POLICY=";
+  int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const char *value = environ ? getenv("HB_SBRK_POLICY") : NULL;
+    if (!value || strlen(value) >= size) return 0;
+    memcpy(name, value, strlen(value) + 1);
+    return 1;
+  }
+  char buffer[4096];
+  size_t held = 0; /* bytes of the current entry in buffer */
+  int found = 0;
+  for (;;) {
+    ssize_t n = read(fd, buffer + held, sizeof buffer - held);
+    if (n <= 0) break;
+    size_t end = held + (size_t)n, start = 0;
+    for (size_t k = 0; k < end; k++) {
+      if (buffer[k]) continue;
+      if (k - start > sizeof key - 1 && memcmp(buffer + start, key, sizeof key - 1) == 0 &&
+          k - start - (sizeof key - 1) < size) {
+        memcpy(name, buffer + start + sizeof key - 1, k - start - (sizeof key - 1) + 1);
+        found = 1;
+      }
+      start = k + 1;
+    }
+    held = end - start; /* an entry cut by the read: keep its start unless it cannot fit */
+    if (held == sizeof buffer) held = 0;
+    memmove(buffer, buffer + start, held);
+  }
+  close(fd);
+  return found;
+}
+
+/* The policy this process serves, chosen once, at the first call (always
+ * on the process's only thread: no thread exists before libc's first
+ * malloc). */
+static inline const hb_allocator *chosen_policy(void) {
+  if (__builtin_expect(policy != NULL, 1)) return policy;
+  char name[64];
+  const hb_allocator *chosen = &hb_sbrk_default.table;
+  if (policy_from_environment(name, sizeof name) && name[0]) {
+    chosen = NULL;
+    for (size_t i = 0; i < hb_sbrk_policy_count; i++)
+      if (strcmp(hb_sbrk_policies[i]->name, name) == 0) chosen = hb_sbrk_policies[i];
+    if (!chosen) die("libhb-sbrk: unknown HB_SBRK_POLICY ", name);
+  }
+  policy = chosen;
+  return policy;
+}
+
 HB_EXPORT void *malloc(size_t size) {
   lock();
   calls++;
-  void *ptr = policy->malloc(size);
+  void *ptr = chosen_policy()->malloc(size);
   unlock();
   return ptr;
 }
@@ -66,14 +133,14 @@ HB_EXPORT void *malloc(size_t size) {
 HB_EXPORT void free(void *ptr) {
   if (!ptr) return;
   lock();
-  policy->free(ptr, 0);
+  chosen_policy()->free(ptr, 0);
   unlock();
 }
 
 HB_EXPORT void *calloc(size_t count, size_t size) {
   lock();
   calls++;
-  void *ptr = policy->calloc(count, size);
+  void *ptr = chosen_policy()->calloc(count, size);
   unlock();
   return ptr;
 }
@@ -85,7 +152,7 @@ HB_EXPORT void *realloc(void *ptr, size_t size) {
   }
   lock();
   calls++;
-  void *moved = policy->realloc(ptr, size);
+  void *moved = chosen_policy()->realloc(ptr, size);
   unlock();
   return moved;
 }
@@ -99,7 +166,7 @@ HB_EXPORT void *reallocarray(void *ptr, size_t count, size_t size) {
 static void *aligned(size_t alignment, size_t size) {
   lock();
   calls++;
-  void *ptr = policy->aligned_alloc(alignment, size);
+  void *ptr = chosen_policy()->aligned_alloc(alignment, size);
   unlock();
   return ptr;
 }
@@ -156,7 +223,7 @@ HB_EXPORT void *pvalloc(size_t size) {
 HB_EXPORT size_t malloc_usable_size(void *ptr) {
   if (!ptr) return 0;
   lock();
-  size_t usable = policy->usable_size(ptr);
+  size_t usable = chosen_policy()->usable_size(ptr);
   unlock();
   return usable;
 }
@@ -166,12 +233,13 @@ static char report_path[512]; /* copied: the program may change its environment 
 static void report(void) {
   uint64_t footprint = 0;
   lock();
-  policy->stat(HB_STAT_FOOTPRINT_BYTES, &footprint);
+  chosen_policy()->stat(HB_STAT_FOOTPRINT_BYTES, &footprint);
   unsigned long long served = calls;
   unlock();
   char line[160];
-  int len = snprintf(line, sizeof line, "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes\n",
-                     (long)getpid(), served, (unsigned long long)footprint);
+  int len = snprintf(line, sizeof line,
+                     "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes, policy %s\n",
+                     (long)getpid(), served, (unsigned long long)footprint, chosen_policy()->name);
   int fd = open(report_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   if (len > 0) (void)!write(fd, line, (size_t)len);

@@ -523,6 +523,69 @@ def case_bundled(heapbench, tmp, shared):
         check(r["status"] == "ok" and r["trace_format"] == "hbt", f"{r['trace']}: {r['status']}")
 
 
+def loaded_library(stem):
+    """The path of a shared object this Python process has mapped, e.g. libm."""
+    for line in open("/proc/self/maps"):
+        path = line.split()[-1]
+        if os.path.basename(path).startswith(stem + ".so"):
+            return path
+    return None
+
+
+TBB_PROXY = "/usr/lib/x86_64-linux-gnu/libtbbmalloc_proxy.so.2"
+
+
+def case_library(heapbench, tmp, shared):
+    """--allocators NAME=PATH: the drop-in given by path replays like the sbrk
+    adapter (ops, peak live, reuse); an allocator with no adapter (TBB's
+    proxy) replays; a bad library stops the command before anything runs."""
+    dropin = os.path.join(os.path.dirname(heapbench), "allocator", "dropin", "libhb-sbrk.so")
+    trace = os.path.join(tmp, "mixed.rep")
+    random_trace(trace, ops=4000, seed=16)
+    spec = f"sbrk,mine={dropin}"
+    have_tbb = os.path.exists(TBB_PROXY)
+    if have_tbb:
+        spec += f",tbb={TBB_PROXY}"
+    else:
+        print("note: libtbbmalloc2 is not installed (quickstart installs it); tbb part skipped")
+    out = os.path.join(tmp, "lib.json")
+    proc, _ = run(heapbench, "--repeat", "1", "--allocators", spec, "--json", out, trace)
+    check(proc.returncode == 0, f"{spec}: exit {proc.returncode}: {proc.stderr}")
+    if proc.returncode != 0:
+        return
+    runs = {r["allocator"]: r for r in json.load(open(out))["runs"]}
+    sbrk, mine = runs["sbrk"], runs["mine"]
+    for key in ("ops", "peak_live_bytes", "allocations", "reuses", "lifo_share", "reuse_rate"):
+        check(sbrk[key] == mine[key], f"drop-in by path: {key} {mine[key]} != sbrk's {sbrk[key]}")
+    check(mine["group"] == "preload", f"group {mine['group']}")
+    check(mine["status"] == "ok", f"drop-in status {mine['status']}")
+    check(mine["peak_footprint_bytes"] is None, "a preloaded library has no footprint of its own")
+    check((mine["peak_resident_bytes"] or 0) > 0, "the resident measure is there")
+    check(all(s["footprint_bytes"] is None for s in mine["heap_growth"]), "growth: no footprint")
+    if have_tbb:
+        tbb = runs["tbb"]
+        check(tbb["status"] == "ok", f"tbb status {tbb['status']}")
+        check(tbb["ops"] == sbrk["ops"] and tbb["peak_live_bytes"] == sbrk["peak_live_bytes"],
+              "tbb: the same trace")
+        check(tbb["ns_per_op"] is not None, "tbb: timed")
+    # Bad libraries: one line naming it, exit 1, nothing written.
+    not_elf = os.path.join(tmp, "notes.so")
+    with open(not_elf, "w") as f:
+        f.write("not a library\n")
+    libm = loaded_library("libm")
+    bad = [(f"x={os.path.join(tmp, 'missing.so')}", "missing.so"), (f"x={not_elf}", "notes.so"),
+           (f"glibc={dropin}", "glibc")]
+    if libm:
+        bad.append((f"m={libm}", "does not interpose malloc"))
+    for spec, needle in bad:
+        json_path = os.path.join(tmp, "bad.json")
+        proc, _ = run(heapbench, "--allocators", spec, "--json", json_path, trace)
+        check(proc.returncode == 1, f"{spec}: exit {proc.returncode}")
+        lines = proc.stderr.splitlines()
+        check(len(lines) == 1 and needle in lines[0], f"{spec}: stderr {proc.stderr!r}")
+        check(proc.stdout == "" and not os.path.exists(json_path), f"{spec}: something was written")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
