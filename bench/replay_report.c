@@ -341,11 +341,11 @@ static void write_latency(FILE *out, const hb_latency *l) {
   static const char *const kinds[HB_LATENCY_KINDS] = HB_LATENCY_KIND_NAMES;
   fputs(",\n      \"latency_clock\": ", out);
   if (l->measured)
-    json_string(out, l->clock);
+    hb_json_string(out, l->clock);
   else
     fputs("null", out);
   fputs(", \"latency_timer_ns\": ", out);
-  json_double(out, l->timer_ns, l->measured);
+  hb_json_double(out, l->timer_ns, l->measured);
   fputs(", \"latency_ns\": ", out);
   if (!l->measured) {
     fputs("null, \"slowest_ops\": null", out);
@@ -356,17 +356,17 @@ static void write_latency(FILE *out, const hb_latency *l) {
     if (!l->count[k]) continue;
     fprintf(out, "%s\n        \"%s\": {\"count\": %llu, \"mean\": ", n++ ? "," : "", kinds[k],
             (unsigned long long)l->count[k]);
-    json_double(out, l->sum_ns[k] / (double)l->count[k], 1);
+    hb_json_double(out, l->sum_ns[k] / (double)l->count[k], 1);
     static const struct {
       const char *key;
       double q;
     } quantiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
     for (size_t q = 0; q < sizeof quantiles / sizeof quantiles[0]; q++) {
       fprintf(out, ", \"%s\": ", quantiles[q].key);
-      json_double(out, hb_latency_quantile(l, k, quantiles[q].q), 1);
+      hb_json_double(out, hb_latency_quantile(l, k, quantiles[q].q), 1);
     }
     fputs(", \"max\": ", out);
-    json_double(out, l->max_ns[k], 1);
+    hb_json_double(out, l->max_ns[k], 1);
     fputc('}', out);
   }
   fputs("},\n      \"slowest_ops\": [", out);
@@ -374,7 +374,7 @@ static void write_latency(FILE *out, const hb_latency *l) {
     fprintf(out, "%s{\"op\": %llu, \"kind\": \"%s\", \"size\": %llu, \"ns\": ", s ? ", " : "",
             (unsigned long long)l->slowest[s].op, kinds[l->slowest[s].kind],
             (unsigned long long)l->slowest[s].size);
-    json_double(out, l->slowest[s].ns, 1);
+    hb_json_double(out, l->slowest[s].ns, 1);
     fputc('}', out);
   }
   fputc(']', out);
