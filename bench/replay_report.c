@@ -1,4 +1,4 @@
-/* replay_report.c — the replay's table (stdout) and JSON (docs/JSON.md).
+/* replay_report.c — the replay's table (stdout), JSON (docs/JSON.md) and CSV.
  * Every figure comes from an hb_cell_result; the ratios METRICS.md
  * defines come from hb_metrics.h. */
 #define _GNU_SOURCE
@@ -487,7 +487,13 @@ int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   hb_json_double(out, rep->settings->time_limit_sec, 1);
   fputs(", \"touch\": ", out);
   hb_json_string(out, rep->settings->touch_all ? "all" : "first-byte");
-  fputs("},\n  \"runs\": [\n", out);
+  fputs("},\n  \"partial\": ", out);
+  if (rep->trace_count < rep->traces_planned)
+    fprintf(out, "true, \"traces_done\": %zu, \"traces_planned\": %zu", rep->trace_count,
+            rep->traces_planned);
+  else
+    fputs("false", out);
+  fputs(",\n  \"runs\": [\n", out);
   int first = 1;
   for (size_t t = 0; t < rep->trace_count; t++)
     for (size_t a = 0; a < rep->chosen_count; a++) {
@@ -495,10 +501,92 @@ int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
       first = 0;
       write_run(out, rep, t, a);
     }
-  fputs("\n  ]\n}\n", out);
-  if (fclose(out) != 0) {
+  fputs(first ? "  ]\n}\n" : "\n  ]\n}\n", out);
+  if (fflush(out) != 0 || ferror(out)) {
     fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", path, strerror(errno));
     return -1;
   }
   return 0;
+}
+
+/* ---- CSV (RFC 4180: a field with a comma, quote or newline is quoted) ---- */
+static void csv_text(FILE *out, const char *text) {
+  if (!strpbrk(text, ",\"\n\r")) {
+    fputs(text, out);
+    return;
+  }
+  fputc('"', out);
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') fputc('"', out);
+    fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+static void csv_number(FILE *out, double value, int known) {
+  fputc(',', out);
+  if (known && isfinite(value)) fprintf(out, "%.6g", value);
+}
+
+void hb_report_csv_header(FILE *out, const hb_replay_report *rep) {
+  const char *base = rep->baseline < rep->chosen_count ? rep->infos[rep->chosen[rep->baseline]].name
+                                                       : "baseline";
+  fputs("trace,allocator,ops,cold_ns_per_op,cold_spread_pct,warm_ns_per_op,warm_spread_pct", out);
+  for (int warm = 0; warm < 2; warm++) {
+    const char *kind = warm ? "warm" : "cold";
+    fprintf(out, ",%s_vs_", kind);
+    csv_text(out, base);
+    fprintf(out, "_x,%s_vs_", kind);
+    csv_text(out, base);
+    fprintf(out, "_ci95_low_x,%s_vs_", kind);
+    csv_text(out, base);
+    fputs("_ci95_high_x", out);
+  }
+  fputs(",p99_ns,peak_live_bytes,peak_resident_bytes,util_pct,reuse_pct,flags,status\n", out);
+  fflush(out);
+}
+
+/* The farthest pass from the median, in % of it (the table's ±). */
+static double spread_pct(const hb_speed *speed, unsigned passes) {
+  if (!speed->measured || passes < 2 || !(speed->ns_per_op > 0)) return NAN;
+  double spread = speed->ns_per_op_max - speed->ns_per_op;
+  if (speed->ns_per_op - speed->ns_per_op_min > spread)
+    spread = speed->ns_per_op - speed->ns_per_op_min;
+  return 100 * spread / speed->ns_per_op;
+}
+
+void hb_report_csv_rows(FILE *out, const hb_replay_report *rep, size_t t) {
+  for (size_t a = 0; a < rep->chosen_count; a++) {
+    const hb_cell_result *r = hb_report_result(rep, t, a);
+    csv_text(out, rep->traces[t].name);
+    fputc(',', out);
+    csv_text(out, rep->infos[rep->chosen[a]].name);
+    fprintf(out, ",%llu", (unsigned long long)r->ops);
+    csv_number(out, r->cold.ns_per_op, r->cold.measured);
+    csv_number(out, spread_pct(&r->cold, r->repeat_done), 1);
+    csv_number(out, r->warm.ns_per_op, r->warm.measured);
+    csv_number(out, spread_pct(&r->warm, r->repeat_done), 1);
+    for (int warm = 0; warm < 2; warm++) {
+      hb_ratio ratio = hb_report_ratio(rep, t, a, warm);
+      csv_number(out, ratio.ratio, 1);
+      csv_number(out, ratio.low, 1);
+      csv_number(out, ratio.high, 1);
+    }
+    csv_number(out, hb_latency_quantile(&r->latency, HB_LATENCY_KINDS, 0.99), 1);
+    fprintf(out, ",%llu", (unsigned long long)r->peak_live_bytes);
+    int64_t resident = r->instrumented ? r->figure[HB_FIG_PEAK_RESIDENT_BYTES] : HB_UNKNOWN;
+    csv_number(out, (double)resident, resident >= 0);
+    csv_number(out, 100 * hb_cell_utilization(r), 1);
+    csv_number(out, 100 * hb_cell_reuse_rate(r), 1);
+    char flags[CELL_TEXT];
+    hb_flags_text(flags, sizeof flags, hb_cell_flags(r));
+    for (char *c = flags; *c; c++)
+      if (*c == ',') *c = ';';
+    fputc(',', out);
+    csv_text(out, flags);
+    fputc(',', out);
+    csv_text(out, r->status);
+    fputc('\n', out);
+  }
+  fflush(out);
 }
