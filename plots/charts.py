@@ -16,6 +16,7 @@ import latency_charts
 import micro_charts
 import replay_charts
 import results
+import size_class_charts
 
 
 def draw_all(sources, out_dir):
@@ -38,6 +39,9 @@ def draw_all(sources, out_dir):
         charts.append(replay_charts.chart_memory(view, trace, out_dir))
         charts.append(replay_charts.chart_heap_growth(view, trace, out_dir))
         charts.append(replay_charts.chart_reuse(view, trace, out_dir))
+        classes = size_class_charts.chart_size_classes(view, trace, out_dir)
+        if classes:
+            charts.append(classes)
         latency = latency_charts.chart_latency(view, trace, out_dir)
         if latency:
             charts.append(latency)

@@ -468,6 +468,8 @@ def render(sources, charts_by_key, command, out_dir):
             out.append(side_by_side(charts_by_key[f"trace/{trace}/heap-growth"], ""))
             out.append(side_by_side(charts_by_key[f"trace/{trace}/reuse"],
                                     reuse_table(view, trace)))
+            if f"trace/{trace}/size-classes" in charts_by_key:
+                out.append(side_by_side(charts_by_key[f"trace/{trace}/size-classes"], ""))
             if f"trace/{trace}/latency" in charts_by_key:
                 out.append(side_by_side(charts_by_key[f"trace/{trace}/latency"],
                                         latency_charts.latency_table(view, trace, esc)))

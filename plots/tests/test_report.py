@@ -72,6 +72,8 @@ def expected_charts(paths):
                 names.add(f"{slug(run_['trace'])}-{what}")
             if run_.get("latency_ns"):   # the latency pass measured it
                 names.add(f"{slug(run_['trace'])}-latency")
+            if run_.get("size_classes"):
+                names.add(f"{slug(run_['trace'])}-size-classes")
     for source in sources:
         for point in source.points:
             names.add(f"micro-{slug(point.family)}")
