@@ -21,6 +21,11 @@ extern "C" {
  * `why` and returns -1. Unknown policy: -1. */
 int hb_sbrk_check(const char *name, char *why, size_t why_len);
 
+/* The sbrk calls that moved the program break so far (each a `brk` system
+ * call; reads of the break not counted), all policies of the process
+ * together: what `strace -c -e trace=brk` would count for them. */
+unsigned long hb_sbrk_break_moves(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -97,7 +97,16 @@ struct hb_heap {
   size_t trim_keep_bytes;      /* ... keeping this much of it; growing back into what a
                                   trim gave away raises the threshold (heap.c: grow) */
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
-  size_t grow_max_slack_bytes; /* ... a minimum capped at this */
+  size_t grow_max_slack_bytes; /* ... a minimum capped at this, */
+  unsigned grow_large_shift;   /* ... or at footprint >> grow_large_shift when larger */
+  /* The heap's demand, for trimming with hysteresis (heap.c: trim_floor):
+   * taken_bytes counts the bytes handed out by the heap itself (not by
+   * the quick lists), the clock of the decay; a window ends when that
+   * clock has advanced by the demand (the heap turned over once). Its
+   * peak in-use bytes are window_peak_bytes; at its end the demand
+   * becomes that peak, or half the old demand if that is more. */
+  uint64_t taken_bytes, window_start_bytes;
+  size_t window_peak_bytes, demand_bytes;
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
   /* Quick lists (described above): the policy's settings, */
   size_t quick_max_bytes, quick_tiny_bytes;
@@ -125,6 +134,17 @@ struct hb_heap {
  * from the high end of a free block keeps small and large blocks apart. */
 #define HB_HEAP_GROW_SHIFT 3
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
+/* A heap over 2 MiB grows by 1/64 of itself: 128 MiB are reached in
+ * about 350 sbrk calls, not 4,000 steps of 32 KiB, for at most 1.6% of
+ * footprint past the need; 1/32 and 1/16 cost the real-program workloads
+ * up to 5% and 9% of peak footprint (docs/SBRK.md, "Growth"). */
+#define HB_HEAP_GROW_LARGE_SHIFT 6
+/* Trimming keeps the demand (heap.h: demand_bytes) plus 1/4 of it for
+ * fragmentation; windows of the decay are at least this long. */
+#define HB_HEAP_DEMAND_HEADROOM_SHIFT 2
+#define HB_HEAP_DECAY_MIN_WINDOW_BYTES ((size_t)1 << 20)
+/* A trim gives back at least this much (glibc's default trim threshold). */
+#define HB_HEAP_TRIM_MIN_GIVE_BYTES ((size_t)128 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
 /* realloc moves a block growing to at least this to the top of the heap. */
 #define HB_HEAP_GROWING_BLOCK_BYTES ((size_t)64 << 10)
@@ -135,6 +155,7 @@ struct hb_heap {
   .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \
   .trim_keep_bytes = (size_t)64 << 10, .grow_shift = HB_HEAP_GROW_SHIFT,                \
   .grow_max_slack_bytes = HB_HEAP_GROW_MAX_SLACK_BYTES,                                  \
+  .grow_large_shift = HB_HEAP_GROW_LARGE_SHIFT,                                          \
   .small_block_bytes = HB_HEAP_SMALL_BLOCK_BYTES
 #define HB_HEAP_INIT(policy_name, fit_table) {HB_HEAP_FIELDS(policy_name, fit_table)}
 
