@@ -7,13 +7,10 @@
  * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size (and nothing
  * else: dropin.map hides the rest).
  *
- * Threads: the policies are single-threaded, as in the seed, so once the
- * process has a second thread every call takes one mutex (statically
- * initialised: nothing to set up before the first malloc, which may come
- * before any constructor runs); before that, none is needed (lock()).
- * fork: pthread_atfork takes the mutex (when it is in use) before fork and
- * releases it in both parent and child, so the child never inherits a heap
- * caught half-way through an update by another thread.
+ * Threads: the default policy is thread-safe itself (HB_ALLOCATOR_THREAD_SAFE:
+ * one lock inside the allocator, skipped while the process has one thread,
+ * and a cache of small blocks per thread in front of it, held across
+ * fork: allocator/sbrk/tcache.c), so this file only forwards the calls.
  * This file never calls malloc itself (that would recurse into the lock).
  *
  * HB_SBRK_REPORT=FILE in the environment: at exit, one line appended to
@@ -26,56 +23,33 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
-static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t calls; /* allocations served, under the lock */
 static const hb_allocator *const policy = &hb_sbrk_default.table;
-
-/* While the process has one thread the lock is skipped: glibc clears
- * __libc_single_threaded in pthread_create, before the new thread exists,
- * and never sets it again. Only this thread can create that thread, and
- * never from inside these functions, so the flag cannot change between a
- * call's lock() and its unlock(). An uncontended mutex pair costs about as
- * much as a quick-list malloc and free together (benchmark dropin-pairs:
- * 19.8 ns per malloc/free pair with the lock, 10.4 without, glibc 8.8;
- * docs/SBRK.md). */
-static void lock(void) {
-  if (!__libc_single_threaded) pthread_mutex_lock(&heap_lock);
-}
-static void unlock(void) {
-  if (!__libc_single_threaded) pthread_mutex_unlock(&heap_lock);
-}
+/* Allocations served, counted per thread (a shared counter would be one
+ * more cache line that every thread writes): the report gives the count
+ * of the thread that runs it, the main thread at exit, which is enough to
+ * tell that the library served the program. */
+static __thread uint64_t calls __attribute__((tls_model("initial-exec")));
 
 HB_EXPORT void *malloc(size_t size) {
-  lock();
   calls++;
-  void *ptr = policy->malloc(size);
-  unlock();
-  return ptr;
+  return policy->malloc(size);
 }
 
 HB_EXPORT void free(void *ptr) {
-  if (!ptr) return;
-  lock();
   policy->free(ptr, 0);
-  unlock();
 }
 
 HB_EXPORT void *calloc(size_t count, size_t size) {
-  lock();
   calls++;
-  void *ptr = policy->calloc(count, size);
-  unlock();
-  return ptr;
+  return policy->calloc(count, size);
 }
 
 HB_EXPORT void *realloc(void *ptr, size_t size) {
@@ -83,11 +57,8 @@ HB_EXPORT void *realloc(void *ptr, size_t size) {
     free(ptr);
     return NULL;
   }
-  lock();
   calls++;
-  void *moved = policy->realloc(ptr, size);
-  unlock();
-  return moved;
+  return policy->realloc(ptr, size);
 }
 
 HB_EXPORT void *reallocarray(void *ptr, size_t count, size_t size) {
@@ -97,11 +68,8 @@ HB_EXPORT void *reallocarray(void *ptr, size_t count, size_t size) {
 }
 
 static void *aligned(size_t alignment, size_t size) {
-  lock();
   calls++;
-  void *ptr = policy->aligned_alloc(alignment, size);
-  unlock();
-  return ptr;
+  return policy->aligned_alloc(alignment, size);
 }
 
 HB_EXPORT void *aligned_alloc(size_t alignment, size_t size) {
@@ -155,20 +123,15 @@ HB_EXPORT void *pvalloc(size_t size) {
 
 HB_EXPORT size_t malloc_usable_size(void *ptr) {
   if (!ptr) return 0;
-  lock();
-  size_t usable = policy->usable_size(ptr);
-  unlock();
-  return usable;
+  return policy->usable_size(ptr);
 }
 
 static char report_path[512]; /* copied: the program may change its environment */
 
 static void report(void) {
   uint64_t footprint = 0;
-  lock();
   policy->stat(HB_STAT_FOOTPRINT_BYTES, &footprint);
   unsigned long long served = calls;
-  unlock();
   char line[160];
   int len = snprintf(line, sizeof line, "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes\n",
                      (long)getpid(), served, (unsigned long long)footprint);
@@ -178,25 +141,7 @@ static void report(void) {
   close(fd);
 }
 
-/* fork: the lock is held across it when there are threads (one may be in
- * the heap). Whether it was taken is remembered rather than read again
- * from __libc_single_threaded, which the child may see set anew. */
-static int held_for_fork;
-static void before_fork(void) {
-  if (!__libc_single_threaded) {
-    pthread_mutex_lock(&heap_lock);
-    held_for_fork = 1;
-  }
-}
-static void after_fork(void) { /* parent and child alike */
-  if (held_for_fork) {
-    held_for_fork = 0;
-    pthread_mutex_unlock(&heap_lock);
-  }
-}
-
 __attribute__((constructor)) static void dropin_init(void) {
-  pthread_atfork(before_fork, after_fork, after_fork);
   const char *path = getenv("HB_SBRK_REPORT");
   if (path && *path && strlen(path) < sizeof report_path) {
     memcpy(report_path, path, strlen(path) + 1);

@@ -2,8 +2,10 @@
  * seed's tutorial malloc. Every policy is exported as an hb_allocator table
  * (see ../hb_allocator.h) and is found by name through the registry.
  *
- * Policies are single-threaded, like the seed: callers that use several
- * threads (the drop-in library, multi-threaded replay) wrap them in a lock.
+ * The default policy ("sbrk") is thread-safe (HB_ALLOCATOR_THREAD_SAFE: a
+ * lock inside, and a cache of small blocks per thread, tcache.c); the
+ * other policies are single-threaded, like the seed: callers that use
+ * several threads wrap them in a lock (the multi-threaded replay does).
  */
 #ifndef HB_SBRK_H
 #define HB_SBRK_H

@@ -171,6 +171,12 @@ size_t hb_heap_largest_free(hb_heap *heap);
 /* The heap checker (checker.c): walks every region and block, the quick
  * lists, then the policy's index. */
 int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
+/* After hb_heap_check: every block next_held(context) returns (payload
+ * pointers, until NULL) is an allocated block of the heap, not parked,
+ * returned once: the blocks a layer above the heap holds for the program
+ * (the thread caches, tcache.c). 0, or -1 with the reason in `why`. */
+int hb_heap_check_held(hb_heap *heap, void *(*next_held)(void *context), void *context,
+                       char *why, size_t why_len);
 
 /* The quick list of a parked block of `bytes`, and how many such blocks
  * the list may hold. Inline: both are on the fast paths of malloc and free. */
@@ -190,45 +196,51 @@ static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap
  * calling the hb_heap_ function above of the same name on `heap`. Every use
  * spells out the names it defines in a comment, so that a name seen in a
  * profile or a backtrace is found by grep. */
-#define HB_HEAP_POLICY(variable, heap, policy_name, policy_description)                     \
-  static void *variable##_malloc(size_t size) { return hb_heap_malloc((heap), size); }       \
-  static void variable##_free(void *ptr, size_t size_hint) {                                  \
-    (void)size_hint;                                                                           \
-    hb_heap_free((heap), ptr);                                                                 \
-  }                                                                                            \
-  static void *variable##_realloc(void *ptr, size_t size) {                                   \
-    return hb_heap_realloc((heap), ptr, size);                                                 \
-  }                                                                                            \
-  static void *variable##_calloc(size_t count, size_t size) {                                 \
-    return hb_heap_calloc((heap), count, size);                                                \
-  }                                                                                            \
-  static void *variable##_aligned_alloc(size_t alignment, size_t size) {                      \
-    return hb_heap_aligned_alloc((heap), alignment, size);                                     \
-  }                                                                                            \
-  static size_t variable##_usable_size(void *ptr) { return hb_heap_usable_size((heap), ptr); } \
-  static int variable##_stat(hb_stat which, uint64_t *value) {                                \
-    return hb_heap_stat((heap), which, value);                                                 \
-  }                                                                                            \
-  static int variable##_check(char *why, size_t why_len) {                                    \
-    return hb_heap_check((heap), why, why_len);                                                \
-  }                                                                                            \
-  static const char *variable##_version(void) { return HB_SBRK_VERSION; }                     \
-  const hb_sbrk_policy variable = {                                                            \
-      .table =                                                                                 \
-          {                                                                                    \
-              .name = policy_name,                                                             \
-              .description = policy_description,                                               \
-              .flags = 0,                                                                      \
-              .version = variable##_version,                                                   \
-              .malloc = variable##_malloc,                                                     \
-              .free = variable##_free,                                                         \
-              .realloc = variable##_realloc,                                                   \
-              .calloc = variable##_calloc,                                                     \
-              .aligned_alloc = variable##_aligned_alloc,                                       \
-              .usable_size = variable##_usable_size,                                           \
-              .stat = variable##_stat,                                                         \
-          },                                                                                   \
-      .check = variable##_check,                                                               \
+#define HB_HEAP_POLICY(variable, heap, policy_name, policy_description) \
+  HB_HEAP_POLICY_WITH(variable, heap, policy_name, policy_description, hb_heap, 0)
+
+/* The same, calling prefix##_malloc, ... prefix##_check instead (the
+ * functions of the heap's thread-safe front, hb_tcache: tcache.h), with
+ * the table's `flags`. */
+#define HB_HEAP_POLICY_WITH(variable, heap, policy_name, policy_description, prefix, table_flags) \
+  static void *variable##_malloc(size_t size) { return prefix##_malloc((heap), size); }          \
+  static void variable##_free(void *ptr, size_t size_hint) {                                     \
+    (void)size_hint;                                                                              \
+    prefix##_free((heap), ptr);                                                                   \
+  }                                                                                               \
+  static void *variable##_realloc(void *ptr, size_t size) {                                      \
+    return prefix##_realloc((heap), ptr, size);                                                   \
+  }                                                                                               \
+  static void *variable##_calloc(size_t count, size_t size) {                                    \
+    return prefix##_calloc((heap), count, size);                                                  \
+  }                                                                                               \
+  static void *variable##_aligned_alloc(size_t alignment, size_t size) {                         \
+    return prefix##_aligned_alloc((heap), alignment, size);                                       \
+  }                                                                                               \
+  static size_t variable##_usable_size(void *ptr) { return prefix##_usable_size((heap), ptr); }    \
+  static int variable##_stat(hb_stat which, uint64_t *value) {                                   \
+    return prefix##_stat((heap), which, value);                                                   \
+  }                                                                                               \
+  static int variable##_check(char *why, size_t why_len) {                                       \
+    return prefix##_check((heap), why, why_len);                                                  \
+  }                                                                                               \
+  static const char *variable##_version(void) { return HB_SBRK_VERSION; }                        \
+  const hb_sbrk_policy variable = {                                                               \
+      .table =                                                                                    \
+          {                                                                                       \
+              .name = policy_name,                                                                \
+              .description = policy_description,                                                  \
+              .flags = (table_flags),                                                             \
+              .version = variable##_version,                                                      \
+              .malloc = variable##_malloc,                                                        \
+              .free = variable##_free,                                                            \
+              .realloc = variable##_realloc,                                                      \
+              .calloc = variable##_calloc,                                                        \
+              .aligned_alloc = variable##_aligned_alloc,                                          \
+              .usable_size = variable##_usable_size,                                              \
+              .stat = variable##_stat,                                                            \
+          },                                                                                      \
+      .check = variable##_check,                                                                  \
   }
 
 #endif
