@@ -134,11 +134,12 @@ struct hb_heap {
  * from the high end of a free block keeps small and large blocks apart. */
 #define HB_HEAP_GROW_SHIFT 3
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
-/* A heap over 2 MiB grows by 1/64 of itself: 128 MiB are reached in
- * about 350 sbrk calls, not 4,000 steps of 32 KiB, for at most 1.6% of
- * footprint past the need; 1/32 and 1/16 cost the real-program workloads
- * up to 5% and 9% of peak footprint (docs/SBRK.md, "Growth"). */
-#define HB_HEAP_GROW_LARGE_SHIFT 6
+/* A heap over 4 MiB grows by 1/128 of itself: 128 MiB are reached in
+ * about 600 sbrk calls, not 4,096 steps of 32 KiB, for at most 0.8% of
+ * footprint past the need; 1/64, 1/32 and 1/16 cost the real-program
+ * workloads up to 0.6%, 3% and 9% of peak footprint (docs/SBRK.md,
+ * "Growth"). */
+#define HB_HEAP_GROW_LARGE_SHIFT 7
 /* Trimming keeps the demand (heap.h: demand_bytes) plus 1/4 of it for
  * fragmentation; windows of the decay are at least this long. */
 #define HB_HEAP_DEMAND_HEADROOM_SHIFT 2
