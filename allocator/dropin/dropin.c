@@ -7,13 +7,16 @@
  * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size (and nothing
  * else: dropin.map hides the rest).
  *
- * Threads: the policies are single-threaded, as in the seed, so once the
- * process has a second thread every call takes one mutex (statically
- * initialised: nothing to set up before the first malloc, which may come
- * before any constructor runs); before that, none is needed (lock()).
- * fork: pthread_atfork takes the mutex (when it is in use) before fork and
- * releases it in both parent and child, so the child never inherits a heap
- * caught half-way through an update by another thread.
+ * Threads: the default policy is thread-safe itself (HB_ALLOCATOR_THREAD_SAFE:
+ * one lock inside the allocator, skipped while the process has one thread,
+ * and a cache of small blocks per thread in front of it, held across fork:
+ * allocator/sbrk/tcache.c), so for it this file only forwards the calls.
+ * The other policies are single-threaded, as in the seed: once the process
+ * has a second thread, every call to one of them takes this file's mutex
+ * (statically initialised: nothing to set up before the first malloc,
+ * which may come before any constructor runs); pthread_atfork takes it
+ * before fork and releases it in parent and child, so a child never
+ * inherits a heap caught half-way through an update by another thread.
  * This file never calls malloc itself (that would recurse into the lock).
  *
  * HB_SBRK_POLICY=NAME in the environment: the sbrk policy the library
@@ -45,22 +48,26 @@
 #define HB_EXPORT __attribute__((visibility("default")))
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t calls; /* allocations served, under the lock */
 static const hb_allocator *policy; /* chosen at the first call: chosen_policy() */
+static int policy_locked;          /* the policy is not thread-safe: this file locks */
+/* Allocations served, counted per thread (a shared counter would be one
+ * more cache line that every thread writes): the report gives the count
+ * of the thread that runs it, the main thread at exit, which is enough to
+ * tell that the library served the program. */
+static __thread uint64_t calls __attribute__((tls_model("initial-exec")));
 
-/* While the process has one thread the lock is skipped: glibc clears
- * __libc_single_threaded in pthread_create, before the new thread exists,
- * and never sets it again. Only this thread can create that thread, and
- * never from inside these functions, so the flag cannot change between a
- * call's lock() and its unlock(). An uncontended mutex pair costs about as
- * much as a quick-list malloc and free together (benchmark dropin-pairs:
- * 19.8 ns per malloc/free pair with the lock, 10.4 without, glibc 8.8;
- * docs/SBRK.md). */
+/* For a policy that is not thread-safe, while the process has one thread
+ * the lock is skipped: glibc clears __libc_single_threaded in
+ * pthread_create, before the new thread exists, and never sets it again.
+ * Only this thread can create that thread, and never from inside these
+ * functions, so the flag cannot change between a call's lock() and its
+ * unlock(). (An uncontended mutex pair costs about as much as a quick-list
+ * malloc and free together: docs/SBRK.md.) */
 static void lock(void) {
-  if (!__libc_single_threaded) pthread_mutex_lock(&heap_lock);
+  if (policy_locked && !__libc_single_threaded) pthread_mutex_lock(&heap_lock);
 }
 static void unlock(void) {
-  if (!__libc_single_threaded) pthread_mutex_unlock(&heap_lock);
+  if (policy_locked && !__libc_single_threaded) pthread_mutex_unlock(&heap_lock);
 }
 
 static void die(const char *a, const char *b) {
@@ -118,29 +125,33 @@ static inline const hb_allocator *chosen_policy(void) {
       if (strcmp(hb_sbrk_policies[i]->name, name) == 0) chosen = hb_sbrk_policies[i];
     if (!chosen) die("libhb-sbrk: unknown HB_SBRK_POLICY ", name);
   }
+  policy_locked = !(chosen->flags & HB_ALLOCATOR_THREAD_SAFE);
   policy = chosen;
   return policy;
 }
 
 HB_EXPORT void *malloc(size_t size) {
+  const hb_allocator *p = chosen_policy();
   lock();
   calls++;
-  void *ptr = chosen_policy()->malloc(size);
+  void *ptr = p->malloc(size);
   unlock();
   return ptr;
 }
 
 HB_EXPORT void free(void *ptr) {
   if (!ptr) return;
+  const hb_allocator *p = chosen_policy();
   lock();
-  chosen_policy()->free(ptr, 0);
+  p->free(ptr, 0);
   unlock();
 }
 
 HB_EXPORT void *calloc(size_t count, size_t size) {
+  const hb_allocator *p = chosen_policy();
   lock();
   calls++;
-  void *ptr = chosen_policy()->calloc(count, size);
+  void *ptr = p->calloc(count, size);
   unlock();
   return ptr;
 }
@@ -150,9 +161,10 @@ HB_EXPORT void *realloc(void *ptr, size_t size) {
     free(ptr);
     return NULL;
   }
+  const hb_allocator *p = chosen_policy();
   lock();
   calls++;
-  void *moved = chosen_policy()->realloc(ptr, size);
+  void *moved = p->realloc(ptr, size);
   unlock();
   return moved;
 }
@@ -164,9 +176,10 @@ HB_EXPORT void *reallocarray(void *ptr, size_t count, size_t size) {
 }
 
 static void *aligned(size_t alignment, size_t size) {
+  const hb_allocator *p = chosen_policy();
   lock();
   calls++;
-  void *ptr = chosen_policy()->aligned_alloc(alignment, size);
+  void *ptr = p->aligned_alloc(alignment, size);
   unlock();
   return ptr;
 }
@@ -222,8 +235,9 @@ HB_EXPORT void *pvalloc(size_t size) {
 
 HB_EXPORT size_t malloc_usable_size(void *ptr) {
   if (!ptr) return 0;
+  const hb_allocator *p = chosen_policy();
   lock();
-  size_t usable = chosen_policy()->usable_size(ptr);
+  size_t usable = p->usable_size(ptr);
   unlock();
   return usable;
 }
@@ -251,7 +265,7 @@ static void report(void) {
  * from __libc_single_threaded, which the child may see set anew. */
 static int held_for_fork;
 static void before_fork(void) {
-  if (!__libc_single_threaded) {
+  if (policy_locked && !__libc_single_threaded) {
     pthread_mutex_lock(&heap_lock);
     held_for_fork = 1;
   }

@@ -181,3 +181,41 @@ int hb_heap_check(hb_heap *h, char *why, size_t why_len) {
     clear_marks(h);
   return rc;
 }
+
+int hb_heap_check_held(hb_heap *h, void *(*next_held)(void *context), void *context, char *why,
+                       size_t why_len) {
+  size_t held = 0;
+  for (void *ptr; (ptr = next_held(context)) != NULL; held++) {
+    uintptr_t address = (uintptr_t)ptr;
+    hb_block *b = hb_block_of(ptr);
+    if ((address & 15) || address < h->lowest + HB_REGION_PROLOGUE_BYTES + HB_BLOCK_HEADER_BYTES ||
+        address >= h->highest || !hb_block_has_magic(b)) {
+      clear_marks(h);
+      return hb_sbrk_fail(why, why_len, "%s: held block %p is not a block of the heap", h->name, ptr);
+    }
+    if ((b->header & (HB_BLOCK_ALLOC | HB_BLOCK_QUICK | HB_BLOCK_MARK)) != HB_BLOCK_ALLOC) {
+      clear_marks(h);
+      return hb_sbrk_fail(why, why_len, "%s: held block %p is %s", h->name, ptr,
+                          (b->header & HB_BLOCK_MARK) ? "held twice" : "not allocated, or parked");
+    }
+    b->header |= HB_BLOCK_MARK;
+  }
+  /* Every marked block must be one the walk reaches: a pointer into the
+   * middle of a block, made to look like a header, is not. */
+  size_t seen = 0;
+  for (hb_region r = hb_region_first(h); r.start; r = hb_region_next(r)) {
+    char *end = r.end - HB_REGION_EPILOGUE_BYTES;
+    if (r.start == h->top_region && h->top) end = (char *)h->top;
+    for (hb_block *b = hb_region_first_block(r); (char *)b < end; b = hb_block_next(b))
+      if (b->header & HB_BLOCK_MARK) {
+        b->header &= ~HB_BLOCK_MARK;
+        seen++;
+      }
+  }
+  if (seen != held) {
+    clear_marks(h);
+    return hb_sbrk_fail(why, why_len, "%s: %zu held blocks, %zu of them blocks of the heap", h->name,
+                        held, seen);
+  }
+  return 0;
+}

@@ -83,12 +83,16 @@ static void dirty_to(hb_heap *h, uintptr_t end) {
 }
 
 /* How much to ask the OS for when `want` bytes are missing: that, but at
- * least footprint >> grow_shift (that minimum capped at
- * grow_max_slack_bytes): a little footprint traded for fewer sbrk calls
- * and room to place blocks. */
+ * least footprint >> grow_shift, that minimum capped at
+ * grow_max_slack_bytes or footprint >> grow_large_shift, whichever is
+ * larger: a little footprint traded for fewer sbrk calls and room to
+ * place blocks; a large heap grows in steps proportional to it. */
 static size_t grow_request(const hb_heap *h, size_t want, int new_region) {
   size_t slack = h->grow_shift ? (h->footprint_bytes >> h->grow_shift) & ~(size_t)15 : 0;
-  if (slack > h->grow_max_slack_bytes) slack = h->grow_max_slack_bytes;
+  size_t cap = h->grow_max_slack_bytes;
+  if (h->grow_large_shift && (h->footprint_bytes >> h->grow_large_shift) > cap)
+    cap = (h->footprint_bytes >> h->grow_large_shift) & ~(size_t)15;
+  if (slack > cap) slack = cap;
   if (want < slack) want = slack;
   want = (want + 15) & ~(size_t)15;
   return new_region && want < HB_REGION_MIN_BYTES ? HB_REGION_MIN_BYTES : want;
@@ -181,16 +185,53 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
   return NULL;
 }
 
+/* The heap handed out `bytes` more (take, in-place growth): the clock of
+ * the demand's decay advances, and the window's peak follows in_use. */
+static void note_demand(hb_heap *h, size_t bytes) {
+  h->taken_bytes += bytes;
+  if (h->in_use_bytes > h->window_peak_bytes) h->window_peak_bytes = h->in_use_bytes;
+}
+
+/* The footprint a trim must leave: the heap's demand plus headroom for
+ * fragmentation. The demand is the peak of in-use bytes, decaying: each
+ * window (the heap handing out as many bytes as the demand, at least
+ * HB_HEAP_DECAY_MIN_WINDOW_BYTES) ends with the demand set to that
+ * window's peak, or half the old demand if that is more. A program
+ * between two phases that free and rebuild its heap keeps it (the next
+ * phase's peak renews the demand before it decays), while one that has
+ * really shrunk gives back half of what it no longer uses per heap
+ * turnover (docs/SBRK.md, "Giving back"). */
+static size_t trim_floor(hb_heap *h) {
+  size_t window = h->demand_bytes > HB_HEAP_DECAY_MIN_WINDOW_BYTES ? h->demand_bytes
+                                                                    : HB_HEAP_DECAY_MIN_WINDOW_BYTES;
+  uint64_t elapsed = h->taken_bytes - h->window_start_bytes;
+  if (elapsed >= window) {
+    uint64_t windows = elapsed / window;
+    size_t decayed = windows >= 64 ? 0 : h->demand_bytes >> windows;
+    h->demand_bytes = h->window_peak_bytes > decayed ? h->window_peak_bytes : decayed;
+    h->window_peak_bytes = h->in_use_bytes;
+    h->window_start_bytes = h->taken_bytes;
+  }
+  size_t demand = h->demand_bytes > h->window_peak_bytes ? h->demand_bytes : h->window_peak_bytes;
+  return demand + (demand >> HB_HEAP_DEMAND_HEADROOM_SHIFT);
+}
+
 /* Gives the top of the heap back to the OS when `block` (free, counted, not
- * indexed) is the last block of the top region and large; the block keeps
- * trim_keep_bytes so a program that frees and allocates again at the top
- * does not call sbrk every time. Nothing happens when the break is no
- * longer at our top (someone else's memory lies above). */
+ * indexed) is the last block of the top region and large, down to the
+ * heap's demand (trim_floor); the block keeps trim_keep_bytes so a program
+ * that frees and allocates again at the top does not call sbrk every time.
+ * Nothing happens when the break is no longer at our top (someone else's
+ * memory lies above). */
 static void trim(hb_heap *h, hb_block *block) {
   size_t size = hb_block_size(block);
   size_t keep = h->trim_keep_bytes < HB_BLOCK_MIN_BYTES ? HB_BLOCK_MIN_BYTES : h->trim_keep_bytes;
   if (size <= keep) return;
   size_t give = (size - keep) & ~(size_t)15;
+  size_t floor = trim_floor(h);
+  if (h->footprint_bytes <= floor) return;
+  if (give > h->footprint_bytes - floor) give = (h->footprint_bytes - floor) & ~(size_t)15;
+  /* Not worth an sbrk pair (and fresh pages if it comes back). */
+  if (give < HB_HEAP_TRIM_MIN_GIVE_BYTES) return;
   if (give == 0 || hb_os_shrink(h->top_end, give) != 0) return;
   int was_highest = (uintptr_t)h->top_end == h->highest;
   h->top_end -= give;
@@ -269,6 +310,7 @@ static hb_block *take(hb_heap *h, hb_block *block, size_t bytes) {
     next_is_alloc(h, block);
   }
   h->in_use_bytes += size;
+  note_demand(h, size);
   note_taken(h, block, size);
   return block;
 }
@@ -289,6 +331,7 @@ static hb_block *take_indexed(hb_heap *h, hb_block *block, size_t bytes) {
   h->blocks++;
   h->free_bytes -= bytes;
   h->in_use_bytes += bytes;
+  note_demand(h, bytes);
   note_taken(h, taken, bytes);
   return taken;
 }
@@ -356,6 +399,7 @@ static void absorb_next(hb_heap *h, hb_block *block, hb_block *next) {
   h->free_bytes -= next_bytes;
   h->blocks--;
   h->in_use_bytes += next_bytes;
+  note_demand(h, next_bytes);
   hb_block_set_alloc(block, hb_block_size(block) + next_bytes,
                      block->header & HB_BLOCK_PREV_ALLOC);
   next_is_alloc(h, block);
@@ -560,6 +604,7 @@ void *hb_heap_realloc(hb_heap *h, void *ptr, size_t size) {
       h->free_bytes -= prev_bytes;
       h->blocks--;
       h->in_use_bytes += prev_bytes;
+      note_demand(h, prev_bytes);
       memmove(hb_block_payload(prev), ptr, have - HB_BLOCK_HEADER_BYTES);
       hb_block_set_alloc(prev, total, prev->header & HB_BLOCK_PREV_ALLOC);
       shrink_in_place(h, prev, bytes);

@@ -97,7 +97,16 @@ struct hb_heap {
   size_t trim_keep_bytes;      /* ... keeping this much of it; growing back into what a
                                   trim gave away raises the threshold (heap.c: grow) */
   unsigned grow_shift;         /* grow by at least footprint >> grow_shift (0: exactly) */
-  size_t grow_max_slack_bytes; /* ... a minimum capped at this */
+  size_t grow_max_slack_bytes; /* ... a minimum capped at this, */
+  unsigned grow_large_shift;   /* ... or at footprint >> grow_large_shift when larger */
+  /* The heap's demand, for trimming with hysteresis (heap.c: trim_floor):
+   * taken_bytes counts the bytes handed out by the heap itself (not by
+   * the quick lists), the clock of the decay; a window ends when that
+   * clock has advanced by the demand (the heap turned over once). Its
+   * peak in-use bytes are window_peak_bytes; at its end the demand
+   * becomes that peak, or half the old demand if that is more. */
+  uint64_t taken_bytes, window_start_bytes;
+  size_t window_peak_bytes, demand_bytes;
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
   /* Quick lists (described above): the policy's settings, */
   size_t quick_max_bytes, quick_tiny_bytes;
@@ -125,6 +134,18 @@ struct hb_heap {
  * from the high end of a free block keeps small and large blocks apart. */
 #define HB_HEAP_GROW_SHIFT 3
 #define HB_HEAP_GROW_MAX_SLACK_BYTES ((size_t)32 << 10)
+/* A heap over 4 MiB grows by 1/128 of itself: 128 MiB are reached in
+ * about 600 sbrk calls, not 4,096 steps of 32 KiB, for at most 0.8% of
+ * footprint past the need; 1/64, 1/32 and 1/16 cost the real-program
+ * workloads up to 0.6%, 3% and 9% of peak footprint (docs/SBRK.md,
+ * "Growth"). */
+#define HB_HEAP_GROW_LARGE_SHIFT 7
+/* Trimming keeps the demand (heap.h: demand_bytes) plus 1/4 of it for
+ * fragmentation; windows of the decay are at least this long. */
+#define HB_HEAP_DEMAND_HEADROOM_SHIFT 2
+#define HB_HEAP_DECAY_MIN_WINDOW_BYTES ((size_t)1 << 20)
+/* A trim gives back at least this much (glibc's default trim threshold). */
+#define HB_HEAP_TRIM_MIN_GIVE_BYTES ((size_t)128 << 10)
 #define HB_HEAP_SMALL_BLOCK_BYTES 128
 /* realloc moves a block growing to at least this to the top of the heap. */
 #define HB_HEAP_GROWING_BLOCK_BYTES ((size_t)64 << 10)
@@ -135,6 +156,7 @@ struct hb_heap {
   .name = (policy_name), .fit = (fit_table), .trim_threshold_bytes = (size_t)256 << 10, \
   .trim_keep_bytes = (size_t)64 << 10, .grow_shift = HB_HEAP_GROW_SHIFT,                \
   .grow_max_slack_bytes = HB_HEAP_GROW_MAX_SLACK_BYTES,                                  \
+  .grow_large_shift = HB_HEAP_GROW_LARGE_SHIFT,                                          \
   .small_block_bytes = HB_HEAP_SMALL_BLOCK_BYTES
 #define HB_HEAP_INIT(policy_name, fit_table) {HB_HEAP_FIELDS(policy_name, fit_table)}
 
@@ -150,6 +172,12 @@ size_t hb_heap_largest_free(hb_heap *heap);
 /* The heap checker (checker.c): walks every region and block, the quick
  * lists, then the policy's index. */
 int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
+/* After hb_heap_check: every block next_held(context) returns (payload
+ * pointers, until NULL) is an allocated block of the heap, not parked,
+ * returned once: the blocks a layer above the heap holds for the program
+ * (the thread caches, tcache.c). 0, or -1 with the reason in `why`. */
+int hb_heap_check_held(hb_heap *heap, void *(*next_held)(void *context), void *context,
+                       char *why, size_t why_len);
 
 /* The quick list of a parked block of `bytes`, and how many such blocks
  * the list may hold. Inline: both are on the fast paths of malloc and free. */
@@ -169,45 +197,51 @@ static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap
  * calling the hb_heap_ function above of the same name on `heap`. Every use
  * spells out the names it defines in a comment, so that a name seen in a
  * profile or a backtrace is found by grep. */
-#define HB_HEAP_POLICY(variable, heap, policy_name, policy_description)                     \
-  static void *variable##_malloc(size_t size) { return hb_heap_malloc((heap), size); }       \
-  static void variable##_free(void *ptr, size_t size_hint) {                                  \
-    (void)size_hint;                                                                           \
-    hb_heap_free((heap), ptr);                                                                 \
-  }                                                                                            \
-  static void *variable##_realloc(void *ptr, size_t size) {                                   \
-    return hb_heap_realloc((heap), ptr, size);                                                 \
-  }                                                                                            \
-  static void *variable##_calloc(size_t count, size_t size) {                                 \
-    return hb_heap_calloc((heap), count, size);                                                \
-  }                                                                                            \
-  static void *variable##_aligned_alloc(size_t alignment, size_t size) {                      \
-    return hb_heap_aligned_alloc((heap), alignment, size);                                     \
-  }                                                                                            \
-  static size_t variable##_usable_size(void *ptr) { return hb_heap_usable_size((heap), ptr); } \
-  static int variable##_stat(hb_stat which, uint64_t *value) {                                \
-    return hb_heap_stat((heap), which, value);                                                 \
-  }                                                                                            \
-  static int variable##_check(char *why, size_t why_len) {                                    \
-    return hb_heap_check((heap), why, why_len);                                                \
-  }                                                                                            \
-  static const char *variable##_version(void) { return HB_SBRK_VERSION; }                     \
-  const hb_sbrk_policy variable = {                                                            \
-      .table =                                                                                 \
-          {                                                                                    \
-              .name = policy_name,                                                             \
-              .description = policy_description,                                               \
-              .flags = 0,                                                                      \
-              .version = variable##_version,                                                   \
-              .malloc = variable##_malloc,                                                     \
-              .free = variable##_free,                                                         \
-              .realloc = variable##_realloc,                                                   \
-              .calloc = variable##_calloc,                                                     \
-              .aligned_alloc = variable##_aligned_alloc,                                       \
-              .usable_size = variable##_usable_size,                                           \
-              .stat = variable##_stat,                                                         \
-          },                                                                                   \
-      .check = variable##_check,                                                               \
+#define HB_HEAP_POLICY(variable, heap, policy_name, policy_description) \
+  HB_HEAP_POLICY_WITH(variable, heap, policy_name, policy_description, hb_heap, 0)
+
+/* The same, calling prefix##_malloc, ... prefix##_check instead (the
+ * functions of the heap's thread-safe front, hb_tcache: tcache.h), with
+ * the table's `flags`. */
+#define HB_HEAP_POLICY_WITH(variable, heap, policy_name, policy_description, prefix, table_flags) \
+  static void *variable##_malloc(size_t size) { return prefix##_malloc((heap), size); }          \
+  static void variable##_free(void *ptr, size_t size_hint) {                                     \
+    (void)size_hint;                                                                              \
+    prefix##_free((heap), ptr);                                                                   \
+  }                                                                                               \
+  static void *variable##_realloc(void *ptr, size_t size) {                                      \
+    return prefix##_realloc((heap), ptr, size);                                                   \
+  }                                                                                               \
+  static void *variable##_calloc(size_t count, size_t size) {                                    \
+    return prefix##_calloc((heap), count, size);                                                  \
+  }                                                                                               \
+  static void *variable##_aligned_alloc(size_t alignment, size_t size) {                         \
+    return prefix##_aligned_alloc((heap), alignment, size);                                       \
+  }                                                                                               \
+  static size_t variable##_usable_size(void *ptr) { return prefix##_usable_size((heap), ptr); }    \
+  static int variable##_stat(hb_stat which, uint64_t *value) {                                   \
+    return prefix##_stat((heap), which, value);                                                   \
+  }                                                                                               \
+  static int variable##_check(char *why, size_t why_len) {                                       \
+    return prefix##_check((heap), why, why_len);                                                  \
+  }                                                                                               \
+  static const char *variable##_version(void) { return HB_SBRK_VERSION; }                        \
+  const hb_sbrk_policy variable = {                                                               \
+      .table =                                                                                    \
+          {                                                                                       \
+              .name = policy_name,                                                                \
+              .description = policy_description,                                                  \
+              .flags = (table_flags),                                                             \
+              .version = variable##_version,                                                      \
+              .malloc = variable##_malloc,                                                        \
+              .free = variable##_free,                                                            \
+              .realloc = variable##_realloc,                                                      \
+              .calloc = variable##_calloc,                                                        \
+              .aligned_alloc = variable##_aligned_alloc,                                          \
+              .usable_size = variable##_usable_size,                                              \
+              .stat = variable##_stat,                                                            \
+          },                                                                                      \
+      .check = variable##_check,                                                                  \
   }
 
 #endif

@@ -24,6 +24,7 @@
 
 static char *last_end;         /* end of the memory the last grow returned */
 static size_t footprint_bytes; /* grown minus shrunk: shrink never gives back more */
+static unsigned long break_moves; /* sbrk calls that moved the break (hb_os_break_moves) */
 
 /* Above this, sbrk's intptr_t argument could wrap; no real heap gets here. */
 #define HB_OS_MAX_GROW ((size_t)1 << 46)
@@ -38,6 +39,7 @@ void *hb_os_grow(size_t bytes, int *contiguous) {
   /* Someone else may have left the break unaligned: pad up to 16. */
   size_t pad = (size_t)(-(uintptr_t)start & 15);
   char *got = sbrk((intptr_t)(bytes + pad));
+  break_moves++;
   if (got == (void *)-1) {
     errno = ENOMEM;
     return NULL;
@@ -46,6 +48,7 @@ void *hb_os_grow(size_t bytes, int *contiguous) {
    * two calls; then `got` is not `start` and the padding must be redone. */
   char *memory = got + (-(uintptr_t)got & 15);
   if (memory + bytes > got + bytes + pad) { /* alignment ate the tail */
+    break_moves++;
     if (sbrk(16) == (void *)-1) {
       errno = ENOMEM;
       return NULL;
@@ -61,12 +64,14 @@ void *hb_os_grow(size_t bytes, int *contiguous) {
 
 int hb_os_shrink(void *end, size_t bytes) {
   if (sbrk(0) != end || bytes > footprint_bytes) return -1;
+  break_moves++;
   if (sbrk(-(intptr_t)bytes) == (void *)-1) return -1;
   footprint_bytes -= bytes;
   if (last_end == end) last_end = (char *)end - bytes;
   return 0;
 }
 
+unsigned long hb_os_break_moves(void) { return break_moves; }
 
 size_t hb_os_page_bytes(void) {
   static size_t page_bytes;

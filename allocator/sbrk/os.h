@@ -17,6 +17,9 @@
  *    memory are zero (the kernel maps fresh zeroed pages above the break,
  *    and unmaps those a negative sbrk gives back); hb_os_page_bytes() is
  *    that page size. The partial first page may hold old data.
+ *  - hb_os_break_moves() counts the sbrk calls made to move the break
+ *    (up or down, failed ones too; not the sbrk(0) reads), for every
+ *    policy of the process: one brk system call each.
  */
 #ifndef HB_SBRK_OS_H
 #define HB_SBRK_OS_H
@@ -26,5 +29,6 @@
 void *hb_os_grow(size_t bytes, int *contiguous);
 int hb_os_shrink(void *end, size_t bytes);
 size_t hb_os_page_bytes(void);
+unsigned long hb_os_break_moves(void);
 
 #endif

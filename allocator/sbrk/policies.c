@@ -3,6 +3,7 @@
 #include "../hb_adapters.h"
 #include "hb_sbrk.h"
 #include "ladder.h" /* generated from ladder.txt by meson.build */
+#include "os.h"
 #include "policy.h"
 
 #include <stdarg.h>
@@ -23,6 +24,8 @@ int hb_sbrk_check(const char *name, char *why, size_t why_len) {
   }
   return hb_sbrk_fail(why, why_len, "no sbrk policy named '%s'", name);
 }
+
+unsigned long hb_sbrk_break_moves(void) { return hb_os_break_moves(); }
 
 void hb_sbrk_die(const char *caller, const char *problem, const void *ptr) {
   /* No stdio: the heap may be what is broken. */

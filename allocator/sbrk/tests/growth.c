@@ -3,10 +3,13 @@
  *
  *  - a heap built of small blocks grows in steps proportional to its size,
  *    so reaching 256 KiB takes a few dozen sbrk calls, not one per block;
- *  - freeing everything gives the top back (a trim), and growing back into
- *    it raises the trim threshold: the same swing a second time keeps the
- *    memory instead of paying an sbrk pair and fresh pages again;
- *  - neither raises the peak footprint above what the blocks need;
+ *  - a large heap grows in steps proportional to it (1/128), so 128 MiB
+ *    takes a few hundred sbrk calls, not thousands;
+ *  - freeing everything between two phases keeps the heap (the trim leaves
+ *    the heap's decaying demand, heap.c: trim_floor): the next phase
+ *    rebuilds it without a single sbrk call;
+ *  - a program that really shrinks (a small live set turned over many
+ *    times) gets most of the memory back;
  *  - memory at the top of the heap that no block was given stays
  *    untouched (not resident: mincore), before and after a free.
  * Each check runs in a child of its own, from an empty heap. The tutorial
@@ -64,25 +67,79 @@ static void empty(const hb_allocator *a, void **blocks) {
   for (int i = 0; i < BLOCKS; i++) a->free(blocks[i], 0);
 }
 
-static void trim_then_keep(const hb_allocator *a) {
+/* A program that works in phases frees its heap and builds it again: the
+ * heap it needed is kept between phases (no trim, so no sbrk and no fresh
+ * pages to fault in again), three phases in a row. Before the demand-based
+ * trim (heap.c: trim_floor), the first free of everything gave back all
+ * but 64 KiB and the second phase grew it back in 32 KiB steps. */
+static void phases_keep_their_heap(const hb_allocator *a) {
+  void *blocks[BLOCKS];
+  fill(a, blocks);
+  uint64_t full = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
+  for (int phase = 2; phase <= 3; phase++) {
+    empty(a, blocks);
+    uint64_t kept = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
+    HB_CHECK(kept == full, "%s: phase %d: freeing everything left a footprint of %llu bytes, not %llu",
+             a->name, phase, (unsigned long long)kept, (unsigned long long)full);
+    unsigned long moves = hb_sbrk_break_moves();
+    fill(a, blocks);
+    HB_CHECK(hb_sbrk_break_moves() == moves, "%s: phase %d: rebuilding the heap moved the break %lu times",
+             a->name, phase, hb_sbrk_break_moves() - moves);
+    hb_sbrk_test_check(a, "after a phase");
+  }
+  empty(a, blocks);
+}
+
+/* A program that really shrinks gets its memory back: after the big phase,
+ * a small live set turned over many times (the demand decays by half per
+ * turnover, heap.c: trim_floor) lets the heap give back most of the top.
+ * The peak footprint stays what the big phase needed. */
+static void shrink_gives_back(const hb_allocator *a) {
+  enum { SMALL_LIVE = 8, TURNOVERS = 64 };
   void *blocks[BLOCKS];
   fill(a, blocks);
   uint64_t full = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
   empty(a, blocks);
-  uint64_t trimmed = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
-  hb_sbrk_test_check(a, "after the first trim");
-  /* heap.h: the trim keeps 64 KiB of a free top of 256 KiB or more. */
-  HB_CHECK(trimmed + (256 << 10) <= full, "%s: freeing everything kept %llu of %llu bytes",
-           a->name, (unsigned long long)trimmed, (unsigned long long)full);
-  fill(a, blocks);
-  uint64_t refilled = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
-  HB_CHECK(refilled <= full + (32 << 10), "%s: the same blocks again need %llu bytes, first %llu",
-           a->name, (unsigned long long)refilled, (unsigned long long)full);
-  empty(a, blocks);
-  uint64_t kept = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
-  HB_CHECK(kept == refilled, "%s: the second swing was trimmed again (%llu -> %llu bytes)",
-           a->name, (unsigned long long)refilled, (unsigned long long)kept);
-  hb_sbrk_test_check(a, "after the second swing");
+  for (int round = 0; round < TURNOVERS * BLOCKS / SMALL_LIVE; round++) {
+    for (int i = 0; i < SMALL_LIVE; i++) {
+      blocks[i] = a->malloc(BLOCK_BYTES);
+      HB_CHECK(blocks[i] != NULL, "%s: malloc", a->name);
+      if (blocks[i]) memset(blocks[i], i, BLOCK_BYTES);
+    }
+    for (int i = 0; i < SMALL_LIVE; i++) a->free(blocks[i], BLOCK_BYTES);
+  }
+  uint64_t shrunk = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
+  /* Kept: the small set, its headroom and the 64 KiB trim_keep_bytes;
+   * the trim gives back at least 128 KiB at a time. */
+  HB_CHECK(shrunk * 2 <= full, "%s: after shrinking to %d blocks the heap still holds %llu of %llu bytes",
+           a->name, SMALL_LIVE, (unsigned long long)shrunk, (unsigned long long)full);
+  hb_sbrk_test_check(a, "after shrinking");
+}
+
+/* A large heap grows in steps proportional to it: 128 MiB of 32 KiB
+ * blocks in about 600 sbrk calls (32 KiB steps took 4,096).
+ * Only the headers are written: 4,096 pages. */
+static void large_heap_few_calls(const hb_allocator *a) {
+  enum { LARGE_BLOCK = 32 << 10, LARGE_BLOCKS = 4096, MAX_MOVES = 700 };
+  static void *blocks[LARGE_BLOCKS];
+  unsigned long moves = hb_sbrk_break_moves();
+  for (int i = 0; i < LARGE_BLOCKS; i++) {
+    blocks[i] = a->malloc(LARGE_BLOCK);
+    HB_CHECK(blocks[i] != NULL, "%s: malloc", a->name);
+    if (!blocks[i]) return;
+  }
+  moves = hb_sbrk_break_moves() - moves;
+  uint64_t footprint = hb_sbrk_test_stat(a, HB_STAT_FOOTPRINT_BYTES);
+  HB_CHECK(moves <= MAX_MOVES, "%s: %lu sbrk calls to grow a heap to %llu bytes", a->name, moves,
+           (unsigned long long)footprint);
+  printf("%s: %lu sbrk calls to grow a heap to %llu bytes\n", a->name, moves,
+         (unsigned long long)footprint);
+  /* The steps stay a small part of the heap: at most 1/128 of it past the need. */
+  HB_CHECK(footprint <= (uint64_t)LARGE_BLOCKS * (LARGE_BLOCK + 16) * 129 / 128 + (64 << 10),
+           "%s: footprint %llu for %d blocks of %d bytes", a->name, (unsigned long long)footprint,
+           LARGE_BLOCKS, LARGE_BLOCK);
+  hb_sbrk_test_check(a, "after growing a large heap");
+  for (int i = 0; i < LARGE_BLOCKS; i++) a->free(blocks[i], LARGE_BLOCK);
 }
 
 /* 1 when the page holding `address` is resident, 0 when not, -1 unknown. */
@@ -126,7 +183,9 @@ int main(void) {
     const hb_allocator *a = hb_sbrk_policies[i];
     if (strcmp(a->name, "sbrk-tutorial") == 0) continue;
     hb_sbrk_test_in_child(a, small_blocks_grow_geometrically, "grows in proportion to the heap");
-    hb_sbrk_test_in_child(a, trim_then_keep, "trims once, keeps a repeated swing");
+    hb_sbrk_test_in_child(a, phases_keep_their_heap, "keeps its heap between phases");
+    hb_sbrk_test_in_child(a, shrink_gives_back, "gives memory back when the program shrinks");
+    hb_sbrk_test_in_child(a, large_heap_few_calls, "grows a large heap in few steps");
     hb_sbrk_test_in_child(a, top_pages_untouched, "leaves the top's untouched pages alone");
   }
   return hb_test_exit("sbrk-growth");

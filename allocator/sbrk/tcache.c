@@ -1,0 +1,317 @@
+/* tcache.c — the default policy's thread safety: one lock around the
+ * shared heap, and in front of it a small cache of blocks per thread
+ * (glibc's tcache is the model), so most small mallocs and frees of a
+ * multi-threaded program take no lock at all.
+ *
+ * What changes from calling the heap under one lock, and why: with
+ * several threads, every call took the lock; the threads of python3 or
+ * git spent more time waiting for it (and moving its cache line between
+ * cores) than in the heap (docs/SBRK.md, "Threads").
+ *
+ *   - While the process has one thread (glibc's __libc_single_threaded),
+ *     every call goes straight to the heap: no lock, no cache, the
+ *     single-threaded paths and figures of heap.c unchanged. glibc clears
+ *     the flag in pthread_create, before the new thread exists, and never
+ *     sets it again; only this thread can create that thread, and never
+ *     from inside these functions, so the flag cannot change during a call.
+ *   - Then each thread has a cache (initial-exec TLS: no allocation, no
+ *     __tls_get_addr) of TCACHE_CLASSES bins, one per block size from 32
+ *     to TCACHE_MAX_BLOCK_BYTES (requests up to 1032 bytes), each a LIFO
+ *     list of at most TCACHE_CAP blocks linked through their payloads. A
+ *     free of such a block pushes it on its bin and a malloc of that size
+ *     pops it, lock-free; a malloc that misses takes the lock once and
+ *     fills the bin with TCACHE_REFILL blocks; a free to a full bin takes
+ *     the lock once and gives half the bin back to the heap.
+ *   - A block freed by another thread than the one that allocated it goes
+ *     into the freeing thread's cache: there is one heap, and a block is
+ *     the same wherever it came from (glibc's tcache does the same).
+ *   - A thread's cache is given back to the heap when the thread exits (a
+ *     pthread key's destructor); frees that come later, from other
+ *     destructors, go to the heap under the lock.
+ *   - Cached blocks are allocated for the heap and free for the program:
+ *     stat() reports them as free, and the checker accounts for every one
+ *     (hb_heap_check_held). The lock-free paths never write a block's
+ *     header (the heap may be setting its P bit under the lock, for the
+ *     block before it), only its payload: the list link and a key that
+ *     catches most double frees (glibc's tcache key).
+ *   - fork: the lock is held across fork (pthread_atfork), so the child
+ *     never inherits a heap in the middle of an update.
+ */
+#define _GNU_SOURCE
+#include "heap.h"
+#include "tcache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/single_threaded.h>
+
+#define TCACHE_MAX_BLOCK_BYTES ((size_t)1040)
+#define TCACHE_CLASSES ((TCACHE_MAX_BLOCK_BYTES >> 4) - 1) /* 32 .. 1040 bytes */
+#define TCACHE_CAP 16
+#define TCACHE_REFILL 8
+/* In a cached block's second payload word: "probably cached" (glibc's
+ * tcache key). A match sends free to look through the bin. */
+#define TCACHE_KEY ((uintptr_t)0x7c3e9a51d2b84f61u)
+
+enum { CACHE_UNUSED, CACHE_STARTING, CACHE_ACTIVE, CACHE_GONE };
+
+typedef struct hb_tcache {
+  void *bins[TCACHE_CLASSES]; /* payload pointers; payload[0] links, payload[1] = key */
+  uint8_t counts[TCACHE_CLASSES];
+  int state;
+  /* Written by the owning thread only, read by stat() (relaxed). */
+  _Atomic size_t blocks, bytes;
+  struct hb_tcache *next_cache, *prev_cache; /* the registry, under the lock */
+  hb_heap *heap;
+} hb_tcache;
+
+static __thread hb_tcache cache __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static hb_tcache *registry;    /* every thread's active cache, under the lock */
+static pthread_key_t exit_key; /* its destructor empties the exiting thread's cache */
+static int exit_key_made;      /* pthread_key_create succeeded */
+
+static inline __attribute__((always_inline)) int single_threaded(void) {
+  return __libc_single_threaded;
+}
+static void lock(void) { pthread_mutex_lock(&heap_lock); }
+static void unlock(void) { pthread_mutex_unlock(&heap_lock); }
+
+static inline size_t bin_of(size_t bytes) { return (bytes >> 4) - 2; }
+static inline size_t bytes_of(size_t bin) { return (bin + 2) << 4; }
+
+static inline void account(hb_tcache *c, long blocks, long bytes) {
+  atomic_store_explicit(&c->blocks, atomic_load_explicit(&c->blocks, memory_order_relaxed) + blocks,
+                        memory_order_relaxed);
+  atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + bytes,
+                        memory_order_relaxed);
+}
+
+static inline void push(hb_tcache *c, size_t bin, void *ptr) {
+  ((void **)ptr)[0] = c->bins[bin];
+  ((uintptr_t *)ptr)[1] = TCACHE_KEY;
+  c->bins[bin] = ptr;
+  c->counts[bin]++;
+}
+
+static inline void *pop(hb_tcache *c, size_t bin) {
+  void *ptr = c->bins[bin];
+  c->bins[bin] = ((void **)ptr)[0];
+  ((uintptr_t *)ptr)[1] = 0;
+  c->counts[bin]--;
+  return ptr;
+}
+
+/* Gives `count` blocks of `bin` back to the heap; under the lock. */
+static void drain(hb_tcache *c, size_t bin, unsigned count) {
+  for (unsigned i = 0; i < count && c->bins[bin]; i++) {
+    hb_heap_free(c->heap, pop(c, bin));
+    account(c, -1, -(long)bytes_of(bin));
+  }
+}
+
+/* The exiting thread's cache goes back to the heap. */
+static void cache_exit(void *opaque) {
+  hb_tcache *c = opaque;
+  lock();
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, TCACHE_CAP);
+  if (c->prev_cache)
+    c->prev_cache->next_cache = c->next_cache;
+  else
+    registry = c->next_cache;
+  if (c->next_cache) c->next_cache->prev_cache = c->prev_cache;
+  c->state = CACHE_GONE;
+  unlock();
+}
+
+/* This thread's first use of its cache: it joins the registry and asks
+ * for the destructor. 0 when the cache may be used. */
+static int cache_start(hb_tcache *c, hb_heap *heap) {
+  if (c->state != CACHE_UNUSED) return -1;
+  /* STARTING sends calls made meanwhile (pthread_setspecific may
+   * allocate) to the heap under the lock. */
+  c->state = CACHE_STARTING;
+  if (!exit_key_made || pthread_setspecific(exit_key, c) != 0) {
+    c->state = CACHE_GONE;
+    return -1;
+  }
+  c->heap = heap;
+  lock();
+  c->next_cache = registry;
+  if (registry) registry->prev_cache = c;
+  registry = c;
+  unlock();
+  c->state = CACHE_ACTIVE;
+  return 0;
+}
+
+static void before_fork(void) { lock(); }
+static void after_fork(void) { unlock(); }
+
+__attribute__((constructor)) static void tcache_init(void) {
+  exit_key_made = pthread_key_create(&exit_key, cache_exit) == 0;
+  pthread_atfork(before_fork, after_fork, after_fork);
+}
+
+/* ---- The policy's calls ---- */
+
+void *hb_tcache_malloc(hb_heap *h, size_t size) {
+  if (single_threaded()) return hb_heap_malloc(h, size);
+  size_t bytes = hb_block_bytes_for(size);
+  hb_tcache *c = &cache;
+  if (bytes && bytes <= TCACHE_MAX_BLOCK_BYTES &&
+      (c->state == CACHE_ACTIVE || cache_start(c, h) == 0)) {
+    size_t bin = bin_of(bytes);
+    if (c->bins[bin]) {
+      account(c, -1, -(long)bytes);
+      return pop(c, bin);
+    }
+    /* A miss: one lock for this block and the next few of its size. */
+    lock();
+    void *ptr = hb_heap_malloc(h, size);
+    unsigned filled = 0;
+    for (; ptr && filled < TCACHE_REFILL - 1; filled++) {
+      void *more = hb_heap_malloc(h, size);
+      if (!more) break;
+      push(c, bin, more);
+    }
+    unlock();
+    account(c, filled, (long)(filled * bytes));
+    return ptr;
+  }
+  lock();
+  void *ptr = hb_heap_malloc(h, size);
+  unlock();
+  return ptr;
+}
+
+void hb_tcache_free(hb_heap *h, void *ptr) {
+  if (!ptr) return;
+  if (single_threaded()) {
+    hb_heap_free(h, ptr);
+    return;
+  }
+  hb_tcache *c = &cache;
+  uintptr_t address = (uintptr_t)ptr;
+  /* The heap's bounds only grow while it has blocks in use: a pointer
+   * inside them can be read. The full checks are the heap's, when the
+   * block leaves the cache. */
+  if (!(address & 15) && address > h->lowest && address < h->highest &&
+      (c->state == CACHE_ACTIVE || cache_start(c, h) == 0)) {
+    uint64_t header = __atomic_load_n(&hb_block_of(ptr)->header, __ATOMIC_RELAXED);
+    size_t bytes = (size_t)(header & HB_BLOCK_SIZE_MASK);
+    if ((header & (HB_BLOCK_MAGIC_MASK | HB_BLOCK_ALLOC | HB_BLOCK_QUICK)) ==
+            (HB_BLOCK_MAGIC | HB_BLOCK_ALLOC) &&
+        bytes >= HB_BLOCK_MIN_BYTES && bytes <= TCACHE_MAX_BLOCK_BYTES) {
+      size_t bin = bin_of(bytes);
+      if (((uintptr_t *)ptr)[1] == TCACHE_KEY)
+        for (void *cached = c->bins[bin]; cached; cached = ((void **)cached)[0])
+          if (cached == ptr) hb_sbrk_die("free", "double free (block is in a thread cache)", ptr);
+      if (c->counts[bin] >= TCACHE_CAP) {
+        lock();
+        drain(c, bin, TCACHE_CAP / 2);
+        unlock();
+      }
+      push(c, bin, ptr);
+      account(c, 1, (long)bytes);
+      return;
+    }
+  }
+  lock();
+  hb_heap_free(h, ptr);
+  unlock();
+}
+
+/* The calls that do not go through the cache: the heap under the lock,
+ * or directly while the process has one thread. */
+#define LOCKED(type, call)      \
+  do {                          \
+    if (single_threaded()) return call; \
+    lock();                     \
+    type result = call;         \
+    unlock();                   \
+    return result;              \
+  } while (0)
+
+void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) { LOCKED(void *, hb_heap_realloc(h, ptr, size)); }
+void *hb_tcache_calloc(hb_heap *h, size_t count, size_t size) { LOCKED(void *, hb_heap_calloc(h, count, size)); }
+void *hb_tcache_aligned_alloc(hb_heap *h, size_t alignment, size_t size) {
+  LOCKED(void *, hb_heap_aligned_alloc(h, alignment, size));
+}
+size_t hb_tcache_usable_size(hb_heap *h, void *ptr) { LOCKED(size_t, hb_heap_usable_size(h, ptr)); }
+
+/* Cached blocks are free for the program: stat() moves them from the
+ * heap's in-use figures to its free ones. */
+int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
+  lock();
+  int rc = hb_heap_stat(h, which, value);
+  size_t blocks = 0, bytes = 0;
+  for (hb_tcache *c = registry; c; c = c->next_cache) {
+    blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
+    bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+  }
+  unlock();
+  if (rc != 0) return rc;
+  switch (which) {
+    case HB_STAT_IN_USE_BYTES: *value -= bytes; break;
+    case HB_STAT_FREE_BYTES: *value += bytes; break;
+    case HB_STAT_FREE_BLOCKS: *value += blocks; break;
+    default: break;
+  }
+  return 0;
+}
+
+/* The checker's walk over every cached block (hb_heap_check_held). */
+typedef struct held_walk {
+  hb_tcache *cache;
+  size_t bin;
+  void *block;
+  size_t blocks, bytes; /* counted on the way, against the caches' counters */
+  size_t claimed_blocks, claimed_bytes;
+} held_walk;
+
+static void *next_held(void *opaque) {
+  held_walk *w = opaque;
+  while (w->cache) {
+    if (w->block) {
+      void *ptr = w->block;
+      w->block = ((void **)ptr)[0];
+      w->blocks++;
+      w->bytes += bytes_of(w->bin);
+      return ptr;
+    }
+    if (++w->bin < TCACHE_CLASSES) {
+      w->block = w->cache->bins[w->bin];
+      continue;
+    }
+    w->cache = w->cache->next_cache;
+    if (w->cache) {
+      w->claimed_blocks += atomic_load_explicit(&w->cache->blocks, memory_order_relaxed);
+      w->claimed_bytes += atomic_load_explicit(&w->cache->bytes, memory_order_relaxed);
+      w->bin = 0;
+      w->block = w->cache->bins[0];
+    }
+  }
+  return NULL;
+}
+
+/* The heap and every thread's cache. Other threads must not be using the
+ * allocator meanwhile (their caches are read without their knowledge). */
+int hb_tcache_check(hb_heap *h, char *why, size_t why_len) {
+  lock();
+  int rc = hb_heap_check(h, why, why_len);
+  held_walk w = {.cache = registry};
+  if (registry) {
+    w.claimed_blocks = atomic_load_explicit(&registry->blocks, memory_order_relaxed);
+    w.claimed_bytes = atomic_load_explicit(&registry->bytes, memory_order_relaxed);
+    w.block = registry->bins[0];
+  }
+  if (rc == 0) rc = hb_heap_check_held(h, next_held, &w, why, why_len);
+  if (rc == 0 && (w.blocks != w.claimed_blocks || w.bytes != w.claimed_bytes))
+    rc = hb_sbrk_fail(why, why_len, "%s: thread caches hold %zu blocks of %zu bytes, their counters say %zu of %zu",
+                      h->name, w.blocks, w.bytes, w.claimed_blocks, w.claimed_bytes);
+  unlock();
+  return rc;
+}

@@ -1,0 +1,25 @@
+/* tcache.h — the thread-safe front of a heap: one lock, and a cache of
+ * small blocks per thread in front of it (tcache.c says how and why;
+ * private to allocator/sbrk/). Each call is the hb_heap_ call of the same
+ * name, made safe to call from any thread; a policy uses them through
+ * HB_HEAP_POLICY_WITH(..., hb_tcache, HB_ALLOCATOR_THREAD_SAFE) (heap.h).
+ * Only one heap of the process may be behind them (the lock and the
+ * caches are the process's): the default policy's. */
+#ifndef HB_SBRK_TCACHE_H
+#define HB_SBRK_TCACHE_H
+
+#include "heap.h"
+
+void *hb_tcache_malloc(hb_heap *heap, size_t size);
+void hb_tcache_free(hb_heap *heap, void *ptr);
+void *hb_tcache_realloc(hb_heap *heap, void *ptr, size_t size);
+void *hb_tcache_calloc(hb_heap *heap, size_t count, size_t size);
+void *hb_tcache_aligned_alloc(hb_heap *heap, size_t alignment, size_t size);
+size_t hb_tcache_usable_size(hb_heap *heap, void *ptr);
+/* Blocks in the caches count as free. */
+int hb_tcache_stat(hb_heap *heap, hb_stat which, uint64_t *value);
+/* hb_heap_check, then every cached block (hb_heap_check_held); no other
+ * thread may use the allocator meanwhile. */
+int hb_tcache_check(hb_heap *heap, char *why, size_t why_len);
+
+#endif
