@@ -14,6 +14,7 @@ import sys
 import micro_charts
 import replay_charts
 import results
+import run_charts
 
 
 def draw_all(sources, out_dir):
@@ -38,6 +39,7 @@ def draw_all(sources, out_dir):
         charts.append(replay_charts.chart_reuse(view, trace, out_dir))
     for family in micro_charts.micro_families(sources):
         charts.append(micro_charts.chart_micro(sources, family, out_dir))
+    charts += run_charts.draw_all(sources, out_dir)
     return charts
 
 

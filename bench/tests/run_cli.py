@@ -148,6 +148,37 @@ def case_bad_input(heapbench, tmp, alloc, static):
         check(proc.stdout == "" and not os.path.exists(json_path), f"{args}: something was written")
 
 
+def case_report(heapbench, tmp, alloc, static):
+    """`heapbench report` draws run results, beside the replay's."""
+    run_json = os.path.join(tmp, "run.json")
+    proc = run(heapbench, "--allocators", "glibc,sbrk-tutorial", "--repeat", "2", "--json",
+               run_json, "--", alloc, "usable")
+    check(proc.returncode == 0, f"run: exit {proc.returncode}: {proc.stderr}")
+    trace = os.path.join(tmp, "tiny.rep")
+    with open(trace, "w") as f:
+        f.write("0\n2\n4\n1\na 0 32\na 1 4000\nf 0\nf 1\n")
+    replay_json = os.path.join(tmp, "replay.json")
+    proc = subprocess.run([heapbench, "replay", "--allocators", "glibc,sbrk", "--repeat", "1",
+                           "--json", replay_json, trace], capture_output=True, text=True)
+    check(proc.returncode == 0, f"replay: exit {proc.returncode}: {proc.stderr}")
+    out_dir = os.path.join(tmp, "report")
+    proc = subprocess.run([heapbench, "report", run_json, replay_json, "-o", out_dir],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 and "matplotlib" in proc.stderr:
+        print("skipped: no matplotlib")
+        sys.exit(77)
+    check(proc.returncode == 0, f"report: exit {proc.returncode}: {proc.stderr}")
+    for name in ("run-1.png", "run-1.svg", "report.html"):
+        check(os.path.exists(os.path.join(out_dir, name)), f"report wrote {name}")
+    page = open(os.path.join(out_dir, "report.html"), encoding="utf-8").read()
+    check("Programs (heapbench run)" in page, "the page has the programs section")
+    check("Overview: every trace" in page, "the replay sections are there too")
+    check("sbrk-tutorial" in page and "glibc" in page, "the allocators are named")
+    runs = runs_of(run_json)
+    if runs["glibc"]["exit_code"] != runs["sbrk-tutorial"]["exit_code"]:
+        check("≠" in page, "a different result is marked on the page")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
