@@ -30,6 +30,10 @@ static const hb_allocator *const *registry_table(size_t *count) {
 #ifdef HB_WITH_TCMALLOC
     table[used++] = &hb_allocator_tcmalloc;
 #endif
+#ifdef HB_WITH_EXTRA /* a test worker's own adapter (bench/tests/spiky.c) */
+    extern const hb_allocator HB_WITH_EXTRA;
+    table[used++] = &HB_WITH_EXTRA;
+#endif
   }
   *count = used;
   return table;

@@ -106,6 +106,55 @@ typedef struct speed_passes {
   unsigned count;            /* passes that reported this kind */
 } speed_passes;
 
+/* The latency pass's lines into r->latency (hb_worker_protocol.h). */
+static int latency_kind(const char *name) {
+  static const char *const names[HB_LATENCY_KINDS] = HB_LATENCY_KIND_NAMES;
+  for (int k = 0; k < HB_LATENCY_KINDS; k++)
+    if (strcmp(name, names[k]) == 0) return k;
+  return -1;
+}
+
+static void parse_latency(const char *out, hb_cell_result *r) {
+  hb_latency *l = &r->latency;
+  int64_t figure[HB_FIG_COUNT];
+  hb_worker_parse_figures(out, figure);
+  if (figure[HB_FIG_LATENCY_ELAPSED_NS] < 0) return; /* not measured (threads) */
+  l->measured = 1;
+  l->elapsed_ns = (uint64_t)figure[HB_FIG_LATENCY_ELAPSED_NS];
+  l->timer_ns = figure[HB_FIG_LATENCY_TIMER_PS] >= 0 ? figure[HB_FIG_LATENCY_TIMER_PS] / 1000.0 : NAN;
+  for (const char *line = out; *line;) {
+    const char *next = strchr(line, '\n');
+    char name[16];
+    unsigned long long a, b;
+    double x, y;
+    int k;
+    if (sscanf(line, "latency_clock %15s", l->clock) == 1) {
+    } else if (sscanf(line, "latency_bucket %15s %llu %llu", name, &a, &b) == 3) {
+      if ((k = latency_kind(name)) >= 0 && a < HB_LATENCY_BUCKETS) l->buckets[k][a] = b;
+    } else if (sscanf(line, "latency %15s %llu %lf %lf", name, &a, &x, &y) == 4) {
+      if ((k = latency_kind(name)) >= 0) {
+        l->count[k] = a;
+        l->sum_ns[k] = x;
+        l->max_ns[k] = y;
+      }
+    } else if (sscanf(line, "slowest %llu %15s %llu %lf", &a, name, &b, &x) == 4) {
+      if ((k = latency_kind(name)) >= 0 && l->slowest_count < HB_SLOWEST_OPS) {
+        unsigned at = l->slowest_count++;
+        while (at > 0 && l->slowest[at - 1].ns < x) { /* slowest first */
+          l->slowest[at] = l->slowest[at - 1];
+          at--;
+        }
+        l->slowest[at].op = a;
+        l->slowest[at].size = b;
+        l->slowest[at].ns = x;
+        l->slowest[at].kind = (unsigned)k;
+      }
+    }
+    if (!next) break;
+    line = next + 1;
+  }
+}
+
 /* One cell while its trace's cells run side by side (hb_cells_run). */
 typedef struct cell_state {
   hb_cell_result *r;
@@ -288,6 +337,15 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
     hb_child_run run;
     if (cell_run_worker(c, settings, &run) == 0) {
       parse_instrumented(run.out, r);
+      free(run.out);
+    }
+  }
+  if (!cell_stopped(c) && !settings->no_latency) {
+    snprintf(c->pass, sizeof c->pass, "latency");
+    progress(settings, c->label, "latency pass", 0);
+    hb_child_run run;
+    if (cell_run_worker(c, settings, &run) == 0) {
+      parse_latency(run.out, r);
       free(run.out);
     }
   }

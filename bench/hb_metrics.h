@@ -64,4 +64,11 @@ hb_ratio hb_speed_ratio(const hb_speed *x, const hb_speed *baseline, unsigned x_
  * even the widest interval has less confidence than 1 - alpha. */
 unsigned hb_rank_interval_k(unsigned n, unsigned m, double alpha);
 
+/* ---- Latency ----
+ * The q-quantile (0 < q <= 1) of the latency of one kind of call, or of
+ * every kind (kind = HB_LATENCY_KINDS), in ns: the upper bound of the
+ * histogram bucket that holds it (at most the largest call). NaN when no
+ * call of that kind was measured. */
+double hb_latency_quantile(const hb_latency *latency, int kind, double q);
+
 #endif

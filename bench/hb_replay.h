@@ -23,6 +23,7 @@ typedef struct hb_replay_settings {
   hb_speed_kind speed;   /* which replays of a timed pass are reported */
   double time_limit_sec; /* per cell, all passes together; 0 = none */
   int touch_all;         /* timed passes: write whole new blocks, not just their first byte */
+  int no_latency;        /* skip the latency pass */
   int progress;          /* 1: a progress line on stderr (a terminal); 2: a line per cell */
 } hb_replay_settings;
 
@@ -43,6 +44,25 @@ typedef struct hb_speed {
   double *pass_ns_per_op; /* each pass, in run order (repeat_done); malloc'ed */
 } hb_speed;
 
+/* The latency pass: every call timed on its own (docs/METRICS.md,
+ * "Latency"). Valid when `measured` is set. */
+#define HB_SLOWEST_OPS 20
+typedef struct hb_latency {
+  int measured;
+  char clock[16];      /* "tsc" or "monotonic" */
+  double timer_ns;     /* the clock's own cost, subtracted from every call */
+  uint64_t elapsed_ns; /* wall time of the latency pass's replay */
+  uint64_t count[HB_LATENCY_KINDS];
+  double sum_ns[HB_LATENCY_KINDS], max_ns[HB_LATENCY_KINDS];
+  uint64_t buckets[HB_LATENCY_KINDS][HB_LATENCY_BUCKETS];
+  unsigned slowest_count;
+  struct {
+    uint64_t op, size;
+    double ns;
+    unsigned kind;
+  } slowest[HB_SLOWEST_OPS]; /* slowest first */
+} hb_latency;
+
 typedef struct hb_cell_result {
   char status[320]; /* "ok", "timeout", "failed: <reason>" */
   uint64_t ops;
@@ -59,6 +79,7 @@ typedef struct hb_cell_result {
   uint64_t histogram_bound[64], histogram_reuses[64];
   hb_growth_sample *samples; /* malloc'ed */
   size_t sample_count;
+  hb_latency latency;
 } hb_cell_result;
 
 /* Runs one cell: `ops_fd` is an ops file from hb_ops_encode, `header` its

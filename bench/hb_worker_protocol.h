@@ -6,6 +6,10 @@
  *
  *   reuse_distance_bucket BOUND COUNT        (instrumented pass)
  *   sample OP LIVE FOOTPRINT|- RSS           (instrumented pass, heap growth)
+ *   latency KIND COUNT SUM_NS MAX_NS         (latency pass, per kind of call)
+ *   latency_bucket KIND B COUNT              (latency pass: histogram bucket B)
+ *   slowest OP KIND SIZE NS                  (latency pass: the slowest calls)
+ *   latency_clock tsc|monotonic              (latency pass)
  *
  * Every scalar key is named once, in HB_WORKER_FIGURES: the workers print
  * with hb_out_figure() (worker_pass.h), cell_run.c parses a worker's output
@@ -44,7 +48,10 @@
   X(ALLOCATED_BYTES, "allocated_bytes", 0)                                            \
   X(REUSED_BYTES, "reused_bytes", 0)                                                  \
   X(REUSE_DISTANCE_MEDIAN, "reuse_distance_median", 1)                                \
-  X(REUSE_DISTANCE_P90, "reuse_distance_p90", 1)
+  X(REUSE_DISTANCE_P90, "reuse_distance_p90", 1)                                      \
+  /* The latency pass (worker_latency.c). */                                          \
+  X(LATENCY_ELAPSED_NS, "latency_elapsed_ns", 0) /* wall time of its replay */        \
+  X(LATENCY_TIMER_PS, "latency_timer_ps", 0)     /* the clock's own cost, subtracted */
 
 typedef enum hb_worker_figure {
 #define HB_FIGURE_ENUM(id, key, json) HB_FIG_##id,
@@ -75,6 +82,21 @@ static inline int hb_worker_figure_in_json(hb_worker_figure figure) {
  * reported (docs/METRICS.md, "Cold and warm"). */
 typedef enum hb_speed_kind { HB_SPEED_BOTH = 0, HB_SPEED_COLD, HB_SPEED_WARM } hb_speed_kind;
 #define HB_SPEED_NAMES {"both", "cold", "warm"}
+
+/* The latency pass's kinds of call (a realloc of NULL is a realloc) and
+ * its histogram: bucket 0 holds calls under 1 ns, bucket b >= 1 those from
+ * 2^((b-1)/8) to 2^(b/8) ns (8 buckets per power of two: 9% apart). */
+enum {
+  HB_LATENCY_MALLOC,
+  HB_LATENCY_FREE,
+  HB_LATENCY_REALLOC,
+  HB_LATENCY_CALLOC,
+  HB_LATENCY_ALIGNED,
+  HB_LATENCY_KINDS
+};
+#define HB_LATENCY_KIND_NAMES {"malloc", "free", "realloc", "calloc", "aligned"}
+#define HB_LATENCY_BUCKETS_PER_OCTAVE 8
+#define HB_LATENCY_BUCKETS 400 /* the last would hold calls of 2^49 ns: never reached */
 
 /* Front end: every scalar figure of a worker's output, -1 where absent. */
 void hb_worker_parse_figures(const char *out, int64_t figures[HB_FIG_COUNT]);

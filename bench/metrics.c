@@ -133,3 +133,27 @@ hb_ratio hb_speed_ratio(const hb_speed *x, const hb_speed *baseline, unsigned x_
   free(d);
   return r;
 }
+
+/* ---- Latency ---- */
+double hb_latency_quantile(const hb_latency *l, int kind, double q) {
+  if (!l->measured) return NAN;
+  int first = kind < HB_LATENCY_KINDS ? kind : 0, last = kind < HB_LATENCY_KINDS ? kind : HB_LATENCY_KINDS - 1;
+  uint64_t total = 0;
+  double max_ns = 0;
+  for (int k = first; k <= last; k++) {
+    total += l->count[k];
+    if (l->max_ns[k] > max_ns) max_ns = l->max_ns[k];
+  }
+  if (total == 0) return NAN;
+  /* The rank of the quantile, nearest-rank: ceil(q * total). */
+  uint64_t rank = (uint64_t)ceil(q * (double)total), seen = 0;
+  if (rank == 0) rank = 1;
+  for (unsigned b = 0; b < HB_LATENCY_BUCKETS; b++) {
+    for (int k = first; k <= last; k++) seen += l->buckets[k][b];
+    if (seen >= rank) {
+      double upper = b == 0 ? 1 : exp2((double)b / HB_LATENCY_BUCKETS_PER_OCTAVE);
+      return upper < max_ns ? upper : max_ns;
+    }
+  }
+  return max_ns;
+}

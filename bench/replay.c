@@ -7,6 +7,7 @@
 #include "replay_report.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,16 @@
 #define USAGE                                                                             \
   "usage: heapbench replay [--allocators LIST|all] [--repeat N] [--speed both|cold|warm]\n" \
   "                        [--warmup N] [--baseline NAME] [--json FILE] [--time-limit SEC]\n" \
-  "                        [--touch first-byte|all] [--label TEXT] [TRACE...]\n"
+  "                        [--touch first-byte|all] [--label TEXT] [--csv FILE]\n" \
+  "                        [--traces PATTERN] [--no-latency] [TRACE|DIR...]\n"
 
 static void help(void) {
   printf(USAGE
          "\n"
          "Replays each TRACE (heapbench .hbt, CS:APP .rep or valgrind log) on each\n"
          "allocator, one worker process per pass, and prints a table (trace x allocator).\n"
-         "Without TRACE: the traces the project ships, %s/*.hbt*.\n"
+         "A DIR stands for every trace in it, sorted by name. Without TRACE: the traces\n"
+         "the project ships, %s/*.hbt*.\n"
          "\n"
          "  --allocators LIST  comma-separated names (see `heapbench list`); default all;\n"
          "                     -NAME leaves one out (all,-sbrk-tutorial or -sbrk-tutorial);\n"
@@ -37,7 +40,17 @@ static void help(void) {
          "                     in that process after freeing what was left\n"
          "  --warmup N         untimed replays between the cold and the warm one (default 0)\n"
          "  --baseline NAME    the allocator the others are compared to (default glibc)\n"
-         "  --json FILE        write every figure (docs/JSON.md)\n"
+         "  --no-latency       skip the latency pass (every call timed on its own)\n"
+         "  --json FILE        write every figure (docs/JSON.md); - for stdout (the table\n"
+         "                     then goes to stderr). The file is rewritten as each trace\n"
+         "                     finishes (\"partial\": true until the last one), so an\n"
+         "                     interrupted run keeps the traces it finished\n"
+         "  --csv FILE         the table's figures, one row per run, header first, units\n"
+         "                     in the column names; - for stdout; rows written as each\n"
+         "                     trace finishes\n"
+         "  --traces PATTERN   only the traces whose name (file name without extension)\n"
+         "                     matches PATTERN, a shell glob; several: comma-separated\n"
+         "                     (--traces 'perl*,sqlite3-orders')\n"
          "  --time-limit SEC   per cell, its passes together; a cell past it is reported\n"
          "                     'timeout' (default 60, 0 = none)\n"
          "  --touch MODE       timed passes: write the first byte of each new block (default)\n"
@@ -108,18 +121,105 @@ static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
   return 0;
 }
 
+/* Writes the JSON beside path and renames it into place, so the file is
+ * always whole JSON: "partial" until every trace is in (hb_report_json). */
+static int write_json_file(const char *path, const hb_replay_report *report) {
+  char *temporary = NULL;
+  if (asprintf(&temporary, "%s.tmp", path) < 0) return -1;
+  FILE *out = fopen(temporary, "w");
+  int rc = out ? hb_report_json(out, temporary, report) : -1;
+  if (!out)
+    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", temporary, strerror(errno));
+  if (out && fclose(out) != 0 && rc == 0) {
+    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", temporary, strerror(errno));
+    rc = -1;
+  }
+  if (rc == 0 && rename(temporary, path) != 0) {
+    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", path, strerror(errno));
+    rc = -1;
+  }
+  if (rc != 0) unlink(temporary);
+  free(temporary);
+  return rc;
+}
+
 /* What the command line asked for. */
 typedef struct replay_args {
-  const char *allocator_list, *json_path, *label, *baseline;
+  const char *allocator_list, *json_path, *csv_path, *label, *baseline, *trace_patterns;
   hb_replay_settings settings;
-  char **paths; /* [path_count]: argv's TRACEs, or the bundled traces */
-  size_t path_count;
-  glob_t bundled;
+  char **paths; /* [path_count], malloc'd: argv's TRACEs and DIRs' traces, or the bundled ones */
+  size_t path_count, path_capacity;
 } replay_args;
 
 static void replay_args_release(replay_args *args) {
-  if (args->bundled.gl_pathc) globfree(&args->bundled);
+  for (size_t k = 0; k < args->path_count; k++) free(args->paths[k]);
   free(args->paths);
+}
+
+static int add_path(replay_args *args, const char *path) {
+  if (args->path_count == args->path_capacity) {
+    size_t capacity = args->path_capacity ? 2 * args->path_capacity : 16;
+    char **more = realloc(args->paths, capacity * sizeof *more);
+    if (!more) return -1;
+    args->paths = more;
+    args->path_capacity = capacity;
+  }
+  if (!(args->paths[args->path_count] = strdup(path))) return -1;
+  args->path_count++;
+  return 0;
+}
+
+/* A trace's name as --traces sees it: the file name without its
+ * extensions (".hbt.zst", ".rep", ...). */
+static void trace_stem(const char *path, char *stem, size_t size) {
+  const char *slash = strrchr(path, '/');
+  snprintf(stem, size, "%s", slash ? slash + 1 : path);
+  static const char *const suffixes[] = {".zst", ".gz", ".hbt", ".rep", ".trace", ".log",
+                                         ".hbraw", ".t0"};
+  for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
+    size_t len = strlen(stem), suffix_len = strlen(suffixes[k]);
+    if (len > suffix_len && strcmp(stem + len - suffix_len, suffixes[k]) == 0)
+      stem[len - suffix_len] = 0;
+  }
+}
+
+/* --traces: keeps the paths whose name matches one of the comma-separated
+ * patterns; each pattern must match some trace. */
+static int filter_traces(replay_args *args) {
+  char *copy = strdup(args->trace_patterns), *save = NULL;
+  unsigned char *keep = calloc(args->path_count + 1, 1);
+  int rc = 0;
+  if (!copy || !keep) rc = usage_error("out of memory", NULL);
+  for (char *pattern = copy ? strtok_r(copy, ",", &save) : NULL; !rc && pattern;
+       pattern = strtok_r(NULL, ",", &save)) {
+    int matched = 0;
+    for (size_t k = 0; k < args->path_count; k++) {
+      char stem[1024];
+      trace_stem(args->paths[k], stem, sizeof stem);
+      if (fnmatch(pattern, stem, 0) == 0) keep[k] = matched = 1;
+    }
+    if (!matched) {
+      fprintf(stderr, "heapbench replay: --traces %s matches no trace (traces:", pattern);
+      for (size_t k = 0; k < args->path_count; k++) {
+        char stem[1024];
+        trace_stem(args->paths[k], stem, sizeof stem);
+        fprintf(stderr, "%s%s", k ? ", " : " ", stem);
+      }
+      fprintf(stderr, ")\n");
+      rc = 2;
+    }
+  }
+  size_t kept = 0;
+  for (size_t k = 0; k < args->path_count; k++) {
+    if (!rc && keep[k])
+      args->paths[kept++] = args->paths[k];
+    else if (!rc)
+      free(args->paths[k]);
+  }
+  if (!rc) args->path_count = kept;
+  free(copy);
+  free(keep);
+  return rc;
 }
 
 /* 0: parsed; 1: --help printed (exit 0); 2: a usage error, printed. */
@@ -134,9 +234,13 @@ static int parse_args(int argc, char **argv, replay_args *args) {
       help();
       return 1;
     }
+    if (strcmp(arg, "--no-latency") == 0) {
+      args->settings.no_latency = 1;
+      continue;
+    }
     static const char *const with_value[] = {"--allocators", "--repeat", "--json", "--time-limit",
                                              "--touch", "--label", "--speed", "--warmup",
-                                             "--baseline"};
+                                             "--baseline", "--csv", "--traces"};
     int takes_value = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       takes_value |= strcmp(arg, with_value[k]) == 0;
@@ -170,31 +274,51 @@ static int parse_args(int argc, char **argv, replay_args *args) {
       args->label = value;
     } else if (strcmp(arg, "--baseline") == 0) {
       args->baseline = value;
+    } else if (strcmp(arg, "--csv") == 0) {
+      args->csv_path = value;
+    } else if (strcmp(arg, "--traces") == 0) {
+      args->trace_patterns = value;
     } else if (arg[0] == '-' && arg[1]) {
       return usage_error("unknown option", arg);
+    } else if (hb_path_is_dir(arg)) { /* every trace in it, by name */
+      char **listed;
+      size_t listed_count;
+      hb_error error;
+      if (hb_trace_dir_list(arg, &listed, &listed_count, &error) != 0) {
+        fprintf(stderr, "heapbench replay: %s\n", error.message);
+        return 2;
+      }
+      for (size_t k = 0; k < listed_count; k++)
+        if (add_path(args, listed[k]) != 0) return usage_error("out of memory", NULL);
+      hb_trace_dir_release(listed, listed_count);
+      continue;
     } else {
-      args->paths[args->path_count++] = argv[i];
+      if (add_path(args, arg) != 0) return usage_error("out of memory", NULL);
       continue;
     }
     i++;
   }
-  if (args->path_count) return 0;
-  /* No TRACE: the bundled traces, plain or compressed. */
-  if (glob(HB_TRACE_DATA_DIR "/*.hbt", 0, NULL, &args->bundled) == GLOB_NOSPACE ||
-      glob(HB_TRACE_DATA_DIR "/*.hbt.zst", GLOB_APPEND, NULL, &args->bundled) == GLOB_NOSPACE ||
-      args->bundled.gl_pathc == 0) {
-    fprintf(stderr,
-            "heapbench replay: no TRACE given and no bundled trace in %s/*.hbt* "
-            "(give trace files: .hbt, .rep or valgrind logs)\n",
-            HB_TRACE_DATA_DIR);
-    return 2;
+  if (args->json_path && args->csv_path && strcmp(args->json_path, "-") == 0 &&
+      strcmp(args->csv_path, "-") == 0)
+    return usage_error("--json - and --csv - cannot both write to stdout", NULL);
+  if (args->path_count == 0) {
+    /* No TRACE: the bundled traces, plain or compressed. */
+    glob_t bundled;
+    int found = glob(HB_TRACE_DATA_DIR "/*.hbt", 0, NULL, &bundled);
+    found = glob(HB_TRACE_DATA_DIR "/*.hbt.zst", found == 0 ? GLOB_APPEND : 0, NULL, &bundled);
+    size_t count = found == 0 || found == GLOB_NOMATCH ? bundled.gl_pathc : 0;
+    for (size_t k = 0; k < count; k++)
+      if (add_path(args, bundled.gl_pathv[k]) != 0) count = 0;
+    globfree(&bundled);
+    if (count == 0) {
+      fprintf(stderr,
+              "heapbench replay: no TRACE given and no bundled trace in %s/*.hbt* "
+              "(give trace files: .hbt, .rep or valgrind logs)\n",
+              HB_TRACE_DATA_DIR);
+      return 2;
+    }
   }
-  char **more = realloc(args->paths, (args->bundled.gl_pathc + 1) * sizeof *args->paths);
-  if (!more) return usage_error("out of memory", NULL);
-  args->paths = more;
-  for (size_t k = 0; k < args->bundled.gl_pathc; k++)
-    args->paths[args->path_count++] = args->bundled.gl_pathv[k];
-  return 0;
+  return args->trace_patterns ? filter_traces(args) : 0;
 }
 
 int hb_cmd_replay(int argc, char **argv) {
@@ -216,14 +340,21 @@ int hb_cmd_replay(int argc, char **argv) {
   size_t *chosen = NULL, chosen_count = 0;
   hb_replay_trace *traces = calloc(path_count, sizeof *traces);
   hb_cell_result *results = NULL;
-  FILE *json = NULL;
+  FILE *json = NULL, *csv = NULL;
+  int json_to_stdout = json_path && strcmp(json_path, "-") == 0;
+  int csv_to_stdout = args.csv_path && strcmp(args.csv_path, "-") == 0;
+  FILE *table = json_to_stdout || csv_to_stdout ? stderr : stdout;
   for (size_t t = 0; traces && t < path_count; t++) traces[t].fd = -1;
   if (info_count == 0 || !traces) goto out;
   if (hb_workers_choose("replay", allocator_list, &infos, &info_count, &chosen, &chosen_count) != 0)
     goto out;
   if (prepare_traces(paths, path_count, traces) != 0) goto out;
-  if (json_path && !(json = fopen(json_path, "w"))) {
+  if (json_path && !(json = json_to_stdout ? stdout : fopen(json_path, "w"))) {
     fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", json_path, strerror(errno));
+    goto out;
+  }
+  if (args.csv_path && !(csv = csv_to_stdout ? stdout : fopen(args.csv_path, "w"))) {
+    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", args.csv_path, strerror(errno));
     goto out;
   }
 
@@ -240,6 +371,13 @@ int hb_cmd_replay(int argc, char **argv) {
   }
   results = calloc(path_count * chosen_count, sizeof *results);
   if (!results) goto out;
+  hb_replay_report report = {.settings = &settings, .label = label, .infos = infos,
+                             .info_count = info_count, .chosen = chosen,
+                             .chosen_count = chosen_count, .traces = traces,
+                             .trace_count = 0, .traces_planned = path_count,
+                             .results = results, .baseline = baseline};
+  if (csv) hb_report_csv_header(csv, &report);
+  if (json && !json_to_stdout && write_json_file(json_path, &report) != 0) goto out;
   size_t cells = path_count * chosen_count;
   hb_cell_job *jobs = calloc(chosen_count, sizeof *jobs);
   char (*labels)[320] = calloc(chosen_count, sizeof *labels);
@@ -258,27 +396,37 @@ int hb_cmd_replay(int argc, char **argv) {
                               .result = &results[cell]};
     }
     hb_cells_run(jobs, chosen_count, traces[t].fd, &traces[t].header, &settings);
+    /* What is finished is on disk: an interrupted run keeps it. */
+    report.trace_count = t + 1;
+    if (csv) hb_report_csv_rows(csv, &report, t);
+    if (json && !json_to_stdout && t + 1 < path_count) write_json_file(json_path, &report);
   }
   free(jobs);
   free(labels);
   if (settings.progress == 1) fprintf(stderr, "\r\033[K"); /* clear the progress line */
 
-  hb_replay_report report = {.settings = &settings, .label = label, .infos = infos,
-                             .info_count = info_count, .chosen = chosen,
-                             .chosen_count = chosen_count, .traces = traces,
-                             .trace_count = path_count, .results = results,
-                             .baseline = baseline};
-  hb_report_table(stdout, &report);
+  hb_report_table(table, &report);
   rc = 0;
-  if (json) {
-    if (hb_report_json(json, json_path, &report) != 0) rc = 1;
-    json = NULL; /* closed */
+  if (json && (json_to_stdout ? hb_report_json(stdout, "stdout", &report)
+                              : write_json_file(json_path, &report)) != 0)
+    rc = 1;
+  if (json && !json_to_stdout) fclose(json);
+  json = NULL;
+  if (csv && (fflush(csv) != 0 || ferror(csv))) {
+    fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", args.csv_path, strerror(errno));
+    rc = 1;
   }
+  if (csv && !csv_to_stdout) fclose(csv);
+  csv = NULL;
 
 out:
-  if (json) { /* stopped before the run: leave no empty file behind */
+  if (json && !json_to_stdout) { /* stopped before the run: leave no empty file behind */
     fclose(json);
     unlink(json_path);
+  }
+  if (csv && !csv_to_stdout) {
+    fclose(csv);
+    unlink(args.csv_path);
   }
   if (results)
     for (size_t k = 0; k < path_count * chosen_count; k++) hb_cell_result_release(&results[k]);

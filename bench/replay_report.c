@@ -1,4 +1,4 @@
-/* replay_report.c — the replay's table (stdout) and JSON (docs/JSON.md).
+/* replay_report.c — the replay's table (stdout), JSON (docs/JSON.md) and CSV.
  * Every figure comes from an hb_cell_result; the ratios METRICS.md
  * defines come from hb_metrics.h. */
 #define _GNU_SOURCE
@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 /* ---- Table ---- */
-enum { COLUMNS = 13, CELL_TEXT = 352 };
+enum { COLUMNS = 14, CELL_TEXT = 352 };
 
 /* Text columns are left-aligned, figures right-aligned. */
-static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+static const int left_aligned[COLUMNS] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1};
 
 void hb_bytes_text(char *text, size_t size, int64_t bytes) {
   if (bytes < 0) {
@@ -121,13 +121,18 @@ static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
       hb_ratio_text(cell, CELL_TEXT, &ratio);
     }
   }
-  hb_bytes_text(cells[7], CELL_TEXT, (int64_t)r->peak_live_bytes);
-  hb_bytes_text(cells[8], CELL_TEXT,
+  double p99 = hb_latency_quantile(&r->latency, HB_LATENCY_KINDS, 0.99);
+  if (isnan(p99))
+    snprintf(cells[7], CELL_TEXT, "-");
+  else
+    snprintf(cells[7], CELL_TEXT, "%.0f", p99);
+  hb_bytes_text(cells[8], CELL_TEXT, (int64_t)r->peak_live_bytes);
+  hb_bytes_text(cells[9], CELL_TEXT,
              r->instrumented ? r->figure[HB_FIG_PEAK_RESIDENT_BYTES] : HB_UNKNOWN);
-  percent_text(cells[9], CELL_TEXT, hb_cell_utilization(r));
-  percent_text(cells[10], CELL_TEXT, hb_cell_reuse_rate(r));
-  hb_flags_text(cells[11], CELL_TEXT, hb_cell_flags(r));
-  snprintf(cells[12], CELL_TEXT, "%s", r->status);
+  percent_text(cells[10], CELL_TEXT, hb_cell_utilization(r));
+  percent_text(cells[11], CELL_TEXT, hb_cell_reuse_rate(r));
+  hb_flags_text(cells[12], CELL_TEXT, hb_cell_flags(r));
+  snprintf(cells[13], CELL_TEXT, "%s", r->status);
 }
 
 void hb_report_table(FILE *out, const hb_replay_report *rep) {
@@ -137,8 +142,8 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
   snprintf(warm_vs, sizeof warm_vs, "warm vs %s", baseline ? baseline : "baseline");
   snprintf(cold_vs, sizeof cold_vs, "cold vs %s", baseline ? baseline : "baseline");
   const char *headings[COLUMNS] = {"trace", "allocator", "ops", "cold ns/op", "warm ns/op",
-                                   warm_vs, cold_vs, "peak live", "peak resident", "util",
-                                   "reuse", "flags", "status"};
+                                   warm_vs, cold_vs, "p99 ns", "peak live", "peak resident",
+                                   "util", "reuse", "flags", "status"};
   size_t width[COLUMNS];
   for (int c = 0; c < COLUMNS; c++) width[c] = strlen(headings[c]);
   char cells[COLUMNS][CELL_TEXT];
@@ -177,6 +182,8 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
             "\"no clear difference\" when the interval holds 1.\n",
             baseline, baseline);
   fprintf(out,
+          "p99 ns: 99%% of the calls took at most this long, each timed on its own in a pass\n"
+          "of their own (multi-threaded traces: not measured);\n"
           "peak resident: what the kernel held at the peak, every allocated byte written;\n"
           "util = peak live / peak resident; reuse = allocations placed at a freed block's address.\n");
   for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
@@ -329,6 +336,50 @@ static void write_ratio_to_baseline(FILE *out, const hb_replay_report *rep, size
   fprintf(out, ", \"warm_significant\": %s}", warm.significant ? "true" : "false");
 }
 
+/* latency_clock, latency_timer_ns, latency_ns (per kind), slowest_ops. */
+static void write_latency(FILE *out, const hb_latency *l) {
+  static const char *const kinds[HB_LATENCY_KINDS] = HB_LATENCY_KIND_NAMES;
+  fputs(",\n      \"latency_clock\": ", out);
+  if (l->measured)
+    hb_json_string(out, l->clock);
+  else
+    fputs("null", out);
+  fputs(", \"latency_timer_ns\": ", out);
+  hb_json_double(out, l->timer_ns, l->measured);
+  fputs(", \"latency_ns\": ", out);
+  if (!l->measured) {
+    fputs("null, \"slowest_ops\": null", out);
+    return;
+  }
+  fputc('{', out);
+  for (int k = 0, n = 0; k < HB_LATENCY_KINDS; k++) {
+    if (!l->count[k]) continue;
+    fprintf(out, "%s\n        \"%s\": {\"count\": %llu, \"mean\": ", n++ ? "," : "", kinds[k],
+            (unsigned long long)l->count[k]);
+    hb_json_double(out, l->sum_ns[k] / (double)l->count[k], 1);
+    static const struct {
+      const char *key;
+      double q;
+    } quantiles[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}};
+    for (size_t q = 0; q < sizeof quantiles / sizeof quantiles[0]; q++) {
+      fprintf(out, ", \"%s\": ", quantiles[q].key);
+      hb_json_double(out, hb_latency_quantile(l, k, quantiles[q].q), 1);
+    }
+    fputs(", \"max\": ", out);
+    hb_json_double(out, l->max_ns[k], 1);
+    fputc('}', out);
+  }
+  fputs("},\n      \"slowest_ops\": [", out);
+  for (unsigned s = 0; s < l->slowest_count; s++) {
+    fprintf(out, "%s{\"op\": %llu, \"kind\": \"%s\", \"size\": %llu, \"ns\": ", s ? ", " : "",
+            (unsigned long long)l->slowest[s].op, kinds[l->slowest[s].kind],
+            (unsigned long long)l->slowest[s].size);
+    hb_json_double(out, l->slowest[s].ns, 1);
+    fputc('}', out);
+  }
+  fputc(']', out);
+}
+
 static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a) {
   const hb_replay_trace *trace = &rep->traces[t];
   const hb_allocator_info *info = &rep->infos[rep->chosen[a]];
@@ -414,6 +465,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
     }
     fputs(r->sample_count ? "\n      ]" : "]", out);
   }
+  write_latency(out, &r->latency);
   fputs("\n    }", out);
 }
 
@@ -435,7 +487,13 @@ int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   hb_json_double(out, rep->settings->time_limit_sec, 1);
   fputs(", \"touch\": ", out);
   hb_json_string(out, rep->settings->touch_all ? "all" : "first-byte");
-  fputs("},\n  \"runs\": [\n", out);
+  fputs("},\n  \"partial\": ", out);
+  if (rep->trace_count < rep->traces_planned)
+    fprintf(out, "true, \"traces_done\": %zu, \"traces_planned\": %zu", rep->trace_count,
+            rep->traces_planned);
+  else
+    fputs("false", out);
+  fputs(",\n  \"runs\": [\n", out);
   int first = 1;
   for (size_t t = 0; t < rep->trace_count; t++)
     for (size_t a = 0; a < rep->chosen_count; a++) {
@@ -443,10 +501,92 @@ int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
       first = 0;
       write_run(out, rep, t, a);
     }
-  fputs("\n  ]\n}\n", out);
-  if (fclose(out) != 0) {
+  fputs(first ? "  ]\n}\n" : "\n  ]\n}\n", out);
+  if (fflush(out) != 0 || ferror(out)) {
     fprintf(stderr, "heapbench replay: %s: cannot write: %s\n", path, strerror(errno));
     return -1;
   }
   return 0;
+}
+
+/* ---- CSV (RFC 4180: a field with a comma, quote or newline is quoted) ---- */
+static void csv_text(FILE *out, const char *text) {
+  if (!strpbrk(text, ",\"\n\r")) {
+    fputs(text, out);
+    return;
+  }
+  fputc('"', out);
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') fputc('"', out);
+    fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+static void csv_number(FILE *out, double value, int known) {
+  fputc(',', out);
+  if (known && isfinite(value)) fprintf(out, "%.6g", value);
+}
+
+void hb_report_csv_header(FILE *out, const hb_replay_report *rep) {
+  const char *base = rep->baseline < rep->chosen_count ? rep->infos[rep->chosen[rep->baseline]].name
+                                                       : "baseline";
+  fputs("trace,allocator,ops,cold_ns_per_op,cold_spread_pct,warm_ns_per_op,warm_spread_pct", out);
+  for (int warm = 0; warm < 2; warm++) {
+    const char *kind = warm ? "warm" : "cold";
+    fprintf(out, ",%s_vs_", kind);
+    csv_text(out, base);
+    fprintf(out, "_x,%s_vs_", kind);
+    csv_text(out, base);
+    fprintf(out, "_ci95_low_x,%s_vs_", kind);
+    csv_text(out, base);
+    fputs("_ci95_high_x", out);
+  }
+  fputs(",p99_ns,peak_live_bytes,peak_resident_bytes,util_pct,reuse_pct,flags,status\n", out);
+  fflush(out);
+}
+
+/* The farthest pass from the median, in % of it (the table's ±). */
+static double spread_pct(const hb_speed *speed, unsigned passes) {
+  if (!speed->measured || passes < 2 || !(speed->ns_per_op > 0)) return NAN;
+  double spread = speed->ns_per_op_max - speed->ns_per_op;
+  if (speed->ns_per_op - speed->ns_per_op_min > spread)
+    spread = speed->ns_per_op - speed->ns_per_op_min;
+  return 100 * spread / speed->ns_per_op;
+}
+
+void hb_report_csv_rows(FILE *out, const hb_replay_report *rep, size_t t) {
+  for (size_t a = 0; a < rep->chosen_count; a++) {
+    const hb_cell_result *r = hb_report_result(rep, t, a);
+    csv_text(out, rep->traces[t].name);
+    fputc(',', out);
+    csv_text(out, rep->infos[rep->chosen[a]].name);
+    fprintf(out, ",%llu", (unsigned long long)r->ops);
+    csv_number(out, r->cold.ns_per_op, r->cold.measured);
+    csv_number(out, spread_pct(&r->cold, r->repeat_done), 1);
+    csv_number(out, r->warm.ns_per_op, r->warm.measured);
+    csv_number(out, spread_pct(&r->warm, r->repeat_done), 1);
+    for (int warm = 0; warm < 2; warm++) {
+      hb_ratio ratio = hb_report_ratio(rep, t, a, warm);
+      csv_number(out, ratio.ratio, 1);
+      csv_number(out, ratio.low, 1);
+      csv_number(out, ratio.high, 1);
+    }
+    csv_number(out, hb_latency_quantile(&r->latency, HB_LATENCY_KINDS, 0.99), 1);
+    fprintf(out, ",%llu", (unsigned long long)r->peak_live_bytes);
+    int64_t resident = r->instrumented ? r->figure[HB_FIG_PEAK_RESIDENT_BYTES] : HB_UNKNOWN;
+    csv_number(out, (double)resident, resident >= 0);
+    csv_number(out, 100 * hb_cell_utilization(r), 1);
+    csv_number(out, 100 * hb_cell_reuse_rate(r), 1);
+    char flags[CELL_TEXT];
+    hb_flags_text(flags, sizeof flags, hb_cell_flags(r));
+    for (char *c = flags; *c; c++)
+      if (*c == ',') *c = ';';
+    fputc(',', out);
+    csv_text(out, flags);
+    fputc(',', out);
+    csv_text(out, r->status);
+    fputc('\n', out);
+  }
+  fflush(out);
 }

@@ -24,7 +24,8 @@ typedef struct hb_replay_report {
   const size_t *chosen; /* indices into infos, in column order */
   size_t chosen_count;
   const hb_replay_trace *traces;
-  size_t trace_count;
+  size_t trace_count;      /* traces finished, whose runs are written */
+  size_t traces_planned;   /* traces asked for: above trace_count, the JSON says "partial" */
   const hb_cell_result *results; /* [trace * chosen_count + allocator] */
   size_t baseline; /* index into chosen of the allocator ratios are taken to; chosen_count: none */
 } hb_replay_report;
@@ -35,10 +36,13 @@ const hb_cell_result *hb_report_result(const hb_replay_report *report, size_t t,
 hb_ratio hb_report_ratio(const hb_replay_report *report, size_t t, size_t a, int warm);
 
 void hb_report_table(FILE *out, const hb_replay_report *report);
-/* Writes the JSON to `out` (opened by the caller before the run, so an
- * unwritable path stops the command before any measurement) and closes
- * it. 0, or -1 with a one-line message naming `path` on stderr. */
+/* Writes the JSON to `out` and flushes it (the caller closes it). 0, or -1
+ * with a one-line message naming `path` on stderr. */
 int hb_report_json(FILE *out, const char *path, const hb_replay_report *report);
+/* The CSV: a header, then the rows of trace t (one per allocator), the
+ * table's figures with units in the column names. */
+void hb_report_csv_header(FILE *out, const hb_replay_report *report);
+void hb_report_csv_rows(FILE *out, const hb_replay_report *report, size_t t);
 
 /* ---- Shared with `heapbench run` (run_report.c) ---- */
 /* "1.5 MiB"; "-" for a negative (unknown) count. */

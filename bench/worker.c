@@ -12,7 +12,7 @@
  *                              under LD_PRELOAD, the check that the
  *                              library interposes malloc)
  *   hb-worker-GROUP replay --allocator NAME --ops FILE
- *                   --pass timed|instrumented [--touch first-byte|all]
+ *                   --pass timed|instrumented|latency [--touch first-byte|all]
  *                   [--speed both|cold|warm] [--warmup N]
  *                   [--poll-budget-ms N]
  *                              one pass over an ops file (hb_ops.h);
@@ -65,7 +65,7 @@ static int usage(void) {
   char text[640];
   int len = snprintf(text, sizeof text,
                      "usage: %s --list | --malloc-library\n"
-                     "       %s replay --allocator NAME --ops FILE --pass timed|instrumented"
+                     "       %s replay --allocator NAME --ops FILE --pass timed|instrumented|latency"
                      " [--touch first-byte|all] [--speed both|cold|warm] [--warmup N]"
                      " [--poll-budget-ms N]\n",
                      program, program);
@@ -105,8 +105,8 @@ static int replay(int argc, char **argv) {
     *target = argv[++i];
   }
   if (!allocator_name || !ops_path || !pass) return usage();
-  int timed = strcmp(pass, "timed") == 0;
-  if (!timed && strcmp(pass, "instrumented") != 0) return usage();
+  int timed = strcmp(pass, "timed") == 0, latency = strcmp(pass, "latency") == 0;
+  if (!timed && !latency && strcmp(pass, "instrumented") != 0) return usage();
   int touch_all = strcmp(touch, "all") == 0;
   if (!touch_all && strcmp(touch, "first-byte") != 0) return usage();
   hb_speed_kind speed_kind = strcmp(speed, "cold") == 0   ? HB_SPEED_COLD
@@ -154,6 +154,8 @@ static int replay(int argc, char **argv) {
         hb_out_figure(HB_FIG_WARM_MINOR_FAULTS, result.warm.minor_faults);
       }
     }
+  } else if (latency) {
+    hb_latency_pass(&env);
   } else {
     hb_instrumented_pass(&env);
   }

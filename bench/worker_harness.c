@@ -108,7 +108,8 @@ int hb_peak_rss_reset(void) {
   return rc;
 }
 
-uint64_t hb_peak_rss_bytes(void) {
+/* A "Key:   N kB" line of /proc/self/status, in bytes; 0 if absent. */
+static uint64_t status_bytes(const char *key) {
   int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   char text[4096];
@@ -116,14 +117,22 @@ uint64_t hb_peak_rss_bytes(void) {
   close(fd);
   if (n <= 0) return 0;
   text[n] = 0;
-  const char *p = strstr(text, "\nVmHWM:");
+  const char *p = strstr(text, key);
   if (!p) return 0;
-  p += 8;
+  p += strlen(key);
   while (*p == ' ' || *p == '\t') p++;
   uint64_t kib = 0;
   for (; *p >= '0' && *p <= '9'; p++) kib = kib * 10 + (uint64_t)(*p - '0');
   return kib * 1024;
 }
+
+uint64_t hb_peak_rss_bytes(void) { return status_bytes("\nVmHWM:"); }
+
+uint64_t hb_file_rss_bytes(void) {
+  return status_bytes("\nRssFile:") + status_bytes("\nRssShmem:");
+}
+
+uint64_t hb_anon_rss_bytes(void) { return status_bytes("\nRssAnon:"); }
 
 uint64_t hb_now_ns(void) {
   struct timespec now;

@@ -114,7 +114,7 @@ static struct state {
 
   sample *samples;
   uint64_t sample_count;
-  uint64_t rss_baseline_bytes, harness_baseline_bytes;
+  uint64_t rss_baseline_bytes, harness_baseline_bytes, file_baseline_bytes, anon_baseline_bytes;
   int peak_known; /* the kernel's peak mark could be reset, and read */
   uint64_t peak_resident_bytes;
 
@@ -134,14 +134,16 @@ static struct state {
 
 /* ---- The resident peak ----
  * The kernel's peak mark (VmHWM) less what the process held before the
- * pass and the harness memory mapped since. The harness maps bitmap
+ * pass, the harness memory mapped since, and the file pages the pass
+ * brought in (the allocator's code, run for the first time: not heap). The harness maps bitmap
  * chunks as the pass goes; so that none of them is subtracted from a peak
  * it came after, each mapping ends a segment: the peak so far is taken,
  * and the mark is reset for the next. */
 static void resident_checkpoint(void) {
   if (!S.peak_known) return;
-  uint64_t peak = hb_peak_rss_bytes();
-  uint64_t own = S.rss_baseline_bytes + (hb_harness_mapped_bytes() - S.harness_baseline_bytes);
+  uint64_t peak = hb_peak_rss_bytes(), file = hb_file_rss_bytes();
+  uint64_t own = S.rss_baseline_bytes + (hb_harness_mapped_bytes() - S.harness_baseline_bytes) +
+                 (file > S.file_baseline_bytes ? file - S.file_baseline_bytes : 0);
   if (peak == 0) S.peak_known = 0;
   if (peak > own && peak - own > S.peak_resident_bytes) S.peak_resident_bytes = peak - own;
 }
@@ -334,9 +336,10 @@ static void after_op(uint64_t i, uint64_t allocated_bytes) {
   }
   if (is_peak) S.footprint_at_peak_live_bytes = S.footprint_bytes;
   if (is_sample && S.sample_count < TARGET_SAMPLES + 2) {
-    uint64_t rss = hb_current_rss_bytes();
+    /* Anonymous pages only: code pages are not heap. */
+    uint64_t rss = hb_anon_rss_bytes();
     uint64_t harness = hb_harness_mapped_bytes() - S.harness_baseline_bytes;
-    uint64_t own = S.rss_baseline_bytes + harness;
+    uint64_t own = S.anon_baseline_bytes + harness;
     S.samples[S.sample_count++] = (sample){
         .op = i, .live_bytes = S.live_bytes, .footprint_bytes = S.footprint_bytes,
         .resident_bytes = rss > own ? rss - own : 0, .footprint_known = S.footprint_known};
@@ -594,8 +597,15 @@ int hb_instrumented_pass(const hb_pass_env *env) {
   }
   uint64_t probe;
   S.footprint_known = env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &probe) == 0;
+  /* The allocator sets itself up before the baseline (a program's
+   * allocator is running long before most of what a trace records): its
+   * start-up metadata, a constant 50-250 KiB for some, is not counted as
+   * the trace's resident memory. */
+  env->allocator->free(env->allocator->malloc(1), 1);
   S.peak_known = hb_peak_rss_reset() == 0;
   S.rss_baseline_bytes = hb_current_rss_bytes();
+  S.file_baseline_bytes = hb_file_rss_bytes();
+  S.anon_baseline_bytes = hb_anon_rss_bytes();
   if (S.rss_baseline_bytes == 0) S.peak_known = 0;
   S.harness_baseline_bytes = hb_harness_mapped_bytes();
 

@@ -67,6 +67,11 @@ uint64_t hb_minor_faults(void); /* getrusage(RUSAGE_SELF).ru_minflt */
  * tell. */
 int hb_peak_rss_reset(void);
 uint64_t hb_peak_rss_bytes(void);
+/* The resident set's parts (/proc/self/status): pages of files and shared
+ * memory (program and library text the pass runs for the first time), and
+ * anonymous pages (heaps); 0 when the kernel does not tell. */
+uint64_t hb_file_rss_bytes(void);
+uint64_t hb_anon_rss_bytes(void);
 
 /* ---- Output (worker_harness.c): hb_worker_protocol.h's lines on stdout,
  * through a fixed buffer and write(2), no stdio ---- */
@@ -100,6 +105,10 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result);
  * hb_out (docs/METRICS.md defines them). 0 when the replay completed,
  * -1 when it stopped early (the status line says why). */
 int hb_instrumented_pass(const hb_pass_env *env);
+
+/* worker_latency.c: one replay with every call timed on its own; writes
+ * its figures with hb_out. 0, or -1 when the replay stopped early. */
+int hb_latency_pass(const hb_pass_env *env);
 
 /* worker_threads.c: the plan a multi-threaded replay follows. */
 typedef struct hb_thread_plan {

@@ -8,13 +8,15 @@
 
 /* heapbench list (cli/list.c) */
 int hb_cmd_list(int argc, char **argv);
+/* heapbench version, heapbench --version (cli/list.c) */
+int hb_cmd_version(int argc, char **argv);
 /* heapbench replay [OPTIONS] [TRACE...] (bench/replay.c) */
 int hb_cmd_replay(int argc, char **argv);
 /* heapbench run [OPTIONS] -- PROGRAM ARGS... (bench/run.c) */
 int hb_cmd_run(int argc, char **argv);
 /* heapbench trace info|convert|dump (traces/trace_cmd.c) */
 int hb_cmd_trace(int argc, char **argv);
-/* heapbench record [-o DIR] [--keep-raw] -- PROGRAM ARGS... (traces/record_cmd.c) */
+/* heapbench record [-o DIR] [OPTIONS] -- PROGRAM ARGS... (traces/record_cmd.c) */
 int hb_cmd_record(int argc, char **argv);
 /* heapbench report RESULTS.json... -o DIR (cli/report.c) */
 int hb_cmd_report(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct command {
     {"trace", hb_cmd_trace, "look at and convert traces: info, convert, dump"},
     {"record", hb_cmd_record, "run a program and record its allocator calls"},
     {"report", hb_cmd_report, "charts and an HTML report from replay / Google Benchmark JSON"},
+    {"version", hb_cmd_version, "the version of heapbench and of each allocator"},
 };
 
 static void usage(FILE *out) {
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (strcmp(argv[1], "--version") == 0) return hb_cmd_version(argc - 1, argv + 1);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
   fprintf(stderr, "heapbench: unknown command '%s' (try heapbench --help)\n", argv[1]);

@@ -3,7 +3,7 @@
  * only replaces itself with the Python interpreter meson found at configure
  * time (one that imports matplotlib and numpy; the `python3` on PATH may
  * not) running that script with the same arguments. */
-#include "cli/hb_report_paths.h" /* HB_REPORT_PYTHON, HB_REPORT_SCRIPT */
+#include "cli/hb_cli_config.h" /* HB_REPORT_PYTHON, HB_REPORT_SCRIPT */
 #include "hb_cmd.h"
 
 #include <errno.h>

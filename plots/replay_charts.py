@@ -688,6 +688,9 @@ def chart_resident(view, label, out_dir):
                 texts.append((y, f"{allocator}: " + (f"{status_text(run['status'])} — not measured"
                                                      if not ok else "not measured"), "#b00000"))
                 continue
+            if value <= 0:  # nothing beyond the start: no bar on a log axis
+                texts.append((y, f"{allocator}: 0 B beyond the start", "#333333"))
+                continue
             ax.barh(y, value, height=bar * 0.9, color=palette.colour(allocator),
                     edgecolor="black" if run["status"] == "ok" else "#b00000", linewidth=0.4)
             ax.text(value, y, f" {drawing.byte_size(value)}", va="center", fontsize=7)

@@ -25,6 +25,20 @@ A bad or missing file stops it with one line naming the file and the field.
 See docs/REPORT.md."""
 
 
+def describe(source):
+    """What the report draws from one input, in a line."""
+    if source.kind == "replay":
+        traces = len({r["trace"] for r in source.runs})
+        allocators = len({r["allocator"] for r in source.runs})
+        what = (f"{len(source.runs)} run{'s' if len(source.runs) != 1 else ''} of heapbench "
+                f"replay ({traces} trace{'s' if traces != 1 else ''} x {allocators} "
+                f"allocator{'s' if allocators != 1 else ''})")
+    else:
+        what = (f"{len(source.points)} Google Benchmark result"
+                f"{'s' if len(source.points) != 1 else ''}")
+    return f"drawing {what} as '{source.label}'"
+
+
 def main(argv):
     paths, out_dir = results.parse_args(argv, PROG, ABOUT)
     try:
@@ -33,6 +47,7 @@ def main(argv):
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
     for source in sources:
+        print(f"{PROG}: {source.path}: {describe(source)}")
         if getattr(source, "note", ""):
             print(f"{PROG}: {source.path}: {source.note}")
     # matplotlib loads only once the inputs are known good: errors come fast.

@@ -299,9 +299,13 @@ def _load_replay(check, doc, path):
     for i, run in enumerate(runs):
         _check_run(check, run, f"runs[{i}]", version, speed)
     _distinct_traces(check, runs)
+    notes = [NOTE_V1] if version == 1 else []
+    if doc.get("partial") is True:  # written while the replay ran, which then stopped
+        notes.append(f"partial: the replay stopped after {doc.get('traces_done', '?')} of "
+                     f"{doc.get('traces_planned', '?')} traces")
     return Source(path=path, kind="replay", label=label or "", machine=machine,
                   settings=settings, tool=tool, runs=runs, schema_version=version,
-                  note=NOTE_V1 if version == 1 else "", baseline=baseline, speed=speed)
+                  note="; ".join(notes), baseline=baseline, speed=speed)
 
 
 # ---- Google Benchmark JSON -------------------------------------------------
@@ -436,18 +440,29 @@ def load(path):
 
 def load_all(paths):
     """Loads every file and gives each a distinct label: the JSON's own
-    label, else the file name without its extension."""
+    label (replay --label, else the host name), else the file name without
+    its extension; inputs whose labels repeat (two runs on one machine) are
+    labelled by file name, and "#1", "#2" only when those repeat too."""
     sources = [load(path) for path in paths]
+
+    def file_label(source):
+        return os.path.splitext(os.path.basename(source.path))[0]
+
+    def repeated():
+        seen = {}
+        for source in sources:
+            seen.setdefault(source.label, []).append(source)
+        return [same for same in seen.values() if len(same) > 1]
+
     for source in sources:
         if not source.label:
-            source.label = os.path.splitext(os.path.basename(source.path))[0]
-    seen = {}
-    for source in sources:
-        seen.setdefault(source.label, []).append(source)
-    for label, same in seen.items():
-        if len(same) > 1:
-            for number, source in enumerate(same, 1):
-                source.label = f"{label} #{number}"
+            source.label = file_label(source)
+    for same in repeated():
+        for source in same:
+            source.label = file_label(source)
+    for same in repeated():
+        for number, source in enumerate(same, 1):
+            source.label = f"{source.label} #{number}"
     return sources
 
 

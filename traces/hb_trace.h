@@ -130,6 +130,15 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error);
 int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error);
 int hb_rep_write(const hb_trace *trace, const char *path, hb_error *error);
 
+/* Directories (traces/dir.c). hb_path_is_dir: 1 if path names a directory.
+ * hb_trace_dir_list: the trace files directly in dir, sorted by name
+ * (names ending in .hbt, .rep, .trace, .log or .t0.hbraw, each maybe
+ * followed by .gz or .zst), as malloc'd "dir/name" paths; -1 with *error
+ * set when dir cannot be read or holds none. */
+int hb_path_is_dir(const char *path);
+int hb_trace_dir_list(const char *dir, char ***paths, size_t *count, hb_error *error);
+void hb_trace_dir_release(char **paths, size_t count);
+
 /* Figures every tool reports the same way. */
 typedef struct hb_trace_stats {
   uint64_t ops_by_kind[HB_OP_KIND_COUNT];

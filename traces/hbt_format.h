@@ -78,6 +78,8 @@ enum {
 #define HB_RAW_PROGRAM_BYTES 256
 #define HB_RAW_MAX_RECORD_BYTES 42 /* 4 varints of <= 10 bytes, an alignment byte, slack */
 
+#define HB_RAW_EXITED_EXEC 2 /* hb_raw_header.exited: the recording ended by a successful exec */
+
 typedef struct hb_raw_header {
   char magic[8];
   uint32_t version;
@@ -89,7 +91,8 @@ typedef struct hb_raw_header {
   uint64_t start_ns;          /* CLOCK_MONOTONIC of the process's first event */
   uint64_t committed_bytes;   /* record bytes complete: stored after each record */
   uint64_t record_count;      /* records complete (informative) */
-  uint32_t exited;            /* thread 0's file only: 1 once exit handlers ran */
+  uint32_t exited;            /* thread 0's file only: 1 once exit handlers ran,
+                                 HB_RAW_EXITED_EXEC when the process exec'd */
   uint32_t time_in_ticks;     /* 1: record times are TSC ticks; 0: CLOCK_MONOTONIC ns */
   char program[HB_RAW_PROGRAM_BYTES]; /* short name, NUL-terminated */
   /* Clock pairs (record time unit, CLOCK_MONOTONIC ns) read together: one

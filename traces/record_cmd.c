@@ -1,6 +1,9 @@
-/* record_cmd.c — `heapbench record [-o DIR] [--keep-raw] -- PROGRAM ARGS...`:
+/* record_cmd.c — `heapbench record [-o DIR] [OPTIONS] -- PROGRAM ARGS...`:
  * runs PROGRAM under the recorder (recorder/, LD_PRELOAD) and converts the
  * raw recording of every process it started into DIR/<program>-<pid>.hbt.
+ * It refuses what the recorder cannot see (static, setuid), and names the
+ * runtimes whose objects never reach malloc (Python without
+ * PYTHONMALLOC=malloc, ...).
  *
  * The recorder library is looked for in $HEAPBENCH_RECORDER when set, else
  * in the build tree (compiled in as HB_RECORDER_PATH), so a build tree
@@ -11,6 +14,7 @@
 #include "hb_cmd.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -23,13 +27,40 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: heapbench record [-o DIR] [--keep-raw] -- PROGRAM [ARGS...]\n"
+          "usage: heapbench record [-o DIR] [--keep-raw] [--main-only] [--min-ops N]\n"
+          "                        -- PROGRAM [ARGS...]\n"
           "\n"
-          "Runs PROGRAM with the recorder preloaded and writes one replayable trace\n"
-          "per process it starts (fork and exec included) to DIR (default: .), named\n"
-          "<program>-<pid>.hbt. --keep-raw keeps the raw per-thread files in\n"
-          "DIR/raw-<pid>/ (`heapbench trace convert` reads them too).\n");
+          "Runs PROGRAM with the recorder preloaded (LD_PRELOAD) and writes one replayable\n"
+          "trace per process it starts (fork and exec included) to DIR (default: .),\n"
+          "named <program>-<pid>.hbt, then says which it wrote and the largest.\n"
+          "\n"
+          "  --main-only   only the first process (the one started, and what it execs)\n"
+          "  --min-ops N   write no trace of fewer than N operations (helpers, pipes)\n"
+          "  --keep-raw    keep the raw per-thread files in DIR/raw-<pid>/\n"
+          "                (`heapbench trace convert` reads them too)\n"
+          "\n"
+          "What the recorder cannot see: a statically linked or setuid program (the\n"
+          "dynamic loader ignores LD_PRELOAD there; record refuses them), and the\n"
+          "objects of runtimes that allocate from their own pools and call malloc only\n"
+          "for large chunks. Python is one: set PYTHONMALLOC=malloc to record its objects\n"
+          "(3,432 ops -> 2.5M on one script):\n"
+          "  PYTHONMALLOC=malloc heapbench record -- python3 myscript.py\n"
+          "Java, Node.js (V8), Go and Ruby keep their objects in their own heaps, with\n"
+          "no switch to send them to malloc: a recording holds only the runtime's own\n"
+          "malloc calls.\n");
 }
+
+/* Runtimes that keep their objects out of malloc; record says so at the end. */
+static const struct runtime {
+  const char *program_prefix; /* the recorded program's name starts with this */
+  const char *variable, *value; /* the environment that routes objects to malloc; NULL: none */
+  const char *what;
+} runtimes[] = {
+    {"python", "PYTHONMALLOC", "malloc", "Python allocates its small objects from its own pools"},
+    {"java", NULL, NULL, "the JVM keeps Java objects in its own garbage-collected heap"},
+    {"node", NULL, NULL, "V8 keeps JavaScript objects in its own garbage-collected heap"},
+    {"ruby", NULL, NULL, "Ruby keeps its objects in its own heap pages"},
+};
 
 static const char *recorder_path(void) {
   const char *path = getenv("HEAPBENCH_RECORDER");
@@ -42,8 +73,9 @@ static int ends_with(const char *text, const char *suffix) {
 }
 
 /* Runs argv with the recorder; returns its wait status or -1. */
-static int run(char **argv, const char *raw_dir) {
+static int run(char **argv, const char *raw_dir, pid_t *main_pid) {
   pid_t child = fork();
+  *main_pid = child;
   if (child < 0) {
     perror("heapbench record: fork");
     return -1;
@@ -69,81 +101,219 @@ static int run(char **argv, const char *raw_dir) {
   return status;
 }
 
-/* not_run: the program could not be started (exit 127): no recording is
- * expected. */
-static int convert_all(const char *raw_dir, const char *out_dir, int keep_raw, int not_run) {
+/* What the command line asked for. */
+typedef struct record_options {
+  const char *out_dir;
+  int keep_raw, main_only;
+  unsigned long min_ops;
+} record_options;
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes one process's thread files: <prefix>.t<N>.hbraw. */
+static void remove_raw(const char *raw_dir, const char *prefix, uint32_t threads) {
+  for (uint32_t t = 0; t < (threads ? threads : 1); t++) {
+    char *thread_file = NULL;
+    if (asprintf(&thread_file, "%s/%s.t%u.hbraw", raw_dir, prefix, t) < 0) return;
+    unlink(thread_file);
+    free(thread_file);
+  }
+}
+
+/* The runtime a recorded program is, if it is one that hides its objects
+ * from malloc and the environment does not route them there; NULL otherwise. */
+static const struct runtime *hiding_runtime(const char *program) {
+  for (size_t k = 0; k < sizeof runtimes / sizeof runtimes[0]; k++) {
+    const struct runtime *r = &runtimes[k];
+    if (strncmp(program, r->program_prefix, strlen(r->program_prefix)) != 0) continue;
+    const char *set = r->variable ? getenv(r->variable) : NULL;
+    if (r->variable && set && strcmp(set, r->value) == 0) return NULL;
+    return r;
+  }
+  return NULL;
+}
+
+/* Converts every process's raw recording (in name order) into out_dir;
+ * main_pid: the first process. Returns the traces written, or -1. */
+static int convert_all(const char *raw_dir, const record_options *options, pid_t main_pid) {
   DIR *dir = opendir(raw_dir);
   if (!dir) {
     fprintf(stderr, "heapbench record: %s: %s\n", raw_dir, strerror(errno));
     return -1;
   }
-  int written = 0, failed = 0;
+  char **names = NULL;
+  size_t count = 0, capacity = 0;
   for (struct dirent *e; (e = readdir(dir));) {
     if (!ends_with(e->d_name, ".t0.hbraw")) continue;
+    if (count == capacity) {
+      capacity = capacity ? 2 * capacity : 16;
+      char **more = realloc(names, capacity * sizeof *names);
+      if (!more) break;
+      names = more;
+    }
+    if ((names[count] = strndup(e->d_name, strlen(e->d_name) - strlen(".t0.hbraw")))) count++;
+  }
+  closedir(dir);
+  if (count) qsort(names, count, sizeof *names, by_name);
+
+  int written = 0, failed = 0, skipped_small = 0, skipped_other = 0;
+  char largest[4096] = "";
+  size_t largest_ops = 0;
+  const struct runtime *hiding = NULL;
+  char hiding_program[64] = "";
+  for (size_t k = 0; k < count; k++) {
+    const char *prefix = names[k];
     char *raw = NULL, *out = NULL;
-    size_t prefix_len = strlen(e->d_name) - strlen(".t0.hbraw");
-    if (asprintf(&raw, "%s/%s", raw_dir, e->d_name) < 0 ||
-        asprintf(&out, "%s/%.*s.hbt", out_dir, (int)prefix_len, e->d_name) < 0) {
+    if (asprintf(&raw, "%s/%s.t0.hbraw", raw_dir, prefix) < 0 ||
+        asprintf(&out, "%s/%s.hbt", options->out_dir, prefix) < 0) {
       free(raw);
       failed++;
       continue;
     }
     hb_trace trace;
     hb_error error;
-    if (hb_raw_load(raw, &trace, &error) || hb_hbt_write(&trace, out, &error)) {
+    uint32_t threads = 0;
+    if (hb_raw_load(raw, &trace, &error)) {
       fprintf(stderr, "heapbench record: %s\n", error.message);
       failed++;
     } else {
-      struct stat st;
-      long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
-      printf("wrote %s: %zu ops, %u threads, %lld bytes (%.2f bytes/op)%s\n", out,
-             trace.op_count, trace.thread_count, bytes,
-             trace.op_count ? (double)bytes / (double)trace.op_count : 0.0,
-             trace.incomplete ? ", incomplete: ended without exit handlers (crash, _exit, exec)"
-                              " or a thread file is missing" : "");
-      if (trace.dropped_ops || trace.unmatched_reallocs || trace.reused_addresses)
-        printf("  dropped %" PRIu64 " frees of unknown pointers and %" PRIu64
-               " allocations that returned NULL; %" PRIu64 " reallocs of unknown pointers kept "
-               "as realloc(NULL), %" PRIu64 " allocations at a live address\n",
-               trace.unmatched_frees, trace.failed_allocs, trace.unmatched_reallocs,
-               trace.reused_addresses);
-      written++;
-      uint32_t threads = trace.thread_count;
-      hb_trace_release(&trace);
-      if (!keep_raw) {
-        /* This process's thread files: <prefix>.t<N>.hbraw. */
-        for (uint32_t t = 0; t < threads; t++) {
-          char *thread_file = NULL;
-          if (asprintf(&thread_file, "%s/%.*s.t%u.hbraw", raw_dir, (int)prefix_len, e->d_name,
-                       t) < 0)
-            break;
-          unlink(thread_file);
-          free(thread_file);
+      threads = trace.thread_count;
+      if (options->main_only && trace.pid != (uint32_t)main_pid) {
+        skipped_other++;
+      } else if (trace.op_count < options->min_ops) {
+        skipped_small++;
+      } else if (hb_hbt_write(&trace, out, &error)) {
+        fprintf(stderr, "heapbench record: %s\n", error.message);
+        failed++;
+        threads = 0; /* keep the raw files */
+      } else {
+        struct stat st;
+        long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
+        printf("wrote %s: %zu ops, %u thread%s, %lld bytes (%.2f bytes/op)%s\n", out,
+               trace.op_count, trace.thread_count, trace.thread_count == 1 ? "" : "s", bytes,
+               trace.op_count ? (double)bytes / (double)trace.op_count : 0.0,
+               trace.incomplete ? ", incomplete: ended without exit handlers (crash, _exit)"
+                                  " or a thread file is missing" : "");
+        if (trace.dropped_ops || trace.unmatched_reallocs || trace.reused_addresses)
+          printf("  dropped %" PRIu64 " frees of unknown pointers and %" PRIu64
+                 " allocations that returned NULL; %" PRIu64 " reallocs of unknown pointers "
+                 "kept as realloc(NULL), %" PRIu64 " allocations at a live address\n",
+                 trace.unmatched_frees, trace.failed_allocs, trace.unmatched_reallocs,
+                 trace.reused_addresses);
+        written++;
+        if (trace.op_count >= largest_ops) {
+          largest_ops = trace.op_count;
+          snprintf(largest, sizeof largest, "%s", out);
         }
+        if (!hiding && (hiding = hiding_runtime(trace.program)))
+          snprintf(hiding_program, sizeof hiding_program, "%s", trace.program);
       }
+      hb_trace_release(&trace);
     }
+    if (!options->keep_raw && threads) remove_raw(raw_dir, prefix, threads);
     free(raw);
     free(out);
+    free(names[k]);
   }
-  closedir(dir);
-  if (!keep_raw && !failed) rmdir(raw_dir);
-  if (written == 0 && failed == 0 && !not_run)
-    fprintf(stderr, "heapbench record: no recording: is the program statically linked, or "
-                    "setuid (LD_PRELOAD ignored)?\n");
+  free(names);
+  if (!options->keep_raw && !failed) rmdir(raw_dir);
+  if (written > 1 || skipped_small || skipped_other) {
+    printf("%d trace%s written", written, written == 1 ? "" : "s");
+    if (written > 1) printf(", the largest %s (%zu ops)", largest, largest_ops);
+    if (skipped_small)
+      printf("; %d process%s of fewer than %lu ops not written (--min-ops)", skipped_small,
+             skipped_small == 1 ? "" : "es", options->min_ops);
+    if (skipped_other)
+      printf("; %d other process%s not written (--main-only)", skipped_other,
+             skipped_other == 1 ? "" : "es");
+    printf("\n");
+  }
+  if (hiding) {
+    if (hiding->variable)
+      fprintf(stderr, "heapbench record: note: %s: %s, which malloc never sees; set %s=%s to "
+              "record them (%s=%s heapbench record -- ...)\n", hiding_program, hiding->what,
+              hiding->variable, hiding->value, hiding->variable, hiding->value);
+    else
+      fprintf(stderr, "heapbench record: note: %s: %s; the recording holds only its malloc "
+              "calls\n", hiding_program, hiding->what);
+  }
   return failed ? -1 : written;
 }
 
+/* The program execvp would run: argv0 itself when it has a '/', else
+ * the first executable of that name in $PATH. NULL when none. */
+static char *find_program(const char *argv0) {
+  if (strchr(argv0, '/')) return strdup(argv0);
+  const char *path = getenv("PATH");
+  char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin"), *save = NULL;
+  char *found = NULL;
+  for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d && !found;
+       d = strtok_r(NULL, ":", &save)) {
+    char *candidate = NULL;
+    if (asprintf(&candidate, "%s/%s", *d ? d : ".", argv0) < 0) break;
+    if (access(candidate, X_OK) == 0)
+      found = candidate;
+    else
+      free(candidate);
+  }
+  free(copy);
+  return found;
+}
+
+/* Why the recorder cannot see PROGRAM, or NULL: a statically linked ELF
+ * (no PT_INTERP: no dynamic loader, so no LD_PRELOAD) or a setuid/setgid
+ * one (the loader ignores LD_PRELOAD for it). Scripts and what cannot be
+ * read are left to exec. */
+static const char *unrecordable(const char *program) {
+  struct stat st;
+  if (stat(program, &st) != 0) return NULL;
+  if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+      ((st.st_mode & S_ISGID) && st.st_gid != getegid()))
+    return "it is setuid or setgid: the dynamic loader ignores LD_PRELOAD for it";
+  FILE *file = fopen(program, "rb");
+  if (!file) return NULL;
+  Elf64_Ehdr eh;
+  const char *why = NULL;
+  if (fread(&eh, sizeof eh, 1, file) == 1 && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+    int interpreter = 0;
+    for (unsigned k = 0; k < eh.e_phnum; k++) {
+      Elf64_Phdr ph;
+      if (fseek(file, (long)(eh.e_phoff + k * sizeof ph), SEEK_SET) != 0 ||
+          fread(&ph, sizeof ph, 1, file) != 1)
+        break;
+      interpreter |= ph.p_type == PT_INTERP;
+    }
+    if (!interpreter)
+      why = "it is statically linked: there is no dynamic loader to preload the recorder";
+  }
+  fclose(file);
+  return why;
+}
+
 int hb_cmd_record(int argc, char **argv) {
-  const char *out_dir = ".";
-  int keep_raw = 0, i = 1;
+  record_options options = {.out_dir = "."};
+  int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) {
       i++;
       break;
     } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-      out_dir = argv[++i];
+      options.out_dir = argv[++i];
     } else if (strcmp(argv[i], "--keep-raw") == 0) {
-      keep_raw = 1;
+      options.keep_raw = 1;
+    } else if (strcmp(argv[i], "--main-only") == 0) {
+      options.main_only = 1;
+    } else if (strcmp(argv[i], "--min-ops") == 0 && i + 1 < argc) {
+      char *end;
+      errno = 0;
+      options.min_ops = strtoul(argv[++i], &end, 10);
+      if (errno || *end || end == argv[i] || argv[i][0] == '-') {
+        fprintf(stderr, "heapbench record: --min-ops wants a count, not %s\n", argv[i]);
+        return 2;
+      }
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
       return 0;
@@ -155,6 +325,15 @@ int hb_cmd_record(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  char *program = find_program(argv[i]);
+  const char *why = program ? unrecordable(program) : NULL;
+  if (why) {
+    fprintf(stderr, "heapbench record: cannot record %s: %s\n", program, why);
+    free(program);
+    return 1;
+  }
+  free(program);
+  const char *out_dir = options.out_dir;
   if (access(recorder_path(), R_OK) != 0) {
     fprintf(stderr, "heapbench record: recorder %s: %s (set HEAPBENCH_RECORDER)\n",
             recorder_path(), strerror(errno));
@@ -175,12 +354,16 @@ int hb_cmd_record(int argc, char **argv) {
     return 1;
   }
   fflush(stdout);
-  int status = run(argv + i, raw_dir);
-  int written = convert_all(raw_dir, out_dir, keep_raw,
-                            WIFEXITED(status) && WEXITSTATUS(status) == 127);
+  pid_t main_pid = 0;
+  int status = run(argv + i, raw_dir, &main_pid);
+  int not_run = WIFEXITED(status) && WEXITSTATUS(status) == 127;
+  int written = convert_all(raw_dir, &options, main_pid);
   free(absolute);
   free(raw_dir);
   if (status < 0 || written < 0) return 1;
+  if (written == 0 && !not_run)
+    printf("heapbench record: %s made no allocation through malloc: no trace written\n",
+           argv[i]);
   if (WIFSIGNALED(status)) {
     fprintf(stderr, "heapbench record: %s killed by signal %d (%s); recorded up to then\n",
             argv[i], WTERMSIG(status), strsignal(WTERMSIG(status)));

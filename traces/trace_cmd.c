@@ -11,14 +11,16 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: heapbench trace info FILE...\n"
+          "usage: heapbench trace info FILE|DIR...\n"
           "       heapbench trace convert INPUT OUTPUT.hbt|OUTPUT.rep\n"
           "       heapbench trace dump FILE\n"
           "\n"
           "FILE/INPUT: a heapbench trace (.hbt), a raw recording (<prefix>.t0.hbraw),\n"
           "a CS:APP .rep file or a valgrind --trace-malloc=yes log (gzip or plain);\n"
           "any of them also compressed with zstd.\n"
-          "convert writes OUTPUT in the format its extension names; .rep holds one thread.\n");
+          "info describes each FILE, and every trace in a DIR (sorted by name).\n"
+          "convert writes OUTPUT in the format its extension names; .rep holds one thread.\n"
+          "dump prints one op per line.\n");
 }
 
 static int ends_with(const char *text, const char *suffix) {
@@ -170,20 +172,41 @@ static int dump(const char *path) {
   return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* trace info: each FILE, and a DIR's traces in name order. */
+static int info_all(int count, char **paths) {
+  int rc = 0, shown = 0;
+  for (int i = 0; i < count; i++) {
+    char **listed = NULL;
+    size_t listed_count = 0;
+    if (hb_path_is_dir(paths[i])) {
+      hb_error error;
+      if (hb_trace_dir_list(paths[i], &listed, &listed_count, &error)) {
+        fprintf(stderr, "heapbench trace: %s\n", error.message);
+        rc = 1;
+        continue;
+      }
+    }
+    for (size_t k = 0; k < (listed ? listed_count : 1); k++) {
+      if (shown++) printf("\n");
+      if (info(listed ? listed[k] : paths[i])) rc = 1;
+    }
+    hb_trace_dir_release(listed, listed_count);
+  }
+  return rc;
+}
+
 int hb_cmd_trace(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   const char *sub = argv[1];
-  if (strcmp(sub, "info") == 0 && argc >= 3) {
-    int rc = 0;
-    for (int i = 2; i < argc; i++) {
-      if (i > 2) printf("\n");
-      if (info(argv[i])) rc = 1;
+  for (int i = 2; i < argc; i++) /* `heapbench trace info --help` */
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
     }
-    return rc;
-  }
+  if (strcmp(sub, "info") == 0 && argc >= 3) return info_all(argc - 2, argv + 2);
   if (strcmp(sub, "convert") == 0 && argc == 4) return convert(argv[2], argv[3]);
   if (strcmp(sub, "dump") == 0 && argc == 3) return dump(argv[2]);
   usage(stderr);

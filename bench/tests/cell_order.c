@@ -4,7 +4,8 @@
  * The workers here are stand-in shell scripts: each run appends
  * "<allocator> <pass>" to a log and prints what a worker prints for an
  * ok pass; the one named "slow" sleeps first. With three timed passes:
- * the log must read fast, slow, fast, slow, ... and the slow cell must run
+ * the log must read fast, slow, fast, slow, ..., then each cell's
+ * instrumented and latency passes, and the slow cell must run
  * out of its own time while the fast one completes.
  */
 #include "hb_replay.h"
@@ -81,11 +82,12 @@ int main(void) {
   hb_cell_job jobs[2] = {{&infos[0], "fast", &results[0]}, {&infos[1], "slow", &results[1]}};
   hb_cells_run(jobs, 2, fd, &header, &settings);
   const char *want[] = {"fast timed", "slow timed", "fast timed", "slow timed", "fast timed",
-                        "slow timed", "fast instrumented", "slow instrumented"};
+                        "slow timed", "fast instrumented", "fast latency",
+                        "slow instrumented", "slow latency"};
   char lines[16][64];
   size_t n = read_log(lines, 16);
-  HB_CHECK(n == 8, "%zu worker runs logged, want 8", n);
-  for (size_t i = 0; i < n && i < 8; i++)
+  HB_CHECK(n == 10, "%zu worker runs logged, want 10", n);
+  for (size_t i = 0; i < n && i < 10; i++)
     HB_CHECK(strcmp(lines[i], want[i]) == 0, "run %zu was '%s', want '%s'", i + 1, lines[i],
              want[i]);
   for (int a = 0; a < 2; a++) {
@@ -113,8 +115,8 @@ int main(void) {
            "slow cell: status %s after %u passes, want a timeout before the third ended",
            results[1].status, results[1].repeat_done);
   n = read_log(lines, 16);
-  HB_CHECK(n == 4 + results[1].repeat_done,
-           "%zu runs logged under the limit, want 3 fast + fast's instrumented + %u slow", n,
+  HB_CHECK(n == 5 + results[1].repeat_done,
+           "%zu runs logged under the limit, want 3 fast + fast's instrumented and latency + %u slow", n,
            results[1].repeat_done);
   for (int a = 0; a < 2; a++) hb_cell_result_release(&results[a]);
 

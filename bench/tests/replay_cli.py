@@ -110,7 +110,8 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "warm_ns_per_op", "warm_ns_per_op_min", "warm_ns_per_op_max",
               "warm_ns_per_op_passes", "warm_cpu_ns_per_op", "minor_faults",
               "warm_minor_faults", "flags", "ratio_to_baseline", "peak_resident_bytes",
-              "reported_utilization"]
+              "reported_utilization", "latency_clock", "latency_timer_ns", "latency_ns",
+              "slowest_ops"]
 FLAGS = {"short-pass", "high-spread", "warm-high-spread", "few-passes"}
 
 
@@ -145,6 +146,17 @@ def check_ok_run(run, trace_path):
           f"{name}: peak_live_bytes {run['peak_live_bytes']} != {max(live)}")
     check_speed(name, run, "")
     check_speed(name, run, "warm_")
+    latency = run["latency_ns"]
+    check(latency is not None, f"{name}: no latency figures")
+    if latency is not None:
+        check(sum(k["count"] for k in latency.values()) == run["ops"],
+              f"{name}: latency counts do not add up to the ops")
+        for kind, k in latency.items():
+            check(k["p50"] <= k["p90"] <= k["p99"] <= k["p999"] <= k["max"] * 1.0001,
+                  f"{name}: {kind} latency quantiles out of order {k}")
+        slowest = run["slowest_ops"]
+        check(0 < len(slowest) <= 20 and all(a["ns"] >= b["ns"] for a, b in zip(slowest, slowest[1:])),
+              f"{name}: slowest_ops")
     check(set(run["flags"]) <= FLAGS, f"{name}: unknown flags {run['flags']}")
     short = run["ns_per_op"] * run["ops"] < 20e6
     check(("short-pass" in run["flags"]) == short, f"{name}: short-pass flag {run['flags']}")
@@ -295,12 +307,15 @@ def case_forced_reuse(heapbench, tmp, shared):
 
 
 def case_timeout(heapbench, tmp, shared):
-    # 60,000 live blocks: the tutorial policy walks them all on every malloc.
+    # 120,000 live blocks: the tutorial policy walks them all on every
+    # malloc (7e9 steps), while glibc's four passes (cold and warm, the
+    # instrumented and the latency one) fit in the limit even under ASan on
+    # a busy machine.
     trace = os.path.join(tmp, "big.rep")
-    write_rep(trace, [("a", i, 16) for i in range(60000)], 60000)
+    write_rep(trace, [("a", i, 16) for i in range(120000)], 120000)
     out = os.path.join(tmp, "timeout.json")
     proc, elapsed = run(heapbench, "--allocators", "sbrk-tutorial,glibc", "--repeat", "1",
-                        "--time-limit", "1", "--json", out, trace)
+                        "--time-limit", "4", "--json", out, trace)
     check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}")
     runs = {r["allocator"]: r for r in json.load(open(out))["runs"]}
     check(runs["sbrk-tutorial"]["status"] == "timeout",

@@ -317,13 +317,21 @@ def test_report(heapbench, fixture_dir):
               "warm-only: warm bars only")
         check("cold speed not measured (speed: warm)" in svg_text(out_dir, "overview-ci-vm"),
               "warm-only: the overview says why cold speed is missing")
-    # Labels: the JSON label, else the file name; equal labels told apart.
+    # Labels: the JSON label, else the file name; equal labels (one
+    # machine twice) become file names, and "#1", "#2" only if those repeat.
     with tempfile.TemporaryDirectory() as tmp:
         twin = os.path.join(tmp, "twin.json")
         with open(inputs[0], encoding="utf-8") as stream, open(twin, "w") as out:
             out.write(stream.read())
+        first = os.path.splitext(os.path.basename(inputs[0]))[0]
         labels = [s.label for s in results.load_all([inputs[0], twin, inputs[1]])]
-        check(labels == ["ci-vm #1", "ci-vm #2", "replay-laptop"], f"labels {labels}")
+        check(labels == [first, "twin", "replay-laptop"], f"labels {labels}")
+        os.mkdir(os.path.join(tmp, "again"))
+        again = os.path.join(tmp, "again", "twin.json")
+        with open(twin, encoding="utf-8") as stream, open(again, "w") as out:
+            out.write(stream.read())
+        labels = [s.label for s in results.load_all([twin, again])]
+        check(labels == ["twin #1", "twin #2"], f"labels of two twin.json {labels}")
         # An input without runs: no charts for it, and the page says so.
         with open(inputs[0], encoding="utf-8") as stream:
             doc = json.load(stream)

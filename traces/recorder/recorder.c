@@ -21,7 +21,10 @@
  *    each record, so readers trust exactly the complete records.
  *  - fork: the child starts its own files (atfork handler); exec: the new
  *    image loads the recorder again and names its files by program and
- *    pid (plus a counter when the same program execs itself).
+ *    pid (plus a counter when the same program execs itself). The exec
+ *    functions are interposed only to mark the old image's recording as
+ *    ended by exec (exited = 2, undone if the exec fails): a process that
+ *    forked then exec'd is complete, not cut short.
  *
  * Environment: HB_RECORD_DIR, the directory for the files (default: the
  * working directory at the first event); HB_RECORD_CLOCK=monotonic to
@@ -30,8 +33,10 @@
 #define _GNU_SOURCE
 #include "hbt_format.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -335,6 +340,22 @@ __attribute__((destructor)) static void at_exit(void) {
   if (header && header->pid == (uint32_t)getpid()) __atomic_store_n(&header->exited, 1, __ATOMIC_RELEASE);
 }
 
+/* Before an exec: this image's recording ends here (HB_RAW_EXITED_EXEC).
+ * Returns the header marked, for exec_failed. Not in a vfork child, which
+ * shares the parent's memory (the pid check). */
+static hb_raw_header *exec_starting(void) {
+  hb_raw_header *header = __atomic_load_n(&process_header, __ATOMIC_ACQUIRE);
+  if (!header || header->pid != (uint32_t)getpid() || header->exited) return NULL;
+  if (self.header && self.generation == __atomic_load_n(&generation, __ATOMIC_ACQUIRE))
+    refresh_clock(self.header);
+  __atomic_store_n(&header->exited, HB_RAW_EXITED_EXEC, __ATOMIC_RELEASE);
+  return header;
+}
+
+static void exec_failed(hb_raw_header *header) {
+  if (header) __atomic_store_n(&header->exited, 0, __ATOMIC_RELEASE);
+}
+
 /* Whether this thread records: not inside the recorder, files open. */
 static inline thread_state *recording(void) {
   thread_state *t = &self;
@@ -492,4 +513,86 @@ EXPORT void *pvalloc(size_t size) {
   thread_state *t = recording();
   if (t) store(t, HB_RAW_ALIGNED, log2_ceil(page_bytes()), p, size);
   return p;
+}
+
+/* ---- exec: mark, then the real function (exec_starting) ------------------- */
+
+/* The next definition of `name` (glibc's): dlsym may allocate, so under the guard. */
+static void *next_function(const char *name) {
+  int guard = self.guard;
+  self.guard = 1;
+  void *function = dlsym(RTLD_NEXT, name);
+  self.guard = guard;
+  return function;
+}
+
+#define FORWARD_EXEC(name, type, ...)                        \
+  do {                                                       \
+    void *found = next_function(name);                       \
+    type real; /* ISO C has no object-to-function cast */    \
+    memcpy(&real, &found, sizeof real);                      \
+    if (!real) {                                             \
+      errno = ENOSYS;                                        \
+      return -1;                                             \
+    }                                                        \
+    hb_raw_header *marked = exec_starting();                 \
+    int rc = real(__VA_ARGS__);                              \
+    int saved = errno;                                       \
+    exec_failed(marked);                                     \
+    errno = saved;                                           \
+    return rc;                                               \
+  } while (0)
+
+typedef int (*execve_type)(const char *, char *const[], char *const[]);
+typedef int (*execv_type)(const char *, char *const[]);
+typedef int (*fexecve_type)(int, char *const[], char *const[]);
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+  FORWARD_EXEC("execve", execve_type, path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[]) {
+  FORWARD_EXEC("execv", execv_type, path, argv);
+}
+
+EXPORT int execvp(const char *file, char *const argv[]) {
+  FORWARD_EXEC("execvp", execv_type, file, argv);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+  FORWARD_EXEC("execvpe", execve_type, file, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+  FORWARD_EXEC("fexecve", fexecve_type, fd, argv, envp);
+}
+
+/* execl, execlp, execle: their arguments as an array on the stack. */
+#define COLLECT_ARGS(first, argv, ap_after)                 \
+  size_t count = 1;                                         \
+  va_list ap;                                               \
+  va_start(ap, first);                                      \
+  while (va_arg(ap, char *)) count++;                       \
+  va_end(ap);                                               \
+  char *argv[count + 1];                                    \
+  argv[0] = (char *)first;                                  \
+  va_start(ap, first);                                      \
+  for (size_t i = 1; i <= count; i++) argv[i] = va_arg(ap, char *); \
+  ap_after;                                                 \
+  va_end(ap)
+
+EXPORT int execl(const char *path, const char *arg, ...) {
+  COLLECT_ARGS(arg, argv, (void)0);
+  return execv(path, argv);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...) {
+  COLLECT_ARGS(arg, argv, (void)0);
+  return execvp(file, argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...) {
+  char *const *envp;
+  COLLECT_ARGS(arg, argv, envp = va_arg(ap, char *const *));
+  return execve(path, argv, envp);
 }

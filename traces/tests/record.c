@@ -242,6 +242,9 @@ static void test_exec(void) {
     size_t after = count_ops(&r.traces[0], HB_OP_MALLOC, 10001) +
                    count_ops(&r.traces[1], HB_OP_MALLOC, 10001);
     HB_CHECK(before == 10 && after == 1, "exec: %zu before, %zu after", before, after);
+    /* Ended by exec is not cut short. */
+    HB_CHECK(!r.traces[0].incomplete && !r.traces[1].incomplete, "exec: incomplete %d %d",
+             r.traces[0].incomplete, r.traces[1].incomplete);
   }
   release(&r);
 }

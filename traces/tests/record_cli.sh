@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# record_cli.sh — `heapbench record` as a user runs it: what it refuses
+# (static programs), what is no error (a program that allocates nothing),
+# fork then exec is complete, --main-only, --min-ops, the closing summary,
+# and the note for Python without PYTHONMALLOC=malloc.
+# Usage: record_cli.sh HEAPBENCH STATIC_TARGET TMPDIR
+set -u
+heapbench=$1
+static_target=$2
+dir=$3
+rm -rf "$dir" && mkdir -p "$dir" || exit 1
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# A statically linked program: refused, exit 1, nothing written.
+err=$("$heapbench" record -o "$dir/static" -- "$static_target" 2>&1 >/dev/null)
+[ $? -eq 1 ] || fail "static program: exit status not 1"
+grep -q "cannot record .*statically linked" <<<"$err" || fail "static program: said '$err'"
+ls "$dir/static"/*.hbt >/dev/null 2>&1 && fail "static program: a trace was written"
+
+# A dynamically linked program that allocates nothing: no error.
+out=$("$heapbench" record -o "$dir/true" -- /bin/true 2>&1)
+[ $? -eq 0 ] || fail "/bin/true: exit status not 0: $out"
+grep -q "made no allocation through malloc" <<<"$out" || fail "/bin/true: said '$out'"
+grep -qi "statically\|setuid" <<<"$out" && fail "/bin/true: blamed on static/setuid: $out"
+
+# fork then exec: every process complete; the summary names the largest.
+script='ls / >/dev/null; echo hi | cat >/dev/null'
+out=$("$heapbench" record -o "$dir/all" -- bash -c "$script" 2>&1) || fail "bash -c: $out"
+grep -q "incomplete" <<<"$out" && fail "fork then exec flagged incomplete: $out"
+written=$(ls "$dir/all"/*.hbt | wc -l)
+[ "$written" -ge 3 ] || fail "bash -c: $written traces, want bash, ls, cat and helpers"
+grep -q "^$written traces written, the largest $dir/all/.*\.hbt ([0-9]* ops)" <<<"$out" ||
+  fail "bash -c: no summary line: $out"
+
+out=$("$heapbench" record -o "$dir/main" --main-only -- bash -c "$script" 2>&1)
+[ "$(ls "$dir/main"/*.hbt | wc -l)" -eq 1 ] || fail "--main-only: $(ls "$dir/main")"
+grep -q "other process.* not written (--main-only)" <<<"$out" || fail "--main-only said: $out"
+
+out=$("$heapbench" record -o "$dir/min" --min-ops 100000000 -- bash -c "$script" 2>&1)
+ls "$dir/min"/*.hbt >/dev/null 2>&1 && fail "--min-ops: small traces written"
+grep -q "not written (--min-ops)" <<<"$out" || fail "--min-ops said: $out"
+"$heapbench" record --min-ops lots -- /bin/true 2>/dev/null; [ $? -eq 2 ] || fail "--min-ops lots accepted"
+
+# Python: a note naming PYTHONMALLOC=malloc, unless it is set.
+if [ -x /usr/bin/python3 ]; then
+  err=$(env -u PYTHONMALLOC "$heapbench" record -o "$dir/py" -- /usr/bin/python3 -c pass 2>&1 >/dev/null)
+  grep -q "set PYTHONMALLOC=malloc" <<<"$err" || fail "python3: no PYTHONMALLOC note: '$err'"
+  [ "$(grep -c PYTHONMALLOC <<<"$err")" -eq 1 ] || fail "python3: the note is not one line: $err"
+  err=$(PYTHONMALLOC=malloc "$heapbench" record -o "$dir/py2" -- /usr/bin/python3 -c pass 2>&1 >/dev/null)
+  grep -q "PYTHONMALLOC" <<<"$err" && fail "python3 with PYTHONMALLOC=malloc: note anyway"
+fi
+
+echo "record_cli.sh: $failures failures"
+[ "$failures" -eq 0 ]
