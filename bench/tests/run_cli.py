@@ -118,7 +118,19 @@ def case_policies(heapbench, tmp, alloc, static):
 
 
 def case_bad_input(heapbench, tmp, alloc, static):
-    """One line naming the problem, exit 1 (2 for usage), nothing written."""
+    """One line naming the problem, exit 1 (2 for usage), nothing written.
+    And the CLI conventions: --help, --json - (the table on stderr)."""
+    for flag in ("--help", "-h"):
+        proc = run(heapbench, flag)
+        check(proc.returncode == 0 and proc.stdout.startswith("usage: heapbench run")
+              and proc.stderr == "", f"run {flag}: {proc.returncode} {proc.stderr[:100]!r}")
+    proc = run(heapbench, "--allocators", "glibc", "--repeat", "1", "--json", "-", alloc, "1", "0")
+    check(proc.returncode == 0, f"--json -: exit {proc.returncode}")
+    try:
+        check(json.loads(proc.stdout)["runs"][0]["allocator"] == "glibc", "--json -: the JSON")
+    except ValueError:
+        check(False, f"--json -: stdout is not JSON: {proc.stdout[:100]!r}")
+    check("peak RSS" in proc.stderr, "--json -: the table on stderr")
     not_exec = os.path.join(tmp, "data.txt")
     with open(not_exec, "w") as f:
         f.write("hello\n")
@@ -135,6 +147,7 @@ def case_bad_input(heapbench, tmp, alloc, static):
         (["--allocators", "glibc,nosuch", alloc, "1", "0"], "nosuch", 1),
         (["--stdin", os.path.join(tmp, "nothing"), alloc, "1", "0"], "nothing", 1),
         (["--repeat", "0", alloc], "--repeat", 2),
+        (["--csv", "-", "--json", "-", alloc], "stdout", 2),
         ([], "PROGRAM", 2),
     ]
     for args, needle, code in cases:
