@@ -76,6 +76,17 @@ static void parse_instrumented(const char *out, hb_cell_result *r) {
     if (sscanf(line, "reuse_distance_bucket %llu %llu", &a, &b) == 2 && r->histogram_count < 64) {
       r->histogram_bound[r->histogram_count] = a;
       r->histogram_reuses[r->histogram_count++] = b;
+    } else if (strncmp(line, "size_class ", 11) == 0) {
+      unsigned k;
+      unsigned long long n[5];
+      if (sscanf(line, "size_class %u %llu %llu %llu %llu %llu", &k, &n[0], &n[1], &n[2], &n[3],
+                 &n[4]) == 6 && k < HB_SIZE_CLASSES) {
+        r->size_class[k].allocations = n[0];
+        r->size_class[k].reuses = n[1];
+        r->size_class[k].peak_live_bytes = n[2];
+        r->size_class[k].waste_bytes = n[3];
+        r->size_class[k].waste_count = n[4];
+      }
     } else if (strncmp(line, "sample ", 7) == 0) {
       hb_growth_sample s = {0};
       if (sscanf(line, "sample %llu %llu %llu %llu", &a, &b, &c, &d) == 4) {

@@ -79,6 +79,12 @@ typedef struct hb_cell_result {
   uint64_t histogram_bound[64], histogram_reuses[64];
   hb_growth_sample *samples; /* malloc'ed */
   size_t sample_count;
+  /* Per size class of requests (hb_worker_protocol.h), from the
+   * instrumented pass; `allocations` 0 for a class the trace never asked. */
+  struct {
+    uint64_t allocations, reuses, peak_live_bytes;
+    uint64_t waste_bytes, waste_count; /* usable beyond requested, over waste_count allocations */
+  } size_class[HB_SIZE_CLASSES];
   hb_latency latency;
 } hb_cell_result;
 

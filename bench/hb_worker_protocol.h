@@ -6,6 +6,8 @@
  *
  *   reuse_distance_bucket BOUND COUNT        (instrumented pass)
  *   sample OP LIVE FOOTPRINT|- RSS           (instrumented pass, heap growth)
+ *   size_class K ALLOCS REUSES PEAK_LIVE WASTE WASTE_N
+ *                                            (instrumented pass, per size class)
  *   latency KIND COUNT SUM_NS MAX_NS         (latency pass, per kind of call)
  *   latency_bucket KIND B COUNT              (latency pass: histogram bucket B)
  *   slowest OP KIND SIZE NS                  (latency pass: the slowest calls)
@@ -97,6 +99,10 @@ enum {
 #define HB_LATENCY_KIND_NAMES {"malloc", "free", "realloc", "calloc", "aligned"}
 #define HB_LATENCY_BUCKETS_PER_OCTAVE 8
 #define HB_LATENCY_BUCKETS 400 /* the last would hold calls of 2^49 ns: never reached */
+
+/* Size classes of requests: class k >= 1 holds requests of 2^(k-1) + 1 to
+ * 2^k bytes, class 0 requests of 0 and 1 byte. */
+#define HB_SIZE_CLASSES 65
 
 /* Front end: every scalar figure of a worker's output, -1 where absent. */
 void hb_worker_parse_figures(const char *out, int64_t figures[HB_FIG_COUNT]);

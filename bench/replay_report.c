@@ -465,6 +465,28 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
     }
     fputs(r->sample_count ? "\n      ]" : "]", out);
   }
+  fputs(",\n      \"size_classes\": ", out);
+  if (!r->instrumented) {
+    fputs("null", out);
+  } else {
+    fputc('[', out);
+    for (unsigned k = 0, n = 0; k < HB_SIZE_CLASSES; k++) {
+      if (!r->size_class[k].allocations) continue;
+      const uint64_t allocations = r->size_class[k].allocations;
+      fprintf(out, "%s\n        {\"up_to_bytes\": %llu, \"allocations\": %llu, \"reuses\": %llu, "
+              "\"reuse_rate\": ", n++ ? "," : "", k == 0 ? 1ull : k >= 64 ? UINT64_MAX : 1ull << k,
+              (unsigned long long)allocations, (unsigned long long)r->size_class[k].reuses);
+      hb_json_double(out, (double)r->size_class[k].reuses / (double)allocations, 1);
+      fprintf(out, ", \"peak_live_bytes\": %llu, \"waste_bytes\": ",
+              (unsigned long long)r->size_class[k].peak_live_bytes);
+      int known = r->size_class[k].waste_count > 0;
+      hb_json_int(out, known ? (int64_t)r->size_class[k].waste_bytes : HB_UNKNOWN);
+      fputs(", \"mean_waste_bytes\": ", out);
+      hb_json_double(out, known ? (double)r->size_class[k].waste_bytes / (double)r->size_class[k].waste_count : NAN, known);
+      fputc('}', out);
+    }
+    fputs("\n      ]", out);
+  }
   write_latency(out, &r->latency);
   fputs("\n    }", out);
 }

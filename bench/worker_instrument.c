@@ -124,6 +124,10 @@ static struct state {
   uint64_t block_count, block_capacity;
 
   uint64_t allocations, reuses, lifo_reuses, allocated_bytes, reused_bytes;
+  /* Per size class k (requests of 2^(k-1) + 1 .. 2^k bytes; 0: 0 and 1). */
+  struct {
+    uint64_t allocations, reuses, live_bytes, peak_live_bytes, waste_bytes, waste_count;
+  } size_class[HB_SIZE_CLASSES];
   uint64_t *distances;
 
   u64map chunk_of; /* chunk number -> index into chunks */
@@ -264,10 +268,24 @@ static void note_free(void *ptr, uint64_t size, uint64_t op) {
   mark_freed_range(address, size);
 }
 
+/* The size class of a request (hb_worker_protocol.h). */
+static unsigned size_class(uint64_t size) {
+  return size <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(size - 1);
+}
+
 static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
   S.allocations++;
   S.allocated_bytes += size;
+  unsigned k = size_class(size);
+  S.size_class[k].allocations++;
   if (!ptr) return;
+  if (S.env->allocator->usable_size) { /* internal waste: usable beyond requested */
+    size_t usable = S.env->allocator->usable_size(ptr);
+    if (usable >= size) {
+      S.size_class[k].waste_bytes += usable - size;
+      S.size_class[k].waste_count++;
+    }
+  }
   uint64_t address = (uint64_t)(uintptr_t)ptr;
   S.reused_bytes += freed_bytes_in(address, size);
   uint64_t at = map_find(&S.freed_by_address, address);
@@ -275,6 +293,7 @@ static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
   uint32_t index = S.freed_by_address.values[at];
   freed_block *b = &S.blocks[index];
   S.distances[S.reuses++] = op - b->free_op;
+  S.size_class[k].reuses++;
   uint64_t top = map_find(&S.newest_by_size, b->size);
   if (S.newest_by_size.keys[top] == b->size && S.newest_by_size.values[top] == index)
     S.lifo_reuses++;
@@ -368,6 +387,7 @@ static int instrumented_op(uint64_t i) {
       if (op->slot != S.env->trace->header->slot_count - 1) {
         note_free(old, S.block_bytes[op->slot], i);
         S.live_bytes -= S.block_bytes[op->slot];
+        S.size_class[size_class(S.block_bytes[op->slot])].live_bytes -= S.block_bytes[op->slot];
         S.block_bytes[op->slot] = 0;
         slots[op->slot] = NULL;
       }
@@ -386,6 +406,7 @@ static int instrumented_op(uint64_t i) {
         note_free(old, S.block_bytes[op->slot], i);
       }
       S.live_bytes -= S.block_bytes[op->slot];
+      S.size_class[size_class(S.block_bytes[op->slot])].live_bytes -= S.block_bytes[op->slot];
       touched_from = S.block_bytes[op->slot];
       goto placed;
     default: return -1;
@@ -401,6 +422,10 @@ placed:
   slots[op->slot] = p;
   S.block_bytes[op->slot] = op->size;
   S.live_bytes += op->size;
+  unsigned k = size_class(op->size);
+  S.size_class[k].live_bytes += op->size;
+  if (S.size_class[k].live_bytes > S.size_class[k].peak_live_bytes)
+    S.size_class[k].peak_live_bytes = S.size_class[k].live_bytes;
   after_op(i, op->size);
   return 0;
 }
@@ -554,6 +579,14 @@ static void report(void) {
     hb_out_figure(HB_FIG_REUSE_DISTANCE_MEDIAN, median);
     hb_out_figure(HB_FIG_REUSE_DISTANCE_P90, p90);
   }
+  for (unsigned k = 0; k < HB_SIZE_CLASSES; k++)
+    if (S.size_class[k].allocations)
+      hb_out("size_class %u %llu %llu %llu %llu %llu\n", k,
+             (unsigned long long)S.size_class[k].allocations,
+             (unsigned long long)S.size_class[k].reuses,
+             (unsigned long long)S.size_class[k].peak_live_bytes,
+             (unsigned long long)S.size_class[k].waste_bytes,
+             (unsigned long long)S.size_class[k].waste_count);
   for (uint64_t k = 0; k < S.sample_count; k++) {
     const sample *s = &S.samples[k];
     if (s->footprint_known)

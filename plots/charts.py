@@ -4,17 +4,20 @@ results (results.py):
 
     /usr/bin/python3 plots/charts.py RESULTS.json... -o DIR
 
-replay_charts.py draws the replay results, micro_charts.py the Google
-Benchmark ones; drawing.py holds what they share.
+replay_charts.py draws the replay results (latency_charts.py their latency
+pass), micro_charts.py the Google Benchmark ones; drawing.py holds what
+they share.
 """
 
 import os
 import sys
 
+import latency_charts
 import micro_charts
 import replay_charts
 import results
 import run_charts
+import size_class_charts
 
 
 def draw_all(sources, out_dir):
@@ -37,6 +40,12 @@ def draw_all(sources, out_dir):
         charts.append(replay_charts.chart_memory(view, trace, out_dir))
         charts.append(replay_charts.chart_heap_growth(view, trace, out_dir))
         charts.append(replay_charts.chart_reuse(view, trace, out_dir))
+        classes = size_class_charts.chart_size_classes(view, trace, out_dir)
+        if classes:
+            charts.append(classes)
+        latency = latency_charts.chart_latency(view, trace, out_dir)
+        if latency:
+            charts.append(latency)
     for family in micro_charts.micro_families(sources):
         charts.append(micro_charts.chart_micro(sources, family, out_dir))
     charts += run_charts.draw_all(sources, out_dir)

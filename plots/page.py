@@ -10,6 +10,7 @@ import html
 import os
 
 import drawing
+import latency_charts
 import micro_charts
 import palette
 import replay_charts
@@ -472,6 +473,11 @@ def render(sources, charts_by_key, command, out_dir):
             out.append(side_by_side(charts_by_key[f"trace/{trace}/heap-growth"], ""))
             out.append(side_by_side(charts_by_key[f"trace/{trace}/reuse"],
                                     reuse_table(view, trace)))
+            if f"trace/{trace}/size-classes" in charts_by_key:
+                out.append(side_by_side(charts_by_key[f"trace/{trace}/size-classes"], ""))
+            if f"trace/{trace}/latency" in charts_by_key:
+                out.append(side_by_side(charts_by_key[f"trace/{trace}/latency"],
+                                        latency_charts.latency_table(view, trace, esc)))
     if families:
         out.append('<h2 id="micro">Microbenchmarks (Google Benchmark)</h2>')
         for family in families:

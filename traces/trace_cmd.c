@@ -1,7 +1,8 @@
 /* trace_cmd.c — `heapbench trace info|convert|dump`: look at, convert and
  * print traces of any format hb_trace_load reads. */
-#include "hb_trace.h"
 #include "hb_cmd.h"
+#include "hb_synth.h"
+#include "hb_trace.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,13 +15,17 @@ static void usage(FILE *out) {
           "usage: heapbench trace info FILE|DIR...\n"
           "       heapbench trace convert INPUT OUTPUT.hbt|OUTPUT.rep\n"
           "       heapbench trace dump FILE\n"
+          "       heapbench trace synth --like TRACE --ops N [--seed S] [--threads T] -o OUT.hbt\n"
           "\n"
           "FILE/INPUT: a heapbench trace (.hbt), a raw recording (<prefix>.t0.hbraw),\n"
           "a CS:APP .rep file or a valgrind --trace-malloc=yes log (gzip or plain);\n"
           "any of them also compressed with zstd.\n"
           "info describes each FILE, and every trace in a DIR (sorted by name).\n"
           "convert writes OUTPUT in the format its extension names; .rep holds one thread.\n"
-          "dump prints one op per line.\n");
+          "dump prints one op per line.\n"
+          "synth draws a trace of N ops from TRACE's blocks (their sizes, lifetimes, reallocs\n"
+          "and threads; docs/SYNTH.md), the same for the same seed (default 1), and says how\n"
+          "close its mixes are to TRACE's.\n");
 }
 
 static int ends_with(const char *text, const char *suffix) {
@@ -195,6 +200,88 @@ static int info_all(int count, char **paths) {
   return rc;
 }
 
+static int parse_count(const char *text, uint64_t *value) {
+  char *end;
+  if (!text || text[0] == '-' || !*text) return -1;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (*end) return -1;
+  *value = v;
+  return 0;
+}
+
+static int synth(int argc, char **argv) {
+  const char *like = NULL, *out_path = NULL;
+  hb_synth_options options = {.seed = 1};
+  uint64_t threads = 0;
+  int have_ops = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--like") == 0 && value) {
+      like = value;
+    } else if (strcmp(argv[i], "-o") == 0 && value) {
+      out_path = value;
+    } else if (strcmp(argv[i], "--ops") == 0) {
+      if (parse_count(value, &options.ops) != 0 || options.ops == 0) {
+        fprintf(stderr, "heapbench trace synth: --ops wants a positive count, not %s\n",
+                value ? value : "nothing");
+        return 2;
+      }
+      have_ops = 1;
+    } else if (strcmp(argv[i], "--seed") == 0) {
+      if (parse_count(value, &options.seed) != 0) {
+        fprintf(stderr, "heapbench trace synth: --seed wants a number, not %s\n",
+                value ? value : "nothing");
+        return 2;
+      }
+    } else if (strcmp(argv[i], "--threads") == 0) {
+      if (parse_count(value, &threads) != 0 || threads == 0 || threads > 4096) {
+        fprintf(stderr, "heapbench trace synth: --threads wants 1 to 4096, not %s\n",
+                value ? value : "nothing");
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "heapbench trace synth: unknown argument %s\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+    i++;
+  }
+  if (!like || !out_path || !have_ops) {
+    fprintf(stderr, "heapbench trace synth: needs --like TRACE, --ops N and -o OUT.hbt\n");
+    return 2;
+  }
+  options.threads = (uint32_t)threads;
+  hb_trace source, drawn;
+  hb_error error;
+  if (hb_trace_load(like, &source, &error) != 0) {
+    fprintf(stderr, "heapbench trace synth: %s\n", error.message);
+    return 1;
+  }
+  int rc = 1;
+  hb_trace_profile a, b;
+  if (hb_trace_synth(&source, &options, &drawn, &error) != 0) {
+    fprintf(stderr, "heapbench trace synth: %s\n", error.message);
+  } else {
+    if (hb_trace_check(&drawn, &error) != 0 || hb_hbt_write(&drawn, out_path, &error) != 0 ||
+        hb_trace_profile_compute(&source, &a, &error) != 0 ||
+        hb_trace_profile_compute(&drawn, &b, &error) != 0) {
+      fprintf(stderr, "heapbench trace synth: %s\n", error.message);
+    } else {
+      double size_l1, lifetime_l1, kind_max;
+      hb_trace_profile_compare(&a, &b, &size_l1, &lifetime_l1, &kind_max);
+      printf("%s: %zu ops, %u blocks, %u threads, drawn from %s (seed %llu)\n"
+             "against it: size mix L1 %.3f, lifetime mix L1 %.3f, largest kind share "
+             "difference %.3f\n",
+             out_path, drawn.op_count, drawn.id_count, drawn.thread_count, like,
+             (unsigned long long)options.seed, size_l1, lifetime_l1, kind_max);
+      rc = 0;
+    }
+    hb_trace_release(&drawn);
+  }
+  hb_trace_release(&source);
+  return rc;
+}
+
 int hb_cmd_trace(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     usage(argc < 2 ? stderr : stdout);
@@ -209,6 +296,7 @@ int hb_cmd_trace(int argc, char **argv) {
   if (strcmp(sub, "info") == 0 && argc >= 3) return info_all(argc - 2, argv + 2);
   if (strcmp(sub, "convert") == 0 && argc == 4) return convert(argv[2], argv[3]);
   if (strcmp(sub, "dump") == 0 && argc == 3) return dump(argv[2]);
+  if (strcmp(sub, "synth") == 0) return synth(argc - 2, argv + 2);
   usage(stderr);
   return 2;
 }

@@ -111,7 +111,7 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "warm_ns_per_op_passes", "warm_cpu_ns_per_op", "minor_faults",
               "warm_minor_faults", "flags", "ratio_to_baseline", "peak_resident_bytes",
               "reported_utilization", "latency_clock", "latency_timer_ns", "latency_ns",
-              "slowest_ops"]
+              "slowest_ops", "size_classes"]
 FLAGS = {"short-pass", "high-spread", "warm-high-spread", "few-passes"}
 
 
@@ -146,6 +146,15 @@ def check_ok_run(run, trace_path):
           f"{name}: peak_live_bytes {run['peak_live_bytes']} != {max(live)}")
     check_speed(name, run, "")
     check_speed(name, run, "warm_")
+    classes = run["size_classes"]
+    check(sum(c["allocations"] for c in classes) == run["allocations"]
+          and sum(c["reuses"] for c in classes) == run["reuses"],
+          f"{name}: size classes do not add up to the allocations and reuses")
+    for c in classes:
+        bound = c["up_to_bytes"]
+        check(bound == 1 or bound & (bound - 1) == 0, f"{name}: class bound {bound}")
+        check(c["peak_live_bytes"] <= run["peak_live_bytes"],
+              f"{name}: a class's peak live above the trace's")
     latency = run["latency_ns"]
     check(latency is not None, f"{name}: no latency figures")
     if latency is not None:

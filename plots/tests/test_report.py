@@ -70,6 +70,10 @@ def expected_charts(paths):
         for run_ in source.runs:
             for what in ("throughput", "memory", "heap-growth", "reuse"):
                 names.add(f"{slug(run_['trace'])}-{what}")
+            if run_.get("latency_ns"):   # the latency pass measured it
+                names.add(f"{slug(run_['trace'])}-latency")
+            if run_.get("size_classes"):
+                names.add(f"{slug(run_['trace'])}-size-classes")
     for source in sources:
         for point in source.points:
             names.add(f"micro-{slug(point.family)}")
@@ -467,6 +471,7 @@ def test_replay(heapbench, fixture_dir, trace):
         allocators = sorted({r["allocator"] for r in source.runs})
         check(allocators == ["glibc", "sbrk-tutorial"], f"runs of both allocators: {allocators}")
         names = expected_charts([out_json])
+        check(any(n.endswith("-latency") for n in names), "a latency chart is called for")
         out_dir = os.path.join(tmp, "report")
         code, out, err = run([heapbench, "report", out_json, "-o", out_dir])
         check(code == 0, f"heapbench report on real replay JSON exits 0 (got {code}: {err.strip()})")
