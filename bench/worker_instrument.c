@@ -497,6 +497,24 @@ static size_t thread_memory_bytes(const hb_thread_plan *plan) {
   return plan->thread_count * (sizeof(pthread_t) + sizeof(turn_arg));
 }
 
+/* The allocator sets itself up, then the baseline every resident figure
+ * is taken against. A multi-threaded pass calls this once its threads
+ * exist: creating a thread mallocs from glibc, which may move the program
+ * break, and an sbrk policy must be the only one moving it once it runs. */
+static void begin_measuring(void) {
+  /* A program's allocator is running long before most of what a trace
+   * records: its start-up metadata, a constant 50-250 KiB for some, is not
+   * counted as the trace's resident memory. */
+  const hb_allocator *a = S.env->allocator;
+  a->free(a->malloc(1), 1);
+  S.peak_known = hb_peak_rss_reset() == 0;
+  S.rss_baseline_bytes = hb_current_rss_bytes();
+  S.file_baseline_bytes = hb_file_rss_bytes();
+  S.anon_baseline_bytes = hb_anon_rss_bytes();
+  if (S.rss_baseline_bytes == 0) S.peak_known = 0;
+  S.harness_baseline_bytes = hb_harness_mapped_bytes();
+}
+
 static int run_threads(const hb_thread_plan *plan, char *memory) {
   pthread_t *ids = (pthread_t *)memory;
   turn_arg *args = (turn_arg *)(ids + plan->thread_count);
@@ -511,6 +529,7 @@ static int run_threads(const hb_thread_plan *plan, char *memory) {
       break;
     }
   }
+  begin_measuring();
   hb_count_up(&s.start);
   hb_count_wait(&s.finished, started);
   hb_count_up(&s.leave);
@@ -630,22 +649,11 @@ int hb_instrumented_pass(const hb_pass_env *env) {
   }
   uint64_t probe;
   S.footprint_known = env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &probe) == 0;
-  /* The allocator sets itself up before the baseline (a program's
-   * allocator is running long before most of what a trace records): its
-   * start-up metadata, a constant 50-250 KiB for some, is not counted as
-   * the trace's resident memory. */
-  env->allocator->free(env->allocator->malloc(1), 1);
-  S.peak_known = hb_peak_rss_reset() == 0;
-  S.rss_baseline_bytes = hb_current_rss_bytes();
-  S.file_baseline_bytes = hb_file_rss_bytes();
-  S.anon_baseline_bytes = hb_anon_rss_bytes();
-  if (S.rss_baseline_bytes == 0) S.peak_known = 0;
-  S.harness_baseline_bytes = hb_harness_mapped_bytes();
-
   int rc = 0;
   if (h->thread_count > 1) {
     rc = run_threads(&plan, thread_memory);
   } else {
+    begin_measuring();
     for (uint64_t i = 0; i < h->op_count && rc == 0; i++) rc = instrumented_op(i);
   }
   resident_checkpoint(); /* the last segment */
