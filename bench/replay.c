@@ -303,14 +303,18 @@ static int parse_args(int argc, char **argv, replay_args *args) {
     return usage_error("--json - and --csv - cannot both write to stdout", NULL);
   if (args->path_count == 0) {
     /* No TRACE: the bundled traces, plain or compressed. */
-    glob_t bundled;
-    int found = glob(HB_TRACE_DATA_DIR "/*.hbt", 0, NULL, &bundled);
-    found = glob(HB_TRACE_DATA_DIR "/*.hbt.zst", found == 0 ? GLOB_APPEND : 0, NULL, &bundled);
-    size_t count = found == 0 || found == GLOB_NOMATCH ? bundled.gl_pathc : 0;
-    for (size_t k = 0; k < count; k++)
-      if (add_path(args, bundled.gl_pathv[k]) != 0) count = 0;
-    globfree(&bundled);
-    if (count == 0) {
+    static const char *const patterns[] = {HB_TRACE_DATA_DIR "/*.hbt",
+                                           HB_TRACE_DATA_DIR "/*.hbt.zst"};
+    for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
+      glob_t bundled;
+      int failed = 0;
+      if (glob(patterns[p], 0, NULL, &bundled) == 0)
+        for (size_t k = 0; k < bundled.gl_pathc && !failed; k++)
+          failed = add_path(args, bundled.gl_pathv[k]) != 0;
+      globfree(&bundled); /* glob leaves it freeable whatever it returned */
+      if (failed) return usage_error("out of memory", NULL);
+    }
+    if (args->path_count == 0) {
       fprintf(stderr,
               "heapbench replay: no TRACE given and no bundled trace in %s/*.hbt* "
               "(give trace files: .hbt, .rep or valgrind logs)\n",

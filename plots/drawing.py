@@ -28,7 +28,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, Locator, LogLocator, MaxNLocator  # noqa: E402
 
 import palette  # noqa: E402
 
@@ -45,6 +45,7 @@ plt.rcParams.update({
 
 SOURCE_HATCHES = ["", "///", "...", "\\\\\\", "ooo", "xxx"]
 SOURCE_STYLES = ["-", "--", ":", "-."]
+SOURCE_MARKERS = ["o", "s", "D", "^", "v", "P"]  # dots in place of bars on a log axis
 NOT_OK_FACE = "#eeeeee"
 FLAG_COLOUR = "#d47500"
 FLAG_MARK = "⚑"
@@ -166,14 +167,41 @@ def _log_1_2_5(value, _position=None):
     return f"{value:g}" if mantissa in (2, 5) else ""
 
 
+class _PlainLogMinor(Locator):
+    """Minor ticks of a log axis: the usual 2..9 × 10^k, but under one
+    decade round linear steps (8, 9, 10, 11, 12), so a span like 8-12 ns
+    is labelled above 10 too."""
+
+    def __init__(self):
+        self.log = LogLocator(base=10, subs="auto")
+        self.linear = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+
+    def set_axis(self, axis):
+        super().set_axis(axis)
+        self.log.set_axis(axis)
+        self.linear.set_axis(axis)
+
+    def __call__(self):
+        low, high = sorted(self.axis.get_view_interval())
+        if low > 0 and high / low < 10:
+            return [v for v in self.linear.tick_values(low, high) if low <= v <= high]
+        return self.log()
+
+
 def plain_log(axis):
-    """A log axis labelled with plain numbers instead of 10^k. Call it once
-    the data is drawn: the fewer decades, the more minor ticks get a label
-    (all under one decade, 2× and 5× up to three, none beyond)."""
-    low, high = sorted(axis.get_view_interval())
+    """A log axis labelled with plain numbers instead of 10^k: the fewer
+    decades shown, the more minor ticks get a label (all under one decade,
+    2× and 5× up to three, none beyond). The span is read when the labels
+    are drawn, not when this is called: autoscaling may not have run yet
+    (a span read too early once left a 8-45 ns axis labelled 8, 9, 10)."""
+    def minor(value, position=None):
+        low, high = sorted(axis.get_view_interval())
+        decades = math.log10(high / low) if low > 0 else 99
+        if decades < 1:
+            return plain_number(value)
+        return _log_1_2_5(value) if decades <= 3 else ""
     axis.set_major_formatter(FuncFormatter(plain_number))
-    decades = math.log10(high / low) if low > 0 else 99
-    minor = plain_number if decades < 1 else _log_1_2_5 if decades <= 3 else (lambda v, p=None: "")
+    axis.set_minor_locator(_PlainLogMinor())
     axis.set_minor_formatter(FuncFormatter(minor))
 
 
@@ -199,12 +227,23 @@ def trace_title(what, trace, cells):
     return f"{trace} — {ops} ops: {what}"
 
 
-def source_legend(ax, labels, loc="lower right"):
+def source_legend(ax, labels, loc=None):
+    """Which hatch (bars) or dot shape (log axes) is which input: in a row
+    above the axes, where it cannot cover a value (inside, it once hid one)."""
     if len(labels) < 2:
         return
-    handles = [Patch(facecolor="white", edgecolor="black", hatch=SOURCE_HATCHES[i % 6],
-                     label=label) for i, label in enumerate(labels)]
-    ax.legend(handles=handles, loc=loc, fontsize=8, title="input", title_fontsize=8)
+    from matplotlib.lines import Line2D
+    handles = [(Patch(facecolor="white", edgecolor="black", hatch=SOURCE_HATCHES[i % 6]),
+                Line2D([], [], marker=SOURCE_MARKERS[i % 6], linestyle="none",
+                       markerfacecolor="white", markeredgecolor="black"))
+               for i in range(len(labels))]
+    if loc is None:
+        ax.legend(handles=handles, labels=list(labels), loc="lower left",
+                  bbox_to_anchor=(0.0, 1.0), ncol=len(labels), fontsize=8, title="input:",
+                  title_fontsize=8, frameon=False, alignment="left")
+    else:
+        ax.legend(handles=handles, labels=list(labels), loc=loc, fontsize=8, title="input",
+                  title_fontsize=8)
 
 
 def slot_y(row, slot, slots):
@@ -242,6 +281,7 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
     height = 0.8 / max(1, len(slots))
     top = 0.0
     low = math.inf
+    bars = []
     for row, allocator in enumerate(allocators):
         for slot, (i, label, kind) in enumerate(slots):
             y = slot_y(row, slot, len(slots))
@@ -276,11 +316,10 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
             edge = "black" if ok else "#b00000"
             if flag:
                 edge = FLAG_COLOUR
-            ax.barh(y, v, height=height * 0.92,
-                    color=tint(palette.colour(allocator), (tints or KIND_TINT).get(kind, 0.0)),
-                    hatch=SOURCE_HATCHES[i % 6] if ok else "xx", edgecolor=edge,
-                    linewidth=0.4 if ok and not flag else 1.4,
-                    linestyle="--" if flag else "-")
+            # Drawn once the scale is known: a bar, or a dot on a log axis.
+            bars.append(dict(y=y, v=v, input=i, ok=ok, edge=edge, flag=flag,
+                             colour=tint(palette.colour(allocator),
+                                         (tints or KIND_TINT).get(kind, 0.0))))
             end = v
             span = call(whisker, label, run, kind) if whisker else None
             if span:
@@ -290,9 +329,11 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
             mark_x = call(reach, label, run, kind) if reach else None
             if mark_x is not None:
                 end = max(end, mark_x)
-            text = ax.text(end, y, " " + fmt(v) + (f" {kind}" if kind else "")
-                           + ("" if ok else f" ({status_text(run['status'])})"),
-                           va="center", fontsize=7.5, color="black" if ok else "#b00000")
+            # Offset in points, not a leading space: clear of a dot's edge too.
+            text = ax.annotate(fmt(v) + (f" {kind}" if kind else "")
+                               + ("" if ok else f" ({status_text(run['status'])})"),
+                               (end, y), xytext=(6, 0), textcoords="offset points",
+                               va="center", fontsize=7.5, color="black" if ok else "#b00000")
             if flag:
                 ax.annotate(f" {FLAG_MARK} {flag}", xycoords=text, xy=(1, 0.5), va="center",
                             fontsize=7.5, color=FLAG_COLOUR, fontweight="bold")
@@ -304,7 +345,21 @@ def hbars(ax, allocators, labels, cells, value, fmt, xlabel, missing="not report
     ax.invert_yaxis()
     ax.set_ylim(len(allocators) - 0.5, -0.5)
     spread = 100 if log_if_spread is True else log_if_spread
-    if spread and top > spread * low:
+    log = bool(spread and top > spread * low)
+    for bar in bars:
+        if log:
+            # On a log axis a bar's length means nothing (it depends on where
+            # the axis starts): a dot at the value, its shape naming the input.
+            ax.plot([bar["v"]], [bar["y"]], marker=SOURCE_MARKERS[bar["input"] % 6],
+                    markersize=8, markerfacecolor=bar["colour"], markeredgecolor=bar["edge"],
+                    markeredgewidth=0.6 if bar["ok"] and not bar["flag"] else 1.6,
+                    linestyle="none", zorder=3)
+        else:
+            ax.barh(bar["y"], bar["v"], height=height * 0.92, color=bar["colour"],
+                    hatch=SOURCE_HATCHES[bar["input"] % 6] if bar["ok"] else "xx",
+                    edgecolor=bar["edge"], linewidth=0.4 if bar["ok"] and not bar["flag"] else 1.4,
+                    linestyle="--" if bar["flag"] else "-")
+    if log:
         ax.set_xscale("log")
         ax.set_xlim(low / 3, top * 6)
         plain_log(ax.xaxis)

@@ -494,7 +494,7 @@ def render(sources, charts_by_key, command, out_dir):
             out.append(side_by_side(charts_by_key[f"run/{index}"], run_charts.table(runs, esc)))
     out.append('<h2 id="reading">How to read this report</h2><ul>'
                "<li>Each allocator has one colour in every chart; the sbrk policies share the "
-               "orange–brown family, lightest for <code>sbrk-tutorial</code>, darkest for the "
+               "yellow–orange–brown family, in ladder order from the lightest, <code>sbrk-tutorial</code>, to the darkest, the "
                "default <code>sbrk</code>. With several inputs, each input has its own hatch "
                "(bars) or line style (lines).</li>"
                "<li>Speed is time per operation, the median over the timed passes (lower is "

@@ -16,13 +16,15 @@ _FIXED = {
     "jemalloc": "#2ca02c",
     "mimalloc": "#9467bd",
     "tcmalloc": "#d62728",
-    # The sbrk ladder (allocator/sbrk/), light to dark in ladder order.
-    "sbrk-tutorial": "#fdae6b",
-    "sbrk-coalesce": "#fd8d3c",
-    "sbrk-nextfit": "#e6550d",
-    "sbrk-bestfit": "#c7a000",
-    "sbrk-addrfit": "#a63603",
-    "sbrk": "#5a1a02",
+    # The sbrk ladder (allocator/sbrk/), light to dark in ladder order:
+    # ColorBrewer's YlOrBr, whose steps move in hue (yellow, orange, brown)
+    # as well as lightness, so neighbours stay apart.
+    "sbrk-tutorial": "#fed35a",
+    "sbrk-coalesce": "#fe9929",
+    "sbrk-nextfit": "#e0620e",
+    "sbrk-bestfit": "#b33f05",
+    "sbrk-addrfit": "#7f2704",
+    "sbrk": "#3d1302",
 }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 import palette
 import results
@@ -396,54 +397,82 @@ def chart_heap_growth(view, trace, out_dir):
     return save(fig, out_dir, f"{slug(trace)}-heap-growth", f"trace/{trace}/heap-growth", title)
 
 
+def _count_label(count):
+    """1, 8, 512, 4K, 256K, 2M: a bucket bound short enough for a tick."""
+    for suffix, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.3g}{suffix}"
+    return f"{count:g}"
+
+
 def chart_reuse(view, trace, out_dir):
+    """Reuse rate (bars, a row per allocator) and, beside each row, that
+    allocator's reuse-distance distribution in a small panel of its own:
+    drawn on one axes, allocators with the same distribution hid each
+    other's lines."""
     cells, allocators = view.trace_cells(trace)
-    fig, (ax_rate, ax_dist) = plt.subplots(1, 2, figsize=(11, _bars_height(view, allocators) + 0.4),
-                                           gridspec_kw={"width_ratios": [1, 1.2]})
+    fig = plt.figure(figsize=(11, _bars_height(view, allocators) + 0.6))
+    grid = fig.add_gridspec(1, 2, width_ratios=[1, 1.2], wspace=0.25)
+    ax_rate = fig.add_subplot(grid[0])
+    panels = grid[1].subgridspec(len(allocators), 1, hspace=0.15)
     hbars(ax_rate, allocators, view.labels, cells,
           lambda l, r: None if r["reuse_rate"] is None else 100 * r["reuse_rate"],
           lambda v: f"{v:.0f}%",
           "reuse rate (% of allocations placed in a freed block)", missing="no reuse figure")
     ax_rate.set_xlim(0, 118)
-    drawn, top, handles = 0, 0.0, []
-    for i, label in enumerate(view.labels):
-        style = SOURCE_STYLES[i % len(SOURCE_STYLES)]
-        for allocator in allocators:
+    bounds = sorted({b for run in cells.values() for b, _ in run["reuse_distance_histogram"] or []})
+    position = {b: k for k, b in enumerate(bounds)}
+    axes, top = [], 0.0
+    for row, allocator in enumerate(allocators):
+        ax = fig.add_subplot(panels[row], sharex=axes[0] if axes else None,
+                             sharey=axes[0] if axes else None)
+        axes.append(ax)
+        notes = []
+        for i, label in enumerate(view.labels):
             run = cells.get((label, allocator))
             if not run:
                 continue
-            suffix = f" ({label})" if len(view.labels) > 1 else ""
             histogram = run["reuse_distance_histogram"]
             counts = np.array([c for _, c in histogram or []], dtype=float)
+            suffix = f" ({label})" if len(view.labels) > 1 else ""
             if not histogram or counts.sum() <= 0:
-                # Listed, not dropped: no reuse at all, or not measured.
-                why = "not measured" if histogram is None else "no reuse"
-                handles.append(Line2D([], [], color=palette.colour(allocator), linestyle="none",
-                                      marker="x", label=f"{allocator}{suffix}: {why}"))
+                notes.append(("not measured" if histogram is None else "no reuse") + suffix)
                 continue
             shares = 100 * counts / counts.sum()
-            line, = ax_dist.plot([b for b, _ in histogram], shares, marker="o", markersize=3,
-                                 color=palette.colour(allocator), linestyle=style,
-                                 label=f"{allocator}{suffix}")
-            handles.append(line)
             top = max(top, shares.max())
-            drawn += 1
-    if drawn:
-        ax_dist.set_xscale("log", base=2)
-        ax_dist.xaxis.set_major_formatter(FuncFormatter(plain_number))
-        ax_dist.set_ylim(0, min(105, top * 1.1))
-    else:
-        ax_dist.text(0.5, 0.5, "no reuse measured", transform=ax_dist.transAxes, ha="center")
-    if handles:
-        ax_dist.legend(handles=handles, fontsize=7.5)
-    ax_dist.set_xlabel("reuse distance (ops from a free to the reuse of its block;\n"
-                       "bucket upper bound, log₂ scale)")
-    ax_dist.set_ylabel("share of reuses (%)")
-    ax_dist.grid(alpha=0.3)
+            x = [position[b] for b, _ in histogram]
+            if len(view.labels) == 1:
+                ax.bar(x, shares, width=0.8, color=palette.colour(allocator),
+                       edgecolor="black", linewidth=0.3)
+            else:
+                # Later inputs thinner, on top: equal distributions stay visible.
+                ax.step(x, shares, where="mid", color=palette.colour(allocator),
+                        linestyle=SOURCE_STYLES[i % len(SOURCE_STYLES)],
+                        linewidth=max(0.8, 2.8 - 1.0 * i), label=label, zorder=2 + i)
+        ax.text(0.99, 0.92, allocator, transform=ax.transAxes, ha="right", va="top",
+                fontsize=8, color="black")
+        if notes:
+            ax.text(0.5, 0.5, "; ".join(notes), transform=ax.transAxes, ha="center",
+                    va="center", fontsize=8, color="#555555", style="italic")
+        ax.grid(axis="y", alpha=0.3)
+        ax.tick_params(labelsize=7)
+        if row < len(allocators) - 1:
+            ax.tick_params(labelbottom=False)
+    if axes:
+        # One y scale for every panel, up to the largest share drawn.
+        axes[0].set_ylim(0, min(100, max(top, 1) * 1.2))
+        axes[0].yaxis.set_major_locator(MaxNLocator(nbins=2, steps=[1, 2, 5, 10]))
+        step = max(1, math.ceil(len(bounds) / 8))
+        axes[-1].set_xticks(range(0, len(bounds), step))
+        axes[-1].set_xticklabels([_count_label(b) for b in bounds[::step]], fontsize=7)
+        axes[-1].set_xlabel("reuse distance: ops from a free to the reuse of its block\n"
+                            "(bucket upper bound, powers of 2)")
+        axes[len(axes) // 2].set_ylabel("share of reuses (%)")
+        if len(view.labels) > 1:
+            axes[0].legend(fontsize=7, loc="upper center", ncol=len(view.labels))
     source_legend(ax_rate, view.labels)
     title = trace_title("reuse of freed blocks", trace, cells.values())
     fig.suptitle(title)
-    fig.tight_layout()
     return save(fig, out_dir, f"{slug(trace)}-reuse", f"trace/{trace}/reuse", title)
 
 
@@ -551,7 +580,7 @@ def _chart_overview(view, label, out_dir):
     height = 3.2 + len(traces) * (0.3 + 0.05 * len(allocators))
     fig, (ax_warm, ax_cold, ax_util, ax_bad) = plt.subplots(
         1, 4, figsize=(15, height), sharey=True,
-        gridspec_kw={"width_ratios": [3, 3, 2.4, max(0.9, 0.25 * len(allocators))]})
+        gridspec_kw={"width_ratios": [3, 3, 2.4, max(0.9, 0.4 * len(allocators))]})
 
     def speed(kind):
         def point(trace, run):
@@ -575,7 +604,7 @@ def _chart_overview(view, label, out_dir):
         plain_log(ax.xaxis)
         ax.set_title(f"{kind} speed" + (" (rank on this)" if kind == "warm" else
                                          " (first replay in a fresh process)"), fontsize=10.5)
-        ax.set_xlabel(f"time per op ÷ {baseline}'s (log scale; left of 1 = faster)")
+        ax.set_xlabel(f"time per op ÷ {baseline}'s\n(log scale; left of 1 = faster)")
         for row, trace in enumerate(traces):
             if drawn and not view.has_baseline(trace, label, kind):
                 ax.text(0.5, row, f"no {baseline} baseline", transform=ax.get_yaxis_transform(),
@@ -586,7 +615,7 @@ def _chart_overview(view, label, out_dir):
                          else Dot(100 * r["utilization"]))
     ax_util.set_xlim(0, 102)
     ax_util.set_title("memory", fontsize=10.5)
-    ax_util.set_xlabel("utilization: peak live ÷ peak resident (%)")
+    ax_util.set_xlabel("utilization:\npeak live ÷ peak resident (%)")
     if not drawn:
         why = view.not_measured(label, {}, "resident")
         _panel_note(ax_util, f"resident memory {why}" if why.startswith("not") else
@@ -602,8 +631,10 @@ def _chart_overview(view, label, out_dir):
             flags = flags_for(run) if run else []
             raised += flags
             if flags:
+                # Up to three letters in a column about 0.5 in wide: small
+                # enough not to run into the next column's.
                 ax_bad.text(j, row + 0.2, "".join(FLAG_LETTERS.get(f, "?") for f in flags),
-                            ha="center", va="center", fontsize=9.5, fontweight="bold",
+                            ha="center", va="center", fontsize=7.5, fontweight="bold",
                             color=FLAG_COLOUR)
     ax_bad.set_xticks(range(len(allocators)))
     ax_bad.set_xticklabels(allocators, rotation=60, ha="right", rotation_mode="anchor",
@@ -691,9 +722,12 @@ def chart_resident(view, label, out_dir):
             if value <= 0:  # nothing beyond the start: no bar on a log axis
                 texts.append((y, f"{allocator}: 0 B beyond the start", "#333333"))
                 continue
-            ax.barh(y, value, height=bar * 0.9, color=palette.colour(allocator),
-                    edgecolor="black" if run["status"] == "ok" else "#b00000", linewidth=0.4)
-            ax.text(value, y, f" {drawing.byte_size(value)}", va="center", fontsize=7)
+            # A dot: on a log axis a bar's length would mean nothing.
+            ax.plot([value], [y], marker="o", markersize=8, color=palette.colour(allocator),
+                    markeredgecolor="black" if run["status"] == "ok" else "#b00000",
+                    markeredgewidth=0.5, linestyle="none", zorder=3)
+            ax.annotate(drawing.byte_size(value), (value, y), xytext=(7, 0),
+                        textcoords="offset points", va="center", fontsize=7)
             values.append(value)
         if live:
             low_y, high_y = slot_y(row, 0, slots) - bar / 2, slot_y(row, slots - 1, slots) + bar / 2
@@ -719,8 +753,9 @@ def chart_resident(view, label, out_dir):
     ax.set_xlabel("peak resident bytes beyond the start of the instrumented pass, every byte "
                   "written (log scale; lower is better)")
     ax.grid(axis="x", alpha=0.3)
-    handles = [Patch(facecolor=palette.colour(a), edgecolor="black", linewidth=0.4, label=a)
-               for a in allocators]
+    handles = [Line2D([], [], marker="o", markersize=8, linestyle="none",
+                      color=palette.colour(a), markeredgecolor="black", markeredgewidth=0.5,
+                      label=a) for a in allocators]
     handles.append(Line2D([], [], color="black", linewidth=1.4,
                           label="peak live bytes (the trace's own)"))
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -769,12 +804,19 @@ def chart_ladder(view, label, out_dir):
              "utilization (peak live ÷ peak footprint,\nthe allocator's own account, %)")):
         for x, policy in enumerate(ladder):
             mean = geomean([metric(view.cells[(t, label, policy)]) for t in complete])
-            if mean is not None:
+            if mean is not None and ax is ax_tp:
+                # Throughput is on a log axis, where a bar's length means
+                # nothing: a thick mark at the mean instead.
+                ax.plot([x - 0.3, x + 0.3], [mean, mean], color=palette.colour(policy),
+                        linewidth=7, solid_capstyle="butt", zorder=4)
+            elif mean is not None:
                 ax.bar(x, mean, width=0.6, color=palette.colour(policy), edgecolor="black",
                        linewidth=0.4)
-                ax.text(x, mean, f"{mean:.3g}", ha="center", va="bottom", fontsize=7.5,
-                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
-                        zorder=5)
+            if mean is not None:
+                ax.annotate(f"{mean:.3g}", (x, mean), xytext=(0, 6), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7.5, zorder=5,
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1,
+                                  "alpha": 0.85})
         for t in traces:
             xs, ys = [], []
             for x, policy in enumerate(ladder):
@@ -788,10 +830,11 @@ def chart_ladder(view, label, out_dir):
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", alpha=0.3)
     ax_tp.set_yscale("log")
+    ax_tp.set_xlim(-0.6, len(ladder) - 0.4)
     plain_log(ax_tp.yaxis)
     ax_util.set_ylim(0, 110)
     handles = [Patch(facecolor="#cccccc", edgecolor="black",
-                     label=f"geometric mean over the {len(complete)} trace"
+                     label=f"bar or thick mark: geometric mean over the {len(complete)} trace"
                            f"{'' if len(complete) == 1 else 's'} every policy completed"),
                Line2D([], [], color="#666666", marker="o", markersize=2.5, linewidth=0.6,
                       label="one trace")]
