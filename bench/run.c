@@ -48,8 +48,9 @@ static void help(void) {
          "                     with min and max; the allocators take turns, pass by pass\n"
          "  --time-limit SEC   per allocator, its passes together (default 300, 0 = none);\n"
          "                     past it the run is reported 'timeout'\n"
-         "  --json FILE        write every figure (docs/RUN.md)\n"
-         "  --csv FILE         one line per allocator, the scalar figures\n"
+         "  --json FILE        write every figure (docs/RUN.md); - for stdout (the table\n"
+         "                     then goes to stderr)\n"
+         "  --csv FILE         one line per allocator, the scalar figures; - for stdout\n"
          "  --stdin FILE       the program's stdin (read anew for every pass)\n"
          "  --check-output     compare the program's stdout across allocators too\n"
          "  --baseline NAME    the allocator the others are compared to (default glibc)\n"
@@ -427,6 +428,9 @@ static int parse_args(int argc, char **argv, run_args *args) {
       return usage_error("--time-limit wants seconds (0 = none), not", value);
     i++;
   }
+  if (args->json_path && args->csv_path && strcmp(args->json_path, "-") == 0 &&
+      strcmp(args->csv_path, "-") == 0)
+    return usage_error("--json - and --csv - cannot both write to stdout", NULL);
   if (i >= argc) return usage_error("no PROGRAM to run", NULL);
   args->program = &argv[i];
   return 0;
@@ -441,10 +445,10 @@ static void default_list(const hb_allocator_info *infos, size_t count, char *lis
                default_allocators[k]);
 }
 
-/* Opens an output file before anything runs; NULL (and a message) when it
- * cannot be written. */
+/* Opens an output file before anything runs ("-": stdout); NULL (and a
+ * message) when it cannot be written. */
 static FILE *open_output(const char *path) {
-  FILE *file = fopen(path, "w");
+  FILE *file = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
   if (!file) fprintf(stderr, "heapbench run: %s: cannot write: %s\n", path, strerror(errno));
   return file;
 }
@@ -541,7 +545,9 @@ int hb_cmd_run(int argc, char **argv) {
                           .infos = infos, .info_count = info_count, .chosen = chosen,
                           .chosen_count = chosen_count, .results = results,
                           .baseline = baseline, .reference = reference};
-  hb_run_table(stdout, &report);
+  /* JSON or CSV on stdout: the table goes to stderr. */
+  int to_stdout = json == stdout || csv == stdout;
+  hb_run_table(to_stdout ? stderr : stdout, &report);
   rc = 0;
   if (json) {
     if (hb_run_json(json, args.json_path, &report) != 0) rc = 1;
@@ -553,11 +559,11 @@ int hb_cmd_run(int argc, char **argv) {
   }
 
 out:
-  if (json) { /* stopped before the run: leave nothing half-written */
+  if (json && json != stdout) { /* stopped before the run: leave nothing half-written */
     fclose(json);
     unlink(args.json_path);
   }
-  if (csv) {
+  if (csv && csv != stdout) {
     fclose(csv);
     unlink(args.csv_path);
   }

@@ -295,7 +295,7 @@ int hb_run_json(FILE *out, const char *path, const hb_run_report *rep) {
     write_run(out, rep, a);
   }
   fputs("\n  ]\n}\n", out);
-  if (fclose(out) != 0) {
+  if (out == stdout ? fflush(out) != 0 || ferror(out) : fclose(out) != 0) {
     fprintf(stderr, "heapbench run: %s: cannot write: %s\n", path, strerror(errno));
     return -1;
   }
@@ -354,7 +354,7 @@ int hb_run_csv(FILE *out, const char *path, const hb_run_report *rep) {
     csv_text(out, flags);
     fputc('\n', out);
   }
-  if (fclose(out) != 0) {
+  if (out == stdout ? fflush(out) != 0 || ferror(out) : fclose(out) != 0) {
     fprintf(stderr, "heapbench run: %s: cannot write: %s\n", path, strerror(errno));
     return -1;
   }

@@ -16,6 +16,7 @@ import latency_charts
 import micro_charts
 import replay_charts
 import results
+import run_charts
 import size_class_charts
 
 
@@ -47,6 +48,7 @@ def draw_all(sources, out_dir):
             charts.append(latency)
     for family in micro_charts.micro_families(sources):
         charts.append(micro_charts.chart_micro(sources, family, out_dir))
+    charts += run_charts.draw_all(sources, out_dir)
     return charts
 
 

@@ -14,6 +14,7 @@ import latency_charts
 import micro_charts
 import palette
 import replay_charts
+import run_charts
 import results
 
 # ---- formatting --------------------------------------------------------------
@@ -129,7 +130,8 @@ _MACHINE_ROWS = [
 
 def _machine_value(source, key):
     if key == "kind":
-        return "heapbench replay" if source.kind == "replay" else "Google Benchmark"
+        return {"replay": "heapbench replay", "run": "heapbench run"}.get(source.kind,
+                                                                         "Google Benchmark")
     if key == "tool":
         return source.tool
     if key == "file":
@@ -421,6 +423,9 @@ def render(sources, charts_by_key, command, out_dir):
         nav += ['<a href="#overview">overview</a>', '<a href="#traces">traces</a>']
     if families:
         nav.append('<a href="#micro">microbenchmarks</a>')
+    run_programs = run_charts.programs(sources)
+    if run_programs:
+        nav.append('<a href="#programs">programs</a>')
     nav.append('<a href="#reading">how to read</a>')
     out.append("<nav>" + "".join(nav) + "</nav>")
 
@@ -479,6 +484,14 @@ def render(sources, charts_by_key, command, out_dir):
             out.append(f"<h3>{esc(family)}</h3>")
             out.append(side_by_side(charts_by_key[f"micro/{family}"], micro_table(sources, family)))
 
+    if run_programs:
+        out.append('<h2 id="programs">Programs (heapbench run)</h2><p>Each program run whole '
+                   "under each allocator (docs/RUN.md): wall time and the program's own peak "
+                   "RSS, medians over the passes. A result (exit code, stdout) that differs "
+                   "from the reference allocator's is marked ✗: a finding, not a speed.</p>")
+        for index, (program, runs) in enumerate(run_programs, 1):
+            out.append(f"<h3><code>{esc(program)}</code></h3>")
+            out.append(side_by_side(charts_by_key[f"run/{index}"], run_charts.table(runs, esc)))
     out.append('<h2 id="reading">How to read this report</h2><ul>'
                "<li>Each allocator has one colour in every chart; the sbrk policies share the "
                "yellow–orange–brown family, in ladder order from the lightest, <code>sbrk-tutorial</code>, to the darkest, the "

@@ -101,7 +101,7 @@ class _Checker:
 class Source:
     """One input file."""
     path: str
-    kind: str            # "replay" | "gbench"
+    kind: str            # "replay" | "gbench" | "run" (run_charts.py)
     label: str
     machine: dict        # shown as-is in the machine table
     settings: dict = field(default_factory=dict)
@@ -427,6 +427,9 @@ def load(path):
         raise InputError(f"{path}: invalid JSON: {error}") from None
     if not isinstance(doc, dict):
         check.fail("", "the top level must be a JSON object")
+    if doc.get("kind") == "run":   # heapbench run --json (docs/RUN.md)
+        import run_charts
+        return run_charts.load_run(check, doc, path, Source)
     if "runs" in doc or "schema_version" in doc:
         return _load_replay(check, doc, path)
     if "benchmarks" in doc or "context" in doc:

@@ -118,7 +118,19 @@ def case_policies(heapbench, tmp, alloc, static):
 
 
 def case_bad_input(heapbench, tmp, alloc, static):
-    """One line naming the problem, exit 1 (2 for usage), nothing written."""
+    """One line naming the problem, exit 1 (2 for usage), nothing written.
+    And the CLI conventions: --help, --json - (the table on stderr)."""
+    for flag in ("--help", "-h"):
+        proc = run(heapbench, flag)
+        check(proc.returncode == 0 and proc.stdout.startswith("usage: heapbench run")
+              and proc.stderr == "", f"run {flag}: {proc.returncode} {proc.stderr[:100]!r}")
+    proc = run(heapbench, "--allocators", "glibc", "--repeat", "1", "--json", "-", alloc, "1", "0")
+    check(proc.returncode == 0, f"--json -: exit {proc.returncode}")
+    try:
+        check(json.loads(proc.stdout)["runs"][0]["allocator"] == "glibc", "--json -: the JSON")
+    except ValueError:
+        check(False, f"--json -: stdout is not JSON: {proc.stdout[:100]!r}")
+    check("peak RSS" in proc.stderr, "--json -: the table on stderr")
     not_exec = os.path.join(tmp, "data.txt")
     with open(not_exec, "w") as f:
         f.write("hello\n")
@@ -135,6 +147,7 @@ def case_bad_input(heapbench, tmp, alloc, static):
         (["--allocators", "glibc,nosuch", alloc, "1", "0"], "nosuch", 1),
         (["--stdin", os.path.join(tmp, "nothing"), alloc, "1", "0"], "nothing", 1),
         (["--repeat", "0", alloc], "--repeat", 2),
+        (["--csv", "-", "--json", "-", alloc], "stdout", 2),
         ([], "PROGRAM", 2),
     ]
     for args, needle, code in cases:
@@ -146,6 +159,37 @@ def case_bad_input(heapbench, tmp, alloc, static):
         if code == 1:
             check(len(proc.stderr.splitlines()) == 1, f"{args}: one line: {proc.stderr!r}")
         check(proc.stdout == "" and not os.path.exists(json_path), f"{args}: something was written")
+
+
+def case_report(heapbench, tmp, alloc, static):
+    """`heapbench report` draws run results, beside the replay's."""
+    run_json = os.path.join(tmp, "run.json")
+    proc = run(heapbench, "--allocators", "glibc,sbrk-tutorial", "--repeat", "2", "--json",
+               run_json, "--", alloc, "usable")
+    check(proc.returncode == 0, f"run: exit {proc.returncode}: {proc.stderr}")
+    trace = os.path.join(tmp, "tiny.rep")
+    with open(trace, "w") as f:
+        f.write("0\n2\n4\n1\na 0 32\na 1 4000\nf 0\nf 1\n")
+    replay_json = os.path.join(tmp, "replay.json")
+    proc = subprocess.run([heapbench, "replay", "--allocators", "glibc,sbrk", "--repeat", "1",
+                           "--json", replay_json, trace], capture_output=True, text=True)
+    check(proc.returncode == 0, f"replay: exit {proc.returncode}: {proc.stderr}")
+    out_dir = os.path.join(tmp, "report")
+    proc = subprocess.run([heapbench, "report", run_json, replay_json, "-o", out_dir],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 and "matplotlib" in proc.stderr:
+        print("skipped: no matplotlib")
+        sys.exit(77)
+    check(proc.returncode == 0, f"report: exit {proc.returncode}: {proc.stderr}")
+    for name in ("run-1.png", "run-1.svg", "report.html"):
+        check(os.path.exists(os.path.join(out_dir, name)), f"report wrote {name}")
+    page = open(os.path.join(out_dir, "report.html"), encoding="utf-8").read()
+    check("Programs (heapbench run)" in page, "the page has the programs section")
+    check("Overview: every trace" in page, "the replay sections are there too")
+    check("sbrk-tutorial" in page and "glibc" in page, "the allocators are named")
+    runs = runs_of(run_json)
+    if runs["glibc"]["exit_code"] != runs["sbrk-tutorial"]["exit_code"]:
+        check("≠" in page, "a different result is marked on the page")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
