@@ -2,6 +2,7 @@
  * The table and the JSON are written by replay_report.c. */
 #define _GNU_SOURCE
 #include "hb_cmd.h"
+#include "args.h"
 #include "hb_replay.h"
 #include "hb_trace.h"
 #include "replay_report.h"
@@ -64,24 +65,6 @@ static void help(void) {
 static int usage_error(const char *problem, const char *arg) {
   fprintf(stderr, "heapbench replay: %s%s%s\n%s", problem, arg ? " " : "", arg ? arg : "", USAGE);
   return 2;
-}
-
-static int parse_unsigned(const char *text, unsigned *value, unsigned long min) {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || v < min || v > 1000 || text[0] == '-') return -1;
-  *value = (unsigned)v;
-  return 0;
-}
-
-static int parse_seconds(const char *text, double *value) {
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (errno || end == text || *end || !(v >= 0) || v > 1e7) return -1;
-  *value = v;
-  return 0;
 }
 
 /* Loads and encodes every trace before anything runs, so bad input stops
@@ -248,10 +231,10 @@ static int parse_args(int argc, char **argv, replay_args *args) {
     if (strcmp(arg, "--allocators") == 0) {
       args->allocator_list = value;
     } else if (strcmp(arg, "--repeat") == 0) {
-      if (parse_unsigned(value, &args->settings.repeat, 1) != 0)
+      if (hb_parse_count(value, &args->settings.repeat, 1) != 0)
         return usage_error("--repeat wants a count from 1 to 1000, not", value);
     } else if (strcmp(arg, "--warmup") == 0) {
-      if (parse_unsigned(value, &args->settings.warmup, 0) != 0)
+      if (hb_parse_count(value, &args->settings.warmup, 0) != 0)
         return usage_error("--warmup wants a count from 0 to 1000, not", value);
     } else if (strcmp(arg, "--speed") == 0) {
       int known = 0;
@@ -264,7 +247,7 @@ static int parse_args(int argc, char **argv, replay_args *args) {
     } else if (strcmp(arg, "--json") == 0) {
       args->json_path = value;
     } else if (strcmp(arg, "--time-limit") == 0) {
-      if (parse_seconds(value, &args->settings.time_limit_sec) != 0)
+      if (hb_parse_seconds(value, &args->settings.time_limit_sec) != 0)
         return usage_error("--time-limit wants seconds (0 = none), not", value);
     } else if (strcmp(arg, "--touch") == 0) {
       if (strcmp(value, "all") != 0 && strcmp(value, "first-byte") != 0)

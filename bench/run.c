@@ -4,6 +4,7 @@
  * interleaved across allocators as the replay's are. Figures from wait4
  * (docs/RUN.md); the table, JSON and CSV are written by run_report.c. */
 #define _GNU_SOURCE
+#include "args.h"
 #include "hb_cmd.h"
 #include "child_run.h"
 #include "run_report.h"
@@ -63,24 +64,6 @@ static void help(void) {
 static int usage_error(const char *problem, const char *arg) {
   fprintf(stderr, "heapbench run: %s%s%s\n%s", problem, arg ? " " : "", arg ? arg : "", USAGE);
   return 2;
-}
-
-static int parse_count(const char *text, unsigned *value) {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(text, &end, 10);
-  if (errno || end == text || *end || v < 1 || v > 1000 || text[0] == '-') return -1;
-  *value = (unsigned)v;
-  return 0;
-}
-
-static int parse_seconds(const char *text, double *value) {
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (errno || end == text || *end || !(v >= 0) || v > 1e7) return -1;
-  *value = v;
-  return 0;
 }
 
 /* ---- The program: found, and able to take LD_PRELOAD ---- */
@@ -421,10 +404,10 @@ static int parse_args(int argc, char **argv, run_args *args) {
     else if (strcmp(arg, "--stdin") == 0) args->settings.stdin_path = value;
     else if (strcmp(arg, "--baseline") == 0) args->baseline = value;
     else if (strcmp(arg, "--label") == 0) args->settings.label = value;
-    else if (strcmp(arg, "--repeat") == 0 && parse_count(value, &args->settings.repeat) != 0)
+    else if (strcmp(arg, "--repeat") == 0 && hb_parse_count(value, &args->settings.repeat, 1) != 0)
       return usage_error("--repeat wants a count from 1 to 1000, not", value);
     else if (strcmp(arg, "--time-limit") == 0 &&
-             parse_seconds(value, &args->settings.time_limit_sec) != 0)
+             hb_parse_seconds(value, &args->settings.time_limit_sec) != 0)
       return usage_error("--time-limit wants seconds (0 = none), not", value);
     i++;
   }
