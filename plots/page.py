@@ -381,11 +381,11 @@ figure{margin:0} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:12px;color:#666}
 table{border-collapse:collapse;font-size:13px;margin:.3em 0}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
-td{white-space:nowrap} table.machines td{white-space:normal}
+td{white-space:nowrap} table.machines td{white-space:normal;overflow-wrap:anywhere}
 thead th{background:#f4f4f4} table.num td{text-align:right} table.num td:nth-child(-n+2){text-align:left}
 td.ok{color:#186a1d} td.bad{color:#b00000;font-weight:600} .na{color:#888}
 .sw{display:inline-block;width:.8em;height:.8em;margin-right:.35em;border:1px solid #0004;vertical-align:-1px}
-nav a{margin-right:1em} code{background:#f4f4f4;padding:0 .3em}
+nav a{margin-right:1em} code{background:#f4f4f4;padding:0 .3em;overflow-wrap:anywhere}
 table.num td.words{text-align:left} .flag{color:#a65b00;font-weight:600} td.warn{color:#a65b00;font-weight:600}
 .flagnote{font-size:12px;color:#a65b00;margin:.2em 0}
 .unclear{color:#555;font-style:italic;border-bottom:1px dotted #999}
