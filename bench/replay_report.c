@@ -135,6 +135,11 @@ static void row_texts(const hb_replay_report *rep, size_t t, size_t a,
   snprintf(cells[13], CELL_TEXT, "%s", r->status);
 }
 
+void hb_table_cell(FILE *out, int column, const char *text, size_t width, int left) {
+  int pad = (int)width + (strstr(text, "\u00b1") ? 1 : 0); /* "±": two bytes, one column */
+  fprintf(out, "%s%*s", column ? "  " : "", left ? -pad : pad, text);
+}
+
 void hb_report_table(FILE *out, const hb_replay_report *rep) {
   const char *baseline =
       rep->baseline < rep->chosen_count ? rep->infos[rep->chosen[rep->baseline]].name : NULL;
@@ -156,18 +161,12 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
         if (strlen(cells[c]) > width[c]) width[c] = strlen(cells[c]);
     }
   width[COLUMNS - 1] = 0; /* the last column is not padded */
-  for (int c = 0; c < COLUMNS; c++)
-    fprintf(out, "%s%*s", c ? "  " : "", left_aligned[c] ? -(int)width[c] : (int)width[c],
-            headings[c]);
+  for (int c = 0; c < COLUMNS; c++) hb_table_cell(out, c, headings[c], width[c], left_aligned[c]);
   fputc('\n', out);
   for (size_t t = 0; t < rep->trace_count; t++)
     for (size_t a = 0; a < rep->chosen_count; a++) {
       row_texts(rep, t, a, cells);
-      for (int c = 0; c < COLUMNS; c++) {
-        /* "±" is two bytes and one column wide. */
-        int pad = (int)width[c] + (strstr(cells[c], "\u00b1") ? 1 : 0);
-        fprintf(out, "%s%*s", c ? "  " : "", left_aligned[c] ? -pad : pad, cells[c]);
-      }
+      for (int c = 0; c < COLUMNS; c++) hb_table_cell(out, c, cells[c], width[c], left_aligned[c]);
       fputc('\n', out);
     }
   unsigned repeat = rep->settings->repeat;

@@ -36,6 +36,10 @@ const hb_cell_result *hb_report_result(const hb_replay_report *report, size_t t,
 hb_ratio hb_report_ratio(const hb_replay_report *report, size_t t, size_t a, int warm);
 
 void hb_report_table(FILE *out, const hb_replay_report *report);
+/* One cell of a plain-text table (replay's and run's): two spaces before
+ * every column but the first, padded to `width` columns, left-aligned or
+ * right-aligned. */
+void hb_table_cell(FILE *out, int column, const char *text, size_t width, int left);
 /* Writes the JSON to `out` and flushes it (the caller closes it). 0, or -1
  * with a one-line message naming `path` on stderr. */
 int hb_report_json(FILE *out, const char *path, const hb_replay_report *report);

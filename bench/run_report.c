@@ -116,16 +116,11 @@ void hb_run_table(FILE *out, const hb_run_report *rep) {
   fprintf(out, "program: %s", rep->program_path);
   for (size_t i = 1; rep->argv[i]; i++) fprintf(out, " %s", rep->argv[i]);
   fputs("\n\n", out);
-  for (int c = 0; c < COLUMNS; c++)
-    fprintf(out, "%s%*s", c ? "  " : "", left_aligned[c] ? -(int)width[c] : (int)width[c],
-            headings[c]);
+  for (int c = 0; c < COLUMNS; c++) hb_table_cell(out, c, headings[c], width[c], left_aligned[c]);
   fputc('\n', out);
   for (size_t a = 0; a < rep->chosen_count; a++) {
     row_texts(rep, a, cells);
-    for (int c = 0; c < COLUMNS; c++) {
-      int pad = (int)width[c] + (strstr(cells[c], "\u00b1") ? 1 : 0);
-      fprintf(out, "%s%*s", c ? "  " : "", left_aligned[c] ? -pad : pad, cells[c]);
-    }
+    for (int c = 0; c < COLUMNS; c++) hb_table_cell(out, c, cells[c], width[c], left_aligned[c]);
     fputc('\n', out);
   }
   unsigned repeat = rep->settings->repeat;
