@@ -1,13 +1,14 @@
 /* hb_synth.h — traces drawn from a recorded one's profile, of any length
  * (`heapbench trace synth`, docs/SYNTH.md).
  *
- * The profile is the recording's blocks themselves: each block's creation
- * (kind, size, alignment, thread), its reallocs (offset in ops from the
- * creation, new size, thread) and its free (offset, thread). A synthetic
- * trace creates blocks at the recording's rate, each a copy of a block
- * drawn at random (so the joint distribution of request size, lifetime,
- * realloc growth and threads is the recording's, empirically), and plays
- * each one's events at the same offsets. Deterministic for a seed.
+ * The profile is the recording itself. A synthetic trace is a sequence of
+ * runs, windows of consecutive ops of the recording each drawn near where
+ * it falls in the recording's run: inside a run every op of a block the run
+ * created is copied as it stands (fresh ids), so the joint distribution of
+ * request size, lifetime, realloc growth and threads is the recording's,
+ * short-lifetime patterns included; events of blocks that outlive their run
+ * take the places the recording's older blocks held. Deterministic for a
+ * seed.
  */
 #ifndef HB_SYNTH_H
 #define HB_SYNTH_H
