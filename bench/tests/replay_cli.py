@@ -111,7 +111,7 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "warm_ns_per_op_passes", "warm_cpu_ns_per_op", "minor_faults",
               "warm_minor_faults", "flags", "ratio_to_baseline", "peak_resident_bytes",
               "reported_utilization", "latency_clock", "latency_timer_ns", "latency_ns",
-              "slowest_ops", "size_classes"]
+              "slowest_ops", "size_classes", "heap_map"]
 FLAGS = {"short-pass", "high-spread", "warm-high-spread", "few-passes"}
 
 
