@@ -121,7 +121,7 @@ enum {
 #define HB_HEAPMAP_SEGMENTS 32
 #define HB_HEAPMAP_GAP_BYTES ((uint64_t)1 << 20)
 #define HB_HEAPMAP_BINS 512
-#define HB_HEAPMAP_EXACT_BLOCKS 4096
+#define HB_HEAPMAP_EXACT_BLOCKS 2048
 
 /* Front end: every scalar figure of a worker's output, -1 where absent. */
 void hb_worker_parse_figures(const char *out, int64_t figures[HB_FIG_COUNT]);
