@@ -129,7 +129,7 @@ static void parse_latency(const char *out, hb_cell_result *r) {
   hb_latency *l = &r->latency;
   int64_t figure[HB_FIG_COUNT];
   hb_worker_parse_figures(out, figure);
-  if (figure[HB_FIG_LATENCY_ELAPSED_NS] < 0) return; /* not measured (threads) */
+  if (figure[HB_FIG_LATENCY_ELAPSED_NS] < 0) return; /* not measured */
   l->measured = 1;
   l->elapsed_ns = (uint64_t)figure[HB_FIG_LATENCY_ELAPSED_NS];
   l->timer_ns = figure[HB_FIG_LATENCY_TIMER_PS] >= 0 ? figure[HB_FIG_LATENCY_TIMER_PS] / 1000.0 : NAN;

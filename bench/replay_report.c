@@ -182,7 +182,7 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
             baseline, baseline);
   fprintf(out,
           "p99 ns: 99%% of the calls took at most this long, each timed on its own in a pass\n"
-          "of their own (multi-threaded traces: not measured);\n"
+          "of their own, on as many threads as the trace has;\n"
           "peak resident: what the kernel held at the peak, every allocated byte written;\n"
           "util = peak live / peak resident; reuse = allocations placed at a freed block's address.\n");
   for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
