@@ -4,8 +4,11 @@
  *
  * A cell is one (trace, allocator) pair: `repeat` timed passes, each in a
  * fresh worker process that times a cold and a warm replay of the trace,
- * then one instrumented pass in a process of its own. The cells of a trace take turns, pass by pass (hb_cells_run). A cell that crashes, runs out of time or gets NULL from its
- * allocator is reported as such; the other cells still run.
+ * then one instrumented pass in a process of its own, then the latency
+ * pass and, with --heap-map, the heap-map pass, each in a process of its
+ * own. The cells of a trace take turns, pass by pass (hb_cells_run). A
+ * cell that crashes, runs out of time or gets NULL from its allocator is
+ * reported as such; the other cells still run.
  */
 #ifndef HB_REPLAY_H
 #define HB_REPLAY_H

@@ -20,7 +20,8 @@
  * bytes of each state per bin. A snapshot with at most
  * HB_HEAPMAP_EXACT_BLOCKS ranges also lists them exactly. So what the
  * pass prints is bounded whatever the trace's block count; the ranges
- * themselves live in harness memory only while a snapshot is made.
+ * themselves are gathered in harness memory, reused from one snapshot to
+ * the next.
  *
  * Multi-threaded traces are replayed in trace order on one thread: the
  * heap is stopped at exact ops, and the process never has a second
