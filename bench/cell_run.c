@@ -129,7 +129,7 @@ static void parse_latency(const char *out, hb_cell_result *r) {
   hb_latency *l = &r->latency;
   int64_t figure[HB_FIG_COUNT];
   hb_worker_parse_figures(out, figure);
-  if (figure[HB_FIG_LATENCY_ELAPSED_NS] < 0) return; /* not measured (threads) */
+  if (figure[HB_FIG_LATENCY_ELAPSED_NS] < 0) return; /* not measured */
   l->measured = 1;
   l->elapsed_ns = (uint64_t)figure[HB_FIG_LATENCY_ELAPSED_NS];
   l->timer_ns = figure[HB_FIG_LATENCY_TIMER_PS] >= 0 ? figure[HB_FIG_LATENCY_TIMER_PS] / 1000.0 : NAN;
@@ -172,8 +172,8 @@ typedef struct cell_state {
   const char *label;
   char worker_path[sizeof ((hb_allocator_info *)0)->worker_path];
   char name[sizeof ((hb_allocator_info *)0)->name];
-  char pass[16], touch[16], budget[32], ops_path[64], speed[8], warmup[16];
-  char *argv[17];
+  char pass[16], touch[16], budget[32], ops_path[64], speed[8], warmup[16], heap_map[16];
+  char *argv[19];
   char **envp; /* LD_PRELOAD set for a library without an adapter; NULL otherwise */
   uint64_t used_ns; /* wall time of this cell's workers so far, against the limit */
   speed_passes cold, warm;
@@ -224,10 +224,11 @@ static void cell_begin(cell_state *c, const hb_cell_job *job, int ops_fd,
   snprintf(c->budget, sizeof c->budget, "2000");
   snprintf(c->speed, sizeof c->speed, "%s", speed_names[settings->speed]);
   snprintf(c->warmup, sizeof c->warmup, "%u", settings->warmup);
+  snprintf(c->heap_map, sizeof c->heap_map, "%u", settings->heap_map ? settings->heap_map : 1);
   char *argv[] = {c->worker_path, "replay",   "--allocator", c->name,    "--ops",
                   c->ops_path,    "--pass",   c->pass,       "--touch",  c->touch,
                   "--speed",      c->speed,   "--warmup",    c->warmup,  "--poll-budget-ms",
-                  c->budget,      NULL};
+                  c->budget,      "--heap-map", c->heap_map, NULL};
   _Static_assert(sizeof argv == sizeof c->argv, "argv fits");
   memcpy(c->argv, argv, sizeof argv);
 
@@ -360,6 +361,17 @@ static void cell_finish(cell_state *c, unsigned repeat, const hb_replay_settings
       free(run.out);
     }
   }
+  /* A pass of its own (worker_heapmap.c says why), after the others: a
+   * cell that fails here keeps every figure measured before. */
+  if (!cell_stopped(c) && settings->heap_map) {
+    snprintf(c->pass, sizeof c->pass, "heapmap");
+    progress(settings, c->label, "heap-map pass", 0);
+    hb_child_run run;
+    if (cell_run_worker(c, settings, &run) == 0) {
+      r->heap_map = hb_heapmap_parse(run.out);
+      free(run.out);
+    }
+  }
   progress(settings, c->label, r->status, 1);
   hb_env_free(c->envp);
   free(c->rss);
@@ -402,5 +414,7 @@ void hb_cell_result_release(hb_cell_result *result) {
   result->cold.pass_ns_per_op = result->warm.pass_ns_per_op = NULL;
   free(result->samples);
   result->samples = NULL;
+  hb_heapmap_free(result->heap_map);
+  result->heap_map = NULL;
   result->sample_count = 0;
 }

@@ -4,12 +4,16 @@
  *
  * A cell is one (trace, allocator) pair: `repeat` timed passes, each in a
  * fresh worker process that times a cold and a warm replay of the trace,
- * then one instrumented pass in a process of its own. The cells of a trace take turns, pass by pass (hb_cells_run). A cell that crashes, runs out of time or gets NULL from its
- * allocator is reported as such; the other cells still run.
+ * then one instrumented pass in a process of its own, then the latency
+ * pass and, with --heap-map, the heap-map pass, each in a process of its
+ * own. The cells of a trace take turns, pass by pass (hb_cells_run). A
+ * cell that crashes, runs out of time or gets NULL from its allocator is
+ * reported as such; the other cells still run.
  */
 #ifndef HB_REPLAY_H
 #define HB_REPLAY_H
 
+#include "hb_heapmap.h"
 #include "hb_ops.h"
 #include "hb_worker_protocol.h"
 #include "hb_workers.h"
@@ -24,6 +28,7 @@ typedef struct hb_replay_settings {
   double time_limit_sec; /* per cell, all passes together; 0 = none */
   int touch_all;         /* timed passes: write whole new blocks, not just their first byte */
   int no_latency;        /* skip the latency pass */
+  unsigned heap_map;     /* K of --heap-map: a heap-map pass with K snapshots; 0 = none */
   int progress;          /* 1: a progress line on stderr (a terminal); 2: a line per cell */
 } hb_replay_settings;
 
@@ -86,6 +91,7 @@ typedef struct hb_cell_result {
     uint64_t waste_bytes, waste_count; /* usable beyond requested, over waste_count allocations */
   } size_class[HB_SIZE_CLASSES];
   hb_latency latency;
+  hb_heap_map *heap_map; /* the heap-map pass's snapshots (malloc'ed); NULL when not taken */
 } hb_cell_result;
 
 /* Runs one cell: `ops_fd` is an ops file from hb_ops_encode, `header` its

@@ -12,6 +12,13 @@
  *   latency_bucket KIND B COUNT              (latency pass: histogram bucket B)
  *   slowest OP KIND SIZE NS                  (latency pass: the slowest calls)
  *   latency_clock tsc|monotonic              (latency pass)
+ *   heapmap S OP LIVE heap|slots SPAN BIN_BYTES AB AN FB FN PB PN
+ *                                            (heap-map pass: snapshot S, taken
+ *                                            after op OP; blocks and bytes
+ *                                            allocated, free, parked)
+ *   heapmap_segment S START BYTES            (its address ranges, in order)
+ *   heapmap_bin S B ALLOCATED FREE PARKED    (bytes in bin B; empty bins left out)
+ *   heapmap_block S START BYTES a|f|p        (every block, when few)
  *
  * Every scalar key is named once, in HB_WORKER_FIGURES: the workers print
  * with hb_out_figure() (worker_pass.h), cell_run.c parses a worker's output
@@ -103,6 +110,18 @@ enum {
 /* Size classes of requests: class k >= 1 holds requests of 2^(k-1) + 1 to
  * 2^k bytes, class 0 requests of 0 and 1 byte. */
 #define HB_SIZE_CLASSES 65
+
+/* The heap-map pass (worker_heapmap.c, docs/METRICS.md "Heap map"): at
+ * most HB_HEAPMAP_MAX_SNAPSHOTS evenly spaced snapshots (`--heap-map K`)
+ * plus the peak-live op's; each cut into at most HB_HEAPMAP_SEGMENTS
+ * address ranges at gaps of HB_HEAPMAP_GAP_BYTES or more, binned into at
+ * most HB_HEAPMAP_BINS bins, its blocks listed exactly when there are at
+ * most HB_HEAPMAP_EXACT_BLOCKS. */
+#define HB_HEAPMAP_MAX_SNAPSHOTS 64
+#define HB_HEAPMAP_SEGMENTS 32
+#define HB_HEAPMAP_GAP_BYTES ((uint64_t)1 << 20)
+#define HB_HEAPMAP_BINS 512
+#define HB_HEAPMAP_EXACT_BLOCKS 2048
 
 /* Front end: every scalar figure of a worker's output, -1 where absent. */
 void hb_worker_parse_figures(const char *out, int64_t figures[HB_FIG_COUNT]);

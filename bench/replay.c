@@ -19,7 +19,7 @@
   "usage: heapbench replay [--allocators LIST|all] [--repeat N] [--speed both|cold|warm]\n" \
   "                        [--warmup N] [--baseline NAME] [--json FILE] [--time-limit SEC]\n" \
   "                        [--touch first-byte|all] [--label TEXT] [--csv FILE]\n" \
-  "                        [--traces PATTERN] [--no-latency] [TRACE|DIR...]\n"
+  "                        [--traces PATTERN] [--no-latency] [--heap-map K] [TRACE|DIR...]\n"
 
 static void help(void) {
   printf(USAGE
@@ -42,6 +42,10 @@ static void help(void) {
          "  --warmup N         untimed replays between the cold and the warm one (default 0)\n"
          "  --baseline NAME    the allocator the others are compared to (default glibc)\n"
          "  --no-latency       skip the latency pass (every call timed on its own)\n"
+         "  --heap-map K       one more pass per cell: the heap drawn after K evenly spaced\n"
+         "                     ops and the peak-live op (K from 1 to 64): every block of\n"
+         "                     the sbrk policies' heaps, allocated, free or parked; the\n"
+         "                     live blocks' addresses for other allocators\n"
          "  --json FILE        write every figure (docs/JSON.md); - for stdout (the table\n"
          "                     then goes to stderr). The file is rewritten as each trace\n"
          "                     finishes (\"partial\": true until the last one), so an\n"
@@ -223,7 +227,7 @@ static int parse_args(int argc, char **argv, replay_args *args) {
     }
     static const char *const with_value[] = {"--allocators", "--repeat", "--json", "--time-limit",
                                              "--touch", "--label", "--speed", "--warmup",
-                                             "--baseline", "--csv", "--traces"};
+                                             "--baseline", "--csv", "--traces", "--heap-map"};
     int takes_value = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
       takes_value |= strcmp(arg, with_value[k]) == 0;
@@ -244,6 +248,15 @@ static int parse_args(int argc, char **argv, replay_args *args) {
           known = 1;
         }
       if (!known) return usage_error("--speed wants both, cold or warm, not", value);
+    } else if (strcmp(arg, "--heap-map") == 0) {
+      unsigned k;
+      if (hb_parse_count(value, &k, 1) != 0 || k > HB_HEAPMAP_MAX_SNAPSHOTS) {
+        char range[64];
+        snprintf(range, sizeof range, "--heap-map wants a count from 1 to %d, not",
+                 HB_HEAPMAP_MAX_SNAPSHOTS);
+        return usage_error(range, value);
+      }
+      args->settings.heap_map = k;
     } else if (strcmp(arg, "--json") == 0) {
       args->json_path = value;
     } else if (strcmp(arg, "--time-limit") == 0) {

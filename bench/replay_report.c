@@ -182,7 +182,7 @@ void hb_report_table(FILE *out, const hb_replay_report *rep) {
             baseline, baseline);
   fprintf(out,
           "p99 ns: 99%% of the calls took at most this long, each timed on its own in a pass\n"
-          "of their own (multi-threaded traces: not measured);\n"
+          "of their own, on as many threads as the trace has;\n"
           "peak resident: what the kernel held at the peak, every allocated byte written;\n"
           "util = peak live / peak resident; reuse = allocations placed at a freed block's address.\n");
   for (unsigned bit = 0; bit < HB_FLAG_COUNT; bit++)
@@ -487,6 +487,7 @@ static void write_run(FILE *out, const hb_replay_report *rep, size_t t, size_t a
     fputs("\n      ]", out);
   }
   write_latency(out, &r->latency);
+  hb_heapmap_json(out, r->heap_map, r->peak_live_op);
   fputs("\n    }", out);
 }
 
@@ -508,6 +509,11 @@ int hb_report_json(FILE *out, const char *path, const hb_replay_report *rep) {
   hb_json_double(out, rep->settings->time_limit_sec, 1);
   fputs(", \"touch\": ", out);
   hb_json_string(out, rep->settings->touch_all ? "all" : "first-byte");
+  fputs(", \"heap_map\": ", out);
+  if (rep->settings->heap_map)
+    fprintf(out, "%u", rep->settings->heap_map);
+  else
+    fputs("null", out);
   fputs("},\n  \"partial\": ", out);
   if (rep->trace_count < rep->traces_planned)
     fprintf(out, "true, \"traces_done\": %zu, \"traces_planned\": %zu", rep->trace_count,

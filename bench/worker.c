@@ -12,9 +12,9 @@
  *                              under LD_PRELOAD, the check that the
  *                              library interposes malloc)
  *   hb-worker-GROUP replay --allocator NAME --ops FILE
- *                   --pass timed|instrumented|latency [--touch first-byte|all]
+ *                   --pass timed|instrumented|latency|heapmap [--touch first-byte|all]
  *                   [--speed both|cold|warm] [--warmup N]
- *                   [--poll-budget-ms N]
+ *                   [--poll-budget-ms N] [--heap-map K]
  *                              one pass over an ops file (hb_ops.h);
  *                              its figures on stdout as
  *                              hb_worker_protocol.h defines them
@@ -65,9 +65,9 @@ static int usage(void) {
   char text[640];
   int len = snprintf(text, sizeof text,
                      "usage: %s --list | --malloc-library\n"
-                     "       %s replay --allocator NAME --ops FILE --pass timed|instrumented|latency"
+                     "       %s replay --allocator NAME --ops FILE --pass timed|instrumented|latency|heapmap"
                      " [--touch first-byte|all] [--speed both|cold|warm] [--warmup N]"
-                     " [--poll-budget-ms N]\n",
+                     " [--poll-budget-ms N] [--heap-map K]\n",
                      program, program);
   if (len > 0) (void)!write(STDERR_FILENO, text, (size_t)len < sizeof text ? (size_t)len : sizeof text - 1);
   return 2;
@@ -91,7 +91,7 @@ static void print_failure(const hb_pass_failure *failure) {
 
 static int replay(int argc, char **argv) {
   const char *allocator_name = NULL, *ops_path = NULL, *pass = NULL, *touch = "first-byte";
-  const char *budget_ms = "2000", *speed = "both", *warmup = "0";
+  const char *budget_ms = "2000", *speed = "both", *warmup = "0", *heap_map = "8";
   for (int i = 1; i < argc; i++) {
     const char **target = NULL;
     if (strcmp(argv[i], "--allocator") == 0) target = &allocator_name;
@@ -101,12 +101,14 @@ static int replay(int argc, char **argv) {
     else if (strcmp(argv[i], "--poll-budget-ms") == 0) target = &budget_ms;
     else if (strcmp(argv[i], "--speed") == 0) target = &speed;
     else if (strcmp(argv[i], "--warmup") == 0) target = &warmup;
+    else if (strcmp(argv[i], "--heap-map") == 0) target = &heap_map;
     if (!target || i + 1 >= argc) return usage();
     *target = argv[++i];
   }
   if (!allocator_name || !ops_path || !pass) return usage();
   int timed = strcmp(pass, "timed") == 0, latency = strcmp(pass, "latency") == 0;
-  if (!timed && !latency && strcmp(pass, "instrumented") != 0) return usage();
+  int heapmap = strcmp(pass, "heapmap") == 0;
+  if (!timed && !latency && !heapmap && strcmp(pass, "instrumented") != 0) return usage();
   int touch_all = strcmp(touch, "all") == 0;
   if (!touch_all && strcmp(touch, "first-byte") != 0) return usage();
   hb_speed_kind speed_kind = strcmp(speed, "cold") == 0   ? HB_SPEED_COLD
@@ -118,6 +120,8 @@ static int replay(int argc, char **argv) {
   if (*end || end == budget_ms) return usage();
   unsigned long warmups = strtoul(warmup, &end, 10);
   if (*end || end == warmup || warmups > 1000) return usage();
+  unsigned long snapshots = strtoul(heap_map, &end, 10);
+  if (*end || end == heap_map || snapshots < 1 || snapshots > HB_HEAPMAP_MAX_SNAPSHOTS) return usage();
 
   char why[512];
   const hb_allocator *allocator = hb_allocator_find(allocator_name);
@@ -133,7 +137,7 @@ static int replay(int argc, char **argv) {
 
   hb_pass_env env = {.allocator = allocator, .trace = &trace, .slots = slots, .touch_all = touch_all,
                      .speed = speed_kind, .warmup = (unsigned)warmups,
-                     .poll_budget_ns = budget * 1000000ull};
+                     .poll_budget_ns = budget * 1000000ull, .heap_map = (unsigned)snapshots};
   if (timed) {
     hb_timed_result result;
     if (hb_timed_pass(&env, &result) != 0) {
@@ -156,6 +160,8 @@ static int replay(int argc, char **argv) {
     }
   } else if (latency) {
     hb_latency_pass(&env);
+  } else if (heapmap) {
+    hb_heapmap_pass(&env);
   } else {
     hb_instrumented_pass(&env);
   }

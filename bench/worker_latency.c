@@ -13,14 +13,24 @@
  * a bucket spans 9%), so memory does not grow with the trace; the 20
  * slowest calls are kept with their op index.
  *
- * Multi-threaded traces are not measured here (yet): the front end
- * reports their latency as not measured.
+ * A multi-threaded trace runs each recorded thread on a replay thread of
+ * its own, concurrently, as the timed pass does (worker_timed.c: an op on
+ * a block another thread used last waits for that op; an allocator that
+ * is not thread-safe is called under one lock). Each replay thread keeps
+ * its own counters, histograms and slowest calls (no sharing while the
+ * calls are timed), merged when all are done. A call is timed on its
+ * thread from just before to just after it: the wait for another thread's
+ * op and the harness's lock are outside (they are the replay's, not the
+ * allocator's). An invariant TSC is the same on every core, so a thread
+ * that moves between cores mid-call is still timed right.
  */
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,17 +44,21 @@ typedef struct slow_op {
   uint8_t kind;
 } slow_op;
 
-static struct latency_state {
-  int tsc;             /* the clock is the TSC; else CLOCK_MONOTONIC */
+/* The clock, calibrated once, read by every replay thread. */
+static struct latency_clock {
+  int tsc;               /* the clock is the TSC; else CLOCK_MONOTONIC */
   double ns_per_tick;
   double overhead_ticks; /* subtracted from every reading */
+} C;
+
+/* What one replay thread measured (the single-threaded replay: one). */
+typedef struct latency_counts {
   uint64_t count[HB_LATENCY_KINDS];
   double sum_ns[HB_LATENCY_KINDS], max_ns[HB_LATENCY_KINDS];
   uint64_t buckets[HB_LATENCY_KINDS][HB_LATENCY_BUCKETS];
   slow_op slowest[SLOWEST];
   unsigned slowest_count, fastest_slow; /* index of the fastest kept */
-  uint64_t elapsed_ns;
-} L;
+} latency_counts;
 
 static int invariant_tsc(void) {
   int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
@@ -58,7 +72,7 @@ static int invariant_tsc(void) {
 }
 
 static inline __attribute__((always_inline)) uint64_t ticks(void) {
-  if (L.tsc) {
+  if (C.tsc) {
     _mm_lfence();
     uint64_t t = __rdtsc();
     _mm_lfence();
@@ -68,14 +82,14 @@ static inline __attribute__((always_inline)) uint64_t ticks(void) {
 }
 
 static void calibrate(void) {
-  L.tsc = invariant_tsc();
-  L.ns_per_tick = 1;
-  if (L.tsc) {
+  C.tsc = invariant_tsc();
+  C.ns_per_tick = 1;
+  if (C.tsc) {
     uint64_t t0 = hb_now_ns(), c0 = ticks();
     while (hb_now_ns() - t0 < 20000000u) {
     }
     uint64_t t1 = hb_now_ns(), c1 = ticks();
-    L.ns_per_tick = c1 > c0 ? (double)(t1 - t0) / (double)(c1 - c0) : 1;
+    C.ns_per_tick = c1 > c0 ? (double)(t1 - t0) / (double)(c1 - c0) : 1;
   }
   uint64_t deltas[1000];
   for (int i = 0; i < 1000; i++) {
@@ -89,7 +103,7 @@ static void calibrate(void) {
       deltas[j] = deltas[j - 1];
       deltas[j - 1] = t;
     }
-  L.overhead_ticks = (double)deltas[500];
+  C.overhead_ticks = (double)deltas[500];
 }
 
 /* Bucket of a latency: 0 below 1 ns, then 8 per power of two. */
@@ -99,109 +113,257 @@ static unsigned bucket_of(double ns) {
   return b < HB_LATENCY_BUCKETS ? b : HB_LATENCY_BUCKETS - 1;
 }
 
-static void record(unsigned kind, uint64_t op, uint64_t size, uint64_t start, uint64_t end) {
-  double t = (double)(end - start) - L.overhead_ticks;
-  double ns = t > 0 ? t * L.ns_per_tick : 0;
-  L.count[kind]++;
-  L.sum_ns[kind] += ns;
-  if (ns > L.max_ns[kind]) L.max_ns[kind] = ns;
-  L.buckets[kind][bucket_of(ns)]++;
-  if (L.slowest_count < SLOWEST) {
-    L.slowest[L.slowest_count++] = (slow_op){op, size, ns, (uint8_t)kind};
-  } else if (ns > L.slowest[L.fastest_slow].ns) {
-    L.slowest[L.fastest_slow] = (slow_op){op, size, ns, (uint8_t)kind};
+/* Keeps `slow` among the SLOWEST slowest of `L`. */
+static void keep_slow(latency_counts *L, slow_op slow) {
+  if (L->slowest_count < SLOWEST) {
+    L->slowest[L->slowest_count++] = slow;
+  } else if (slow.ns > L->slowest[L->fastest_slow].ns) {
+    L->slowest[L->fastest_slow] = slow;
   } else {
     return;
   }
-  for (unsigned k = 0; k < L.slowest_count; k++)
-    if (L.slowest[k].ns < L.slowest[L.fastest_slow].ns) L.fastest_slow = k;
+  for (unsigned k = 0; k < L->slowest_count; k++)
+    if (L->slowest[k].ns < L->slowest[L->fastest_slow].ns) L->fastest_slow = k;
 }
 
+static void record(latency_counts *L, unsigned kind, uint64_t op, uint64_t size, uint64_t start,
+                   uint64_t end) {
+  double t = (double)(end - start) - C.overhead_ticks;
+  double ns = t > 0 ? t * C.ns_per_tick : 0;
+  L->count[kind]++;
+  L->sum_ns[kind] += ns;
+  if (ns > L->max_ns[kind]) L->max_ns[kind] = ns;
+  L->buckets[kind][bucket_of(ns)]++;
+  if (L->slowest_count < SLOWEST || ns > L->slowest[L->fastest_slow].ns)
+    keep_slow(L, (slow_op){op, size, ns, (uint8_t)kind});
+}
+
+/* Adds one replay thread's counts into `total`. */
+static void merge(latency_counts *total, const latency_counts *part) {
+  for (unsigned k = 0; k < HB_LATENCY_KINDS; k++) {
+    total->count[k] += part->count[k];
+    total->sum_ns[k] += part->sum_ns[k];
+    if (part->max_ns[k] > total->max_ns[k]) total->max_ns[k] = part->max_ns[k];
+    for (unsigned b = 0; b < HB_LATENCY_BUCKETS; b++) total->buckets[k][b] += part->buckets[k][b];
+  }
+  for (unsigned s = 0; s < part->slowest_count; s++) keep_slow(total, part->slowest[s]);
+}
+
+/* ---- One op, timed: the pass's only op loop body, single- or
+ * multi-threaded. 0, or -1 when the allocator returned NULL for a
+ * non-zero request. ---- */
+static inline __attribute__((always_inline)) int timed_op(const hb_allocator *a,
+                                                          latency_counts *L, const hb_ops_op *in,
+                                                          uint64_t i, void **slots) {
+  const hb_ops_op op = *in;
+  void *p;
+  uint64_t start, end;
+  unsigned kind;
+  switch (op.kind) {
+    case HB_OPS_FREE:
+      start = ticks();
+      a->free(slots[op.slot], op.size);
+      end = ticks();
+      record(L, HB_LATENCY_FREE, i, op.size, start, end);
+      return 0;
+    case HB_OPS_MALLOC:
+      start = ticks();
+      p = a->malloc(op.size);
+      end = ticks();
+      kind = HB_LATENCY_MALLOC;
+      break;
+    case HB_OPS_CALLOC:
+      start = ticks();
+      p = a->calloc(1, op.size);
+      end = ticks();
+      kind = HB_LATENCY_CALLOC;
+      break;
+    case HB_OPS_ALIGNED:
+      start = ticks();
+      p = a->aligned_alloc((size_t)1 << op.align_log2, op.size);
+      end = ticks();
+      kind = HB_LATENCY_ALIGNED;
+      break;
+    case HB_OPS_REALLOC:
+      start = ticks();
+      p = a->realloc(slots[op.slot], op.size);
+      end = ticks();
+      kind = HB_LATENCY_REALLOC;
+      break;
+    default: /* HB_OPS_REALLOC_NEW */
+      start = ticks();
+      p = a->realloc(NULL, op.size);
+      end = ticks();
+      kind = HB_LATENCY_REALLOC;
+      break;
+  }
+  record(L, kind, i, op.size, start, end);
+  if (!p && op.size) return -1;
+  if (p && op.size) *(volatile char *)p = (char)i; /* as the timed pass does */
+  slots[op.slot] = p;
+  return 0;
+}
+
+/* ---- Several threads (see the top of this file) ---- */
+typedef struct latency_shared {
+  const hb_pass_env *env;
+  const hb_thread_plan *plan;
+  latency_counts *counts;      /* [thread_count], harness memory */
+  _Atomic uint32_t *slot_done; /* ops completed per slot (as worker_timed.c) */
+  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
+  atomic_int stop;
+  atomic_uint_fast64_t failed_op;
+  pthread_mutex_t lock;
+  int locked;
+} latency_shared;
+
+typedef struct latency_arg {
+  latency_shared *shared;
+  uint32_t thread;
+} latency_arg;
+
+static void latency_thread_ops(latency_arg *arg) {
+  latency_shared *s = arg->shared;
+  const hb_ops_op *ops = s->env->trace->ops;
+  const uint32_t null_slot = s->env->trace->header->slot_count - 1;
+  latency_counts *L = &s->counts[arg->thread];
+  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
+    uint64_t i = s->plan->order[k];
+    uint32_t sequence = s->plan->slot_sequence[i];
+    if (sequence & HB_WAIT_FLAG) {
+      unsigned spins = 0;
+      while (atomic_load_explicit(&s->slot_done[ops[i].slot], memory_order_acquire) !=
+             (sequence & ~HB_WAIT_FLAG)) {
+        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
+        hb_spin_pause(&spins);
+      }
+    }
+    if (s->locked) pthread_mutex_lock(&s->lock);
+    int rc = timed_op(s->env->allocator, L, &ops[i], i, s->env->slots);
+    if (s->locked) pthread_mutex_unlock(&s->lock);
+    if (rc != 0) {
+      uint_fast64_t current = atomic_load(&s->failed_op);
+      while (i < current && !atomic_compare_exchange_weak(&s->failed_op, &current, i)) {
+      }
+      atomic_store(&s->stop, 1);
+      return;
+    }
+    if (ops[i].slot != null_slot)
+      atomic_store_explicit(&s->slot_done[ops[i].slot], (sequence & ~HB_WAIT_FLAG) + 1,
+                            memory_order_release);
+  }
+}
+
+static void *latency_thread(void *opaque) {
+  latency_arg *arg = opaque;
+  latency_shared *s = arg->shared;
+  hb_count_wait(&s->start, 1);
+  if (!atomic_load(&s->stop)) latency_thread_ops(arg);
+  hb_count_up(&s->finished);
+  hb_count_wait(&s->leave, 1);
+  return NULL;
+}
+
+/* The replay on the trace's threads, merged into `total`. 0; -1 with
+ * *failed_op when an allocation returned NULL; -2 when the harness could
+ * not set up. */
+static int replay_threads(const hb_pass_env *env, latency_counts *total, uint64_t *elapsed_ns,
+                          uint64_t *failed_op) {
+  hb_thread_plan plan;
+  if (hb_thread_plan_build(env->trace, &plan) != 0) return -2;
+  uint32_t threads = plan.thread_count;
+  size_t done_bytes = env->trace->header->slot_count * sizeof(uint32_t);
+  size_t counts_bytes = threads * sizeof(latency_counts);
+  size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(latency_arg));
+  _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
+  latency_counts *counts = hb_harness_map(counts_bytes);
+  char *thread_memory = hb_harness_map(thread_bytes);
+  int rc = -2;
+  if (slot_done && counts && thread_memory) {
+    pthread_t *ids = (pthread_t *)thread_memory;
+    latency_arg *args = (latency_arg *)(ids + threads);
+    latency_shared s = {.env = env, .plan = &plan, .counts = counts, .slot_done = slot_done,
+                        .failed_op = UINT64_MAX,
+                        .locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE)};
+    pthread_mutex_init(&s.lock, NULL);
+    uint32_t started = 0;
+    for (; started < threads; started++) {
+      args[started] = (latency_arg){&s, started};
+      if (hb_start_thread(&ids[started], latency_thread, &args[started]) != 0) break;
+    }
+    if (started < threads) atomic_store(&s.stop, 1);
+    /* The allocator sets itself up once the threads exist (their creation
+     * mallocs from glibc), before the clock starts. */
+    env->allocator->free(env->allocator->malloc(1), 1);
+    uint64_t pass_start = hb_now_ns();
+    hb_count_up(&s.start);
+    hb_count_wait(&s.finished, started);
+    *elapsed_ns = hb_now_ns() - pass_start;
+    hb_count_up(&s.leave);
+    for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
+    pthread_mutex_destroy(&s.lock);
+    for (uint32_t t = 0; t < started; t++) merge(total, &counts[t]);
+    *failed_op = atomic_load(&s.failed_op);
+    rc = started < threads ? -2 : *failed_op != UINT64_MAX ? -1 : 0;
+  }
+  hb_harness_unmap((void *)slot_done, done_bytes);
+  hb_harness_unmap(counts, counts_bytes);
+  hb_harness_unmap(thread_memory, thread_bytes);
+  hb_thread_plan_release(&plan);
+  return rc;
+}
+
+static latency_counts total; /* the single-threaded replay's, or the threads' merged */
+
 int hb_latency_pass(const hb_pass_env *env) {
-  memset(&L, 0, sizeof L);
+  memset(&total, 0, sizeof total);
   const hb_allocator *a = env->allocator;
   const hb_ops_header *h = env->trace->header;
-  if (h->thread_count > 1) {
-    hb_out("status ok\n");
-    hb_out_figure(HB_FIG_OPS, h->op_count);
-    return 0; /* no latency figures: the front end reports them as not measured */
-  }
   calibrate();
-  /* The allocator sets itself up before the first timed call, as for the
-   * resident figures: its start-up is not one of the trace's calls. */
-  a->free(a->malloc(1), 1);
-  void **slots = env->slots;
-  uint64_t pass_start = hb_now_ns();
-  for (uint64_t i = 0; i < h->op_count; i++) {
-    const hb_ops_op op = env->trace->ops[i];
-    void *p;
-    uint64_t start, end;
-    unsigned kind;
-    switch (op.kind) {
-      case HB_OPS_FREE:
-        start = ticks();
-        a->free(slots[op.slot], op.size);
-        end = ticks();
-        record(HB_LATENCY_FREE, i, op.size, start, end);
-        continue;
-      case HB_OPS_MALLOC:
-        start = ticks();
-        p = a->malloc(op.size);
-        end = ticks();
-        kind = HB_LATENCY_MALLOC;
-        break;
-      case HB_OPS_CALLOC:
-        start = ticks();
-        p = a->calloc(1, op.size);
-        end = ticks();
-        kind = HB_LATENCY_CALLOC;
-        break;
-      case HB_OPS_ALIGNED:
-        start = ticks();
-        p = a->aligned_alloc((size_t)1 << op.align_log2, op.size);
-        end = ticks();
-        kind = HB_LATENCY_ALIGNED;
-        break;
-      case HB_OPS_REALLOC:
-        start = ticks();
-        p = a->realloc(slots[op.slot], op.size);
-        end = ticks();
-        kind = HB_LATENCY_REALLOC;
-        break;
-      default: /* HB_OPS_REALLOC_NEW */
-        start = ticks();
-        p = a->realloc(NULL, op.size);
-        end = ticks();
-        kind = HB_LATENCY_REALLOC;
-        break;
-    }
-    record(kind, i, op.size, start, end);
-    if (!p && op.size) {
-      hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
-             (unsigned long long)op.size, (unsigned long long)i);
-      return -1;
-    }
-    if (p && op.size) *(volatile char *)p = (char)i; /* as the timed pass does */
-    slots[op.slot] = p;
+  uint64_t elapsed_ns = 0, failed_op = 0;
+  int rc = 0;
+  if (h->thread_count > 1) {
+    rc = replay_threads(env, &total, &elapsed_ns, &failed_op);
+  } else {
+    /* The allocator sets itself up before the first timed call, as for the
+     * resident figures: its start-up is not one of the trace's calls. */
+    a->free(a->malloc(1), 1);
+    uint64_t pass_start = hb_now_ns();
+    for (uint64_t i = 0; i < h->op_count && rc == 0; i++)
+      if (timed_op(a, &total, &env->trace->ops[i], i, env->slots) != 0) {
+        rc = -1;
+        failed_op = i;
+      }
+    elapsed_ns = hb_now_ns() - pass_start;
   }
-  L.elapsed_ns = hb_now_ns() - pass_start;
+  if (rc == -2) {
+    hb_out("status failed: the worker could not start the replay's threads\n");
+    return -1;
+  }
+  if (rc != 0) {
+    hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
+           (unsigned long long)env->trace->ops[failed_op].size, (unsigned long long)failed_op);
+    return -1;
+  }
 
   static const char *const kind_names[HB_LATENCY_KINDS] = HB_LATENCY_KIND_NAMES;
   hb_out("status ok\n");
   hb_out_figure(HB_FIG_OPS, h->op_count);
-  hb_out_figure(HB_FIG_LATENCY_ELAPSED_NS, L.elapsed_ns);
-  hb_out_figure(HB_FIG_LATENCY_TIMER_PS, (uint64_t)(L.overhead_ticks * L.ns_per_tick * 1000));
-  hb_out("latency_clock %s\n", L.tsc ? "tsc" : "monotonic");
+  hb_out_figure(HB_FIG_LATENCY_ELAPSED_NS, elapsed_ns);
+  hb_out_figure(HB_FIG_LATENCY_TIMER_PS, (uint64_t)(C.overhead_ticks * C.ns_per_tick * 1000));
+  hb_out("latency_clock %s\n", C.tsc ? "tsc" : "monotonic");
   for (unsigned k = 0; k < HB_LATENCY_KINDS; k++) {
-    if (!L.count[k]) continue;
-    hb_out("latency %s %llu %.0f %.0f\n", kind_names[k], (unsigned long long)L.count[k],
-           L.sum_ns[k], L.max_ns[k]);
+    if (!total.count[k]) continue;
+    hb_out("latency %s %llu %.0f %.0f\n", kind_names[k], (unsigned long long)total.count[k],
+           total.sum_ns[k], total.max_ns[k]);
     for (unsigned b = 0; b < HB_LATENCY_BUCKETS; b++)
-      if (L.buckets[k][b])
-        hb_out("latency_bucket %s %u %llu\n", kind_names[k], b, (unsigned long long)L.buckets[k][b]);
+      if (total.buckets[k][b])
+        hb_out("latency_bucket %s %u %llu\n", kind_names[k], b,
+               (unsigned long long)total.buckets[k][b]);
   }
-  for (unsigned s = 0; s < L.slowest_count; s++)
-    hb_out("slowest %llu %s %llu %.0f\n", (unsigned long long)L.slowest[s].op,
-           kind_names[L.slowest[s].kind], (unsigned long long)L.slowest[s].size, L.slowest[s].ns);
+  for (unsigned s = 0; s < total.slowest_count; s++)
+    hb_out("slowest %llu %s %llu %.0f\n", (unsigned long long)total.slowest[s].op,
+           kind_names[total.slowest[s].kind], (unsigned long long)total.slowest[s].size,
+           total.slowest[s].ns);
   return 0;
 }

@@ -27,6 +27,7 @@ typedef struct hb_pass_env {
   hb_speed_kind speed;     /* timed pass: which replays to report */
   unsigned warmup;         /* timed pass: untimed replays between the cold and the warm one */
   uint64_t poll_budget_ns; /* instrumented pass: time its footprint reads may take in all */
+  unsigned heap_map;       /* heap-map pass: K, the evenly spaced snapshots */
 } hb_pass_env;
 
 /* Why a pass stopped early: the allocator returned NULL. */
@@ -109,6 +110,11 @@ int hb_instrumented_pass(const hb_pass_env *env);
 /* worker_latency.c: one replay with every call timed on its own; writes
  * its figures with hb_out. 0, or -1 when the replay stopped early. */
 int hb_latency_pass(const hb_pass_env *env);
+
+/* worker_heapmap.c: one replay, in trace order on one thread, with
+ * snapshots of the heap (docs/METRICS.md, "Heap map"); writes them with
+ * hb_out. 0, or -1 when the replay stopped early. */
+int hb_heapmap_pass(const hb_pass_env *env);
 
 /* worker_threads.c: the plan a multi-threaded replay follows. */
 typedef struct hb_thread_plan {

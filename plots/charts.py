@@ -5,13 +5,14 @@ results (results.py):
     /usr/bin/python3 plots/charts.py RESULTS.json... -o DIR
 
 replay_charts.py draws the replay results (latency_charts.py their latency
-pass), micro_charts.py the Google Benchmark ones; drawing.py holds what
+pass, heap_map_charts.py their heap maps), micro_charts.py the Google Benchmark ones; drawing.py holds what
 they share.
 """
 
 import os
 import sys
 
+import heap_map_charts
 import latency_charts
 import micro_charts
 import replay_charts
@@ -46,6 +47,7 @@ def draw_all(sources, out_dir):
         latency = latency_charts.chart_latency(view, trace, out_dir)
         if latency:
             charts.append(latency)
+        charts += heap_map_charts.charts_for_trace(view, trace, out_dir)
     for family in micro_charts.micro_families(sources):
         charts.append(micro_charts.chart_micro(sources, family, out_dir))
     charts += run_charts.draw_all(sources, out_dir)

@@ -26,7 +26,8 @@ def _measured(view, trace):
 
 def chart_latency(view, trace, out_dir):
     """The latency chart of one trace, or None when no run measured latency
-    (schema 1 inputs, multi-threaded traces, --no-latency)."""
+    (schema 1 inputs, --no-latency, multi-threaded traces before the pass
+    measured them)."""
     cells, allocators = _measured(view, trace)
     if not cells:
         return None

@@ -10,6 +10,7 @@ import html
 import os
 
 import drawing
+import heap_map_charts
 import latency_charts
 import micro_charts
 import palette
@@ -478,6 +479,12 @@ def render(sources, charts_by_key, command, out_dir):
             if f"trace/{trace}/latency" in charts_by_key:
                 out.append(side_by_side(charts_by_key[f"trace/{trace}/latency"],
                                         latency_charts.latency_table(view, trace, esc)))
+            # One heap map per allocator, one after another: the policies'
+            # heaps compared strip by strip (docs/REPORT.md).
+            for label, allocator, run in heap_map_charts.maps(view, trace):
+                chart = charts_by_key.get(f"trace/{trace}/heap-map/{label}/{allocator}")
+                if chart:
+                    out.append(side_by_side(chart, heap_map_charts.heap_map_table(run, esc)))
     if families:
         out.append('<h2 id="micro">Microbenchmarks (Google Benchmark)</h2>')
         for family in families:

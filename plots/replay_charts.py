@@ -468,7 +468,8 @@ def chart_reuse(view, trace, out_dir):
         axes[-1].set_xlabel("reuse distance: ops from a free to the reuse of its block\n"
                             "(bucket upper bound, powers of 2)")
         axes[len(axes) // 2].set_ylabel("share of reuses (%)")
-        if len(view.labels) > 1:
+        # (The top panel may have nothing drawn: an allocator that reused no block.)
+        if len(view.labels) > 1 and axes[0].get_legend_handles_labels()[0]:
             axes[0].legend(fontsize=7, loc="upper center", ncol=len(view.labels))
     source_legend(ax_rate, view.labels)
     title = trace_title("reuse of freed blocks", trace, cells.values())

@@ -240,8 +240,41 @@ def _check_run(check, run, where, schema, speed):
             if not isinstance(flag, str):
                 check.fail(f"{where}.flags[{i}]", "must be a string")
         _check_ratio(check, run, where)
+        _check_heap_map(check, run, where)
     else:
         _as_schema_2(run)
+        run["heap_map"] = None
+
+
+def _check_heap_map(check, run, where):
+    """heap_map (docs/JSON.md): absent in files written before it, read as
+    null; else its snapshots, each with bins the charts can draw."""
+    heap_map = run.setdefault("heap_map", None)
+    if heap_map is None:
+        return
+    where = f"{where}.heap_map"
+    if check.get(heap_map, "detail", where, "str") not in ("heap", "slots"):
+        check.fail(f"{where}.detail", "must be heap or slots")
+    check.get(heap_map, "bins", where, "int")
+    for i, snapshot in enumerate(check.get(heap_map, "snapshots", where, "list")):
+        name = f"{where}.snapshots[{i}]"
+        for key in ("op", "live_bytes", "span_bytes", "bin_bytes"):
+            check.get(snapshot, key, name, "int")
+        if snapshot["bin_bytes"] == 0:
+            check.fail(f"{name}.bin_bytes", "must be above 0")
+        if not isinstance(check.get(snapshot, "peak_live", name, "any"), bool):
+            check.fail(f"{name}.peak_live", "must be true or false")
+        for state in ("allocated", "free", "parked"):
+            figure = check.get(snapshot, state, name, "object",
+                               nullable=state != "allocated" and heap_map["detail"] == "slots")
+            if figure is not None:
+                check.get(figure, "blocks", f"{name}.{state}", "int")
+                check.get(figure, "bytes", f"{name}.{state}", "int")
+        for key, width in (("segments", 2), ("bins", 4)):
+            for j, row in enumerate(check.get(snapshot, key, name, "list")):
+                if not (isinstance(row, list) and len(row) == width and all(_is_int(v) and v >= 0 for v in row)):
+                    check.fail(f"{name}.{key}[{j}]", f"must be a list of {width} non-negative integers")
+        check.get(snapshot, "blocks", name, "list", nullable=True)
 
 
 def _as_schema_2(run):

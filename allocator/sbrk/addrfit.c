@@ -45,6 +45,6 @@ static hb_list_heap addrfit_heap = {.heap = HB_HEAP_INIT("sbrk-addrfit", &addrfi
 /* hb_sbrk_addrfit, and its hb_sbrk_addrfit_malloc, hb_sbrk_addrfit_free,
  * hb_sbrk_addrfit_realloc, hb_sbrk_addrfit_calloc,
  * hb_sbrk_addrfit_aligned_alloc, hb_sbrk_addrfit_usable_size,
- * hb_sbrk_addrfit_stat, hb_sbrk_addrfit_check, hb_sbrk_addrfit_version. */
+ * hb_sbrk_addrfit_stat, hb_sbrk_addrfit_check, hb_sbrk_addrfit_walk, hb_sbrk_addrfit_version. */
 HB_HEAP_POLICY(hb_sbrk_addrfit, &addrfit_heap.heap, "sbrk-addrfit",
                "address-ordered first fit, split, coalesce, trim");

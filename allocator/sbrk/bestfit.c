@@ -35,6 +35,6 @@ static hb_list_heap bestfit_heap = {.heap = HB_HEAP_INIT("sbrk-bestfit", &bestfi
 /* hb_sbrk_bestfit, and its hb_sbrk_bestfit_malloc, hb_sbrk_bestfit_free,
  * hb_sbrk_bestfit_realloc, hb_sbrk_bestfit_calloc,
  * hb_sbrk_bestfit_aligned_alloc, hb_sbrk_bestfit_usable_size,
- * hb_sbrk_bestfit_stat, hb_sbrk_bestfit_check, hb_sbrk_bestfit_version. */
+ * hb_sbrk_bestfit_stat, hb_sbrk_bestfit_check, hb_sbrk_bestfit_walk, hb_sbrk_bestfit_version. */
 HB_HEAP_POLICY(hb_sbrk_bestfit, &bestfit_heap.heap, "sbrk-bestfit",
                "best fit on one free list, split, coalesce, trim");

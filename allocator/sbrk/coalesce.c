@@ -35,6 +35,6 @@ static hb_list_heap coalesce_heap = {.heap = HB_HEAP_INIT("sbrk-coalesce", &coal
 /* hb_sbrk_coalesce, and its hb_sbrk_coalesce_malloc, hb_sbrk_coalesce_free,
  * hb_sbrk_coalesce_realloc, hb_sbrk_coalesce_calloc,
  * hb_sbrk_coalesce_aligned_alloc, hb_sbrk_coalesce_usable_size,
- * hb_sbrk_coalesce_stat, hb_sbrk_coalesce_check, hb_sbrk_coalesce_version. */
+ * hb_sbrk_coalesce_stat, hb_sbrk_coalesce_check, hb_sbrk_coalesce_walk, hb_sbrk_coalesce_version. */
 HB_HEAP_POLICY(hb_sbrk_coalesce, &coalesce_heap.heap, "sbrk-coalesce",
                "first fit on a LIFO free list, with split, O(1) coalescing and trimming");

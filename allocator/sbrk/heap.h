@@ -179,6 +179,9 @@ int hb_heap_check(hb_heap *heap, char *why, size_t why_len);
 int hb_heap_check_held(hb_heap *heap, void *(*next_held)(void *context), void *context,
                        char *why, size_t why_len);
 
+/* hb_sbrk_walk (hb_sbrk.h) on this heap (walk.c). */
+void hb_heap_visit_blocks(hb_heap *heap, hb_sbrk_visit *visit, void *context);
+
 /* The quick list of a parked block of `bytes`, and how many such blocks
  * the list may hold. Inline: both are on the fast paths of malloc and free. */
 static inline __attribute__((always_inline)) size_t hb_quick_class(size_t bytes) {
@@ -193,16 +196,17 @@ static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap
  * `heap` (an hb_heap *, the first member of the policy's own heap struct),
  * whose fit does the placement. For a `variable` V it defines the table V
  * and the static functions V_malloc, V_free, V_realloc, V_calloc,
- * V_aligned_alloc, V_usable_size, V_stat, V_check and V_version, each
- * calling the hb_heap_ function above of the same name on `heap`. Every use
- * spells out the names it defines in a comment, so that a name seen in a
- * profile or a backtrace is found by grep. */
+ * V_aligned_alloc, V_usable_size, V_stat, V_check, V_walk and V_version,
+ * each calling the hb_heap_ function above of the same name on `heap`
+ * (V_walk: hb_heap_visit_blocks). Every use spells out the names it
+ * defines in a comment, so that a name seen in a profile or a backtrace
+ * is found by grep. */
 #define HB_HEAP_POLICY(variable, heap, policy_name, policy_description) \
   HB_HEAP_POLICY_WITH(variable, heap, policy_name, policy_description, hb_heap, 0)
 
 /* The same, calling prefix##_malloc, ... prefix##_check instead (the
  * functions of the heap's thread-safe front, hb_tcache: tcache.h), with
- * the table's `flags`. */
+ * the table's `flags`; V_walk calls hb_heap_visit_blocks in either case. */
 #define HB_HEAP_POLICY_WITH(variable, heap, policy_name, policy_description, prefix, table_flags) \
   static void *variable##_malloc(size_t size) { return prefix##_malloc((heap), size); }          \
   static void variable##_free(void *ptr, size_t size_hint) {                                     \
@@ -225,6 +229,9 @@ static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap
   static int variable##_check(char *why, size_t why_len) {                                       \
     return prefix##_check((heap), why, why_len);                                                  \
   }                                                                                               \
+  static void variable##_walk(hb_sbrk_visit *visit, void *context) {                            \
+    hb_heap_visit_blocks((heap), visit, context);                                                \
+  }                                                                                               \
   static const char *variable##_version(void) { return HB_SBRK_VERSION; }                        \
   const hb_sbrk_policy variable = {                                                               \
       .table =                                                                                    \
@@ -242,6 +249,7 @@ static inline __attribute__((always_inline)) unsigned hb_quick_cap(const hb_heap
               .stat = variable##_stat,                                                            \
           },                                                                                      \
       .check = variable##_check,                                                                  \
+      .walk = variable##_walk,                                                                    \
   }
 
 #endif

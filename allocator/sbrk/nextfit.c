@@ -60,6 +60,6 @@ static rover_heap nextfit_heap = {.list.heap = HB_HEAP_INIT("sbrk-nextfit", &nex
 /* hb_sbrk_nextfit, and its hb_sbrk_nextfit_malloc, hb_sbrk_nextfit_free,
  * hb_sbrk_nextfit_realloc, hb_sbrk_nextfit_calloc,
  * hb_sbrk_nextfit_aligned_alloc, hb_sbrk_nextfit_usable_size,
- * hb_sbrk_nextfit_stat, hb_sbrk_nextfit_check, hb_sbrk_nextfit_version. */
+ * hb_sbrk_nextfit_stat, hb_sbrk_nextfit_check, hb_sbrk_nextfit_walk, hb_sbrk_nextfit_version. */
 HB_HEAP_POLICY(hb_sbrk_nextfit, &nextfit_heap.list.heap, "sbrk-nextfit",
                "next fit (a roving pointer) on the LIFO free list, split, coalesce, trim");

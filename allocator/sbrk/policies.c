@@ -25,6 +25,17 @@ int hb_sbrk_check(const char *name, char *why, size_t why_len) {
   return hb_sbrk_fail(why, why_len, "no sbrk policy named '%s'", name);
 }
 
+int hb_sbrk_walk(const char *name, hb_sbrk_visit *visit, void *context) {
+  for (size_t i = 0; i < hb_sbrk_policy_count; i++) {
+    const hb_sbrk_policy *policy = (const hb_sbrk_policy *)hb_sbrk_policies[i];
+    if (strcmp(policy->table.name, name) == 0) {
+      policy->walk(visit, context);
+      return 0;
+    }
+  }
+  return -1;
+}
+
 unsigned long hb_sbrk_break_moves(void) { return hb_os_break_moves(); }
 
 void hb_sbrk_die(const char *caller, const char *problem, const void *ptr) {

@@ -3,6 +3,7 @@
 #define HB_SBRK_POLICY_H
 
 #include "../hb_adapters.h"
+#include "hb_sbrk.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,8 @@ typedef struct hb_sbrk_policy {
   hb_allocator table;
   /* 0 when every invariant holds, else -1 with the reason in `why`. */
   int (*check)(char *why, size_t why_len);
+  /* hb_sbrk_walk (hb_sbrk.h) on this policy's heap. */
+  void (*walk)(hb_sbrk_visit *visit, void *context);
 } hb_sbrk_policy;
 
 /* The policies; their order is ladder.txt's. */

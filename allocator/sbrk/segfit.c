@@ -167,7 +167,8 @@ static segfit_heap segfit = {.heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
 /* hb_sbrk_default, and its hb_sbrk_default_malloc, hb_sbrk_default_free,
  * hb_sbrk_default_realloc, hb_sbrk_default_calloc,
  * hb_sbrk_default_aligned_alloc, hb_sbrk_default_usable_size,
- * hb_sbrk_default_stat, hb_sbrk_default_check, hb_sbrk_default_version. */
+ * hb_sbrk_default_stat, hb_sbrk_default_check, hb_sbrk_default_walk,
+ * hb_sbrk_default_version. */
 HB_HEAP_POLICY_WITH(hb_sbrk_default, &segfit.heap, "sbrk",
                     "segregated free lists by size class: O(1) common paths, split, coalesce, "
                     "trim; thread caches",

@@ -221,6 +221,14 @@ static int tutorial_check(char *why, size_t why_len) {
   return 0;
 }
 
+/* Every block on the list, header included (hb_sbrk_walk): the list is
+ * the heap, in address order. */
+static void tutorial_walk(hb_sbrk_visit *visit, void *context) {
+  for (struct block_meta *b = global_base; b; b = b->next)
+    visit(context, (uintptr_t)b, META_SIZE + b->size,
+          b->free ? HB_SBRK_BLOCK_FREE : HB_SBRK_BLOCK_ALLOCATED);
+}
+
 static const char *tutorial_version(void) { return HB_SBRK_VERSION; }
 
 const hb_sbrk_policy hb_sbrk_tutorial = {
@@ -239,4 +247,5 @@ const hb_sbrk_policy hb_sbrk_tutorial = {
             .stat = tutorial_stat,
         },
     .check = tutorial_check,
+    .walk = tutorial_walk,
 };

@@ -25,6 +25,7 @@ def check(cond, what):
     if not cond:
         FAILURES.append(what)
         print("check failed:", what, file=sys.stderr)
+    return cond
 
 
 def write_rep(path, ops, ids):
@@ -111,7 +112,7 @@ RUN_FIELDS = ["trace", "trace_path", "trace_format", "threads", "allocator",
               "warm_ns_per_op_passes", "warm_cpu_ns_per_op", "minor_faults",
               "warm_minor_faults", "flags", "ratio_to_baseline", "peak_resident_bytes",
               "reported_utilization", "latency_clock", "latency_timer_ns", "latency_ns",
-              "slowest_ops", "size_classes"]
+              "slowest_ops", "size_classes", "heap_map"]
 FLAGS = {"short-pass", "high-spread", "warm-high-spread", "few-passes"}
 
 
@@ -416,6 +417,127 @@ def case_bad_input(heapbench, tmp, shared):
         first = proc.stderr.splitlines()[0] if proc.stderr else ""
         check(needle in first, f"{args}: first error line {first!r} does not name {needle!r}")
         check(proc.stdout == "", f"{args}: a table was printed anyway")
+
+
+def holes_trace(path, big_block):
+    """1,000 blocks of 96 bytes side by side and a guard after them, then
+    all 1,000 freed: a run of adjacent free blocks. With `big_block`, then a
+    block as large as the run (1,000 x 112-byte blocks less its header):
+    the tutorial policy cannot merge the run, so the block goes after it
+    and the 1,000 holes stay; a coalescing policy merges them and places
+    the block there. Without it, the default policy's quick lists still
+    hold the 1,000 (parked), the tutorial's list holds them free."""
+    ops = [("a", i, 96) for i in range(1001)] + [("f", i) for i in range(1000)]
+    if big_block:
+        ops.append(("a", 1001, 1000 * 112 - 8))
+    write_rep(path, ops, 1002)
+
+
+def expected_snapshot_ops(op_count, k, peak_op):
+    ops = {max((j + 1) * op_count // k - 1, 0) for j in range(k)}
+    return sorted(ops | {peak_op})
+
+
+def check_heap_map(name, run, live, k):
+    """The snapshots' figures agree with the trace and with each other."""
+    heap_map = run["heap_map"]
+    if not check(heap_map is not None, f"{name}: heap_map is null"):
+        return None
+    peak_op = live.index(max(live))
+    wanted = expected_snapshot_ops(len(live), k, peak_op)
+    snapshots = heap_map["snapshots"]
+    check([s["op"] for s in snapshots] == wanted,
+          f"{name}: snapshots after ops {[s['op'] for s in snapshots]}, expected {wanted}")
+    detail = "heap" if run["allocator"].startswith("sbrk") else "slots"
+    check(heap_map["detail"] == detail, f"{name}: detail {heap_map['detail']}, expected {detail}")
+    for s in snapshots:
+        where = f"{name} op {s['op']}"
+        check(s["peak_live"] == (s["op"] == peak_op), f"{where}: peak_live {s['peak_live']}")
+        check(s["live_bytes"] == live[s["op"]], f"{where}: live {s['live_bytes']} != {live[s['op']]}")
+        check(len(s["bins"]) <= heap_map["bins"] and len(s["segments"]) <= 32,
+              f"{where}: {len(s['bins'])} bins, {len(s['segments'])} segments")
+        check(sum(g[1] for g in s["segments"]) == s["span_bytes"], f"{where}: segments != span")
+        states = [("allocated", 1, "a"), ("free", 2, "f"), ("parked", 3, "p")]
+        for state, column, letter in states:
+            figure = s[state]
+            if detail == "slots" and state != "allocated":
+                check(figure is None, f"{where}: {state} is not null for a slot map")
+                continue
+            check(sum(b[column] for b in s["bins"]) == figure["bytes"],
+                  f"{where}: {state} bins add up to {sum(b[column] for b in s['bins'])}, "
+                  f"not {figure['bytes']}")
+            if s["blocks"] is not None:
+                listed = [b for b in s["blocks"] if b[2] == letter]
+                check(len(listed) == figure["blocks"] and sum(b[1] for b in listed) == figure["bytes"],
+                      f"{where}: listed {state} blocks disagree with the counts")
+        if detail == "slots":
+            check(s["allocated"]["bytes"] == s["live_bytes"], f"{where}: slot bytes != live bytes")
+    return snapshots
+
+
+def case_heap_map(heapbench, tmp, shared):
+    """--heap-map K: snapshots at the right ops, bins that add up, and the
+    heap shapes the crafted traces must leave (holes_trace)."""
+    big, parked = os.path.join(tmp, "holes.rep"), os.path.join(tmp, "parked.rep")
+    holes_trace(big, True)
+    holes_trace(parked, False)
+    out = os.path.join(tmp, "map.json")
+    proc, _ = run(heapbench, "--repeat", "1", "--no-latency", "--heap-map", "2", "--allocators",
+                  "sbrk,sbrk-tutorial,glibc", "--json", out, big, parked)
+    check(proc.returncode == 0, f"replay --heap-map failed: {proc.stderr[-500:]}")
+    if proc.returncode != 0:
+        return
+    doc = json.load(open(out))
+    check(doc["settings"]["heap_map"] == 2, "settings.heap_map")
+    final = {}
+    check(len(doc["runs"]) == 6, f"{len(doc['runs'])} runs")
+    for r in doc["runs"]:
+        check(r["status"] == "ok", f"{r['trace']} on {r['allocator']}: {r['status']}")
+        path = big if r["trace"] == "holes" else parked
+        snapshots = check_heap_map(f"{r['trace']} on {r['allocator']}", r, rep_live_bytes(path), 2)
+        if snapshots:
+            final[(r["trace"], r["allocator"])] = snapshots[-1]
+    # The tutorial policy: the 1,000 freed blocks (32-byte header + 96) stay
+    # holes, all below the big block, which had to go after them.
+    check(len(final) == 6, f"final snapshots of {sorted(final)}")
+    s = final.get(("holes", "sbrk-tutorial"))
+    if s and check(s["blocks"] is not None, "holes on sbrk-tutorial: blocks listed"):
+        holes = [b for b in s["blocks"] if b[2] == "f"]
+        check(len(holes) == 1000 and all(b[1] == 128 for b in holes),
+              f"holes on sbrk-tutorial: {len(holes)} free blocks, expected 1,000 of 128 bytes")
+        big_block = [b for b in s["blocks"] if b[2] == "a" and b[1] >= 111992]
+        check(len(big_block) == 1 and all(h[0] < big_block[0][0] for h in holes),
+              "holes on sbrk-tutorial: the big block lies above the holes")
+    # The default policy: the run merged and the big block took it: no
+    # parked block, and at most the free space around it (two blocks).
+    s = final.get(("holes", "sbrk"))
+    if s:
+        check(s["parked"]["blocks"] == 0 and s["free"]["blocks"] <= 2,
+              f"holes on sbrk: {s['parked']['blocks']} parked, {s['free']['blocks']} free blocks")
+    s = final.get(("parked", "sbrk"))
+    if s and check(s["blocks"] is not None, "parked on sbrk: blocks listed"):
+        # 112 bytes each (96 and a header, rounded to 16), or up to 32 more
+        # where the rest of a free block was too small to split off.
+        check(len([b for b in s["blocks"] if b[2] == "p" and 112 <= b[1] < 144]) == 1000,
+              f"parked on sbrk: {s['parked']['blocks']} parked blocks, expected 1,000 of 112 bytes")
+    s = final.get(("parked", "sbrk-tutorial"))
+    if s:
+        check(s["free"]["blocks"] == 1000 and s["parked"]["blocks"] == 0,
+              f"parked on sbrk-tutorial: {s['free']['blocks']} free, {s['parked']['blocks']} parked")
+    s = final.get(("holes", "glibc"))
+    if s:
+        check(s["allocated"]["blocks"] == 2, f"holes on glibc: {s['allocated']['blocks']} live blocks")
+    # Without the option: no pass, null.
+    proc, _ = run(heapbench, "--repeat", "1", "--no-latency", "--allocators", "glibc", "--json",
+                  out, parked)
+    doc = json.load(open(out))
+    check(doc["settings"]["heap_map"] is None and doc["runs"][0]["heap_map"] is None,
+          "without --heap-map, heap_map is null")
+    for bad in ("0", "65", "-1", "two", "1.5"):
+        proc, _ = run(heapbench, "--heap-map", bad, parked)
+        first = proc.stderr.splitlines()[0] if proc.stderr else ""
+        check(proc.returncode == 2 and "--heap-map wants a count from 1 to 64" in first
+              and bad in first, f"--heap-map {bad}: exit {proc.returncode}, {first!r}")
 
 
 def case_allocator_list(heapbench, tmp, shared):

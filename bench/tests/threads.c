@@ -8,7 +8,8 @@
  * wait for it. If that wait were missing, a thread would free a stale
  * pointer (a double free: glibc and the sbrk policies abort on it) or a
  * slot not yet filled — so "ok" on every allocator, with the figures the
- * trace implies, is the check.
+ * trace implies, is the check. The latency pass runs the same threads and
+ * must count every call once.
  */
 #include "hb_metrics.h"
 #include "hb_replay.h"
@@ -174,6 +175,17 @@ int main(void) {
     }
     double reuse = hb_cell_reuse_rate(&r);
     HB_CHECK(reuse >= 0 && reuse <= 1, "%s: reuse rate %f", name, reuse);
+    /* The latency pass ran the trace on its four threads: every call is
+     * counted once, and the calls' time fits in four times the pass. */
+    uint64_t calls = 0;
+    double call_ns = 0;
+    for (int k = 0; k < HB_LATENCY_KINDS; k++) {
+      calls += r.latency.count[k];
+      call_ns += r.latency.sum_ns[k];
+    }
+    HB_CHECK(r.latency.measured && calls == OPS && call_ns <= THREADS * (double)r.latency.elapsed_ns,
+             "%s: latency: %llu calls of %.0f ns in all, pass %llu ns", name,
+             (unsigned long long)calls, call_ns, (unsigned long long)r.latency.elapsed_ns);
     hb_cell_result_release(&r);
   }
   many_threads(infos, count);

@@ -72,7 +72,8 @@ def main():
         return SKIP
     shutil.rmtree(out_dir, ignore_errors=True)
     inputs = [os.path.join(fixtures, f) for f in
-              ("replay-a.json", "replay-laptop.json", "replay-v1.json", "gbench-pairs.json")]
+              ("replay-a.json", "replay-laptop.json", "replay-v1.json", "gbench-pairs.json",
+               "replay-heapmap.json")]
     proc = subprocess.run([heapbench, "report", *inputs, "-o", out_dir], capture_output=True,
                           text=True, timeout=600)
     if proc.returncode != 0:

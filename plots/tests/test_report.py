@@ -14,8 +14,12 @@ GROUP is one of:
             machine information on the page, numbers without e-notation;
   errors    bad or missing JSON: one line naming the file and the field on
             stderr, exit status 1, no report written;
-  replay    EXTRA = trace: `heapbench replay --json` on a real trace, then
-            `heapbench report` on what it wrote.
+  replay    EXTRA = trace: `heapbench replay --json --heap-map 2` on a real
+            trace, then `heapbench report` on what it wrote;
+  heapmap   the heap-map figures of replay-heapmap.json (real replay output):
+            one per trace and allocator, strips that render the bins
+            faithfully (holes where the JSON has free bytes), on the page
+            with their tables, beside an input written before heap maps.
 
 Exit 0 = pass, 1 = fail, 77 = skipped (meson's convention).
 """
@@ -72,6 +76,8 @@ def expected_charts(paths):
                 names.add(f"{slug(run_['trace'])}-{what}")
             if run_.get("latency_ns"):   # the latency pass measured it
                 names.add(f"{slug(run_['trace'])}-latency")
+            if run_.get("heap_map"):
+                names.add(f"{slug(run_['trace'])}-heap-map-{slug(run_['allocator'])}")
             if run_.get("size_classes"):
                 names.add(f"{slug(run_['trace'])}-size-classes")
     for source in sources:
@@ -362,6 +368,17 @@ def test_report(heapbench, fixture_dir):
                          "short1 (elsewhere/short1.hbt)"], f"same-name traces kept apart: {traces}")
 
 
+def _heap_map(**change):
+    """A heap map of one snapshot as docs/JSON.md has it, with `change`."""
+    snapshot = {"op": 1, "peak_live": True, "live_bytes": 32, "span_bytes": 48, "bin_bytes": 16,
+                "allocated": {"blocks": 1, "bytes": 48}, "free": {"blocks": 0, "bytes": 0},
+                "parked": {"blocks": 0, "bytes": 0}, "segments": [[4096, 48]],
+                "bins": [[0, 16, 0, 0], [1, 16, 0, 0], [2, 16, 0, 0]],
+                "blocks": [[4096, 48, "a"]]}
+    snapshot.update(change)
+    return {"detail": "heap", "bins": 512, "snapshots": [snapshot]}
+
+
 def _mutations(replay, gbench):
     """(name, file text, words the error line must contain)."""
     def edit(doc, change):
@@ -411,6 +428,10 @@ def _mutations(replay, gbench):
          ["runs[1]", "\"short1\" on \"glibc\" again (first in runs[0])"]),
         ("bad-histogram", edit(replay, lambda d: d["runs"][0].update(
             reuse_distance_histogram=[[1, 2, 3]])), ["runs[0].reuse_distance_histogram[0]"]),
+        ("heap-map-free", edit(replay, lambda d: d["runs"][0].update(heap_map=_heap_map(free=None))),
+         ["runs[0].heap_map.snapshots[0].free", "null"]),
+        ("heap-map-bins", edit(replay, lambda d: d["runs"][0].update(heap_map=_heap_map(bins=[[0, 1]]))),
+         ["runs[0].heap_map.snapshots[0].bins[0]", "4 non-negative integers"]),
         ("gbench-name", edit(gbench, lambda d: d["benchmarks"][0].update(
             name="BM_malloc", run_name="BM_malloc")), ["benchmarks[0].name", "family/allocator/size"]),
         ("gbench-time", edit(gbench, lambda d: d["benchmarks"][0].pop("real_time")),
@@ -463,7 +484,7 @@ def test_replay(heapbench, fixture_dir, trace):
     with tempfile.TemporaryDirectory() as tmp:
         out_json = os.path.join(tmp, "replay.json")
         code, _, err = run([heapbench, "replay", "--repeat", "1", "--allocators",
-                            "glibc,sbrk-tutorial", "--json", out_json, trace])
+                            "glibc,sbrk-tutorial", "--heap-map", "2", "--json", out_json, trace])
         if not check(code == 0, f"heapbench replay exits 0 (got {code}: {err.strip()})"):
             return 1
         source = results.load(out_json)   # raises on a contract break
@@ -472,6 +493,8 @@ def test_replay(heapbench, fixture_dir, trace):
         check(allocators == ["glibc", "sbrk-tutorial"], f"runs of both allocators: {allocators}")
         names = expected_charts([out_json])
         check(any(n.endswith("-latency") for n in names), "a latency chart is called for")
+        check(sum(n.endswith(("-heap-map-glibc", "-heap-map-sbrk-tutorial")) for n in names) == 2,
+              "a heap map per allocator is called for")
         out_dir = os.path.join(tmp, "report")
         code, out, err = run([heapbench, "report", out_json, "-o", out_dir])
         check(code == 0, f"heapbench report on real replay JSON exits 0 (got {code}: {err.strip()})")
@@ -485,6 +508,78 @@ def test_replay(heapbench, fixture_dir, trace):
     return 0
 
 
+def _strip_checks(name, snapshot):
+    """The strip is the bins, faithfully: each state's colour covers as
+    many bins' worth as the JSON gives it bytes (its share of the strip's
+    colour mix), and no bin outside the span is coloured."""
+    import numpy
+    import heap_map_charts
+    row = heap_map_charts.strip(snapshot)[0]
+    bins = row.shape[0]
+    check(bins * snapshot["bin_bytes"] >= snapshot["span_bytes"] > (bins - 1) * snapshot["bin_bytes"],
+          f"{name}: {bins} bins of {snapshot['bin_bytes']} bytes for a span of {snapshot['span_bytes']}")
+    # Solve the mix back: the strip's summed colour is sum over states of
+    # (bytes / bin_bytes) x colour, plus white for the rest.
+    colours = [heap_map_charts.COLOURS[s] for s in heap_map_charts.STATES] + [heap_map_charts.NO_BLOCK]
+    matrix = numpy.array(colours).T                     # 3 x 4
+    matrix = numpy.vstack([matrix, numpy.ones(4)])      # the shares add up to the bin count
+    total = numpy.append(row.sum(axis=0), bins)
+    shares, *_ = numpy.linalg.lstsq(matrix, total, rcond=None)
+    for k, state in enumerate(heap_map_charts.STATES):
+        figure = snapshot[state]
+        want = (figure["bytes"] if figure else 0) / snapshot["bin_bytes"]
+        check(abs(shares[k] - want) <= 0.02 * bins + 0.5,
+              f"{name}: the strip shows {shares[k]:.1f} bins of {state}, the JSON {want:.1f}")
+
+
+def test_heapmap(heapbench, fixture_dir):
+    heap = fixtures(fixture_dir, "replay-heapmap.json")[0]
+    source = results.load(heap)
+    runs = {(r["trace"], r["allocator"]): r for r in source.runs}
+    check(set(runs) == {(t, a) for t in ("holes", "parked") for a in ("sbrk-tutorial", "sbrk", "glibc")},
+          f"the fixture's runs: {sorted(runs)}")
+    for (trace, allocator), r in runs.items():
+        for snapshot in r["heap_map"]["snapshots"]:
+            _strip_checks(f"{trace} on {allocator} op {snapshot['op']}", snapshot)
+    # The tutorial policy's 200 holes lie left of its last block: the
+    # strip's left part is free colour, its right part allocated.
+    import heap_map_charts
+    final = runs[("holes", "sbrk-tutorial")]["heap_map"]["snapshots"][-1]
+    row = heap_map_charts.strip(final)[0]
+    free = heap_map_charts.COLOURS["free"]
+    freeish = [abs(pixel - free).sum() < 0.15 for pixel in row]
+    first_not_free = freeish.index(False) if False in freeish else len(freeish)
+    check(first_not_free >= 0.9 * final["free"]["bytes"] / final["bin_bytes"] and not any(freeish[first_not_free + 1:]),
+          f"holes on sbrk-tutorial: free colour on bins 0..{first_not_free - 1} only, "
+          f"of {len(row)}")
+    inputs = [heap, fixtures(fixture_dir, "replay-a.json")[0]]   # replay-a: no heap maps
+    names = expected_charts(inputs)
+    maps = [n for n in names if "-heap-map-" in n]
+    check(len(maps) == 6, f"6 heap-map charts called for, not {maps}")
+    with tempfile.TemporaryDirectory() as out_dir:
+        code, out, err = run([heapbench, "report"] + inputs + ["-o", out_dir])
+        check(code == 0, f"heapbench report exits 0 (got {code}: {err.strip()})")
+        check(err == "", f"nothing on stderr: {err.strip()[:200]}")
+        check_chart_files(out_dir, names)
+        written = sorted(f[:-4] for f in os.listdir(out_dir) if f.endswith(".png"))
+        check(written == names, f"exactly the expected charts: {written}")
+        with open(os.path.join(out_dir, "report.html"), encoding="utf-8") as stream:
+            page = stream.read()
+        for name in maps:
+            with open(os.path.join(out_dir, name + ".png"), "rb") as stream:
+                data = base64.b64encode(stream.read()).decode("ascii")
+            check(f"data:image/png;base64,{data}" in page, f"report.html embeds {name}.png")
+        text = page_text(page)
+        check("heap map, sbrk-tutorial" in text and "after op" in text, "the heap-map tables")
+        holes = final["free"]
+        check(f"{holes['blocks']:,} / {drawing.byte_size(holes['bytes'])}" in text,
+              "the tutorial policy's holes are in its table")
+        check(text.count("not seen by the replay") == 0 and
+              text.count("free and parked memory is not visible") == 2,
+              "glibc's maps say what the replay cannot see")
+    return 0
+
+
 def main(argv):
     group, heapbench_or_python, fixture_dir = argv[1], argv[2], argv[3]
     status = {
@@ -492,6 +587,7 @@ def main(argv):
         "report": lambda: test_report(heapbench_or_python, fixture_dir),
         "errors": lambda: test_errors(heapbench_or_python, fixture_dir),
         "replay": lambda: test_replay(heapbench_or_python, fixture_dir, argv[4]),
+        "heapmap": lambda: test_heapmap(heapbench_or_python, fixture_dir),
     }[group]()
     if status == 77:
         return 77
