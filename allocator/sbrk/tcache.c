@@ -391,7 +391,12 @@ void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
 void *hb_tcache_aligned_alloc(hb_heap *h, size_t alignment, size_t size) {
   LOCKED(void *, hb_heap_aligned_alloc(h, alignment, size));
 }
-size_t hb_tcache_usable_size(hb_heap *h, void *ptr) { LOCKED(size_t, hb_heap_usable_size(h, ptr)); }
+size_t hb_tcache_usable_size(hb_heap *h, void *ptr) {
+  /* An allocated block's size is read without the lock, as free reads it. */
+  size_t bytes = !single_threaded() && ptr ? cacheable_bytes(h, ptr) : 0;
+  if (bytes) return bytes - HB_BLOCK_HEADER_BYTES;
+  LOCKED(size_t, hb_heap_usable_size(h, ptr));
+}
 
 unsigned long hb_tcache_lock_acquisitions(void) {
   lock();

@@ -5,8 +5,8 @@
  *
  *  - one thread cycling through buffers of 7,160 bytes, and through four
  *    64 KiB blocks at once (zlib's deflate state), as git's threads do;
- *  - calloc of small blocks, realloc from NULL, and realloc to the size
- *    a block already has;
+ *  - calloc of small blocks, realloc from NULL, realloc to the size a
+ *    block already has, and malloc_usable_size;
  *  - small blocks allocated and kept (a growing structure);
  *  - a producer thread allocating small blocks that a consumer frees.
  *
@@ -71,6 +71,7 @@ static void calloc_realloc(void) {
     memset(grown, 1, 200);
     char *same = policy->realloc(grown, 196); /* same block size */
     HB_CHECK(same == grown && same[195] == 1, "realloc to the same block size moved or lost data");
+    HB_CHECK(policy->usable_size(same) >= 196, "usable_size %zu < 196", policy->usable_size(same));
     policy->free(same, 196);
     policy->free(zeroed, 240);
   }
@@ -131,7 +132,8 @@ int main(void) {
   /* Ten calls per round: one lock per 20 calls at most (the first
    * rounds fill the cache; then none are needed). */
   expect_few_locks("7,160-byte buffer and four 64 KiB blocks", buffers, ROUNDS * 10UL, 20);
-  expect_few_locks("calloc, realloc(NULL), realloc to the same size", calloc_realloc, ROUNDS * 5UL, 20);
+  expect_few_locks("calloc, realloc(NULL), realloc to the same size, usable_size", calloc_realloc,
+                   ROUNDS * 7UL, 20);
   /* A miss brings the next 15 blocks of its size. */
   expect_few_locks("200-byte blocks kept", growing, ROUNDS, 12);
   hb_sbrk_test_check(policy, "with blocks of every kind cached");
