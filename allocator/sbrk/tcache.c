@@ -40,6 +40,10 @@
  *   - A block freed by another thread than the one that allocated it goes
  *     into the freeing thread's cache: there is one heap, and a block is
  *     the same wherever it came from (glibc's tcache does the same).
+ *   - Before the heap grows, the calling thread's cache goes back to it
+ *     (the heap's release_held): blocks a thread holds no longer make the
+ *     heap bigger than it has to be, as the quick lists do not (heap.h).
+ *     Other threads' caches are theirs alone and stay.
  *   - A thread's cache is given back to the heap when the thread exits (a
  *     pthread key's destructor); frees that come later, from other
  *     destructors, go to the heap under the lock.
@@ -178,6 +182,15 @@ static void cache_exit(void *opaque) {
   if (c->next_cache) c->next_cache->prev_cache = c->prev_cache;
   c->state = CACHE_GONE;
   unlock();
+}
+
+int hb_tcache_release_held(hb_heap *h) {
+  hb_tcache *c = &cache;
+  if (c->state != CACHE_ACTIVE || c->heap != h || !atomic_load_explicit(&c->blocks, memory_order_relaxed))
+    return 0;
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
+  big_drain(c, TCACHE_BIG_BUDGET_BYTES);
+  return 1;
 }
 
 /* This thread's first use of its cache: it joins the registry and asks

@@ -10,6 +10,10 @@
  *  - small blocks allocated and kept (a growing structure);
  *  - a producer thread allocating small blocks that a consumer frees.
  *
+ * And one thing the caches must give up for the heap: before the heap
+ * grows, the growing thread's cache goes back to it, so a malloc of a
+ * size the cache held then misses (takes the lock).
+ *
  * Each phase runs while a second thread exists (so the caches are on)
  * and no other thread calls the allocator; it must take the lock at most
  * once per `per_lock` calls. The heap checker then accounts for every
@@ -113,6 +117,31 @@ static void handed_over(void) {
   pthread_join(id, NULL);
 }
 
+/* Fills this thread's cache with 16 blocks of 1,000 bytes, then asks for
+ * a block larger than any free one: the next malloc of 1,000 bytes must take the lock (the cache was
+ * given back), where before it did not. */
+static void released_before_growth(void) {
+  void *blocks[16];
+  for (int i = 0; i < 16; i++) HB_CHECK((blocks[i] = policy->malloc(1000)), "malloc(1000)");
+  for (int i = 0; i < 16; i++) policy->free(blocks[i], 1000);
+  unsigned long before = hb_tcache_lock_acquisitions();
+  void *hit = policy->malloc(1000);
+  HB_CHECK(hb_tcache_lock_acquisitions() == before + 1, "a cached size took the lock");
+  policy->free(hit, 1000);
+  /* Larger than any free block: the heap would have to grow for it (the
+   * blocks given back may merge into one that serves it instead). */
+  size_t big = (size_t)hb_sbrk_test_stat(policy, HB_STAT_LARGEST_FREE_BYTES) + 4096;
+  void *grown = policy->malloc(big);
+  HB_CHECK(grown, "malloc(%zu)", big);
+  before = hb_tcache_lock_acquisitions();
+  void *after = policy->malloc(1000);
+  unsigned long taken = hb_tcache_lock_acquisitions() - before - 1;
+  printf("after the heap grew, a malloc of a size the cache held took the lock %lu times\n", taken);
+  HB_CHECK(taken == 1, "the thread's cache was not given back before the heap grew (%lu locks)", taken);
+  policy->free(after, 1000);
+  policy->free(grown, big);
+}
+
 /* A thread that exists, so the process is not single-threaded, and does
  * nothing until main is done. */
 static pthread_barrier_t done;
@@ -142,6 +171,8 @@ int main(void) {
    * calls each). */
   expect_few_locks("64-byte blocks from one thread to another", handed_over, HANDED * 2UL, 12);
   hb_sbrk_test_check(policy, "after the hand-over");
+  released_before_growth();
+  hb_sbrk_test_check(policy, "after the heap grew");
   pthread_barrier_wait(&done);
   pthread_join(id, NULL);
   return hb_test_exit("sbrk-thread-locks");
