@@ -26,7 +26,7 @@ int hb_tcache_stat(hb_heap *heap, hb_stat which, uint64_t *value);
 int hb_tcache_check(hb_heap *heap, char *why, size_t why_len);
 /* How many times the lock was taken so far, by every thread (this call's
  * own acquisition included): what the caches exist to keep low; tests
- * count it (tests/threads.c). */
+ * count it (tests/thread_locks.c). */
 unsigned long hb_tcache_lock_acquisitions(void);
 
 #endif
