@@ -36,7 +36,7 @@
  *     zeroes, realloc(NULL, n) as malloc, a realloc to the block size the
  *     block already has returns it, and one to a size a cached block has
  *     moves there (in python3 these were a third of the calls that took
- *     the lock, in git a sixth).
+ *     the lock, in git a seventh).
  *   - A block freed by another thread than the one that allocated it goes
  *     into the freeing thread's cache: there is one heap, and a block is
  *     the same wherever it came from (glibc's tcache does the same).
@@ -169,12 +169,17 @@ static void big_drain(hb_tcache *c, size_t room) {
     hb_heap_free(c->heap, big_take(c, 0));
 }
 
+/* Gives every block of the cache back to the heap; under the lock. */
+static void empty(hb_tcache *c) {
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
+  big_drain(c, TCACHE_BIG_BUDGET_BYTES);
+}
+
 /* The exiting thread's cache goes back to the heap. */
 static void cache_exit(void *opaque) {
   hb_tcache *c = opaque;
   lock();
-  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
-  big_drain(c, TCACHE_BIG_BUDGET_BYTES);
+  empty(c);
   if (c->prev_cache)
     c->prev_cache->next_cache = c->next_cache;
   else
@@ -188,8 +193,7 @@ int hb_tcache_release_held(hb_heap *h) {
   hb_tcache *c = &cache;
   if (c->state != CACHE_ACTIVE || c->heap != h || !atomic_load_explicit(&c->blocks, memory_order_relaxed))
     return 0;
-  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
-  big_drain(c, TCACHE_BIG_BUDGET_BYTES);
+  empty(c);
   return 1;
 }
 
