@@ -30,10 +30,14 @@
  * FILE with the number of allocations served, the footprint and the
  * policy, so a test
  * can tell the library was really used (a file, not stderr: some programs,
- * xz among them, close stderr before they exit).
+ * xz among them, close stderr before they exit); for the default policy,
+ * also how many times its lock was taken (what its thread caches keep
+ * low: docs/SBRK.md, "Threads"). The policy's name ends the line (a test
+ * of `heapbench run` reads it there).
  */
 #define _GNU_SOURCE
 #include "policy.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -250,10 +254,12 @@ static void report(void) {
   chosen_policy()->stat(HB_STAT_FOOTPRINT_BYTES, &footprint);
   unsigned long long served = calls;
   unlock();
-  char line[160];
+  char locks[48] = "";
+  if (!policy_locked) snprintf(locks, sizeof locks, "%lu lock acquisitions, ", hb_tcache_lock_acquisitions());
+  char line[208];
   int len = snprintf(line, sizeof line,
-                     "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes, policy %s\n",
-                     (long)getpid(), served, (unsigned long long)footprint, chosen_policy()->name);
+                     "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes, %spolicy %s\n",
+                     (long)getpid(), served, (unsigned long long)footprint, locks, chosen_policy()->name);
   int fd = open(report_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   if (len > 0) (void)!write(fd, line, (size_t)len);

@@ -521,6 +521,12 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
     return hb_block_payload(take_indexed(h, block, bytes));
   }
   hb_block *top = top_block(h);
+  if (h->release_held && !(top && hb_block_size(top) >= bytes) && h->release_held(h)) {
+    /* The heap would grow: what this thread's cache held came back first
+     * (parked or merged, like any free). */
+    if ((block = h->fit->find(h, bytes))) return hb_block_payload(take_indexed(h, block, bytes));
+    top = top_block(h);
+  }
   if (h->quick_blocks && !(top && hb_block_size(top) >= bytes)) {
     /* The heap would grow: first merge what the quick lists hold. */
     flush_quick(h);

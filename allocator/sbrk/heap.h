@@ -108,6 +108,11 @@ struct hb_heap {
   uint64_t taken_bytes, window_start_bytes;
   size_t window_peak_bytes, demand_bytes;
   size_t small_block_bytes;    /* blocks below this are cut from the high end of a free block */
+  /* Optional: gives the heap back the free blocks a layer above it holds
+   * for the calling thread (the thread caches, tcache.c), called when a
+   * malloc would grow the heap, as the quick lists are merged then;
+   * non-zero when it gave any back. */
+  int (*release_held)(hb_heap *heap);
   /* Quick lists (described above): the policy's settings, */
   size_t quick_max_bytes, quick_tiny_bytes;
   unsigned quick_cap, quick_big_cap;

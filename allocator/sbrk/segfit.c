@@ -162,7 +162,7 @@ static const hb_fit segfit_fit = {
 static segfit_heap segfit = {.heap = {HB_HEAP_FIELDS("sbrk", &segfit_fit),
                                       .quick_max_bytes = HB_QUICK_MAX_BYTES,
                                       .quick_tiny_bytes = 144, .quick_cap = 32,
-                                      .quick_big_cap = 4}};
+                                      .quick_big_cap = 4, .release_held = hb_tcache_release_held}};
 
 /* hb_sbrk_default, and its hb_sbrk_default_malloc, hb_sbrk_default_free,
  * hb_sbrk_default_realloc, hb_sbrk_default_calloc,

@@ -20,11 +20,30 @@
  *     list of at most TCACHE_CAP blocks linked through their payloads. A
  *     free of such a block pushes it on its bin and a malloc of that size
  *     pops it, lock-free; a malloc that misses takes the lock once and
- *     fills the bin with TCACHE_REFILL blocks; a free to a full bin takes
- *     the lock once and gives half the bin back to the heap.
+ *     fills half the bin; a free to a full bin takes the lock once and
+ *     gives half the bin back. A producer thread whose blocks a consumer
+ *     frees thus takes the lock once per TCACHE_CAP / 2 blocks, and so
+ *     does the consumer.
+ *   - Larger blocks, up to TCACHE_BIG_MAX_BYTES, are kept in a few slots
+ *     per thread (TCACHE_BIG_SLOTS, at most TCACHE_BIG_BUDGET_BYTES in
+ *     all): threads cycle through a handful of buffer sizes (git: zlib's
+ *     deflate state, 5,952 bytes and four blocks of 64 KiB, its inflate
+ *     state, 7,160 bytes and 32 KiB; a third of its mallocs), and each
+ *     took the lock twice. A malloc takes the newest block that fits
+ *     without wasting more than an eighth of it; a free to full slots
+ *     gives the oldest back.
+ *   - calloc and realloc use the caches too: calloc(n) as a malloc that
+ *     zeroes, realloc(NULL, n) as malloc, a realloc to the block size the
+ *     block already has returns it, and one to a size a cached block has
+ *     moves there (in python3 these were a third of the calls that took
+ *     the lock, in git a seventh).
  *   - A block freed by another thread than the one that allocated it goes
  *     into the freeing thread's cache: there is one heap, and a block is
  *     the same wherever it came from (glibc's tcache does the same).
+ *   - Before the heap grows, the calling thread's cache goes back to it
+ *     (the heap's release_held): blocks a thread holds no longer make the
+ *     heap bigger than it has to be, as the quick lists do not (heap.h).
+ *     Other threads' caches are theirs alone and stay.
  *   - A thread's cache is given back to the heap when the thread exits (a
  *     pthread key's destructor); frees that come later, from other
  *     destructors, go to the heap under the lock.
@@ -41,6 +60,7 @@
 #include "heap.h"
 #include "tcache.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -48,17 +68,27 @@
 
 #define TCACHE_MAX_BLOCK_BYTES ((size_t)1040)
 #define TCACHE_CLASSES ((TCACHE_MAX_BLOCK_BYTES >> 4) - 1) /* 32 .. 1040 bytes */
-#define TCACHE_CAP 16
-#define TCACHE_REFILL 8
+/* A bin holds at most TCACHE_CAP blocks; a miss fills half of it, a free
+ * to a full bin gives half back. */
+#define TCACHE_CAP 32
 /* In a cached block's second payload word: "probably cached" (glibc's
  * tcache key). A match sends free to look through the bin. */
 #define TCACHE_KEY ((uintptr_t)0x7c3e9a51d2b84f61u)
+/* Larger blocks: four 64 KiB blocks (zlib's deflate) and a few more fit. */
+#define TCACHE_BIG_SLOTS 8
+#define TCACHE_BIG_MAX_BYTES (((size_t)64 << 10) + 64)
+#define TCACHE_BIG_BUDGET_BYTES ((size_t)320 << 10)
 
 enum { CACHE_UNUSED, CACHE_STARTING, CACHE_ACTIVE, CACHE_GONE };
 
 typedef struct hb_tcache {
   void *bins[TCACHE_CLASSES]; /* payload pointers; payload[0] links, payload[1] = key */
   uint8_t counts[TCACHE_CLASSES];
+  /* The larger blocks, oldest first: payload pointers and block bytes. */
+  void *big[TCACHE_BIG_SLOTS];
+  size_t big_bytes[TCACHE_BIG_SLOTS];
+  unsigned big_count;
+  size_t big_total_bytes;
   int state;
   /* Written by the owning thread only, read by stat() (relaxed). */
   _Atomic size_t blocks, bytes;
@@ -72,11 +102,15 @@ static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static hb_tcache *registry;    /* every thread's active cache, under the lock */
 static pthread_key_t exit_key; /* its destructor empties the exiting thread's cache */
 static int exit_key_made;      /* pthread_key_create succeeded */
+static unsigned long lock_acquisitions; /* under the lock */
 
 static inline __attribute__((always_inline)) int single_threaded(void) {
   return __libc_single_threaded;
 }
-static void lock(void) { pthread_mutex_lock(&heap_lock); }
+static void lock(void) {
+  pthread_mutex_lock(&heap_lock);
+  lock_acquisitions++;
+}
 static void unlock(void) { pthread_mutex_unlock(&heap_lock); }
 
 static inline size_t bin_of(size_t bytes) { return (bytes >> 4) - 2; }
@@ -112,11 +146,40 @@ static void drain(hb_tcache *c, size_t bin, unsigned count) {
   }
 }
 
+/* Takes the larger block in `slot` out of the cache. */
+static void *big_take(hb_tcache *c, unsigned slot) {
+  void *ptr = c->big[slot];
+  size_t bytes = c->big_bytes[slot];
+  c->big_count--;
+  for (unsigned i = slot; i < c->big_count; i++) {
+    c->big[i] = c->big[i + 1];
+    c->big_bytes[i] = c->big_bytes[i + 1];
+  }
+  c->big_total_bytes -= bytes;
+  ((uintptr_t *)ptr)[1] = 0;
+  account(c, -1, -(long)bytes);
+  return ptr;
+}
+
+/* Gives the oldest larger blocks back to the heap until `room` more bytes
+ * and one more block fit; under the lock. */
+static void big_drain(hb_tcache *c, size_t room) {
+  while (c->big_count &&
+         (c->big_count >= TCACHE_BIG_SLOTS || c->big_total_bytes + room > TCACHE_BIG_BUDGET_BYTES))
+    hb_heap_free(c->heap, big_take(c, 0));
+}
+
+/* Gives every block of the cache back to the heap; under the lock. */
+static void empty(hb_tcache *c) {
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
+  big_drain(c, TCACHE_BIG_BUDGET_BYTES);
+}
+
 /* The exiting thread's cache goes back to the heap. */
 static void cache_exit(void *opaque) {
   hb_tcache *c = opaque;
   lock();
-  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, TCACHE_CAP);
+  empty(c);
   if (c->prev_cache)
     c->prev_cache->next_cache = c->next_cache;
   else
@@ -124,6 +187,14 @@ static void cache_exit(void *opaque) {
   if (c->next_cache) c->next_cache->prev_cache = c->prev_cache;
   c->state = CACHE_GONE;
   unlock();
+}
+
+int hb_tcache_release_held(hb_heap *h) {
+  hb_tcache *c = &cache;
+  if (c->state != CACHE_ACTIVE || c->heap != h || !atomic_load_explicit(&c->blocks, memory_order_relaxed))
+    return 0;
+  empty(c);
+  return 1;
 }
 
 /* This thread's first use of its cache: it joins the registry and asks
@@ -157,28 +228,62 @@ __attribute__((constructor)) static void tcache_init(void) {
 
 /* ---- The policy's calls ---- */
 
+/* This thread's cache, ready for use, or NULL (the thread is starting or
+ * exiting: the caller takes the lock). */
+static inline hb_tcache *my_cache(hb_heap *h) {
+  hb_tcache *c = &cache;
+  return c->state == CACHE_ACTIVE || cache_start(c, h) == 0 ? c : NULL;
+}
+
+/* A cached block of `bytes` (block bytes, non-zero) for this thread, or
+ * NULL on a miss; no lock. */
+static inline void *cached(hb_tcache *c, size_t bytes) {
+  if (bytes <= TCACHE_MAX_BLOCK_BYTES) {
+    size_t bin = bin_of(bytes);
+    if (!c->bins[bin]) return NULL;
+    account(c, -1, -(long)bytes);
+    return pop(c, bin);
+  }
+  /* The newest larger block that fits, wasting at most an eighth. */
+  for (unsigned slot = c->big_count; slot-- > 0;)
+    if (c->big_bytes[slot] >= bytes && c->big_bytes[slot] - bytes <= bytes >> 3)
+      return big_take(c, slot);
+  return NULL;
+}
+
+/* After a miss on a small size, under the lock: the next few blocks of
+ * its size for the bin, so the next mallocs of it take no lock. */
+static void refill(hb_tcache *c, hb_heap *h, size_t size, size_t bytes) {
+  if (bytes > TCACHE_MAX_BLOCK_BYTES) return;
+  size_t bin = bin_of(bytes);
+  unsigned filled = 0;
+  for (; filled + 1 < TCACHE_CAP / 2 && c->counts[bin] < TCACHE_CAP / 2; filled++) {
+    void *more = hb_heap_malloc(h, size);
+    if (!more) break;
+    /* A bin holds blocks of its size only (the checker holds it to
+     * that): the heap may hand out a little more than asked, when what
+     * would be left is too small to be a block. */
+    if (hb_block_size(hb_block_of(more)) != bytes) {
+      hb_heap_free(h, more);
+      break;
+    }
+    push(c, bin, more);
+  }
+  account(c, filled, (long)(filled * bytes));
+}
+
 void *hb_tcache_malloc(hb_heap *h, size_t size) {
   if (single_threaded()) return hb_heap_malloc(h, size);
   size_t bytes = hb_block_bytes_for(size);
-  hb_tcache *c = &cache;
-  if (bytes && bytes <= TCACHE_MAX_BLOCK_BYTES &&
-      (c->state == CACHE_ACTIVE || cache_start(c, h) == 0)) {
-    size_t bin = bin_of(bytes);
-    if (c->bins[bin]) {
-      account(c, -1, -(long)bytes);
-      return pop(c, bin);
-    }
+  hb_tcache *c;
+  if (bytes && bytes <= TCACHE_BIG_MAX_BYTES && (c = my_cache(h))) {
+    void *ptr = cached(c, bytes);
+    if (ptr) return ptr;
     /* A miss: one lock for this block and the next few of its size. */
     lock();
-    void *ptr = hb_heap_malloc(h, size);
-    unsigned filled = 0;
-    for (; ptr && filled < TCACHE_REFILL - 1; filled++) {
-      void *more = hb_heap_malloc(h, size);
-      if (!more) break;
-      push(c, bin, more);
-    }
+    ptr = hb_heap_malloc(h, size);
+    if (ptr) refill(c, h, size, bytes);
     unlock();
-    account(c, filled, (long)(filled * bytes));
     return ptr;
   }
   lock();
@@ -187,26 +292,37 @@ void *hb_tcache_malloc(hb_heap *h, size_t size) {
   return ptr;
 }
 
+/* The block bytes of `ptr` when it looks like an allocated block of the
+ * heap that a thread cache may hold (not parked, not over
+ * TCACHE_BIG_MAX_BYTES), else 0: the caller then takes the lock, and the
+ * heap's own checks report what is wrong. The heap's bounds only grow
+ * while it has blocks in use, so a pointer inside them can be read; the
+ * lock-free paths read the header, never write it. */
+static inline size_t cacheable_bytes(hb_heap *h, void *ptr) {
+  uintptr_t address = (uintptr_t)ptr;
+  if ((address & 15) || address <= h->lowest || address >= h->highest) return 0;
+  uint64_t header = __atomic_load_n(&hb_block_of(ptr)->header, __ATOMIC_RELAXED);
+  size_t bytes = (size_t)(header & HB_BLOCK_SIZE_MASK);
+  if ((header & (HB_BLOCK_MAGIC_MASK | HB_BLOCK_ALLOC | HB_BLOCK_QUICK)) !=
+          (HB_BLOCK_MAGIC | HB_BLOCK_ALLOC) ||
+      bytes < HB_BLOCK_MIN_BYTES || bytes > TCACHE_BIG_MAX_BYTES)
+    return 0;
+  return bytes;
+}
+
 void hb_tcache_free(hb_heap *h, void *ptr) {
   if (!ptr) return;
   if (single_threaded()) {
     hb_heap_free(h, ptr);
     return;
   }
-  hb_tcache *c = &cache;
-  uintptr_t address = (uintptr_t)ptr;
-  /* The heap's bounds only grow while it has blocks in use: a pointer
-   * inside them can be read. The full checks are the heap's, when the
-   * block leaves the cache. */
-  if (!(address & 15) && address > h->lowest && address < h->highest &&
-      (c->state == CACHE_ACTIVE || cache_start(c, h) == 0)) {
-    uint64_t header = __atomic_load_n(&hb_block_of(ptr)->header, __ATOMIC_RELAXED);
-    size_t bytes = (size_t)(header & HB_BLOCK_SIZE_MASK);
-    if ((header & (HB_BLOCK_MAGIC_MASK | HB_BLOCK_ALLOC | HB_BLOCK_QUICK)) ==
-            (HB_BLOCK_MAGIC | HB_BLOCK_ALLOC) &&
-        bytes >= HB_BLOCK_MIN_BYTES && bytes <= TCACHE_MAX_BLOCK_BYTES) {
+  size_t bytes = cacheable_bytes(h, ptr);
+  hb_tcache *c;
+  if (bytes && (c = my_cache(h))) {
+    int keyed = ((uintptr_t *)ptr)[1] == TCACHE_KEY;
+    if (bytes <= TCACHE_MAX_BLOCK_BYTES) {
       size_t bin = bin_of(bytes);
-      if (((uintptr_t *)ptr)[1] == TCACHE_KEY)
+      if (keyed)
         for (void *cached = c->bins[bin]; cached; cached = ((void **)cached)[0])
           if (cached == ptr) hb_sbrk_die("free", "double free (block is in a thread cache)", ptr);
       if (c->counts[bin] >= TCACHE_CAP) {
@@ -215,13 +331,67 @@ void hb_tcache_free(hb_heap *h, void *ptr) {
         unlock();
       }
       push(c, bin, ptr);
-      account(c, 1, (long)bytes);
-      return;
+    } else {
+      for (unsigned slot = 0; keyed && slot < c->big_count; slot++)
+        if (c->big[slot] == ptr) hb_sbrk_die("free", "double free (block is in a thread cache)", ptr);
+      if (c->big_count >= TCACHE_BIG_SLOTS || c->big_total_bytes + bytes > TCACHE_BIG_BUDGET_BYTES) {
+        lock();
+        big_drain(c, bytes);
+        unlock();
+      }
+      ((uintptr_t *)ptr)[1] = TCACHE_KEY;
+      c->big[c->big_count] = ptr;
+      c->big_bytes[c->big_count++] = bytes;
+      c->big_total_bytes += bytes;
     }
+    account(c, 1, (long)bytes);
+    return;
   }
   lock();
   hb_heap_free(h, ptr);
   unlock();
+}
+
+void *hb_tcache_calloc(hb_heap *h, size_t count, size_t size) {
+  if (single_threaded()) return hb_heap_calloc(h, count, size);
+  size_t total;
+  if (hb_calloc_bytes(count, size, &total)) return NULL;
+  size_t bytes = hb_block_bytes_for(total);
+  hb_tcache *c = NULL;
+  if (bytes && bytes <= TCACHE_BIG_MAX_BYTES && (c = my_cache(h))) {
+    void *ptr = cached(c, bytes);
+    if (ptr) return memset(ptr, 0, total);
+  }
+  /* The heap's calloc knows which memory is still zero. */
+  lock();
+  void *ptr = hb_heap_calloc(h, count, size);
+  if (ptr && c) refill(c, h, total, bytes);
+  unlock();
+  return ptr;
+}
+
+void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
+  if (single_threaded()) return hb_heap_realloc(h, ptr, size);
+  if (!ptr) return hb_tcache_malloc(h, size);
+  /* A block that already has the size the heap would leave it at (it
+   * splits off only a whole block: heap.c, shrink_in_place) stays. */
+  size_t have = cacheable_bytes(h, ptr), bytes = hb_block_bytes_for(size);
+  if (have && bytes && bytes <= have && have - bytes < HB_BLOCK_MIN_BYTES) return ptr;
+  /* Both sizes cacheable and a block of the new one cached: move to it,
+   * as the heap would when the block cannot grow where it is. */
+  hb_tcache *c;
+  if (have && bytes && bytes <= TCACHE_BIG_MAX_BYTES && (c = my_cache(h))) {
+    void *moved = cached(c, bytes);
+    if (moved) {
+      memcpy(moved, ptr, (have < bytes ? have : bytes) - HB_BLOCK_HEADER_BYTES);
+      hb_tcache_free(h, ptr);
+      return moved;
+    }
+  }
+  lock();
+  void *moved = hb_heap_realloc(h, ptr, size);
+  unlock();
+  return moved;
 }
 
 /* The calls that do not go through the cache: the heap under the lock,
@@ -235,12 +405,22 @@ void hb_tcache_free(hb_heap *h, void *ptr) {
     return result;              \
   } while (0)
 
-void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) { LOCKED(void *, hb_heap_realloc(h, ptr, size)); }
-void *hb_tcache_calloc(hb_heap *h, size_t count, size_t size) { LOCKED(void *, hb_heap_calloc(h, count, size)); }
 void *hb_tcache_aligned_alloc(hb_heap *h, size_t alignment, size_t size) {
   LOCKED(void *, hb_heap_aligned_alloc(h, alignment, size));
 }
-size_t hb_tcache_usable_size(hb_heap *h, void *ptr) { LOCKED(size_t, hb_heap_usable_size(h, ptr)); }
+size_t hb_tcache_usable_size(hb_heap *h, void *ptr) {
+  /* An allocated block's size is read without the lock, as free reads it. */
+  size_t bytes = !single_threaded() && ptr ? cacheable_bytes(h, ptr) : 0;
+  if (bytes) return bytes - HB_BLOCK_HEADER_BYTES;
+  LOCKED(size_t, hb_heap_usable_size(h, ptr));
+}
+
+unsigned long hb_tcache_lock_acquisitions(void) {
+  lock();
+  unsigned long count = lock_acquisitions;
+  unlock();
+  return count;
+}
 
 /* Cached blocks are free for the program: stat() moves them from the
  * heap's in-use figures to its free ones. */
@@ -263,36 +443,53 @@ int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
   return 0;
 }
 
-/* The checker's walk over every cached block (hb_heap_check_held). */
+/* The checker's walk over every cached block (hb_heap_check_held): the
+ * bins of each cache, then its larger blocks. */
 typedef struct held_walk {
   hb_tcache *cache;
-  size_t bin;
+  size_t bin; /* TCACHE_CLASSES + slot for the larger blocks */
   void *block;
   size_t blocks, bytes; /* counted on the way, against the caches' counters */
   size_t claimed_blocks, claimed_bytes;
+  size_t last_bytes; /* the size of the last block returned, by its bin or slot */
 } held_walk;
+
+static void walk_cache(held_walk *w, hb_tcache *c) {
+  w->cache = c;
+  if (!c) return;
+  w->claimed_blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
+  w->claimed_bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+  w->bin = 0;
+  w->block = c->bins[0];
+}
 
 static void *next_held(void *opaque) {
   held_walk *w = opaque;
   while (w->cache) {
     if (w->block) {
       void *ptr = w->block;
-      w->block = ((void **)ptr)[0];
+      size_t bytes;
+      if (w->bin < TCACHE_CLASSES) {
+        w->block = ((void **)ptr)[0];
+        bytes = bytes_of(w->bin);
+      } else {
+        w->block = NULL;
+        bytes = w->cache->big_bytes[w->bin - TCACHE_CLASSES];
+      }
+      w->last_bytes = bytes;
       w->blocks++;
-      w->bytes += bytes_of(w->bin);
+      w->bytes += bytes;
       return ptr;
     }
     if (++w->bin < TCACHE_CLASSES) {
       w->block = w->cache->bins[w->bin];
       continue;
     }
-    w->cache = w->cache->next_cache;
-    if (w->cache) {
-      w->claimed_blocks += atomic_load_explicit(&w->cache->blocks, memory_order_relaxed);
-      w->claimed_bytes += atomic_load_explicit(&w->cache->bytes, memory_order_relaxed);
-      w->bin = 0;
-      w->block = w->cache->bins[0];
+    if (w->bin - TCACHE_CLASSES < w->cache->big_count) {
+      w->block = w->cache->big[w->bin - TCACHE_CLASSES];
+      continue;
     }
+    walk_cache(w, w->cache->next_cache);
   }
   return NULL;
 }
@@ -302,13 +499,17 @@ static void *next_held(void *opaque) {
 int hb_tcache_check(hb_heap *h, char *why, size_t why_len) {
   lock();
   int rc = hb_heap_check(h, why, why_len);
-  held_walk w = {.cache = registry};
-  if (registry) {
-    w.claimed_blocks = atomic_load_explicit(&registry->blocks, memory_order_relaxed);
-    w.claimed_bytes = atomic_load_explicit(&registry->bytes, memory_order_relaxed);
-    w.block = registry->bins[0];
-  }
+  held_walk w = {0};
+  walk_cache(&w, registry);
   if (rc == 0) rc = hb_heap_check_held(h, next_held, &w, why, why_len);
+  /* Every cached block is a block of the heap (checked above): each has
+   * the size of its bin or slot. */
+  held_walk again = {0};
+  walk_cache(&again, registry);
+  for (void *ptr; rc == 0 && (ptr = next_held(&again));)
+    if (hb_block_size(hb_block_of(ptr)) != again.last_bytes)
+      rc = hb_sbrk_fail(why, why_len, "%s: cached block %p has %zu bytes, its list holds blocks of %zu", h->name,
+                        ptr, hb_block_size(hb_block_of(ptr)), again.last_bytes);
   if (rc == 0 && (w.blocks != w.claimed_blocks || w.bytes != w.claimed_bytes))
     rc = hb_sbrk_fail(why, why_len, "%s: thread caches hold %zu blocks of %zu bytes, their counters say %zu of %zu",
                       h->name, w.blocks, w.bytes, w.claimed_blocks, w.claimed_bytes);

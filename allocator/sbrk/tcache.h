@@ -16,10 +16,17 @@ void *hb_tcache_realloc(hb_heap *heap, void *ptr, size_t size);
 void *hb_tcache_calloc(hb_heap *heap, size_t count, size_t size);
 void *hb_tcache_aligned_alloc(hb_heap *heap, size_t alignment, size_t size);
 size_t hb_tcache_usable_size(hb_heap *heap, void *ptr);
+/* Empties the calling thread's cache into the heap; under the lock (the
+ * heap's release_held, before it grows). Non-zero when it held blocks. */
+int hb_tcache_release_held(hb_heap *heap);
 /* Blocks in the caches count as free. */
 int hb_tcache_stat(hb_heap *heap, hb_stat which, uint64_t *value);
 /* hb_heap_check, then every cached block (hb_heap_check_held); no other
  * thread may use the allocator meanwhile. */
 int hb_tcache_check(hb_heap *heap, char *why, size_t why_len);
+/* How many times the lock was taken so far, by every thread (this call's
+ * own acquisition included): what the caches exist to keep low; tests
+ * count it (tests/thread_locks.c). */
+unsigned long hb_tcache_lock_acquisitions(void);
 
 #endif

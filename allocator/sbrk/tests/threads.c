@@ -2,7 +2,7 @@
  * without a lock around it (it is HB_ALLOCATOR_THREAD_SAFE: tcache.c):
  *
  *  - four threads allocate, fill, verify and free random small and large
- *    blocks; a quarter of their blocks go through a shared exchange and
+ *    blocks (random_size); a quarter of their blocks go through a shared exchange and
  *    are verified and freed by another thread than the one that made them;
  *  - at a barrier, with every thread alive and its cache full, the heap
  *    checker accounts for every block, cached ones included, and the
@@ -53,8 +53,12 @@ static void verify_and_free(unsigned char *p) {
   policy->free(p, size);
 }
 
+/* Small blocks mostly; some of 1 to 9 KiB and a few around 64 KiB: every
+ * kind of cached block (tcache.c: bins, larger blocks) and some too large
+ * to be cached. */
 static size_t random_size(uint64_t *state) {
   uint64_t r = next_random(state);
+  if ((r & 63) == 1) return 60000 + (r >> 8) % 8000;
   return (r & 7) == 0 ? 1024 + (r >> 8) % 8000 : 16 + (r >> 8) % 600;
 }
 

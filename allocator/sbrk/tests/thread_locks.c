@@ -1,0 +1,179 @@
+/* thread_locks.c — how often the default policy takes its lock once the
+ * process has threads (tcache.c): the patterns that made python3 and git
+ * take it on a quarter to a half of their calls (docs/SBRK.md, "Thread
+ * safety"), each counted with hb_tcache_lock_acquisitions():
+ *
+ *  - one thread cycling through buffers of 7,160 bytes, and through four
+ *    64 KiB blocks at once (zlib's deflate state), as git's threads do;
+ *  - calloc of small blocks, realloc from NULL, realloc to the size a
+ *    block already has, and malloc_usable_size;
+ *  - small blocks allocated and kept (a growing structure);
+ *  - a producer thread allocating small blocks that a consumer frees.
+ *
+ * And one thing the caches must give up for the heap: before the heap
+ * grows, the growing thread's cache goes back to it, so a malloc of a
+ * size the cache held then misses (takes the lock).
+ *
+ * Each phase runs while a second thread exists (so the caches are on)
+ * and no other thread calls the allocator; it must take the lock at most
+ * once per `per_lock` calls. The heap checker then accounts for every
+ * block, cached ones included.
+ */
+#define _GNU_SOURCE
+#include "sbrk_test.h"
+#include "tcache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+enum { ROUNDS = 4000, HANDED = 200000, QUEUE = 1024 };
+
+static const hb_allocator *policy;
+
+/* Locks taken while `phase` ran `calls` allocator calls; fails the test
+ * when that is more than calls / per_lock. */
+static void expect_few_locks(const char *what, void (*phase)(void), unsigned long calls,
+                             unsigned long per_lock) {
+  unsigned long before = hb_tcache_lock_acquisitions();
+  phase();
+  /* Minus the acquisition that reads the counter. */
+  unsigned long taken = hb_tcache_lock_acquisitions() - before - 1;
+  printf("%s: %lu locks for %lu calls\n", what, taken, calls);
+  HB_CHECK(taken * per_lock <= calls, "%s: the lock was taken %lu times in %lu calls (at most %lu expected)",
+           what, taken, calls, calls / per_lock);
+}
+
+static void buffers(void) {
+  for (int round = 0; round < ROUNDS; round++) {
+    char *buffer = policy->malloc(7160);
+    HB_CHECK(buffer, "malloc(7160)");
+    memset(buffer, round, 7160);
+    policy->free(buffer, 7160);
+    char *deflate[4];
+    for (int i = 0; i < 4; i++) {
+      deflate[i] = policy->malloc(65536);
+      HB_CHECK(deflate[i], "malloc(65536)");
+      deflate[i][65535] = (char)i;
+    }
+    for (int i = 0; i < 4; i++) policy->free(deflate[i], 65536);
+  }
+}
+
+static void calloc_realloc(void) {
+  for (int round = 0; round < ROUNDS; round++) {
+    unsigned char *zeroed = policy->calloc(10, 24);
+    HB_CHECK(zeroed, "calloc");
+    for (int i = 0; i < 240; i++)
+      if (zeroed[i]) {
+        HB_CHECK(0, "calloc: byte %d is %d", i, zeroed[i]);
+        break;
+      }
+    memset(zeroed, 0xA5, 240);
+    char *grown = policy->realloc(NULL, 200);
+    HB_CHECK(grown, "realloc(NULL, 200)");
+    memset(grown, 1, 200);
+    char *same = policy->realloc(grown, 196); /* same block size */
+    HB_CHECK(same == grown && same[195] == 1, "realloc to the same block size moved or lost data");
+    HB_CHECK(policy->usable_size(same) >= 196, "usable_size %zu < 196", policy->usable_size(same));
+    policy->free(same, 196);
+    policy->free(zeroed, 240);
+  }
+}
+
+static void *kept[ROUNDS];
+static void growing(void) {
+  for (int i = 0; i < ROUNDS; i++) {
+    kept[i] = policy->malloc(200);
+    HB_CHECK(kept[i], "malloc(200)");
+  }
+}
+
+/* Producer and consumer: a ring of blocks from one thread to the other. */
+static _Atomic(void *) ring[QUEUE];
+static void *consumer(void *unused) {
+  (void)unused;
+  for (unsigned long i = 0; i < HANDED; i++) {
+    _Atomic(void *) *cell = &ring[i % QUEUE];
+    void *block;
+    while (!(block = atomic_exchange(cell, NULL))) sched_yield();
+    policy->free(block, 64);
+  }
+  return NULL;
+}
+static void handed_over(void) {
+  pthread_t id;
+  HB_CHECK(pthread_create(&id, NULL, consumer, NULL) == 0, "pthread_create");
+  for (unsigned long i = 0; i < HANDED; i++) {
+    void *block = policy->malloc(64);
+    HB_CHECK(block, "malloc(64)");
+    _Atomic(void *) *cell = &ring[i % QUEUE];
+    void *expected = NULL;
+    while (!atomic_compare_exchange_weak(cell, &expected, block)) {
+      expected = NULL;
+      sched_yield();
+    }
+  }
+  pthread_join(id, NULL);
+}
+
+/* Fills this thread's cache with 16 blocks of 1,000 bytes, then asks for
+ * a block larger than any free one: the next malloc of 1,000 bytes must take the lock (the cache was
+ * given back), where before it did not. */
+static void released_before_growth(void) {
+  void *blocks[16];
+  for (int i = 0; i < 16; i++) HB_CHECK((blocks[i] = policy->malloc(1000)), "malloc(1000)");
+  for (int i = 0; i < 16; i++) policy->free(blocks[i], 1000);
+  unsigned long before = hb_tcache_lock_acquisitions();
+  void *hit = policy->malloc(1000);
+  HB_CHECK(hb_tcache_lock_acquisitions() == before + 1, "a cached size took the lock");
+  policy->free(hit, 1000);
+  /* Larger than any free block: the heap would have to grow for it (the
+   * blocks given back may merge into one that serves it instead). */
+  size_t big = (size_t)hb_sbrk_test_stat(policy, HB_STAT_LARGEST_FREE_BYTES) + 4096;
+  void *grown = policy->malloc(big);
+  HB_CHECK(grown, "malloc(%zu)", big);
+  before = hb_tcache_lock_acquisitions();
+  void *after = policy->malloc(1000);
+  unsigned long taken = hb_tcache_lock_acquisitions() - before - 1;
+  printf("after the heap grew, a malloc of a size the cache held took the lock %lu times\n", taken);
+  HB_CHECK(taken == 1, "the thread's cache was not given back before the heap grew (%lu locks)", taken);
+  policy->free(after, 1000);
+  policy->free(grown, big);
+}
+
+/* A thread that exists, so the process is not single-threaded, and does
+ * nothing until main is done. */
+static pthread_barrier_t done;
+static void *bystander(void *unused) {
+  (void)unused;
+  pthread_barrier_wait(&done);
+  return NULL;
+}
+
+int main(void) {
+  policy = hb_allocator_find("sbrk");
+  HB_CHECK(policy != NULL, "no policy named sbrk");
+  if (!policy) return hb_test_exit("sbrk-thread-locks");
+  pthread_barrier_init(&done, NULL, 2);
+  pthread_t id;
+  HB_CHECK(pthread_create(&id, NULL, bystander, NULL) == 0, "pthread_create");
+  /* Ten calls per round: one lock per 20 calls at most (the first
+   * rounds fill the cache; then none are needed). */
+  expect_few_locks("7,160-byte buffer and four 64 KiB blocks", buffers, ROUNDS * 10UL, 20);
+  expect_few_locks("calloc, realloc(NULL), realloc to the same size, usable_size", calloc_realloc,
+                   ROUNDS * 7UL, 20);
+  /* A miss brings the next 15 blocks of its size. */
+  expect_few_locks("200-byte blocks kept", growing, ROUNDS, 12);
+  hb_sbrk_test_check(policy, "with blocks of every kind cached");
+  for (int i = 0; i < ROUNDS; i++) policy->free(kept[i], 200);
+  /* Each lock moves a batch: at most one per 6 blocks handed over (two
+   * calls each). */
+  expect_few_locks("64-byte blocks from one thread to another", handed_over, HANDED * 2UL, 12);
+  hb_sbrk_test_check(policy, "after the hand-over");
+  released_before_growth();
+  hb_sbrk_test_check(policy, "after the heap grew");
+  pthread_barrier_wait(&done);
+  pthread_join(id, NULL);
+  return hb_test_exit("sbrk-thread-locks");
+}
