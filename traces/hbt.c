@@ -9,6 +9,7 @@
  * most records at 3-6 bytes.
  */
 #include "hb_trace.h"
+#include "reader_source.h"
 #include "hbt_format.h"
 
 #include <errno.h>
@@ -478,4 +479,10 @@ int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
   free(data);
   if (rc != 0) hb_trace_release(trace);
   return rc;
+}
+
+/* The streaming reader's source (reader_source.h): for now the whole
+ * trace, handed out batch by batch. */
+int hb_hbt_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_error *error) {
+  return hb_whole_open(path, hb_hbt_load, batch, source, error);
 }
