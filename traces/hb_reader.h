@@ -66,6 +66,21 @@ uint32_t hb_reader_slot_count(const hb_reader *reader);
 
 void hb_reader_close(hb_reader *reader);
 
+/* The figures of hb_trace_stats (hb_trace.h), computed as ops go by:
+ * ops from a reader opened with HB_READER_SLOTS (the state is a size per
+ * slot, so as large as the most blocks live at once). */
+typedef struct hb_stats_stream {
+  hb_trace_stats stats;
+  uint64_t *slot_bytes; /* requested size of the block in each slot, 0 when free */
+  uint64_t slot_capacity;
+  uint64_t live_bytes, live_blocks;
+} hb_stats_stream;
+void hb_stats_stream_init(hb_stats_stream *stream);
+/* -1 (out of memory) with *error set. */
+int hb_stats_stream_add(hb_stats_stream *stream, const hb_op *ops, size_t count,
+                        hb_error *error);
+void hb_stats_stream_release(hb_stats_stream *stream);
+
 /* Ops per batch the readers aim at: what a caller's buffer for
  * hb_reader_next should hold to take a batch in one call. */
 #define HB_READER_BATCH_OPS 4096

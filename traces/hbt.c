@@ -113,36 +113,125 @@ static int code_of(const hb_op *op) {
 static int code_creates(int code) { return code <= HB_HBT_ALIGNED || code == HB_HBT_REALLOC_FROM_NULL; }
 static int code_has_size(int code) { return code <= HB_HBT_REALLOC_FROM_NULL; }
 
-/* ---- writer --------------------------------------------------------------- */
+/* ---- writer ----------------------------------------------------------------- */
 
-int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
-  uint32_t threads = trace->thread_count ? trace->thread_count : 1;
-  buffer *streams = calloc(threads, sizeof *streams);
-  stream_state *states = calloc(threads, sizeof *states);
-  uint64_t *counts = calloc(threads, sizeof *counts);
-  buffer header = {0};
-  FILE *file = NULL;
-  char *temporary = NULL;
-  int rc = -1;
-  if (!streams || !states || !counts) {
-    hb_fail(error, "%s: out of memory", path);
-    goto done;
+/* The writer streams: each thread's records go to a buffer of its own;
+ * a full buffer is appended to a spill file (unlinked, beside the output)
+ * and remembered as a piece of that thread's stream. At the end the
+ * header, known only then, is written, then each thread's pieces in
+ * order, into a file beside the target that is renamed over it: a reader
+ * never sees half a trace. Memory: a buffer per thread and a list of
+ * pieces, whatever the trace's length; disk: the trace twice, briefly. */
+
+typedef struct piece {
+  uint64_t offset, length; /* in the spill file */
+} piece;
+
+typedef struct thread_out {
+  buffer records;     /* not yet spilled */
+  piece *pieces;
+  size_t piece_count, piece_capacity;
+  stream_state state;
+  uint64_t op_count, stream_bytes;
+  uint32_t crc;
+} thread_out;
+
+struct hb_hbt_writer {
+  char *path, *temporary, *spill_path;
+  FILE *spill;
+  uint64_t spill_bytes;
+  int timed;
+  uint64_t op_count;
+  thread_out *threads;
+  uint32_t thread_capacity;
+  size_t buffer_bytes; /* per thread, before spilling */
+};
+
+static void writer_free(hb_hbt_writer *w) {
+  if (!w) return;
+  if (w->spill) fclose(w->spill);
+  for (uint32_t t = 0; t < w->thread_capacity; t++) {
+    free(w->threads[t].records.data);
+    free(w->threads[t].pieces);
   }
-  for (uint32_t t = 0; t < threads; t++) states[t] = stream_start;
+  free(w->threads);
+  free(w->path);
+  free(w->temporary);
+  free(w->spill_path);
+  free(w);
+}
 
-  for (size_t i = 0; i < trace->op_count; i++) {
-    const hb_op *op = &trace->ops[i];
-    if (op->thread >= threads || op->kind >= HB_OP_KIND_COUNT) {
-      hb_fail(error, "%s: op %zu: thread %u or kind %u out of range", path, i, op->thread,
-              op->kind);
-      goto done;
+int hb_hbt_writer_open(const char *path, int timed, hb_hbt_writer **out, hb_error *error) {
+  *out = NULL;
+  hb_hbt_writer *w = calloc(1, sizeof *w);
+  size_t length = strlen(path) + 32;
+  if (w) {
+    w->path = strdup(path);
+    w->temporary = malloc(length);
+    w->spill_path = malloc(length);
+  }
+  if (!w || !w->path || !w->temporary || !w->spill_path) {
+    writer_free(w);
+    return hb_fail(error, "%s: out of memory", path);
+  }
+  w->timed = timed;
+  snprintf(w->temporary, length, "%s.tmp%ld", path, (long)getpid());
+  snprintf(w->spill_path, length, "%s.spill%ld", path, (long)getpid());
+  w->spill = fopen(w->spill_path, "w+b");
+  if (!w->spill) {
+    hb_fail(error, "%s: cannot create: %s", w->spill_path, strerror(errno));
+    writer_free(w);
+    return -1;
+  }
+  unlink(w->spill_path); /* gone with the writer, whatever happens */
+  *out = w;
+  return 0;
+}
+
+static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
+  if (t->records.length == 0) return 0;
+  if (t->piece_count == t->piece_capacity) {
+    size_t capacity = t->piece_capacity ? t->piece_capacity * 2 : 16;
+    piece *pieces = realloc(t->pieces, capacity * sizeof *pieces);
+    if (!pieces) return hb_fail(error, "%s: out of memory", w->path);
+    t->pieces = pieces;
+    t->piece_capacity = capacity;
+  }
+  if (fwrite(t->records.data, 1, t->records.length, w->spill) != t->records.length)
+    return hb_fail(error, "%s: cannot write the spill file beside it: %s", w->path,
+                   strerror(errno));
+  t->pieces[t->piece_count++] = (piece){w->spill_bytes, t->records.length};
+  w->spill_bytes += t->records.length;
+  t->records.length = 0;
+  return 0;
+}
+
+int hb_hbt_writer_add(hb_hbt_writer *w, const hb_op *ops, const uint64_t *time_ns, size_t count,
+                      hb_error *error) {
+  for (size_t k = 0; k < count; k++, w->op_count++) {
+    const hb_op *op = &ops[k];
+    uint64_t i = w->op_count;
+    if (op->thread >= HB_NULL_ID || op->kind >= HB_OP_KIND_COUNT)
+      return hb_fail(error, "%s: op %" PRIu64 ": thread %u or kind %u out of range", w->path, i,
+                     op->thread, op->kind);
+    if (op->thread >= w->thread_capacity) {
+      uint32_t capacity = w->thread_capacity ? w->thread_capacity : 4;
+      while (capacity <= op->thread) capacity *= 2;
+      thread_out *threads = realloc(w->threads, capacity * sizeof *threads);
+      if (!threads) return hb_fail(error, "%s: out of memory", w->path);
+      memset(threads + w->thread_capacity, 0, (capacity - w->thread_capacity) * sizeof *threads);
+      for (uint32_t t = w->thread_capacity; t < capacity; t++) threads[t].state = stream_start;
+      w->threads = threads;
+      w->thread_capacity = capacity;
+      /* Many threads, smaller buffers: their sum stays near 16 MiB. */
+      w->buffer_bytes = capacity > 256 ? 16384 : 65536;
     }
-    buffer *b = &streams[op->thread];
-    stream_state *s = &states[op->thread];
-    if (buffer_reserve(b, 41)) {
-      hb_fail(error, "%s: out of memory", path);
-      goto done;
-    }
+    thread_out *t = &w->threads[op->thread];
+    buffer *b = &t->records;
+    if (b->length + 41 > w->buffer_bytes && spill(w, t, error)) return -1;
+    if (buffer_reserve(b, 41)) return hb_fail(error, "%s: out of memory", w->path);
+    size_t start = b->length;
+    stream_state *s = &t->state;
     int code = code_of(op);
     put_varint(b, (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
     s->previous_index = (int64_t)i;
@@ -156,81 +245,124 @@ int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
     }
     if (code_has_size(code)) put_varint(b, op->size);
     if (code == HB_HBT_ALIGNED) b->data[b->length++] = op->align_log2;
-    if (trace->time_ns) {
-      put_varint(b, zigzag((int64_t)(trace->time_ns[i] - s->previous_time_ns)));
-      s->previous_time_ns = trace->time_ns[i];
+    if (w->timed) {
+      uint64_t time = time_ns ? time_ns[k] : 0;
+      put_varint(b, zigzag((int64_t)(time - s->previous_time_ns)));
+      s->previous_time_ns = time;
     }
-    counts[op->thread]++;
+    t->crc = (uint32_t)crc32(t->crc, b->data + start, (uInt)(b->length - start));
+    t->stream_bytes += b->length - start;
+    t->op_count++;
   }
+  return 0;
+}
 
-  const char *program = trace->program ? trace->program : "";
+/* Copies length bytes at offset of the spill file to out. */
+static int copy_piece(hb_hbt_writer *w, const piece *p, FILE *out, unsigned char *scratch,
+                      size_t scratch_bytes) {
+  if (fseeko(w->spill, (off_t)p->offset, SEEK_SET) != 0) return -1;
+  for (uint64_t left = p->length; left;) {
+    size_t n = left < scratch_bytes ? (size_t)left : scratch_bytes;
+    if (fread(scratch, 1, n, w->spill) != n || fwrite(scratch, 1, n, out) != n) return -1;
+    left -= n;
+  }
+  return 0;
+}
+
+int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error) {
+  int rc = -1;
+  uint32_t threads = meta->thread_count ? meta->thread_count : 1;
+  unsigned char *h = NULL, *scratch = NULL;
+  FILE *file = NULL;
+  if (w->thread_capacity > threads) {
+    /* Only if an op's thread is beyond the trace's count (never after the
+     * reader's check): refuse rather than drop its stream. */
+    for (uint32_t t = threads; t < w->thread_capacity; t++)
+      if (w->threads[t].op_count) {
+        hb_fail(error, "%s: thread %u beyond the trace's %u threads", w->path, t, threads);
+        goto done;
+      }
+  }
+  const char *program = meta->program ? meta->program : "";
   size_t program_bytes = strlen(program);
   size_t header_bytes = (size_t)header_bytes_for(program_bytes, threads);
-  if (buffer_reserve(&header, header_bytes)) {
-    hb_fail(error, "%s: out of memory", path);
+  h = calloc(1, header_bytes);
+  scratch = malloc(1 << 16);
+  if (!h || !scratch) {
+    hb_fail(error, "%s: out of memory", w->path);
     goto done;
   }
-  unsigned char *h = header.data;
-  memset(h, 0, header_bytes);
   memcpy(h + HB_HBT_MAGIC_OFFSET, HB_HBT_MAGIC, HB_HBT_MAGIC_WIDTH);
   PUT_FIELD(h, VERSION, HB_HBT_VERSION);
   PUT_FIELD(h, HEADER_BYTES, header_bytes);
-  PUT_FIELD(h, FLAGS, (trace->time_ns ? HB_HBT_FLAG_TIMESTAMPS : 0) |
-                          (trace->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0));
-  PUT_FIELD(h, PID, trace->pid);
+  PUT_FIELD(h, FLAGS, (w->timed ? HB_HBT_FLAG_TIMESTAMPS : 0) |
+                          (meta->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0));
+  PUT_FIELD(h, PID, meta->pid);
   PUT_FIELD(h, THREADS, threads);
-  PUT_FIELD(h, ID_COUNT, trace->id_count);
-  PUT_FIELD(h, OP_COUNT, trace->op_count);
-  PUT_FIELD(h, UNMATCHED_FREES, trace->unmatched_frees);
-  PUT_FIELD(h, FAILED_ALLOCS, trace->failed_allocs);
-  PUT_FIELD(h, UNMATCHED_REALLOCS, trace->unmatched_reallocs);
-  PUT_FIELD(h, REUSED_ADDRESSES, trace->reused_addresses);
+  PUT_FIELD(h, ID_COUNT, meta->id_count);
+  PUT_FIELD(h, OP_COUNT, w->op_count);
+  PUT_FIELD(h, UNMATCHED_FREES, meta->unmatched_frees);
+  PUT_FIELD(h, FAILED_ALLOCS, meta->failed_allocs);
+  PUT_FIELD(h, UNMATCHED_REALLOCS, meta->unmatched_reallocs);
+  PUT_FIELD(h, REUSED_ADDRESSES, meta->reused_addresses);
   PUT_FIELD(h, PROGRAM_BYTES, program_bytes);
   memcpy(h + HB_HBT_FIXED_HEADER_BYTES, program, program_bytes);
   unsigned char *entry = h + HB_HBT_FIXED_HEADER_BYTES + program_bytes;
   for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
-    PUT_FIELD(entry, ENTRY_OP_COUNT, counts[t]);
-    PUT_FIELD(entry, ENTRY_STREAM_BYTES, streams[t].length);
-    PUT_FIELD(entry, ENTRY_STREAM_CRC, crc32(0, streams[t].data, (uInt)streams[t].length));
+    const thread_out *out = t < w->thread_capacity ? &w->threads[t] : NULL;
+    PUT_FIELD(entry, ENTRY_OP_COUNT, out ? out->op_count : 0);
+    PUT_FIELD(entry, ENTRY_STREAM_BYTES, out ? out->stream_bytes : 0);
+    PUT_FIELD(entry, ENTRY_STREAM_CRC, out ? out->crc : 0);
   }
   put_le(entry, crc32(0, h, (uInt)(header_bytes - HB_HBT_HEADER_CRC_BYTES)),
          HB_HBT_HEADER_CRC_BYTES);
 
-  /* Written beside the target and renamed: a reader never sees half a trace. */
-  size_t path_len = strlen(path);
-  temporary = malloc(path_len + 16);
-  if (!temporary) {
-    hb_fail(error, "%s: out of memory", path);
-    goto done;
-  }
-  snprintf(temporary, path_len + 16, "%s.tmp%ld", path, (long)getpid());
-  file = fopen(temporary, "wb");
+  file = fopen(w->temporary, "wb");
   if (!file) {
-    hb_fail(error, "%s: cannot create: %s", temporary, strerror(errno));
+    hb_fail(error, "%s: cannot create: %s", w->temporary, strerror(errno));
     goto done;
   }
-  int ok = fwrite(h, 1, header_bytes, file) == header_bytes;
-  for (uint32_t t = 0; ok && t < threads; t++)
+  int ok = fflush(w->spill) == 0 && fwrite(h, 1, header_bytes, file) == header_bytes;
+  for (uint32_t t = 0; ok && t < threads && t < w->thread_capacity; t++) {
+    thread_out *out = &w->threads[t];
+    for (size_t k = 0; ok && k < out->piece_count; k++)
+      ok = copy_piece(w, &out->pieces[k], file, scratch, 1 << 16) == 0;
     /* An empty stream has no buffer, and fwrite's pointer must not be NULL. */
-    ok = streams[t].length == 0 ||
-         fwrite(streams[t].data, 1, streams[t].length, file) == streams[t].length;
+    ok = ok && (out->records.length == 0 ||
+                fwrite(out->records.data, 1, out->records.length, file) == out->records.length);
+  }
   if (fclose(file) != 0) ok = 0;
   file = NULL;
-  if (!ok || rename(temporary, path) != 0) {
-    hb_fail(error, "%s: write failed: %s", path, strerror(errno));
-    unlink(temporary);
+  if (!ok || rename(w->temporary, w->path) != 0) {
+    hb_fail(error, "%s: write failed: %s", w->path, strerror(errno));
+    unlink(w->temporary);
     goto done;
   }
   rc = 0;
 done:
-  if (streams)
-    for (uint32_t t = 0; t < threads; t++) free(streams[t].data);
-  free(streams);
-  free(states);
-  free(counts);
-  free(header.data);
-  free(temporary);
+  free(h);
+  free(scratch);
+  writer_free(w);
   return rc;
+}
+
+void hb_hbt_writer_abort(hb_hbt_writer *w) { writer_free(w); }
+
+int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
+  hb_hbt_writer *w;
+  if (hb_hbt_writer_open(path, trace->time_ns != NULL, &w, error)) return -1;
+  uint32_t threads = trace->thread_count ? trace->thread_count : 1;
+  for (size_t i = 0; i < trace->op_count; i++)
+    if (trace->ops[i].thread >= threads) {
+      hb_hbt_writer_abort(w);
+      return hb_fail(error, "%s: op %zu: thread %u or kind %u out of range", path, i,
+                     trace->ops[i].thread, trace->ops[i].kind);
+    }
+  if (hb_hbt_writer_add(w, trace->ops, trace->time_ns, trace->op_count, error)) {
+    hb_hbt_writer_abort(w);
+    return -1;
+  }
+  return hb_hbt_writer_finish(w, trace, error);
 }
 
 /* ---- reader --------------------------------------------------------------- */
