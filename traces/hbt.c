@@ -4,9 +4,9 @@
  *
  * Records live in one stream per thread. Each record carries the gap to
  * its thread's previous record in the global order, so a reader decodes
- * each stream alone and drops each op into its global slot; every other
+ * each stream alone and knows each op's global position; every other
  * field is a delta against the same thread's previous record, which keeps
- * most records at 3-6 bytes.
+ * most records at 3-6 bytes. Reader and writer both stream (below).
  */
 #include "hb_trace.h"
 #include "reader_source.h"

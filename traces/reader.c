@@ -221,7 +221,6 @@ long hb_reader_next(hb_reader *r, hb_op *ops, uint64_t *time_ns, size_t capacity
   }
   size_t count = r->batch.op_count - r->next;
   if (count > capacity) count = capacity;
-  if (count > (size_t)HB_READER_BATCH_OPS * 1024) count = (size_t)HB_READER_BATCH_OPS * 1024;
   memcpy(ops, r->batch.ops + r->next, count * sizeof *ops);
   if (time_ns) {
     if (r->source.timed && r->batch.time_ns)
