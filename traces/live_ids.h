@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 typedef struct hb_live_ids {
-  uint32_t *keys;   /* id + 1; 0: empty */
-  uint32_t *values;
+  uint64_t *entries; /* (id + 1) << 32 | value; 0: empty */
   size_t capacity, count;
+  unsigned shift;    /* 64 - log2(capacity) */
 } hb_live_ids;
 
 /* 0, or -1 when out of memory. */
@@ -20,7 +20,8 @@ int hb_live_ids_init(hb_live_ids *set);
 void hb_live_ids_release(hb_live_ids *set);
 /* The entry of id: *value set and 1 if live, 0 if not. */
 int hb_live_ids_get(const hb_live_ids *set, uint32_t id, uint32_t *value);
-/* Adds id (not live) with value: 0, or -1 when out of memory. */
+/* Adds id with value: 0, 1 if id was live already (left as it was), or
+ * -1 when out of memory. */
 int hb_live_ids_add(hb_live_ids *set, uint32_t id, uint32_t value);
 /* Removes id if live: 1 and *value set if it was, 0 if not. */
 int hb_live_ids_remove(hb_live_ids *set, uint32_t id, uint32_t *value);

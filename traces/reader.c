@@ -118,12 +118,14 @@ static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
   const char *kind = hb_op_kind_name((hb_op_kind)op->kind);
   uint32_t slot;
   if (op_creates(op)) {
-    if (hb_live_ids_get(&r->live, op->id, &slot))
+    /* The slot is taken first, so one probe adds the id or finds it live
+     * (then the stream stops: the slot taken does not matter). */
+    slot = slot_take(r, op->thread);
+    int added = slot == NO_SLOT ? -1 : hb_live_ids_add(&r->live, op->id, slot);
+    if (added == 1)
       return hb_fail(error, "%s: op %" PRIu64 ": %s of block id %u, which is still live",
                      t->path, index, kind, op->id);
-    slot = slot_take(r, op->thread);
-    if (slot == NO_SLOT || hb_live_ids_add(&r->live, op->id, slot))
-      return hb_fail(error, "%s: out of memory at op %" PRIu64, t->path, index);
+    if (added < 0) return hb_fail(error, "%s: out of memory at op %" PRIu64, t->path, index);
   } else {
     int live = op->kind == HB_OP_FREE ? hb_live_ids_remove(&r->live, op->id, &slot)
                                       : hb_live_ids_get(&r->live, op->id, &slot);

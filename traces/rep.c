@@ -130,7 +130,7 @@ static int rep_fill(void *state, hb_trace *trace, hb_error *error) {
                        path, line_number, id);
       if (op.kind == HB_OP_FREE)
         hb_live_ids_remove(&s->live, (uint32_t)id, &unused);
-      else if (!live && hb_live_ids_add(&s->live, (uint32_t)id, 0))
+      else if (!live && hb_live_ids_add(&s->live, (uint32_t)id, 0) < 0)
         return hb_fail(error, "%s:%lu: out of memory", path, line_number);
     }
     if (hb_trace_push(trace, op, error)) return -1;
