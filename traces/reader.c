@@ -223,6 +223,7 @@ long hb_reader_next(hb_reader *r, hb_op *ops, uint64_t *time_ns, size_t capacity
   }
   size_t count = r->batch.op_count - r->next;
   if (count > capacity) count = capacity;
+  if (count == 0) return 0; /* the end (batch.ops may be NULL: no memcpy from it) */
   memcpy(ops, r->batch.ops + r->next, count * sizeof *ops);
   if (time_ns) {
     if (r->source.timed && r->batch.time_ns)
