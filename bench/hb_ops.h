@@ -1,7 +1,8 @@
 /* hb_ops.h — the ops file: a trace decoded in advance for replay.
  *
- * The front end loads a trace once (any format hb_trace_load reads) and
- * encodes it into this compact form; every worker process that measures
+ * The front end reads a trace once, as a stream (any format hb_reader_open
+ * reads), and encodes it into this compact form, written to a file as it
+ * goes; every worker process that measures
  * that trace maps the file read-only and replays it without parsing,
  * without allocating and without looking anything up:
  *
@@ -13,8 +14,8 @@
  * block's slot from the op that creates it to the op that frees it, given
  * to a later block once freed (hb_reader.h), so slot_count is the most
  * blocks live at once + 1 (an in-memory trace's encoding, hb_ops_encode,
- * uses its block ids as slots instead). Slot `slot_count - 1` never holds a block: free(NULL) is a
- * free of that slot. A free carries the size its block was requested with,
+ * uses its block ids as slots instead). Slot `slot_count - 1` never holds
+ * a block: free(NULL) is a free of that slot. A free carries the size its block was requested with,
  * so the replay can give the allocator its size hint without a lookup —
  * except for a block from aligned allocation, whose hint is 0 ("unknown"),
  * as hb_allocator.h requires.
