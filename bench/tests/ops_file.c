@@ -124,7 +124,59 @@ static void test_streaming(void) {
   hb_trace_release(&trace);
 }
 
-int main(void) {
+/* A real trace: the streaming encoding (recycled slots) hands the workers
+ * the same calls as the whole trace's (its ids as slots): op by op the
+ * same kind, size hint, thread and alignment, each block on one slot from
+ * creation to free, the same header figures. The allocator under test
+ * cannot tell them apart, so no figure of a replay can change. */
+static void test_same_calls(const char *path) {
+  hb_trace trace;
+  hb_error error;
+  HB_CHECK(hb_trace_load(path, &trace, &error) == 0, "%s", error.message);
+  hb_ops_header whole_header, header;
+  int whole_fd = hb_ops_encode(&trace, &whole_header, &error);
+  hb_reader *reader;
+  HB_CHECK(hb_reader_open(path, HB_READER_SLOTS, &reader, &error) == 0, "%s", error.message);
+  int fd = hb_ops_encode_reader(reader, &header, &error);
+  hb_reader_close(reader);
+  HB_CHECK(whole_fd >= 0 && fd >= 0, "%s: encode: %s", path, error.message);
+  char why[512], whole_path[64], stream_path[64];
+  snprintf(whole_path, sizeof whole_path, "/proc/self/fd/%d", whole_fd);
+  snprintf(stream_path, sizeof stream_path, "/proc/self/fd/%d", fd);
+  hb_ops_file a = {0}, b = {0};
+  HB_CHECK(hb_ops_map(whole_path, &a, why, sizeof why) == 0, "map: %s", why);
+  HB_CHECK(hb_ops_map(stream_path, &b, why, sizeof why) == 0, "map: %s", why);
+  uint32_t *renamed = malloc(whole_header.slot_count * sizeof *renamed);
+  size_t differ = 0;
+  for (uint64_t i = 0; a.ops && b.ops && i < header.op_count; i++) {
+    const hb_ops_op *x = &a.ops[i], *y = &b.ops[i];
+    differ += x->kind != y->kind || x->size != y->size || x->thread != y->thread ||
+              x->align_log2 != y->align_log2;
+    if (x->slot == whole_header.slot_count - 1) {
+      differ += y->slot != header.slot_count - 1;
+    } else if (x->kind != HB_OPS_FREE && x->kind != HB_OPS_REALLOC) {
+      renamed[x->slot] = y->slot;
+    } else {
+      differ += renamed[x->slot] != y->slot;
+    }
+  }
+  hb_ops_header expected = whole_header;
+  expected.slot_count = header.slot_count;
+  HB_CHECK(memcmp(&expected, &header, sizeof header) == 0 && differ == 0,
+           "%s: %zu ops differ, header figures %s", path, differ,
+           memcmp(&expected, &header, sizeof header) ? "differ" : "equal");
+  printf("%s: %llu ops, %u slots by id, %u recycled\n", path,
+         (unsigned long long)header.op_count, whole_header.slot_count, header.slot_count);
+  if (a.ops) munmap((void *)a.header, a.map_bytes);
+  if (b.ops) munmap((void *)b.header, b.map_bytes);
+  free(renamed);
+  close(fd);
+  close(whole_fd);
+  hb_trace_release(&trace);
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) test_same_calls(argv[i]);
   test_streaming();
   hb_trace trace;
   hb_trace_init(&trace, "hand-made", "synthetic");
