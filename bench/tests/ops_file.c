@@ -62,6 +62,21 @@ static void make_churn(hb_trace *trace, size_t ops) {
   trace->id_count = next_id;
 }
 
+/* The whole ops file at fd, mapped (the format of hb_ops.h, read here
+ * without the worker's windowed mapper): its ops, or NULL. */
+static const hb_ops_op *map_ops(int fd, const hb_ops_header *header, size_t *bytes) {
+  *bytes = sizeof *header + header->op_count * sizeof(hb_ops_op);
+  void *map = mmap(NULL, *bytes, PROT_READ, MAP_SHARED, fd, 0);
+  HB_CHECK(map != MAP_FAILED, "cannot map the ops file");
+  if (map == MAP_FAILED) return NULL;
+  HB_CHECK(memcmp(map, header, sizeof *header) == 0, "the file's header is not the one returned");
+  return (const hb_ops_op *)((const char *)map + sizeof *header);
+}
+
+static void unmap_ops(const hb_ops_op *ops, size_t bytes) {
+  if (ops) munmap((void *)((const char *)ops - sizeof(hb_ops_header)), bytes);
+}
+
 static void test_streaming(void) {
   hb_trace trace;
   hb_error error;
@@ -89,23 +104,20 @@ static void test_streaming(void) {
            "figures differ: peak %" PRIu64 " at op %" PRIu64 " vs %" PRIu64 " at op %" PRIu64,
            header.peak_live_bytes, header.peak_live_op, whole_header.peak_live_bytes,
            whole_header.peak_live_op);
-  char why[512], whole_path[64], stream_path[64];
-  snprintf(whole_path, sizeof whole_path, "/proc/self/fd/%d", whole_fd);
-  snprintf(stream_path, sizeof stream_path, "/proc/self/fd/%d", fd);
-  hb_ops_file a = {0}, b = {0};
-  HB_CHECK(hb_ops_map(whole_path, &a, why, sizeof why) == 0, "map: %s", why);
-  HB_CHECK(hb_ops_map(stream_path, &b, why, sizeof why) == 0, "map: %s", why);
+  size_t whole_bytes = 0, stream_bytes = 0;
+  const hb_ops_op *whole_ops = whole_fd >= 0 ? map_ops(whole_fd, &whole_header, &whole_bytes) : NULL;
+  const hb_ops_op *stream_ops = fd >= 0 ? map_ops(fd, &header, &stream_bytes) : NULL;
   size_t differ = 0, bad_slots = 0;
-  for (uint64_t i = 0; a.ops && b.ops && i < header.op_count; i++) {
-    const hb_ops_op *x = &a.ops[i], *y = &b.ops[i];
+  for (uint64_t i = 0; whole_ops && stream_ops && i < header.op_count; i++) {
+    const hb_ops_op *x = &whole_ops[i], *y = &stream_ops[i];
     differ += x->kind != y->kind || x->size != y->size || x->thread != y->thread ||
               x->align_log2 != y->align_log2;
     int null_free = trace.ops[i].kind == HB_OP_FREE && trace.ops[i].id == HB_NULL_ID;
     bad_slots += null_free ? y->slot != header.slot_count - 1 : y->slot >= header.slot_count - 1;
   }
   HB_CHECK(differ == 0 && bad_slots == 0, "%zu ops differ, %zu slots wrong", differ, bad_slots);
-  if (a.ops) munmap((void *)a.header, a.map_bytes);
-  if (b.ops) munmap((void *)b.header, b.map_bytes);
+  unmap_ops(whole_ops, whole_bytes);
+  unmap_ops(stream_ops, stream_bytes);
 
   /* The ops file goes under TMPDIR: one that cannot take it is named. */
   char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
@@ -140,16 +152,13 @@ static void test_same_calls(const char *path) {
   int fd = hb_ops_encode_reader(reader, &header, &error);
   hb_reader_close(reader);
   HB_CHECK(whole_fd >= 0 && fd >= 0, "%s: encode: %s", path, error.message);
-  char why[512], whole_path[64], stream_path[64];
-  snprintf(whole_path, sizeof whole_path, "/proc/self/fd/%d", whole_fd);
-  snprintf(stream_path, sizeof stream_path, "/proc/self/fd/%d", fd);
-  hb_ops_file a = {0}, b = {0};
-  HB_CHECK(hb_ops_map(whole_path, &a, why, sizeof why) == 0, "map: %s", why);
-  HB_CHECK(hb_ops_map(stream_path, &b, why, sizeof why) == 0, "map: %s", why);
+  size_t whole_bytes = 0, stream_bytes = 0;
+  const hb_ops_op *whole_ops = whole_fd >= 0 ? map_ops(whole_fd, &whole_header, &whole_bytes) : NULL;
+  const hb_ops_op *stream_ops = fd >= 0 ? map_ops(fd, &header, &stream_bytes) : NULL;
   uint32_t *renamed = malloc(whole_header.slot_count * sizeof *renamed);
   size_t differ = 0;
-  for (uint64_t i = 0; a.ops && b.ops && i < header.op_count; i++) {
-    const hb_ops_op *x = &a.ops[i], *y = &b.ops[i];
+  for (uint64_t i = 0; whole_ops && stream_ops && i < header.op_count; i++) {
+    const hb_ops_op *x = &whole_ops[i], *y = &stream_ops[i];
     differ += x->kind != y->kind || x->size != y->size || x->thread != y->thread ||
               x->align_log2 != y->align_log2;
     if (x->slot == whole_header.slot_count - 1) {
@@ -167,8 +176,8 @@ static void test_same_calls(const char *path) {
            memcmp(&expected, &header, sizeof header) ? "differ" : "equal");
   printf("%s: %llu ops, %u slots by id, %u recycled\n", path,
          (unsigned long long)header.op_count, whole_header.slot_count, header.slot_count);
-  if (a.ops) munmap((void *)a.header, a.map_bytes);
-  if (b.ops) munmap((void *)b.header, b.map_bytes);
+  unmap_ops(whole_ops, whole_bytes);
+  unmap_ops(stream_ops, stream_bytes);
   free(renamed);
   close(fd);
   close(whole_fd);
