@@ -9,8 +9,11 @@
  *   | hb_ops_header | hb_ops_op[op_count]  (16 bytes each)          |
  *   +----------------+------------------------------------------------+
  *
- * Each op names a slot (the trace's block id) in the replay's slot table,
- * id -> pointer. Slot `slot_count - 1` never holds a block: free(NULL) is a
+ * Each op names a slot in the replay's slot table, slot -> pointer: a
+ * block's slot from the op that creates it to the op that frees it, given
+ * to a later block once freed (hb_reader.h), so slot_count is the most
+ * blocks live at once + 1 (an in-memory trace's encoding, hb_ops_encode,
+ * uses its block ids as slots instead). Slot `slot_count - 1` never holds a block: free(NULL) is a
  * free of that slot. A free carries the size its block was requested with,
  * so the replay can give the allocator its size hint without a lookup —
  * except for a block from aligned allocation, whose hint is 0 ("unknown"),
@@ -59,7 +62,7 @@ static inline int hb_ops_stays_aligned(uint8_t kind, int was_aligned) {
 typedef struct hb_ops_header {
   char magic[8];            /* HB_OPS_MAGIC */
   uint64_t op_count;
-  uint32_t slot_count;      /* the trace's id count + 1 */
+  uint32_t slot_count;      /* the most blocks live at once + 1 (or the trace's id count + 1) */
   uint32_t thread_count;
   /* Figures of the trace alone (docs/METRICS.md), computed while encoding. */
   uint64_t peak_live_bytes; /* largest sum of requested sizes of live blocks */
@@ -76,11 +79,19 @@ _Static_assert(sizeof(hb_ops_op) == 16, "hb_ops_op is 16 bytes");
 /* ---- Front end: encoding (needs traces/hb_trace.h) ---- */
 struct hb_trace;
 struct hb_error;
+struct hb_reader;
 
-/* Encodes `trace` into a new anonymous in-memory file (memfd) and returns
- * its descriptor, inheritable by the workers, with *header filled in; -1
- * with *error set when the trace cannot be replayed (too many threads, out
- * of memory). The trace must have passed hb_trace_check. */
+/* Encodes the rest of a reader's trace (opened with HB_READER_SLOTS) into
+ * a new unlinked file under $TMPDIR (default /tmp) and returns its
+ * descriptor, inheritable by the workers (they open /proc/self/fd/N),
+ * with *header filled in; -1 with *error set when the trace cannot be
+ * replayed (a bad op, too many threads, out of memory, the disk full).
+ * Memory: a chunk of ops and a state per slot, not the trace. */
+int hb_ops_encode_reader(struct hb_reader *reader, hb_ops_header *header,
+                         struct hb_error *error);
+
+/* The same from a trace in memory (it must have passed hb_trace_check),
+ * its block ids as slots: slot_count is its id count + 1. */
 int hb_ops_encode(const struct hb_trace *trace, hb_ops_header *header,
                    struct hb_error *error);
 

@@ -4,6 +4,7 @@
 #include "hb_cmd.h"
 #include "args.h"
 #include "hb_replay.h"
+#include "hb_reader.h"
 #include "hb_trace.h"
 #include "replay_report.h"
 
@@ -67,39 +68,43 @@ static int usage_error(const char *problem, const char *arg) {
   return 2;
 }
 
-/* Loads and encodes every trace before anything runs, so bad input stops
- * the command before any measurement. */
+/* Reads and encodes every trace before anything runs, so bad input stops
+ * the command before any measurement. Each trace streams into its ops
+ * file (hb_ops_encode_reader): the front end's memory follows the blocks
+ * live at once, not the trace's length. */
 static int prepare_traces(char **paths, size_t count, hb_replay_trace *traces) {
   for (size_t t = 0; t < count; t++) {
-    hb_trace trace;
+    hb_reader *reader;
     hb_error error;
-    if (hb_trace_load(paths[t], &trace, &error) != 0) {
+    if (hb_reader_open(paths[t], HB_READER_SLOTS, &reader, &error) != 0) {
       fprintf(stderr, "heapbench replay: %s\n", error.message);
       return -1;
     }
-    if (trace.op_count == 0) { /* nothing to time: no figure would mean anything */
-      fprintf(stderr, "heapbench replay: %s: the trace has no operations\n", paths[t]);
-      hb_trace_release(&trace);
-      return -1;
-    }
-    if (trace.dropped_ops)
-      fprintf(stderr, "heapbench replay: %s: note: the reader dropped %llu calls it could not place\n",
-              paths[t], (unsigned long long)trace.dropped_ops);
-    if (trace.other_process_calls)
-      fprintf(stderr, "heapbench replay: %s: note: only the first process (pid %u) is replayed; "
-              "%llu calls of other processes skipped\n", paths[t], (unsigned)trace.pid,
-              (unsigned long long)trace.other_process_calls);
     hb_replay_trace *out = &traces[t];
-    out->fd = hb_ops_encode(&trace, &out->header, &error);
-    out->path = strdup(trace.path);
-    out->name = strdup(trace.name);
-    out->format = trace.format;
-    out->threads = trace.thread_count;
-    hb_trace_release(&trace);
+    out->fd = hb_ops_encode_reader(reader, &out->header, &error);
+    const hb_trace *trace = hb_reader_trace(reader);
     if (out->fd < 0) {
       fprintf(stderr, "heapbench replay: %s\n", error.message);
+      hb_reader_close(reader);
       return -1;
     }
+    if (trace->op_count == 0) { /* nothing to time: no figure would mean anything */
+      fprintf(stderr, "heapbench replay: %s: the trace has no operations\n", paths[t]);
+      hb_reader_close(reader);
+      return -1;
+    }
+    if (trace->dropped_ops)
+      fprintf(stderr, "heapbench replay: %s: note: the reader dropped %llu calls it could not place\n",
+              paths[t], (unsigned long long)trace->dropped_ops);
+    if (trace->other_process_calls)
+      fprintf(stderr, "heapbench replay: %s: note: only the first process (pid %u) is replayed; "
+              "%llu calls of other processes skipped\n", paths[t], (unsigned)trace->pid,
+              (unsigned long long)trace->other_process_calls);
+    out->path = strdup(trace->path);
+    out->name = strdup(trace->name);
+    out->format = trace->format;
+    out->threads = trace->thread_count;
+    hb_reader_close(reader);
   }
   return 0;
 }

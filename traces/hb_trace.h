@@ -130,6 +130,19 @@ int hb_raw_load(const char *path, hb_trace *trace, hb_error *error);
 int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error);
 int hb_rep_write(const hb_trace *trace, const char *path, hb_error *error);
 
+/* The .hbt writer as a stream (hb_hbt_write is open, add, finish): ops in
+ * order, any number at a time (time_ns: one per op, or NULL for 0s; used
+ * when opened timed), then finish takes the trace's figures from meta
+ * (program, pid, thread_count, id_count, the adjustment counts,
+ * incomplete; not its ops) and writes the file. finish and abort free the
+ * writer. Memory: a buffer per thread, not the trace. */
+typedef struct hb_hbt_writer hb_hbt_writer;
+int hb_hbt_writer_open(const char *path, int timed, hb_hbt_writer **writer, hb_error *error);
+int hb_hbt_writer_add(hb_hbt_writer *writer, const hb_op *ops, const uint64_t *time_ns,
+                      size_t count, hb_error *error);
+int hb_hbt_writer_finish(hb_hbt_writer *writer, const hb_trace *meta, hb_error *error);
+void hb_hbt_writer_abort(hb_hbt_writer *writer);
+
 /* Directories (traces/dir.c). hb_path_is_dir: 1 if path names a directory.
  * hb_trace_dir_list: the trace files directly in dir, sorted by name
  * (names ending in .hbt, .rep, .trace, .log or .t0.hbraw, each maybe

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "builder.h"
 #include "hb_trace.h"
+#include "reader_source.h"
 #include "hbt_format.h"
 
 #include <errno.h>
@@ -361,4 +362,10 @@ done:
   free(name);
   if (rc != 0) hb_trace_release(trace);
   return rc;
+}
+
+/* The streaming reader's source (reader_source.h): for now the whole
+ * trace, handed out batch by batch. */
+int hb_raw_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_error *error) {
+  return hb_whole_open(path, hb_raw_load, batch, source, error);
 }

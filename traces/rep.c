@@ -9,10 +9,11 @@
  *   r <id> <bytes>    realloc; of an id that is not live: realloc(NULL, n)
  *   f <id>            free; "f -1" is free(NULL)
  * Like the lab's driver, reading stops after num_ops ops; a file with fewer
- * is truncated, which is an error. "r <id> 0" is a realloc to zero: it
+ * is truncated, which is an error. Read as a stream (reader_source.h),
+ * plain or gzip-compressed. "r <id> 0" is a realloc to zero: it
  * frees the block (flagged HB_FLAG_REALLOC_ZERO).
  */
-#include "hb_trace.h"
+#include "reader_source.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 /* Parses one unsigned decimal number at *cursor, skipping blanks first. */
 static int parse_number(const char **cursor, uint64_t *value) {
@@ -41,65 +43,53 @@ static int at_line_end(const char *p) {
   return *p == 0;
 }
 
-int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
-  FILE *file = fopen(path, "r");
-  if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
-  hb_trace_init(trace, path, "rep");
+typedef struct rep_state {
+  char *path;
+  gzFile file;
+  unsigned long line_number;
+  uint64_t id_count, op_count, ops_read;
+  /* One bit per id, set while live: the header's id count is bounded by
+   * its op count, itself bounded by the file's size (checked at open). */
+  uint64_t *live;
+} rep_state;
 
+static int is_live(const rep_state *s, uint64_t id) { return (s->live[id >> 6] >> (id & 63)) & 1; }
+static void set_live(rep_state *s, uint64_t id, int live) {
+  uint64_t bit = (uint64_t)1 << (id & 63);
+  s->live[id >> 6] = live ? s->live[id >> 6] | bit : s->live[id >> 6] & ~bit;
+}
+
+static void rep_close(void *state) {
+  rep_state *s = state;
+  if (!s) return;
+  if (s->file) gzclose(s->file);
+  free(s->live);
+  free(s->path);
+  free(s);
+}
+
+/* Reads one line into line[size]: 1, 0 at the end of the file, -1 if too
+ * long. */
+static int read_line(gzFile file, char *line, int size) {
+  if (!gzgets(file, line, size)) return 0;
+  if (!strchr(line, '\n') && !gzeof(file)) return -1;
+  return 1;
+}
+
+/* The next ops, up to a batch; 1 once the header's op count is read. */
+static int rep_fill(void *state, hb_trace *trace, hb_error *error) {
+  rep_state *s = state;
+  const char *path = s->path;
   char line[256];
-  unsigned long line_number = 0;
-  uint64_t header[4];
-  for (int i = 0; i < 4; i++) {
-    line_number++;
-    const char *p = line;
-    if (!fgets(line, sizeof line, file) || parse_number(&p, &header[i]) || !at_line_end(p)) {
-      fclose(file);
-      hb_trace_release(trace);
-      return hb_fail(error, "%s:%lu: malformed .rep header (expected 4 numbers, one per line)",
-                     path, line_number);
-    }
-  }
-  uint64_t id_count = header[1], op_count = header[2];
-  /* Sizes are checked against the file before anything is allocated for
-   * them: an op line takes at least 3 bytes ("f 0"), and every id is made
-   * by some op, so a header claiming far more is damaged, not a reason to
-   * reserve gigabytes. */
-  struct stat st;
-  const char *bad_header = NULL;
-  int bad_line = 3; /* the op count's line, or 2 for the id count's */
-  if (fstat(fileno(file), &st) == 0 && S_ISREG(st.st_mode) && op_count > (uint64_t)st.st_size / 3) {
-    bad_header = "more ops than the file can hold (truncated?)";
-  } else if (id_count >= HB_NULL_ID || id_count > op_count + HB_TRACE_SPARE_IDS) {
-    bad_header = "far more block ids than ops";
-    bad_line = 2;
-  }
-  if (bad_header) {
-    fclose(file);
-    hb_trace_release(trace);
-    return hb_fail(error, "%s:%d: header declares %" PRIu64 " ids and %" PRIu64 " ops: %s", path,
-                   bad_line, id_count, op_count, bad_header);
-  }
-  trace->id_count = (uint32_t)id_count;
-  unsigned char *live = calloc(id_count ? id_count : 1, 1);
-  if (!live) {
-    fclose(file);
-    hb_trace_release(trace);
-    return hb_fail(error, "%s: out of memory", path);
-  }
-
-  int rc = 0;
-  uint64_t ops_read = 0;
-  while (rc == 0 && ops_read < op_count) {
-    line_number++;
-    if (!fgets(line, sizeof line, file)) {
-      rc = hb_fail(error, "%s:%lu: truncated: header promises %" PRIu64 " ops, file has %" PRIu64,
-                   path, line_number, op_count, ops_read);
-      break;
-    }
-    if (!strchr(line, '\n') && !feof(file)) {
-      rc = hb_fail(error, "%s:%lu: line too long", path, line_number);
-      break;
-    }
+  while (s->ops_read < s->op_count) {
+    if (trace->op_count >= HB_READER_BATCH_OPS) return 0;
+    s->line_number++;
+    unsigned long line_number = s->line_number;
+    int got = read_line(s->file, line, sizeof line);
+    if (got == 0)
+      return hb_fail(error, "%s:%lu: truncated: header promises %" PRIu64 " ops, file has %" PRIu64,
+                     path, line_number, s->op_count, s->ops_read);
+    if (got < 0) return hb_fail(error, "%s:%lu: line too long", path, line_number);
     const char *p = line;
     while (*p == ' ' || *p == '\t') p++;
     if (at_line_end(p)) continue; /* blank lines are not ops */
@@ -115,50 +105,103 @@ int hb_rep_load(const char *path, hb_trace *trace, hb_error *error) {
       } else if (parse_number(&p, &id) == 0 && at_line_end(p)) {
         op.kind = HB_OP_FREE;
       } else {
-        rc = hb_fail(error, "%s:%lu: malformed free (expected 'f <id>')", path, line_number);
-        break;
+        return hb_fail(error, "%s:%lu: malformed free (expected 'f <id>')", path, line_number);
       }
     } else if (verb == 'a' || verb == 'r') {
-      if (parse_number(&p, &id) || parse_number(&p, &size) || !at_line_end(p)) {
-        rc = hb_fail(error, "%s:%lu: malformed '%c' (expected '%c <id> <bytes>')", path,
-                     line_number, verb, verb);
-        break;
-      }
+      if (parse_number(&p, &id) || parse_number(&p, &size) || !at_line_end(p))
+        return hb_fail(error, "%s:%lu: malformed '%c' (expected '%c <id> <bytes>')", path,
+                       line_number, verb, verb);
       op.kind = verb == 'a' ? HB_OP_MALLOC : HB_OP_REALLOC;
       op.size = size;
     } else {
-      rc = hb_fail(error, "%s:%lu: unknown op '%c' (expected a, r or f)", path, line_number, verb);
-      break;
+      return hb_fail(error, "%s:%lu: unknown op '%c' (expected a, r or f)", path, line_number,
+                     verb);
     }
     if (op.id != HB_NULL_ID) {
-      if (id >= id_count) {
-        rc = hb_fail(error, "%s:%lu: id %" PRIu64 " out of range (header says %" PRIu64 " ids)",
-                     path, line_number, id, id_count);
-        break;
-      }
+      if (id >= s->id_count)
+        return hb_fail(error, "%s:%lu: id %" PRIu64 " out of range (header says %" PRIu64 " ids)",
+                       path, line_number, id, s->id_count);
       op.id = (uint32_t)id;
-      if (op.kind == HB_OP_REALLOC && !live[id]) op.flags |= HB_FLAG_FROM_NULL;
-      if (op.kind == HB_OP_REALLOC && size == 0 && live[id]) {
+      int live = is_live(s, id);
+      if (op.kind == HB_OP_REALLOC && !live) op.flags |= HB_FLAG_FROM_NULL;
+      if (op.kind == HB_OP_REALLOC && size == 0 && live) {
         op.kind = HB_OP_FREE;
         op.flags = HB_FLAG_REALLOC_ZERO;
       }
-      if (op.kind == HB_OP_FREE && !live[id]) {
-        rc = hb_fail(error, "%s:%lu: free of id %" PRIu64 ", which is not allocated", path,
-                     line_number, id);
-        break;
-      }
-      if (op.kind == HB_OP_MALLOC && live[id]) {
-        rc = hb_fail(error, "%s:%lu: allocation of id %" PRIu64 ", which is still allocated",
-                     path, line_number, id);
-        break;
-      }
-      live[id] = op.kind != HB_OP_FREE;
+      if (op.kind == HB_OP_FREE && !live)
+        return hb_fail(error, "%s:%lu: free of id %" PRIu64 ", which is not allocated", path,
+                       line_number, id);
+      if (op.kind == HB_OP_MALLOC && live)
+        return hb_fail(error, "%s:%lu: allocation of id %" PRIu64 ", which is still allocated",
+                       path, line_number, id);
+      set_live(s, id, op.kind != HB_OP_FREE);
     }
-    rc = hb_trace_push(trace, op, error);
-    ops_read++;
+    if (hb_trace_push(trace, op, error)) return -1;
+    s->ops_read++;
   }
-  free(live);
-  fclose(file);
-  if (rc != 0) hb_trace_release(trace);
-  return rc;
+  return 1;
+}
+
+int hb_rep_open(const char *path, hb_trace *trace, hb_reader_source *source, hb_error *error) {
+  rep_state *s = calloc(1, sizeof *s);
+  if (!s || !(s->path = strdup(path))) {
+    free(s);
+    return hb_fail(error, "%s: out of memory", path);
+  }
+  s->file = gzopen(path, "rb");
+  if (!s->file) {
+    rep_close(s);
+    return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
+  }
+  gzbuffer(s->file, 1 << 16);
+  hb_trace_init(trace, path, "rep");
+
+  char line[256];
+  uint64_t header[4];
+  for (int i = 0; i < 4; i++) {
+    s->line_number++;
+    const char *p = line;
+    if (read_line(s->file, line, sizeof line) != 1 || parse_number(&p, &header[i]) ||
+        !at_line_end(p)) {
+      unsigned long line_number = s->line_number;
+      rep_close(s);
+      hb_trace_release(trace);
+      return hb_fail(error, "%s:%lu: malformed .rep header (expected 4 numbers, one per line)",
+                     path, line_number);
+    }
+  }
+  uint64_t id_count = header[1], op_count = header[2];
+  /* Sizes are checked against the file before anything is allocated for
+   * them: an op line takes at least 3 bytes ("f 0"), and every id is made
+   * by some op, so a header claiming far more is damaged, not a reason to
+   * reserve gigabytes. A gzip file is not checked against its size (it may
+   * hold far more), but its ops are never reserved in advance: only the
+   * id bitmap, at most (op count + HB_TRACE_SPARE_IDS) / 8 bytes. */
+  struct stat st;
+  const char *bad_header = NULL;
+  int bad_line = 3; /* the op count's line, or 2 for the id count's */
+  if (gzdirect(s->file) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+      op_count > (uint64_t)st.st_size / 3) {
+    bad_header = "more ops than the file can hold (truncated?)";
+  } else if (id_count >= HB_NULL_ID || id_count > op_count + HB_TRACE_SPARE_IDS) {
+    bad_header = "far more block ids than ops";
+    bad_line = 2;
+  }
+  if (bad_header) {
+    rep_close(s);
+    hb_trace_release(trace);
+    return hb_fail(error, "%s:%d: header declares %" PRIu64 " ids and %" PRIu64 " ops: %s", path,
+                   bad_line, id_count, op_count, bad_header);
+  }
+  trace->id_count = (uint32_t)id_count;
+  s->id_count = id_count;
+  s->op_count = op_count;
+  s->live = calloc(id_count / 64 + 1, sizeof *s->live);
+  if (!s->live) {
+    rep_close(s);
+    hb_trace_release(trace);
+    return hb_fail(error, "%s: out of memory", path);
+  }
+  *source = (hb_reader_source){rep_fill, rep_close, s, 0};
+  return 0;
 }

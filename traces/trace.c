@@ -1,7 +1,9 @@
 /* trace.c — the in-memory trace: building, checking and its figures (see
  * hb_trace.h). Loading a file by its content is load.c. */
+#include "hb_reader.h"
 #include "hb_trace.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,44 +116,77 @@ static int op_creates(const hb_op *op) {
   return op->kind != HB_OP_FREE && (op->kind != HB_OP_REALLOC || (op->flags & HB_FLAG_FROM_NULL));
 }
 
+/* One op into the figures; live_size[id] is the requested size of each
+ * live block (id < id_limit: ops beyond it count but are not tracked). */
+static void stats_add(hb_trace_stats *stats, uint64_t *live_size, uint64_t id_limit,
+                      uint64_t *live_bytes, uint64_t *live_blocks, const hb_op *op) {
+  if (op->kind >= HB_OP_KIND_COUNT) return;
+  stats->ops_by_kind[op->kind]++;
+  if (op->kind == HB_OP_FREE) {
+    if (op->id == HB_NULL_ID) {
+      stats->free_null++;
+      return;
+    }
+    if (op->id < id_limit) {
+      *live_bytes -= live_size[op->id];
+      live_size[op->id] = 0;
+      (*live_blocks)--;
+    }
+    return;
+  }
+  if (op->kind == HB_OP_REALLOC && (op->flags & HB_FLAG_FROM_NULL)) stats->realloc_from_null++;
+  stats->requested_bytes += op->size;
+  int bucket = 0;
+  for (uint64_t s = op->size; s; s >>= 1) bucket++;
+  stats->size_histogram[bucket]++;
+  if (op->id >= id_limit) return;
+  if (op_creates(op))
+    (*live_blocks)++;
+  else
+    *live_bytes -= live_size[op->id];
+  live_size[op->id] = op->size;
+  *live_bytes += op->size;
+  if (*live_bytes > stats->peak_live_bytes) stats->peak_live_bytes = *live_bytes;
+  if (*live_blocks > stats->peak_live_blocks) stats->peak_live_blocks = *live_blocks;
+}
+
 int hb_trace_stats_compute(const hb_trace *trace, hb_trace_stats *stats, hb_error *error) {
   memset(stats, 0, sizeof *stats);
   uint64_t *live_size = calloc(trace->id_count ? trace->id_count : 1, sizeof *live_size);
   if (!live_size) return hb_fail(error, "%s: out of memory", trace->path);
   uint64_t live_bytes = 0, live_blocks = 0;
-  for (size_t i = 0; i < trace->op_count; i++) {
-    const hb_op *op = &trace->ops[i];
-    if (op->kind >= HB_OP_KIND_COUNT) continue;
-    stats->ops_by_kind[op->kind]++;
-    if (op->kind == HB_OP_FREE) {
-      if (op->id == HB_NULL_ID) {
-        stats->free_null++;
-        continue;
-      }
-      if (op->id < trace->id_count) {
-        live_bytes -= live_size[op->id];
-        live_size[op->id] = 0;
-        live_blocks--;
-      }
-      continue;
-    }
-    if (op->kind == HB_OP_REALLOC && (op->flags & HB_FLAG_FROM_NULL)) stats->realloc_from_null++;
-    stats->requested_bytes += op->size;
-    int bucket = 0;
-    for (uint64_t s = op->size; s; s >>= 1) bucket++;
-    stats->size_histogram[bucket]++;
-    if (op->id >= trace->id_count) continue;
-    if (op_creates(op))
-      live_blocks++;
-    else
-      live_bytes -= live_size[op->id];
-    live_size[op->id] = op->size;
-    live_bytes += op->size;
-    if (live_bytes > stats->peak_live_bytes) stats->peak_live_bytes = live_bytes;
-    if (live_blocks > stats->peak_live_blocks) stats->peak_live_blocks = live_blocks;
-  }
+  for (size_t i = 0; i < trace->op_count; i++)
+    stats_add(stats, live_size, trace->id_count, &live_bytes, &live_blocks, &trace->ops[i]);
   free(live_size);
   return 0;
+}
+
+void hb_stats_stream_init(hb_stats_stream *stream) { memset(stream, 0, sizeof *stream); }
+
+int hb_stats_stream_add(hb_stats_stream *stream, const hb_op *ops, size_t count,
+                        hb_error *error) {
+  for (size_t i = 0; i < count; i++) {
+    const hb_op *op = &ops[i];
+    if (op->id != HB_NULL_ID && op->id >= stream->slot_capacity) {
+      /* Slots come from a reader: at most the most blocks live at once. */
+      uint64_t capacity = stream->slot_capacity ? stream->slot_capacity : 1024;
+      while (capacity <= op->id) capacity *= 2;
+      uint64_t *grown = realloc(stream->slot_bytes, capacity * sizeof *grown);
+      if (!grown) return hb_fail(error, "out of memory for %" PRIu64 " slots", capacity);
+      memset(grown + stream->slot_capacity, 0,
+             (capacity - stream->slot_capacity) * sizeof *grown);
+      stream->slot_bytes = grown;
+      stream->slot_capacity = capacity;
+    }
+    stats_add(&stream->stats, stream->slot_bytes, stream->slot_capacity, &stream->live_bytes,
+              &stream->live_blocks, op);
+  }
+  return 0;
+}
+
+void hb_stats_stream_release(hb_stats_stream *stream) {
+  free(stream->slot_bytes);
+  memset(stream, 0, sizeof *stream);
 }
 
 int hb_trace_check(const hb_trace *trace, hb_error *error) {

@@ -1,6 +1,7 @@
 /* trace_cmd.c — `heapbench trace info|convert|dump`: look at, convert and
  * print traces of any format hb_trace_load reads. */
 #include "hb_cmd.h"
+#include "hb_reader.h"
 #include "hb_synth.h"
 #include "hb_trace.h"
 
@@ -53,19 +54,72 @@ static void print_adjustments(FILE *out, const hb_trace *trace, const char *inde
             trace->unmatched_reallocs, trace->reused_addresses);
 }
 
-static int info(const char *path) {
-  hb_trace trace;
+/* A reader's ops, batch by batch, to `each`; then the reader's figures
+ * are final. 0, or 1 with the message printed. */
+typedef int each_batch(void *context, const hb_trace *meta, const hb_op *ops,
+                       const uint64_t *time_ns, size_t count, uint64_t first, hb_error *error);
+static int stream(const char *path, unsigned flags, each_batch *each, void *context,
+                  const char *command, hb_reader **open_reader) {
+  hb_reader *reader;
   hb_error error;
-  if (hb_trace_load(path, &trace, &error)) {
-    fprintf(stderr, "heapbench trace: %s\n", error.message);
+  if (hb_reader_open(path, flags, &reader, &error)) {
+    fprintf(stderr, "heapbench %s: %s\n", command, error.message);
     return 1;
   }
-  hb_trace_stats stats;
-  if (hb_trace_stats_compute(&trace, &stats, &error)) {
-    fprintf(stderr, "heapbench trace: %s\n", error.message);
-    hb_trace_release(&trace);
+  hb_op *ops = malloc(HB_READER_BATCH_OPS * sizeof *ops);
+  uint64_t *times = malloc(HB_READER_BATCH_OPS * sizeof *times);
+  int rc = 0;
+  if (!ops || !times) rc = hb_fail(&error, "%s: out of memory", path);
+  uint64_t first = 0;
+  for (long got; rc == 0 && (got = hb_reader_next(reader, ops, times, HB_READER_BATCH_OPS,
+                                                   &error)) != 0;) {
+    if (got < 0 ||
+        each(context, hb_reader_trace(reader), ops, times, (size_t)got, first, &error) != 0)
+      rc = -1;
+    first += (uint64_t)got;
+  }
+  free(ops);
+  free(times);
+  if (rc != 0) {
+    if (error.message[0]) fprintf(stderr, "heapbench %s: %s\n", command, error.message);
+    hb_reader_close(reader);
     return 1;
   }
+  *open_reader = reader;
+  return 0;
+}
+
+/* What info gathers as the ops go by. */
+typedef struct info_state {
+  hb_stats_stream stats;
+  uint64_t per_thread[8]; /* ops of the first threads */
+  uint64_t last_time_ns;
+} info_state;
+
+static int info_batch(void *context, const hb_trace *meta, const hb_op *ops,
+                      const uint64_t *time_ns, size_t count, uint64_t first, hb_error *error) {
+  (void)meta;
+  (void)first;
+  info_state *state = context;
+  for (size_t i = 0; i < count; i++) {
+    if (ops[i].thread < 8) state->per_thread[ops[i].thread]++;
+    if (time_ns[i] > state->last_time_ns) state->last_time_ns = time_ns[i];
+  }
+  return hb_stats_stream_add(&state->stats, ops, count, error);
+}
+
+static int info(const char *path) {
+  info_state state = {0};
+  hb_stats_stream_init(&state.stats);
+  hb_reader *reader;
+  /* Slots, not ids: the figures' state is as large as the most blocks
+   * live at once. */
+  if (stream(path, HB_READER_SLOTS, info_batch, &state, "trace", &reader)) {
+    hb_stats_stream_release(&state.stats);
+    return 1;
+  }
+  const hb_trace trace = *hb_reader_trace(reader);
+  const hb_trace_stats stats = state.stats.stats;
   long long bytes = file_bytes(path);
   printf("file        %s (%s, %lld bytes", path, trace.format, bytes);
   if (strcmp(trace.format, "hbt") == 0 && trace.op_count)
@@ -75,11 +129,9 @@ static int info(const char *path) {
          trace.incomplete ? ", recording incomplete: the process ended without its exit handlers (crash, _exit, exec) or a thread file is missing" : "");
   printf("threads     %u", trace.thread_count);
   if (trace.thread_count > 1) { /* ops per thread, the first few */
-    uint64_t per_thread[8] = {0};
-    for (size_t i = 0; i < trace.op_count; i++)
-      if (trace.ops[i].thread < 8) per_thread[trace.ops[i].thread]++;
     printf(" (ops per thread:");
-    for (uint32_t t = 0; t < trace.thread_count && t < 8; t++) printf(" %" PRIu64, per_thread[t]);
+    for (uint32_t t = 0; t < trace.thread_count && t < 8; t++)
+      printf(" %" PRIu64, state.per_thread[t]);
     printf("%s)", trace.thread_count > 8 ? " ..." : "");
   }
   printf("\n");
@@ -94,12 +146,8 @@ static int info(const char *path) {
   printf("requested   %" PRIu64 " bytes\n", stats.requested_bytes);
   printf("peak live   %" PRIu64 " bytes in %" PRIu64 " blocks\n", stats.peak_live_bytes,
          stats.peak_live_blocks);
-  if (trace.time_ns && trace.op_count) {
-    uint64_t last = 0;
-    for (size_t i = 0; i < trace.op_count; i++)
-      if (trace.time_ns[i] > last) last = trace.time_ns[i];
-    printf("duration    %.3f ms (first to last op)\n", (double)last / 1e6);
-  }
+  if (trace.time_ns && trace.op_count)
+    printf("duration    %.3f ms (first to last op)\n", (double)state.last_time_ns / 1e6);
   print_adjustments(stdout, &trace, "");
   printf("sizes       (requested bytes: count)\n");
   uint64_t most = 0;
@@ -117,10 +165,20 @@ static int info(const char *path) {
     printf("  %-24s %10" PRIu64 " %.*s\n", range, stats.size_histogram[b], bar,
            "########################################");
   }
-  hb_trace_release(&trace);
+  hb_stats_stream_release(&state.stats);
+  hb_reader_close(reader);
   return 0;
 }
 
+static int convert_batch(void *context, const hb_trace *meta, const hb_op *ops,
+                         const uint64_t *time_ns, size_t count, uint64_t first, hb_error *error) {
+  (void)meta;
+  (void)first;
+  return hb_hbt_writer_add(context, ops, time_ns, count, error);
+}
+
+/* .hbt output streams; .rep output needs its header's counts and peak
+ * first, so that one loads the trace whole. */
 static int convert(const char *input, const char *output) {
   hb_trace trace;
   hb_error error;
@@ -129,11 +187,36 @@ static int convert(const char *input, const char *output) {
     fprintf(stderr, "heapbench trace: %s: output must end in .hbt or .rep\n", output);
     return 2;
   }
-  if (hb_trace_load(input, &trace, &error)) {
-    fprintf(stderr, "heapbench trace: %s\n", error.message);
-    return 1;
+  hb_reader *reader = NULL;
+  int rc;
+  if (rep) {
+    if (hb_trace_load(input, &trace, &error)) {
+      fprintf(stderr, "heapbench trace: %s\n", error.message);
+      return 1;
+    }
+    rc = hb_rep_write(&trace, output, &error);
+  } else {
+    /* Whether the input is timed is known once it is open: open it twice
+     * (the first only for that; opening reads no ops). */
+    hb_reader *probe;
+    if (hb_reader_open(input, 0, &probe, &error)) {
+      fprintf(stderr, "heapbench trace: %s\n", error.message);
+      return 1;
+    }
+    int timed = hb_reader_timed(probe);
+    hb_reader_close(probe);
+    hb_hbt_writer *writer;
+    if (hb_hbt_writer_open(output, timed, &writer, &error)) {
+      fprintf(stderr, "heapbench trace: %s\n", error.message);
+      return 1;
+    }
+    if (stream(input, 0, convert_batch, writer, "trace", &reader)) {
+      hb_hbt_writer_abort(writer);
+      return 1;
+    }
+    trace = *hb_reader_trace(reader);
+    rc = hb_hbt_writer_finish(writer, &trace, &error);
   }
-  int rc = rep ? hb_rep_write(&trace, output, &error) : hb_hbt_write(&trace, output, &error);
   if (rc) {
     fprintf(stderr, "heapbench trace: %s\n", error.message);
   } else {
@@ -143,25 +226,20 @@ static int convert(const char *input, const char *output) {
            trace.op_count ? (double)bytes / (double)trace.op_count : 0.0);
     print_adjustments(stdout, &trace, "  ");
   }
-  hb_trace_release(&trace);
+  if (reader)
+    hb_reader_close(reader);
+  else
+    hb_trace_release(&trace);
   return rc ? 1 : 0;
 }
 
-/* One op per line: index, thread, kind, id, size, alignment, time. */
-static int dump(const char *path) {
-  hb_trace trace;
-  hb_error error;
-  if (hb_trace_load(path, &trace, &error)) {
-    fprintf(stderr, "heapbench trace: %s\n", error.message);
-    return 1;
-  }
-  printf("# %s: format %s, program %s, pid %u, %u threads, %u ids, %zu ops\n", path,
-         trace.format, trace.program[0] ? trace.program : "-", trace.pid, trace.thread_count,
-         trace.id_count, trace.op_count);
-  printf("# op thread kind id size [align=BYTES] [null] [t=NS]\n");
-  for (size_t i = 0; i < trace.op_count; i++) {
-    const hb_op *op = &trace.ops[i];
-    printf("%zu %u %s ", i, op->thread, hb_op_kind_name((hb_op_kind)op->kind));
+static int dump_batch(void *context, const hb_trace *meta, const hb_op *ops,
+                      const uint64_t *time_ns, size_t count, uint64_t first, hb_error *error) {
+  (void)context;
+  (void)error;
+  for (size_t k = 0; k < count; k++) {
+    const hb_op *op = &ops[k];
+    printf("%" PRIu64 " %u %s ", first + k, op->thread, hb_op_kind_name((hb_op_kind)op->kind));
     if (op->id == HB_NULL_ID)
       printf("null");
     else
@@ -170,11 +248,37 @@ static int dump(const char *path) {
     if (op->kind == HB_OP_ALIGNED) printf(" align=%" PRIu64, (uint64_t)1 << op->align_log2);
     if (op->flags & HB_FLAG_FROM_NULL) printf(" from-null");
     if (op->flags & HB_FLAG_REALLOC_ZERO) printf(" by-realloc-zero");
-    if (trace.time_ns) printf(" t=%" PRIu64, trace.time_ns[i]);
-    if (putchar('\n') == EOF) break; /* stdout closed (dump | head) */
+    if (meta->time_ns) printf(" t=%" PRIu64, time_ns[k]);
+    if (putchar('\n') == EOF) {
+      error->message[0] = 0; /* stdout closed (dump | head): stop quietly */
+      return -1;
+    }
   }
-  hb_trace_release(&trace);
-  return fflush(stdout) == 0 ? 0 : 1;
+  return 0;
+}
+
+static int count_batch(void *context, const hb_trace *meta, const hb_op *ops,
+                       const uint64_t *time_ns, size_t count, uint64_t first, hb_error *error) {
+  (void)context, (void)meta, (void)ops, (void)time_ns, (void)count, (void)first, (void)error;
+  return 0;
+}
+
+/* One op per line: index, thread, kind, id, size, alignment, time. The
+ * first line gives counts some formats know only at their end: the trace
+ * is read twice, once for them, once to print. */
+static int dump(const char *path) {
+  hb_reader *reader;
+  if (stream(path, 0, count_batch, NULL, "trace", &reader)) return 1;
+  const hb_trace *trace = hb_reader_trace(reader);
+  printf("# %s: format %s, program %s, pid %u, %u threads, %u ids, %zu ops\n", path,
+         trace->format, trace->program[0] ? trace->program : "-", trace->pid,
+         trace->thread_count, trace->id_count, trace->op_count);
+  printf("# op thread kind id size [align=BYTES] [null] [t=NS]\n");
+  hb_reader_close(reader);
+  int rc = stream(path, 0, dump_batch, NULL, "trace", &reader);
+  if (rc == 0) hb_reader_close(reader);
+  if (fflush(stdout) != 0) return 1;
+  return rc;
 }
 
 /* trace info: each FILE, and a DIR's traces in name order. */

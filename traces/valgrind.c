@@ -19,6 +19,7 @@
  */
 #include "builder.h"
 #include "hb_trace.h"
+#include "reader_source.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -301,4 +302,10 @@ int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
                                        "valgrind --trace-malloc=yes log?)", path, line_number);
   if (rc != 0) hb_trace_release(trace);
   return rc;
+}
+
+/* The streaming reader's source (reader_source.h): for now the whole
+ * trace, handed out batch by batch. */
+int hb_valgrind_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_error *error) {
+  return hb_whole_open(path, hb_valgrind_load, batch, source, error);
 }
