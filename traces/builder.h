@@ -44,14 +44,23 @@ int hb_builder_alloc(hb_builder *builder, hb_op_kind kind, uint32_t thread, uint
                      unsigned align_log2, uint64_t ptr, uint64_t time_ns, hb_error *error);
 int hb_builder_free(hb_builder *builder, uint32_t thread, uint64_t ptr, uint64_t time_ns,
                     hb_error *error);
+/* An address's home slot: its 4 KiB page hashed (Fibonacci hashing, the
+ * product's top bits) to a run of 256 slots, its 16-byte granule within
+ * the page an offset into that run. A program's calls cluster in a few
+ * pages at a time (the allocator reuses what was just freed), so its
+ * entries cluster in a few runs of the table, which stay in the cache;
+ * hashing each address on its own scattered them over the whole table, a
+ * cache miss per call (figures: FORMAT.md, "Conversion"). */
+static inline size_t hb_builder_home(const hb_builder *builder, uint64_t ptr) {
+  uint64_t page = ptr >> 12;
+  size_t mask = ((size_t)1 << (64 - builder->hash_shift)) - 1;
+  return (size_t)(((page * 0x9E3779B97F4A7C15ull) >> builder->hash_shift) + ((ptr >> 4) & 255)) &
+         mask;
+}
 /* Starts loading the map entry of ptr into the cache: a reader that
  * decodes events ahead calls it some events before passing ptr, so the
  * miss on a map larger than the cache overlaps other work. Changes
  * nothing. */
-static inline size_t hb_builder_home(const hb_builder *builder, uint64_t ptr) {
-  /* Fibonacci hashing, top bits: addresses differ in their middle bits. */
-  return (size_t)((ptr * 0x9E3779B97F4A7C15ull) >> builder->hash_shift);
-}
 static inline void hb_builder_prefetch(const hb_builder *builder, uint64_t ptr) {
   __builtin_prefetch(&builder->entries[hb_builder_home(builder, ptr)], 1);
 }
