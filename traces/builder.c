@@ -96,8 +96,15 @@ static int map_put(hb_builder *b, uint64_t ptr, uint32_t id, hb_error *error) {
 }
 
 static int push(hb_builder *b, hb_op op, uint64_t time_ns, hb_error *error) {
-  return b->timed ? hb_trace_push_timed(b->trace, op, time_ns, error)
-                  : hb_trace_push(b->trace, op, error);
+  hb_trace *t = b->trace;
+  /* The common case in place: room left, times kept as the trace keeps
+   * them. The calls below grow the arrays and start the times. */
+  if (t->op_count < t->op_capacity && (t->time_ns != NULL) == (b->timed != 0)) {
+    if (t->time_ns) t->time_ns[t->op_count] = time_ns;
+    t->ops[t->op_count++] = op;
+    return 0;
+  }
+  return b->timed ? hb_trace_push_timed(t, op, time_ns, error) : hb_trace_push(t, op, error);
 }
 
 int hb_builder_init(hb_builder *builder, hb_trace *trace, int timed, hb_error *error) {

@@ -65,13 +65,14 @@ static int buffer_reserve(buffer *b, size_t more) {
   return 0;
 }
 
-/* Callers reserve 10 bytes per varint first. */
-static void put_varint(buffer *b, uint64_t value) {
+/* A varint at p (the caller reserved 10 bytes); the byte after it. */
+static unsigned char *put_varint_at(unsigned char *p, uint64_t value) {
   while (value >= 0x80) {
-    b->data[b->length++] = (unsigned char)(value | 0x80);
+    *p++ = (unsigned char)(value | 0x80);
     value >>= 7;
   }
-  b->data[b->length++] = (unsigned char)value;
+  *p++ = (unsigned char)value;
+  return p;
 }
 
 /* 0 and the value, or -1 when the varint runs past end or past 64 bits. */
@@ -235,27 +236,32 @@ int hb_hbt_writer_add(hb_hbt_writer *w, const hb_op *ops, const uint64_t *time_n
     thread_out *t = &w->threads[op->thread];
     buffer *b = &t->records;
     if (b->length + 41 > w->buffer_bytes && spill(w, t, error)) return -1;
-    if (buffer_reserve(b, 41)) return hb_fail(error, "%s: out of memory", w->path);
+    if (b->length + 41 > b->capacity && buffer_reserve(b, 41))
+      return hb_fail(error, "%s: out of memory", w->path);
     size_t start = b->length;
+    /* Encoded through a local cursor: the compiler keeps it in a register. */
+    unsigned char *cursor = b->data + start;
     stream_state *s = &t->state;
     int code = code_of(op);
-    put_varint(b, (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
+    cursor = put_varint_at(cursor,
+                           (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
     s->previous_index = (int64_t)i;
     if (code != HB_HBT_FREE_NULL) {
       if (code_creates(code)) {
-        put_varint(b, zigzag((int64_t)op->id - s->last_created_id - 1));
+        cursor = put_varint_at(cursor, zigzag((int64_t)op->id - s->last_created_id - 1));
         s->last_created_id = op->id;
       } else {
-        put_varint(b, zigzag(s->last_created_id - (int64_t)op->id));
+        cursor = put_varint_at(cursor, zigzag(s->last_created_id - (int64_t)op->id));
       }
     }
-    if (code_has_size(code)) put_varint(b, op->size);
-    if (code == HB_HBT_ALIGNED) b->data[b->length++] = op->align_log2;
+    if (code_has_size(code)) cursor = put_varint_at(cursor, op->size);
+    if (code == HB_HBT_ALIGNED) *cursor++ = op->align_log2;
     if (w->timed) {
       uint64_t time = time_ns ? time_ns[k] : 0;
-      put_varint(b, zigzag((int64_t)(time - s->previous_time_ns)));
+      cursor = put_varint_at(cursor, zigzag((int64_t)(time - s->previous_time_ns)));
       s->previous_time_ns = time;
     }
+    b->length = (size_t)(cursor - b->data);
     t->stream_bytes += b->length - start;
     t->op_count++;
   }
