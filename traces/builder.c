@@ -136,6 +136,7 @@ int hb_builder_alloc(hb_builder *b, hb_op_kind kind, uint32_t thread, uint64_t s
   }
   if (b->next_id == HB_NULL_ID) return hb_fail(error, "%s: too many blocks", b->trace->path);
   hb_op op = {.kind = (uint8_t)kind, .thread = thread, .id = b->next_id++, .size = size};
+  b->trace->id_count = b->next_id; /* current, for a reader that streams (reader.c) */
   if (kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)align_log2;
   if (map_put(b, ptr, op.id, error)) return -1;
   return push(b, op, time_ns, error);
@@ -189,6 +190,7 @@ int hb_builder_realloc_finish(hb_builder *b, uint32_t thread, uint64_t old_ptr, 
     if (b->next_id == HB_NULL_ID) return hb_fail(error, "%s: too many blocks", trace->path);
     op.flags = HB_FLAG_FROM_NULL;
     op.id = b->next_id++;
+    trace->id_count = b->next_id;
   }
   if (map_put(b, new_ptr, op.id, error)) return -1;
   return push(b, op, time_ns, error);

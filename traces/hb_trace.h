@@ -1,5 +1,7 @@
-/* hb_trace.h — a trace in memory: what every reader produces and what the
- * replayer and `heapbench trace` consume.
+/* hb_trace.h — a trace in memory: what hb_trace_load produces, what
+ * `trace synth` and the tests work on. Reading a trace as a stream, in
+ * memory set by what is live, is hb_reader.h (replay and `heapbench
+ * trace info|convert|dump` read that way).
  *
  * A trace is the ordered list of allocator calls a program made, with each
  * pointer replaced by a block id. A block id names one block from the call

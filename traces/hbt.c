@@ -4,9 +4,9 @@
  *
  * Records live in one stream per thread. Each record carries the gap to
  * its thread's previous record in the global order, so a reader decodes
- * each stream alone and drops each op into its global slot; every other
+ * each stream alone and knows each op's global position; every other
  * field is a delta against the same thread's previous record, which keeps
- * most records at 3-6 bytes.
+ * most records at 3-6 bytes. Reader and writer both stream (below).
  */
 #include "hb_trace.h"
 #include "reader_source.h"
@@ -721,8 +721,8 @@ static void heap_push(hbt_state *h, uint32_t thread) {
     k = (k - 1) / 2;
   }
 }
-static void heap_pop(hbt_state *h) {
-  h->heap[0] = h->heap[--h->heap_count];
+/* The top's key grew (or the top was replaced): moves it down. */
+static void heap_sift_top(hbt_state *h) {
   for (uint32_t k = 0;;) {
     uint32_t smallest = k, l = 2 * k + 1, r = l + 1;
     if (l < h->heap_count && heap_key(h, l) < heap_key(h, smallest)) smallest = l;
@@ -731,6 +731,10 @@ static void heap_pop(hbt_state *h) {
     heap_swap(h, k, smallest);
     k = smallest;
   }
+}
+static void heap_pop(hbt_state *h) {
+  h->heap[0] = h->heap[--h->heap_count];
+  heap_sift_top(h);
 }
 
 /* A thread's stream once its records are all decoded: nothing after them. */
@@ -743,16 +747,21 @@ static int check_stream_end(const hbt_state *h, uint32_t t, hb_error *error) {
   return 0;
 }
 
-/* Decodes thread t's next record and queues it, or checks its end. */
-static int advance(hbt_state *h, uint32_t t, hb_error *error) {
+/* Decodes thread t's next record and queues it, or checks its end; t is
+ * the heap's top (its op just delivered) or not in the heap (at open). */
+static int advance(hbt_state *h, uint32_t t, int on_top, hb_error *error) {
   thread_in *in = &h->threads[t];
   if (in->read == in->count) {
+    if (on_top) heap_pop(h);
     free(in->buffer); /* done with this thread */
     in->buffer = NULL;
     return check_stream_end(h, t, error);
   }
   if (decode_record(h, t, error)) return -1;
-  heap_push(h, t);
+  if (on_top)
+    heap_sift_top(h); /* one sift instead of a pop and a push */
+  else
+    heap_push(h, t);
   return 0;
 }
 
@@ -774,12 +783,11 @@ static int hbt_fill(void *state, hb_trace *batch, hb_error *error) {
                      in->index < (int64_t)h->delivered ? "used twice"
                                                         : "leaves an earlier position empty");
     }
-    heap_pop(h);
     int rc = h->timestamps ? hb_trace_push_timed(batch, in->op, in->time_ns, error)
                            : hb_trace_push(batch, in->op, error);
     if (rc) return -1;
     h->delivered++;
-    if (advance(h, t, error)) return -1;
+    if (advance(h, t, 1, error)) return -1;
   }
   return 1;
 }
@@ -810,7 +818,7 @@ int hb_hbt_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_
   }
   for (uint32_t t = 0; rc == 0 && t < h->layout.threads; t++) {
     h->threads[t].index = -1;
-    rc = advance(h, t, error);
+    rc = advance(h, t, 0, error);
   }
   if (rc != 0) {
     hbt_close(h);

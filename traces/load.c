@@ -256,6 +256,10 @@ int hb_hbt_load(const char *path, hb_trace *trace, hb_error *error) {
   return load_with(hb_hbt_open, path, trace, error);
 }
 
+int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
+  return load_with(hb_valgrind_open, path, trace, error);
+}
+
 int hb_trace_load(const char *path, hb_trace *trace, hb_error *error) {
   memset(trace, 0, sizeof *trace);
   hb_reader *reader;

@@ -3,11 +3,12 @@
  * block ids renumbered into recycled slots. Opening a file by its content
  * is load.c.
  *
- * The live ids sit in an open-addressing map, id -> slot, that holds only
- * what is live: a trace of 25M blocks with 20k live at once needs a map of
+ * The live ids sit in a map, id -> slot, that holds only what is live
+ * (live_ids.h): a trace of 25M blocks with 20k live at once needs a map of
  * 20k entries, where hb_trace_check needs a byte per id the trace ever
  * had. */
 #define _GNU_SOURCE
+#include "live_ids.h"
 #include "reader_source.h"
 
 #include <inttypes.h>
@@ -30,9 +31,7 @@ struct hb_reader {
   /* Messages from the source name read_path; the user gave shown_path. */
   char *read_path, *renamed_path;
   int temporary_fd; /* a decompressed copy (load.c), closed with the reader; -1 */
-  /* Live ids: keys are id + 1 (0: empty), values their slots. */
-  uint32_t *keys, *slots;
-  size_t capacity, count;
+  hb_live_ids live; /* id -> slot */
   /* Free slots: one LIFO list per thread, linked through next_free. */
   uint32_t *next_free;  /* [slot_capacity] */
   uint32_t slot_count, slot_capacity;
@@ -41,60 +40,6 @@ struct hb_reader {
   uint64_t free_total;
   uint32_t steal_cursor;
 };
-
-/* ---- the live-id map ------------------------------------------------------- */
-
-static size_t home_of(const hb_reader *r, uint32_t key) {
-  return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 20) & (r->capacity - 1);
-}
-
-static int map_grow(hb_reader *r) {
-  size_t old_capacity = r->capacity;
-  uint32_t *old_keys = r->keys, *old_slots = r->slots;
-  size_t capacity = old_capacity ? old_capacity * 2 : 1024;
-  uint32_t *keys = calloc(capacity, sizeof *keys), *slots = malloc(capacity * sizeof *slots);
-  if (!keys || !slots) {
-    free(keys);
-    free(slots);
-    return -1;
-  }
-  r->keys = keys;
-  r->slots = slots;
-  r->capacity = capacity;
-  for (size_t i = 0; i < old_capacity; i++) {
-    if (!old_keys[i]) continue;
-    size_t s = home_of(r, old_keys[i]);
-    while (r->keys[s]) s = (s + 1) & (capacity - 1);
-    r->keys[s] = old_keys[i];
-    r->slots[s] = old_slots[i];
-  }
-  free(old_keys);
-  free(old_slots);
-  return 0;
-}
-
-/* The entry of key, or the empty entry where it would go. */
-static size_t map_find(const hb_reader *r, uint32_t key) {
-  size_t s = home_of(r, key);
-  while (r->keys[s] && r->keys[s] != key) s = (s + 1) & (r->capacity - 1);
-  return s;
-}
-
-/* Empties entry s, shifting back the later entries of its probe run. */
-static void map_erase(hb_reader *r, size_t s) {
-  size_t mask = r->capacity - 1, hole = s;
-  r->keys[hole] = 0;
-  r->count--;
-  for (size_t i = (hole + 1) & mask; r->keys[i]; i = (i + 1) & mask) {
-    size_t home = home_of(r, r->keys[i]);
-    int stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
-    if (stays) continue;
-    r->keys[hole] = r->keys[i];
-    r->slots[hole] = r->slots[i];
-    r->keys[i] = 0;
-    hole = i;
-  }
-}
 
 /* ---- slots ------------------------------------------------------------------ */
 
@@ -171,32 +116,24 @@ static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
     return hb_fail(error, "%s: op %" PRIu64 ": block id %u out of range (%u ids)", t->path, index,
                    op->id, t->id_count);
   const char *kind = hb_op_kind_name((hb_op_kind)op->kind);
-  uint32_t key = op->id + 1;
-  size_t s = map_find(r, key);
   uint32_t slot;
   if (op_creates(op)) {
-    if (r->keys[s])
+    /* The slot is taken first, so one probe adds the id or finds it live
+     * (then the stream stops: the slot taken does not matter). */
+    slot = slot_take(r, op->thread);
+    int added = slot == NO_SLOT ? -1 : hb_live_ids_add(&r->live, op->id, slot);
+    if (added == 1)
       return hb_fail(error, "%s: op %" PRIu64 ": %s of block id %u, which is still live",
                      t->path, index, kind, op->id);
-    if ((r->count + 1) * 2 > r->capacity) {
-      if (map_grow(r)) return hb_fail(error, "%s: out of memory at op %" PRIu64, t->path, index);
-      s = map_find(r, key);
-    }
-    slot = slot_take(r, op->thread);
-    if (slot == NO_SLOT) return hb_fail(error, "%s: out of memory at op %" PRIu64, t->path, index);
-    r->keys[s] = key;
-    r->slots[s] = slot;
-    r->count++;
+    if (added < 0) return hb_fail(error, "%s: out of memory at op %" PRIu64, t->path, index);
   } else {
-    if (!r->keys[s])
+    int live = op->kind == HB_OP_FREE ? hb_live_ids_remove(&r->live, op->id, &slot)
+                                      : hb_live_ids_get(&r->live, op->id, &slot);
+    if (!live)
       return hb_fail(error,
                      "%s: op %" PRIu64 ": %s of block id %u, which is not live (freed twice?)",
                      t->path, index, kind, op->id);
-    slot = r->slots[s];
-    if (op->kind == HB_OP_FREE) {
-      map_erase(r, s);
-      slot_give(r, op->thread, slot);
-    }
+    if (op->kind == HB_OP_FREE) slot_give(r, op->thread, slot);
   }
   if (r->flags & HB_READER_SLOTS) op->id = slot;
   return 0;
@@ -240,7 +177,7 @@ int hb_reader_create(const char *shown_path, const char *read_path, int temporar
     r->renamed_path = malloc(length);
     if (r->renamed_path) snprintf(r->renamed_path, length, "%s (decompressed)", shown_path);
   }
-  if (!r->read_path || (temporary_fd >= 0 && !r->renamed_path) || map_grow(r)) {
+  if (!r->read_path || (temporary_fd >= 0 && !r->renamed_path) || hb_live_ids_init(&r->live)) {
     hb_reader_close(r);
     return hb_fail(error, "%s: out of memory", shown_path);
   }
@@ -286,7 +223,6 @@ long hb_reader_next(hb_reader *r, hb_op *ops, uint64_t *time_ns, size_t capacity
   }
   size_t count = r->batch.op_count - r->next;
   if (count > capacity) count = capacity;
-  if (count > (size_t)HB_READER_BATCH_OPS * 1024) count = (size_t)HB_READER_BATCH_OPS * 1024;
   memcpy(ops, r->batch.ops + r->next, count * sizeof *ops);
   if (time_ns) {
     if (r->source.timed && r->batch.time_ns)
@@ -321,8 +257,7 @@ void hb_reader_close(hb_reader *r) {
   if (r->temporary_fd >= 0) close(r->temporary_fd);
   free(r->read_path);
   free(r->renamed_path);
-  free(r->keys);
-  free(r->slots);
+  hb_live_ids_release(&r->live);
   free(r->next_free);
   free(r->free_head);
   free(r);

@@ -13,6 +13,7 @@
  * plain or gzip-compressed. "r <id> 0" is a realloc to zero: it
  * frees the block (flagged HB_FLAG_REALLOC_ZERO).
  */
+#include "live_ids.h"
 #include "reader_source.h"
 
 #include <errno.h>
@@ -48,22 +49,14 @@ typedef struct rep_state {
   gzFile file;
   unsigned long line_number;
   uint64_t id_count, op_count, ops_read;
-  /* One bit per id, set while live: the header's id count is bounded by
-   * its op count, itself bounded by the file's size (checked at open). */
-  uint64_t *live;
+  hb_live_ids live; /* the live ids (values unused) */
 } rep_state;
-
-static int is_live(const rep_state *s, uint64_t id) { return (s->live[id >> 6] >> (id & 63)) & 1; }
-static void set_live(rep_state *s, uint64_t id, int live) {
-  uint64_t bit = (uint64_t)1 << (id & 63);
-  s->live[id >> 6] = live ? s->live[id >> 6] | bit : s->live[id >> 6] & ~bit;
-}
 
 static void rep_close(void *state) {
   rep_state *s = state;
   if (!s) return;
   if (s->file) gzclose(s->file);
-  free(s->live);
+  hb_live_ids_release(&s->live);
   free(s->path);
   free(s);
 }
@@ -122,7 +115,8 @@ static int rep_fill(void *state, hb_trace *trace, hb_error *error) {
         return hb_fail(error, "%s:%lu: id %" PRIu64 " out of range (header says %" PRIu64 " ids)",
                        path, line_number, id, s->id_count);
       op.id = (uint32_t)id;
-      int live = is_live(s, id);
+      uint32_t unused;
+      int live = hb_live_ids_get(&s->live, (uint32_t)id, &unused);
       if (op.kind == HB_OP_REALLOC && !live) op.flags |= HB_FLAG_FROM_NULL;
       if (op.kind == HB_OP_REALLOC && size == 0 && live) {
         op.kind = HB_OP_FREE;
@@ -134,7 +128,10 @@ static int rep_fill(void *state, hb_trace *trace, hb_error *error) {
       if (op.kind == HB_OP_MALLOC && live)
         return hb_fail(error, "%s:%lu: allocation of id %" PRIu64 ", which is still allocated",
                        path, line_number, id);
-      set_live(s, id, op.kind != HB_OP_FREE);
+      if (op.kind == HB_OP_FREE)
+        hb_live_ids_remove(&s->live, (uint32_t)id, &unused);
+      else if (!live && hb_live_ids_add(&s->live, (uint32_t)id, 0) < 0)
+        return hb_fail(error, "%s:%lu: out of memory", path, line_number);
     }
     if (hb_trace_push(trace, op, error)) return -1;
     s->ops_read++;
@@ -175,8 +172,8 @@ int hb_rep_open(const char *path, hb_trace *trace, hb_reader_source *source, hb_
    * them: an op line takes at least 3 bytes ("f 0"), and every id is made
    * by some op, so a header claiming far more is damaged, not a reason to
    * reserve gigabytes. A gzip file is not checked against its size (it may
-   * hold far more), but its ops are never reserved in advance: only the
-   * id bitmap, at most (op count + HB_TRACE_SPARE_IDS) / 8 bytes. */
+   * hold far more); nothing is reserved for its counts either: the ops
+   * stream, the live ids sit in a set as large as what is live. */
   struct stat st;
   const char *bad_header = NULL;
   int bad_line = 3; /* the op count's line, or 2 for the id count's */
@@ -196,8 +193,7 @@ int hb_rep_open(const char *path, hb_trace *trace, hb_reader_source *source, hb_
   trace->id_count = (uint32_t)id_count;
   s->id_count = id_count;
   s->op_count = op_count;
-  s->live = calloc(id_count / 64 + 1, sizeof *s->live);
-  if (!s->live) {
+  if (hb_live_ids_init(&s->live)) {
     rep_close(s);
     hb_trace_release(trace);
     return hb_fail(error, "%s: out of memory", path);

@@ -331,7 +331,7 @@ static int synth(int argc, char **argv) {
   hb_synth_options options = {.seed = 1};
   uint64_t threads = 0;
   int have_ops = 0;
-  for (int i = 0; i < argc; i++) {
+  for (int i = 0; i < argc; i += 2) { /* each option takes a value */
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(argv[i], "--like") == 0 && value) {
       like = value;
@@ -361,7 +361,6 @@ static int synth(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    i++;
   }
   if (!like || !out_path || !have_ops) {
     fprintf(stderr, "heapbench trace synth: needs --like TRACE, --ops N and -o OUT.hbt\n");

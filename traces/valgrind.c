@@ -233,27 +233,33 @@ static size_t read_line(gzFile file, char *buf, size_t size, int *complete, int 
   return len;
 }
 
-int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
-  hb_trace_init(trace, path, "valgrind");
-  gzFile file = gzopen(path, "rb");
-  if (!file) {
-    int rc = hb_fail(error, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
-    hb_trace_release(trace);
-    return rc;
-  }
-  gzbuffer(file, 1 << 16);
+/* The reader streams (reader_source.h): the builder's address map holds
+ * the live blocks, the batch the ops parsed since the last fill. */
+typedef struct valgrind_state {
+  char *path;
+  gzFile file;
   hb_builder builder;
-  if (hb_builder_init(&builder, trace, 0, error)) {
-    gzclose(file);
-    hb_trace_release(trace);
-    return -1;
-  }
+  unsigned long line_number;
+  long pid;
+} valgrind_state;
+
+static void valgrind_close(void *state) {
+  valgrind_state *v = state;
+  if (!v) return;
+  if (v->file) gzclose(v->file);
+  hb_builder_finish(&v->builder); /* releases its map; figures already in the batch */
+  free(v->path);
+  free(v);
+}
+
+static int valgrind_fill(void *state, hb_trace *trace, hb_error *error) {
+  valgrind_state *v = state;
+  const char *path = v->path;
   char line[1024];
-  unsigned long line_number = 0;
-  long pid = -1;
-  int rc = 0, complete, too_long;
-  while (rc == 0 && read_line(file, line, sizeof line, &complete, &too_long)) {
-    line_number++;
+  int complete, too_long;
+  while (trace->op_count < HB_READER_BATCH_OPS) {
+    if (!read_line(v->file, line, sizeof line, &complete, &too_long)) break;
+    v->line_number++;
     /* valgrind writes whole lines: one without its newline can only be
      * the last, cut short when the process was killed. It is left out. */
     if (!complete && !too_long) break;
@@ -261,7 +267,7 @@ int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
     int prefix = 0;
     if (sscanf(line, "--%ld--%n", &line_pid, &prefix) < 1 || prefix == 0 || line[prefix] != ' ') {
       if (sscanf(line, "==%ld== Command: %n", &line_pid, &prefix) >= 1 && prefix > 0 &&
-          !trace->program[0] && (pid < 0 || pid == line_pid)) {
+          !trace->program[0] && (v->pid < 0 || v->pid == line_pid)) {
         size_t n = strcspn(line + prefix, " \r\n");
         char *program = strndup(line + prefix, n);
         if (program) {
@@ -274,38 +280,57 @@ int hb_valgrind_load(const char *path, hb_trace *trace, hb_error *error) {
     event e;
     int parsed = too_long ? -1 : parse_event(line + prefix + 1, &e);
     if (parsed == 0) continue;
-    if (pid < 0) {
-      pid = line_pid;
-      trace->pid = (uint32_t)pid;
+    if (v->pid < 0) {
+      v->pid = line_pid;
+      trace->pid = (uint32_t)v->pid;
     }
-    if (line_pid != pid) { /* another address space: its ids cannot mix with ours */
+    if (line_pid != v->pid) { /* another address space: its ids cannot mix with ours */
       trace->other_process_calls++;
       continue;
     }
-    int applied = parsed < 0 ? -1 : apply(&builder, &e, error);
-    if (applied == -2) {
-      rc = -1;
-    } else if (applied == -1) {
-      rc = hb_fail(error, "%s:%lu: malformed %s event", path, line_number,
+    int applied = parsed < 0 ? -1 : apply(&v->builder, &e, error);
+    if (applied == -2) return -1;
+    if (applied == -1)
+      return hb_fail(error, "%s:%lu: malformed %s event", path, v->line_number,
                      too_long ? "(over-long)" : e.name);
-    }
   }
-  if (rc == 0) {
-    int errnum = Z_OK;
-    const char *message = gzerror(file, &errnum);
-    if (errnum != Z_OK && errnum != Z_STREAM_END)
-      rc = hb_fail(error, "%s:%lu: read error: %s", path, line_number, message);
-  }
-  gzclose(file);
-  hb_builder_finish(&builder);
-  if (rc == 0 && pid < 0) rc = hb_fail(error, "%s:%lu: no allocator call found (is this a "
-                                       "valgrind --trace-malloc=yes log?)", path, line_number);
-  if (rc != 0) hb_trace_release(trace);
-  return rc;
+  trace->dropped_ops = trace->unmatched_frees + trace->failed_allocs;
+  if (trace->op_count >= HB_READER_BATCH_OPS) return 0;
+  int errnum = Z_OK;
+  const char *message = gzerror(v->file, &errnum);
+  if (errnum != Z_OK && errnum != Z_STREAM_END)
+    return hb_fail(error, "%s:%lu: read error: %s", path, v->line_number, message);
+  if (v->pid < 0)
+    return hb_fail(error, "%s:%lu: no allocator call found (is this a valgrind "
+                   "--trace-malloc=yes log?)", path, v->line_number);
+  return 1;
 }
 
-/* The streaming reader's source (reader_source.h): for now the whole
- * trace, handed out batch by batch. */
-int hb_valgrind_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_error *error) {
-  return hb_whole_open(path, hb_valgrind_load, batch, source, error);
+int hb_valgrind_open(const char *path, hb_trace *trace, hb_reader_source *source,
+                     hb_error *error) {
+  valgrind_state *v = calloc(1, sizeof *v);
+  if (!v || !(v->path = strdup(path))) {
+    free(v);
+    return hb_fail(error, "%s: out of memory", path);
+  }
+  v->pid = -1;
+  hb_trace_init(trace, path, "valgrind");
+  v->file = gzopen(path, "rb");
+  if (!v->file) {
+    int rc = hb_fail(error, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
+    free(v->path);
+    free(v);
+    hb_trace_release(trace);
+    return rc;
+  }
+  gzbuffer(v->file, 1 << 16);
+  if (hb_builder_init(&v->builder, trace, 0, error)) {
+    gzclose(v->file);
+    free(v->path);
+    free(v);
+    hb_trace_release(trace);
+    return -1;
+  }
+  *source = (hb_reader_source){valgrind_fill, valgrind_close, v, 0};
+  return 0;
 }

@@ -1,13 +1,20 @@
 /* ops_file.c — the ops file (hb_ops.h): what the encoder writes for a
  * hand-made trace, read back through the worker's mapper, and the mapper
- * refusing files that are not ops files. */
+ * refusing files that are not ops files; the streaming encoder on a trace
+ * of many short-lived blocks, few live (recycled slots: slot_count is the
+ * most blocks live + 1, every other figure and op as the whole trace's
+ * encoding gives them). */
 #define _GNU_SOURCE
 #include "hb_ops.h"
+#include "hb_reader.h"
 #include "hb_test.h"
 #include "hb_trace.h"
 
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static void push(hb_trace *trace, hb_op op) {
@@ -15,7 +22,110 @@ static void push(hb_trace *trace, hb_op op) {
   HB_CHECK(hb_trace_push(trace, op, &error) == 0, "push: %s", error.message);
 }
 
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rng(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+/* 3 threads, a fresh id per block, at most 50 live, over several of the
+ * encoder's 16K-op chunks, free(NULL)s among them. */
+static void make_churn(hb_trace *trace, size_t ops) {
+  hb_trace_init(trace, "churn", "synthetic");
+  trace->thread_count = 3;
+  uint32_t live[50], live_count = 0, next_id = 0;
+  for (size_t i = 0; i < ops; i++) {
+    hb_op op = {.thread = (uint32_t)(rng() % 3)};
+    unsigned choice = (unsigned)(rng() % 16);
+    if (choice == 15) {
+      op.kind = HB_OP_FREE;
+      op.id = HB_NULL_ID;
+    } else if (live_count == 0 || (live_count < 50 && choice < 7)) {
+      op.kind = choice % 3 == 0 ? HB_OP_ALIGNED : HB_OP_MALLOC;
+      op.align_log2 = op.kind == HB_OP_ALIGNED ? 6 : 0;
+      op.id = live[live_count++] = next_id++;
+      op.size = 1 + rng() % 4000;
+    } else if (choice < 9) {
+      op.kind = HB_OP_REALLOC;
+      op.id = live[rng() % live_count];
+      op.size = 1 + rng() % 4000;
+    } else {
+      uint32_t k = (uint32_t)(rng() % live_count);
+      op.kind = HB_OP_FREE;
+      op.id = live[k];
+      live[k] = live[--live_count];
+    }
+    push(trace, op);
+  }
+  trace->id_count = next_id;
+}
+
+static void test_streaming(void) {
+  hb_trace trace;
+  hb_error error;
+  make_churn(&trace, 70000);
+  hb_trace_stats stats;
+  HB_CHECK(hb_trace_stats_compute(&trace, &stats, &error) == 0, "%s", error.message);
+  char dir[] = "/tmp/hb-ops-stream-XXXXXX", path[64];
+  HB_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+  snprintf(path, sizeof path, "%s/churn.hbt", dir);
+  HB_CHECK(hb_hbt_write(&trace, path, &error) == 0, "write: %s", error.message);
+  hb_ops_header whole_header, header;
+  int whole_fd = hb_ops_encode(&trace, &whole_header, &error);
+  HB_CHECK(whole_fd >= 0, "encode: %s", error.message);
+  hb_reader *reader;
+  HB_CHECK(hb_reader_open(path, HB_READER_SLOTS, &reader, &error) == 0, "open: %s", error.message);
+  int fd = hb_ops_encode_reader(reader, &header, &error);
+  HB_CHECK(fd >= 0, "encode from the reader: %s", error.message);
+  hb_reader_close(reader);
+  HB_CHECK(header.slot_count == stats.peak_live_blocks + 1 && stats.peak_live_blocks <= 50,
+           "%u slots for at most %" PRIu64 " blocks live (%u blocks)", header.slot_count,
+           stats.peak_live_blocks, trace.id_count);
+  hb_ops_header expected = whole_header;
+  expected.slot_count = header.slot_count;
+  HB_CHECK(memcmp(&expected, &header, sizeof header) == 0,
+           "figures differ: peak %" PRIu64 " at op %" PRIu64 " vs %" PRIu64 " at op %" PRIu64,
+           header.peak_live_bytes, header.peak_live_op, whole_header.peak_live_bytes,
+           whole_header.peak_live_op);
+  char why[512], whole_path[64], stream_path[64];
+  snprintf(whole_path, sizeof whole_path, "/proc/self/fd/%d", whole_fd);
+  snprintf(stream_path, sizeof stream_path, "/proc/self/fd/%d", fd);
+  hb_ops_file a = {0}, b = {0};
+  HB_CHECK(hb_ops_map(whole_path, &a, why, sizeof why) == 0, "map: %s", why);
+  HB_CHECK(hb_ops_map(stream_path, &b, why, sizeof why) == 0, "map: %s", why);
+  size_t differ = 0, bad_slots = 0;
+  for (uint64_t i = 0; a.ops && b.ops && i < header.op_count; i++) {
+    const hb_ops_op *x = &a.ops[i], *y = &b.ops[i];
+    differ += x->kind != y->kind || x->size != y->size || x->thread != y->thread ||
+              x->align_log2 != y->align_log2;
+    int null_free = trace.ops[i].kind == HB_OP_FREE && trace.ops[i].id == HB_NULL_ID;
+    bad_slots += null_free ? y->slot != header.slot_count - 1 : y->slot >= header.slot_count - 1;
+  }
+  HB_CHECK(differ == 0 && bad_slots == 0, "%zu ops differ, %zu slots wrong", differ, bad_slots);
+  if (a.ops) munmap((void *)a.header, a.map_bytes);
+  if (b.ops) munmap((void *)b.header, b.map_bytes);
+
+  /* The ops file goes under TMPDIR: one that cannot take it is named. */
+  char *saved = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+  setenv("TMPDIR", "/nonexistent/hb-tmp", 1);
+  HB_CHECK(hb_reader_open(path, HB_READER_SLOTS, &reader, &error) == 0, "open: %s", error.message);
+  int refused = hb_ops_encode_reader(reader, &header, &error);
+  HB_CHECK(refused < 0 && strstr(error.message, "/nonexistent/hb-tmp (TMPDIR)"),
+           "an unusable TMPDIR: %s", error.message);
+  hb_reader_close(reader);
+  if (saved) setenv("TMPDIR", saved, 1); else unsetenv("TMPDIR");
+  free(saved);
+  close(fd);
+  close(whole_fd);
+  unlink(path);
+  rmdir(dir);
+  hb_trace_release(&trace);
+}
+
 int main(void) {
+  test_streaming();
   hb_trace trace;
   hb_trace_init(&trace, "hand-made", "synthetic");
   trace.id_count = 3;

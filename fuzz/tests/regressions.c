@@ -2,9 +2,12 @@
  *
  * Usage: regressions DIR. Each file in DIR is loaded with hb_trace_load;
  * a name ending in ".reject" must be refused with an error message, one
- * ending in ".accept" must load and pass hb_trace_check. Run in the
+ * ending in ".accept" must load and pass hb_trace_check; and the
+ * streaming reader must agree with the loader on each, at several batch
+ * sizes (stream_check.h). Run in the
  * sanitizer build, a leak or bad access on any of them fails the test too.
  */
+#include "../stream_check.h"
 #include "hb_test.h"
 #include "hb_trace.h"
 
@@ -44,6 +47,12 @@ int main(int argc, char **argv) {
       HB_CHECK(rc == 0, "%s was rejected: %s", entry->d_name, error.message);
     }
     if (rc == 0) hb_trace_release(&trace);
+    static const size_t capacities[] = {1, 3, 4096};
+    for (size_t c = 0; c < sizeof capacities / sizeof capacities[0]; c++) {
+      char why[1024];
+      HB_CHECK(hb_stream_check(path, capacities[c], why, sizeof why) == 0, "%s at %zu: %s",
+               entry->d_name, capacities[c], why);
+    }
   }
   closedir(dir);
   HB_CHECK(files > 0, "no regression inputs in %s", argv[1]);
