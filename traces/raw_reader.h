@@ -22,8 +22,9 @@ typedef struct hb_raw_reader hb_raw_reader;
 int hb_raw_reader_open(const char *path, hb_trace *batch, hb_raw_reader **reader,
                        hb_error *error);
 
-/* Appends ops to batch (hb_trace_push_timed) until it holds at least
- * `until` ops or the recording ends, and keeps batch's figures current
+/* Appends ops to batch, the one given to open (the address map counts
+ * into it), until it holds at least `until` ops or the recording ends
+ * (the caller may reset op_count between calls), and keeps its figures current
  * (id_count, dropped and kept counts, recorder_records). 0: more may
  * follow; 1: the recording has ended (figures final); -1 with *error set. */
 int hb_raw_reader_fill(hb_raw_reader *reader, hb_trace *batch, size_t until, hb_error *error);
