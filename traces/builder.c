@@ -1,61 +1,81 @@
 /* builder.c — pointer events to ops with block ids (see builder.h). */
 #include "builder.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
-static size_t slot_of(const hb_builder *b, uint64_t key) {
-  /* Fibonacci hashing: allocator addresses differ in the middle bits. */
-  return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (b->capacity - 1);
+static size_t slot_of(const hb_builder *b, uint64_t key) { return hb_builder_home(b, key); }
+
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+
+/* The map's table, zeroed. Addresses are spread over it at random, so a
+ * table of tens of MiB in 4 KiB pages misses the TLB on nearly every
+ * lookup: it is mapped at a huge-page boundary and asks for huge pages
+ * (transparent huge pages, where the kernel has them on madvise). */
+static hb_builder_entry *entries_alloc(size_t capacity) {
+  size_t bytes = capacity * sizeof(hb_builder_entry);
+  if (bytes < HUGE_PAGE_BYTES) return calloc(capacity, sizeof(hb_builder_entry));
+  unsigned char *map = mmap(NULL, bytes + HUGE_PAGE_BYTES, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return NULL;
+  uintptr_t start = ((uintptr_t)map + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+  size_t head = start - (uintptr_t)map;
+  if (head) munmap(map, head);
+  munmap((unsigned char *)start + bytes, HUGE_PAGE_BYTES - head);
+  madvise((void *)start, bytes, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+  return (hb_builder_entry *)start;
+}
+
+static void entries_free(hb_builder_entry *entries, size_t capacity) {
+  size_t bytes = capacity * sizeof(hb_builder_entry);
+  if (bytes < HUGE_PAGE_BYTES)
+    free(entries);
+  else if (entries)
+    munmap(entries, bytes);
 }
 
 static int map_grow(hb_builder *b) {
   size_t old_capacity = b->capacity;
-  uint64_t *old_keys = b->keys;
-  uint32_t *old_ids = b->ids;
-  b->capacity = old_capacity ? old_capacity * 2 : 1 << 12;
-  b->keys = calloc(b->capacity, sizeof *b->keys);
-  b->ids = malloc(b->capacity * sizeof *b->ids);
-  if (!b->keys || !b->ids) {
-    free(b->keys);
-    free(b->ids);
-    b->keys = old_keys;
-    b->ids = old_ids;
-    b->capacity = old_capacity;
-    return -1;
-  }
+  hb_builder_entry *old = b->entries;
+  size_t capacity = old_capacity ? old_capacity * 2 : 1 << 12;
+  hb_builder_entry *entries = entries_alloc(capacity);
+  if (!entries) return -1;
+  b->entries = entries;
+  b->capacity = capacity;
+  b->hash_shift = 64;
+  for (size_t c = capacity; c > 1; c >>= 1) b->hash_shift--;
   for (size_t i = 0; i < old_capacity; i++) {
-    if (!old_keys[i]) continue;
-    size_t s = slot_of(b, old_keys[i]);
-    while (b->keys[s]) s = (s + 1) & (b->capacity - 1);
-    b->keys[s] = old_keys[i];
-    b->ids[s] = old_ids[i];
+    if (!old[i].key) continue;
+    size_t s = slot_of(b, old[i].key);
+    while (entries[s].key) s = (s + 1) & (capacity - 1);
+    entries[s] = old[i];
   }
-  free(old_keys);
-  free(old_ids);
+  entries_free(old, old_capacity);
   return 0;
 }
 
 /* The slot holding key, or the empty slot where it would go. */
 static size_t map_find(const hb_builder *b, uint64_t key) {
   size_t s = slot_of(b, key);
-  while (b->keys[s] && b->keys[s] != key) s = (s + 1) & (b->capacity - 1);
+  while (b->entries[s].key && b->entries[s].key != key) s = (s + 1) & (b->capacity - 1);
   return s;
 }
 
 /* Removes the entry at slot s, shifting later entries of the probe run back. */
 static void map_erase(hb_builder *b, size_t s) {
   size_t mask = b->capacity - 1, hole = s;
-  b->keys[hole] = 0;
+  hb_builder_entry *e = b->entries;
+  e[hole].key = 0;
   b->count--;
-  for (size_t i = (hole + 1) & mask; b->keys[i]; i = (i + 1) & mask) {
-    size_t home = slot_of(b, b->keys[i]);
+  for (size_t i = (hole + 1) & mask; e[i].key; i = (i + 1) & mask) {
+    size_t home = slot_of(b, e[i].key);
     /* Move i into the hole unless its home lies cyclically in (hole, i]. */
     int stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
     if (stays) continue;
-    b->keys[hole] = b->keys[i];
-    b->ids[hole] = b->ids[i];
-    b->keys[i] = 0;
+    e[hole] = e[i];
+    e[i].key = 0;
     hole = i;
   }
 }
@@ -65,19 +85,26 @@ static int map_put(hb_builder *b, uint64_t ptr, uint32_t id, hb_error *error) {
   if ((b->count + 1) * 2 > b->capacity && map_grow(b))
     return hb_fail(error, "%s: out of memory", b->trace->path);
   size_t s = map_find(b, ptr);
-  if (b->keys[s]) {
+  if (b->entries[s].key) {
     b->trace->reused_addresses++;
   } else {
-    b->keys[s] = ptr;
+    b->entries[s].key = ptr;
     b->count++;
   }
-  b->ids[s] = id;
+  b->entries[s].id = id;
   return 0;
 }
 
 static int push(hb_builder *b, hb_op op, uint64_t time_ns, hb_error *error) {
-  return b->timed ? hb_trace_push_timed(b->trace, op, time_ns, error)
-                  : hb_trace_push(b->trace, op, error);
+  hb_trace *t = b->trace;
+  /* The common case in place: room left, times kept as the trace keeps
+   * them. The calls below grow the arrays and start the times. */
+  if (t->op_count < t->op_capacity && (t->time_ns != NULL) == (b->timed != 0)) {
+    if (t->time_ns) t->time_ns[t->op_count] = time_ns;
+    t->ops[t->op_count++] = op;
+    return 0;
+  }
+  return b->timed ? hb_trace_push_timed(t, op, time_ns, error) : hb_trace_push(t, op, error);
 }
 
 int hb_builder_init(hb_builder *builder, hb_trace *trace, int timed, hb_error *error) {
@@ -88,14 +115,17 @@ int hb_builder_init(hb_builder *builder, hb_trace *trace, int timed, hb_error *e
   return 0;
 }
 
+void hb_builder_release_map(hb_builder *builder) {
+  entries_free(builder->entries, builder->capacity);
+  builder->entries = NULL;
+  builder->capacity = 0;
+}
+
 void hb_builder_finish(hb_builder *builder) {
   hb_trace *trace = builder->trace;
   trace->id_count = builder->next_id;
   trace->dropped_ops = trace->unmatched_frees + trace->failed_allocs;
-  free(builder->keys);
-  free(builder->ids);
-  builder->keys = NULL;
-  builder->ids = NULL;
+  hb_builder_release_map(builder);
 }
 
 int hb_builder_alloc(hb_builder *b, hb_op_kind kind, uint32_t thread, uint64_t size,
@@ -117,11 +147,11 @@ int hb_builder_free(hb_builder *b, uint32_t thread, uint64_t ptr, uint64_t time_
   hb_op op = {.kind = HB_OP_FREE, .thread = thread, .id = HB_NULL_ID};
   if (ptr) {
     size_t s = map_find(b, ptr);
-    if (!b->keys[s]) {
+    if (!b->entries[s].key) {
       b->trace->unmatched_frees++;
       return 0;
     }
-    op.id = b->ids[s];
+    op.id = b->entries[s].id;
     map_erase(b, s);
   }
   return push(b, op, time_ns, error);
@@ -130,8 +160,8 @@ int hb_builder_free(hb_builder *b, uint32_t thread, uint64_t ptr, uint64_t time_
 uint32_t hb_builder_realloc_take(hb_builder *b, uint64_t old_ptr) {
   if (!old_ptr) return HB_NULL_ID;
   size_t s = map_find(b, old_ptr);
-  if (!b->keys[s]) return HB_NULL_ID;
-  uint32_t id = b->ids[s];
+  if (!b->entries[s].key) return HB_NULL_ID;
+  uint32_t id = b->entries[s].id;
   map_erase(b, s);
   return id;
 }

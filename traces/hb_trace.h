@@ -82,6 +82,11 @@ typedef struct hb_trace {
   int incomplete;               /* the recorded process died without exiting normally */
   uint64_t other_process_calls; /* valgrind logs of several processes: allocator calls of the
                                    processes after the first, not read (not in dropped_ops) */
+  /* The recorder's own cost, for a raw recording or a .hbt that holds it
+   * (FORMAT.md, "The recorder's cost"); all 0 otherwise. */
+  uint64_t recorder_records;    /* records the recorder stored (a realloc is two) */
+  uint64_t recorder_raw_bytes;  /* bytes of those records */
+  uint64_t convert_ns;          /* wall time spent turning them into the .hbt; 0: not measured */
 } hb_trace;
 
 /* Errors are one line: "<file>:<line>: <problem>" for text formats,

@@ -39,10 +39,11 @@ static uint64_t get_le(const unsigned char *p, int bytes) {
 #define PUT_FIELD(base, name, value) \
   put_le((base) + HB_HBT_##name##_OFFSET, (value), HB_HBT_##name##_WIDTH)
 
-/* header_bytes, as FORMAT.md defines it: 76 + P + 24 * T + 4. */
-static uint64_t header_bytes_for(uint64_t program_bytes, uint32_t threads) {
+/* header_bytes, as FORMAT.md defines it: 76 + P + 24 * T (+ 24 when flags
+ * say the recorder's cost is there) + 4. */
+static uint64_t header_bytes_for(uint64_t program_bytes, uint32_t threads, uint32_t flags) {
   return HB_HBT_FIXED_HEADER_BYTES + program_bytes + (uint64_t)threads * HB_HBT_THREAD_ENTRY_BYTES +
-         HB_HBT_HEADER_CRC_BYTES;
+         ((flags & HB_HBT_FLAG_RECORDING) ? HB_HBT_RECORDING_BYTES : 0) + HB_HBT_HEADER_CRC_BYTES;
 }
 
 static uint64_t zigzag(int64_t value) { return ((uint64_t)value << 1) ^ (uint64_t)(value >> 63); }
@@ -64,13 +65,14 @@ static int buffer_reserve(buffer *b, size_t more) {
   return 0;
 }
 
-/* Callers reserve 10 bytes per varint first. */
-static void put_varint(buffer *b, uint64_t value) {
+/* A varint at p (the caller reserved 10 bytes); the byte after it. */
+static unsigned char *put_varint_at(unsigned char *p, uint64_t value) {
   while (value >= 0x80) {
-    b->data[b->length++] = (unsigned char)(value | 0x80);
+    *p++ = (unsigned char)(value | 0x80);
     value >>= 7;
   }
-  b->data[b->length++] = (unsigned char)value;
+  *p++ = (unsigned char)value;
+  return p;
 }
 
 /* 0 and the value, or -1 when the varint runs past end or past 64 bits. */
@@ -199,6 +201,9 @@ static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
     t->pieces = pieces;
     t->piece_capacity = capacity;
   }
+  /* The checksum a buffer at a time: per record, the call would cost more
+   * than the record's encoding. */
+  t->crc = (uint32_t)crc32(t->crc, t->records.data, (uInt)t->records.length);
   if (fwrite(t->records.data, 1, t->records.length, w->spill) != t->records.length)
     return hb_fail(error, "%s: cannot write the spill file beside it: %s", w->path,
                    strerror(errno));
@@ -231,28 +236,32 @@ int hb_hbt_writer_add(hb_hbt_writer *w, const hb_op *ops, const uint64_t *time_n
     thread_out *t = &w->threads[op->thread];
     buffer *b = &t->records;
     if (b->length + 41 > w->buffer_bytes && spill(w, t, error)) return -1;
-    if (buffer_reserve(b, 41)) return hb_fail(error, "%s: out of memory", w->path);
+    if (b->length + 41 > b->capacity && buffer_reserve(b, 41))
+      return hb_fail(error, "%s: out of memory", w->path);
     size_t start = b->length;
+    /* Encoded through a local cursor: the compiler keeps it in a register. */
+    unsigned char *cursor = b->data + start;
     stream_state *s = &t->state;
     int code = code_of(op);
-    put_varint(b, (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
+    cursor = put_varint_at(cursor,
+                           (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
     s->previous_index = (int64_t)i;
     if (code != HB_HBT_FREE_NULL) {
       if (code_creates(code)) {
-        put_varint(b, zigzag((int64_t)op->id - s->last_created_id - 1));
+        cursor = put_varint_at(cursor, zigzag((int64_t)op->id - s->last_created_id - 1));
         s->last_created_id = op->id;
       } else {
-        put_varint(b, zigzag(s->last_created_id - (int64_t)op->id));
+        cursor = put_varint_at(cursor, zigzag(s->last_created_id - (int64_t)op->id));
       }
     }
-    if (code_has_size(code)) put_varint(b, op->size);
-    if (code == HB_HBT_ALIGNED) b->data[b->length++] = op->align_log2;
+    if (code_has_size(code)) cursor = put_varint_at(cursor, op->size);
+    if (code == HB_HBT_ALIGNED) *cursor++ = op->align_log2;
     if (w->timed) {
       uint64_t time = time_ns ? time_ns[k] : 0;
-      put_varint(b, zigzag((int64_t)(time - s->previous_time_ns)));
+      cursor = put_varint_at(cursor, zigzag((int64_t)(time - s->previous_time_ns)));
       s->previous_time_ns = time;
     }
-    t->crc = (uint32_t)crc32(t->crc, b->data + start, (uInt)(b->length - start));
+    b->length = (size_t)(cursor - b->data);
     t->stream_bytes += b->length - start;
     t->op_count++;
   }
@@ -285,9 +294,16 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
         goto done;
       }
   }
+  for (uint32_t t = 0; t < w->thread_capacity; t++) /* what was never spilled */
+    w->threads[t].crc = (uint32_t)crc32(w->threads[t].crc, w->threads[t].records.data,
+                                        (uInt)w->threads[t].records.length);
   const char *program = meta->program ? meta->program : "";
   size_t program_bytes = strlen(program);
-  size_t header_bytes = (size_t)header_bytes_for(program_bytes, threads);
+  /* The recorder's cost, for a trace converted from a raw recording. */
+  uint32_t flags = (w->timed ? HB_HBT_FLAG_TIMESTAMPS : 0) |
+                   (meta->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0) |
+                   (meta->recorder_records ? HB_HBT_FLAG_RECORDING : 0);
+  size_t header_bytes = (size_t)header_bytes_for(program_bytes, threads, flags);
   h = calloc(1, header_bytes);
   scratch = malloc(1 << 16);
   if (!h || !scratch) {
@@ -297,8 +313,7 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
   memcpy(h + HB_HBT_MAGIC_OFFSET, HB_HBT_MAGIC, HB_HBT_MAGIC_WIDTH);
   PUT_FIELD(h, VERSION, HB_HBT_VERSION);
   PUT_FIELD(h, HEADER_BYTES, header_bytes);
-  PUT_FIELD(h, FLAGS, (w->timed ? HB_HBT_FLAG_TIMESTAMPS : 0) |
-                          (meta->incomplete ? HB_HBT_FLAG_INCOMPLETE : 0));
+  PUT_FIELD(h, FLAGS, flags);
   PUT_FIELD(h, PID, meta->pid);
   PUT_FIELD(h, THREADS, threads);
   PUT_FIELD(h, ID_COUNT, meta->id_count);
@@ -315,6 +330,12 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
     PUT_FIELD(entry, ENTRY_OP_COUNT, out ? out->op_count : 0);
     PUT_FIELD(entry, ENTRY_STREAM_BYTES, out ? out->stream_bytes : 0);
     PUT_FIELD(entry, ENTRY_STREAM_CRC, out ? out->crc : 0);
+  }
+  if (flags & HB_HBT_FLAG_RECORDING) {
+    PUT_FIELD(entry, RECORDING_RECORDS, meta->recorder_records);
+    PUT_FIELD(entry, RECORDING_RAW_BYTES, meta->recorder_raw_bytes);
+    PUT_FIELD(entry, RECORDING_CONVERT_NS, meta->convert_ns);
+    entry += HB_HBT_RECORDING_BYTES;
   }
   put_le(entry, crc32(0, h, (uInt)(header_bytes - HB_HBT_HEADER_CRC_BYTES)),
          HB_HBT_HEADER_CRC_BYTES);
@@ -463,7 +484,7 @@ static int read_header(hbt_state *h, hb_trace *trace, hb_error *error) {
   uint32_t threads = (uint32_t)GET_FIELD(fixed, THREADS);
   uint64_t program_bytes = GET_FIELD(fixed, PROGRAM_BYTES);
   if (header_bytes > h->size || threads == 0 ||
-      header_bytes != header_bytes_for(program_bytes, threads))
+      header_bytes != header_bytes_for(program_bytes, threads, flags))
     return hb_fail(error,
                    "%s: offset %d: header size %" PRIu64 " inconsistent (file has %" PRIu64
                    " bytes)", path, HB_HBT_HEADER_BYTES_OFFSET, header_bytes, h->size);
@@ -485,7 +506,8 @@ static int read_header(hbt_state *h, hb_trace *trace, hb_error *error) {
     return hb_fail(error, "%s: offset %" PRIu64 ": header checksum mismatch (corrupted)", path,
                    crc_offset);
   }
-  if (flags & ~(uint32_t)(HB_HBT_FLAG_TIMESTAMPS | HB_HBT_FLAG_INCOMPLETE)) {
+  if (flags & ~(uint32_t)(HB_HBT_FLAG_TIMESTAMPS | HB_HBT_FLAG_INCOMPLETE |
+                          HB_HBT_FLAG_RECORDING)) {
     free(data);
     return hb_fail(error, "%s: offset %d: unknown flags 0x%x", path, HB_HBT_FLAGS_OFFSET, flags);
   }
@@ -499,6 +521,12 @@ static int read_header(hbt_state *h, hb_trace *trace, hb_error *error) {
   trace->reused_addresses = GET_FIELD(data, REUSED_ADDRESSES);
   trace->dropped_ops = trace->unmatched_frees + trace->failed_allocs;
   trace->incomplete = (flags & HB_HBT_FLAG_INCOMPLETE) != 0;
+  if (flags & HB_HBT_FLAG_RECORDING) { /* just before the header's CRC */
+    const unsigned char *recording = data + crc_offset - HB_HBT_RECORDING_BYTES;
+    trace->recorder_records = GET_FIELD(recording, RECORDING_RECORDS);
+    trace->recorder_raw_bytes = GET_FIELD(recording, RECORDING_RAW_BYTES);
+    trace->convert_ns = GET_FIELD(recording, RECORDING_CONVERT_NS);
+  }
   char *program = malloc(program_bytes + 1);
   if (!program) {
     free(data);

@@ -13,6 +13,7 @@
 #define HB_HBT_VERSION 1
 #define HB_HBT_FLAG_TIMESTAMPS 1u
 #define HB_HBT_FLAG_INCOMPLETE 2u
+#define HB_HBT_FLAG_RECORDING 4u /* the recorder's cost follows the thread table */
 
 /* The header's fixed fields, as FORMAT.md's table lists them: name, offset,
  * width in bytes. Writer, reader and the reader's messages ("offset 28: id
@@ -44,11 +45,20 @@
   X(ENTRY_STREAM_CRC, 16, 4)
 #define HB_HBT_THREAD_ENTRY_BYTES 24
 
+/* With HB_HBT_FLAG_RECORDING: after the thread table, before the header's
+ * CRC, the recorder's cost (hb_trace.recorder_records ...). */
+#define HB_HBT_RECORDING_FIELDS(X) \
+  X(RECORDING_RECORDS, 0, 8)       \
+  X(RECORDING_RAW_BYTES, 8, 8)     \
+  X(RECORDING_CONVERT_NS, 16, 8)
+#define HB_HBT_RECORDING_BYTES 24
+
 #define HB_HBT_FIELD_CONSTANTS(name, offset, width) \
   HB_HBT_##name##_OFFSET = (offset), HB_HBT_##name##_WIDTH = (width),
 enum {
   HB_HBT_HEADER_FIELDS(HB_HBT_FIELD_CONSTANTS)
   HB_HBT_THREAD_ENTRY_FIELDS(HB_HBT_FIELD_CONSTANTS)
+  HB_HBT_RECORDING_FIELDS(HB_HBT_FIELD_CONSTANTS)
 };
 #undef HB_HBT_FIELD_CONSTANTS
 _Static_assert(HB_HBT_PROGRAM_BYTES_OFFSET + HB_HBT_PROGRAM_BYTES_WIDTH ==
@@ -57,6 +67,9 @@ _Static_assert(HB_HBT_PROGRAM_BYTES_OFFSET + HB_HBT_PROGRAM_BYTES_WIDTH ==
 _Static_assert(HB_HBT_ENTRY_STREAM_CRC_OFFSET + HB_HBT_ENTRY_STREAM_CRC_WIDTH + 4 ==
                    HB_HBT_THREAD_ENTRY_BYTES,
                "a thread entry ends with its stream's CRC and 4 zero bytes");
+_Static_assert(HB_HBT_RECORDING_CONVERT_NS_OFFSET + HB_HBT_RECORDING_CONVERT_NS_WIDTH ==
+                   HB_HBT_RECORDING_BYTES,
+               "the recording section ends with the conversion time");
 _Static_assert(sizeof HB_HBT_MAGIC - 1 == HB_HBT_MAGIC_WIDTH, "the magic fills its field");
 
 /* Record codes: the low 3 bits of each record's first varint. */

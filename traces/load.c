@@ -230,6 +230,9 @@ static int collect(hb_reader *reader, hb_trace *trace, hb_error *error) {
     trace->reused_addresses = meta->reused_addresses;
     trace->incomplete = meta->incomplete;
     trace->other_process_calls = meta->other_process_calls;
+    trace->recorder_records = meta->recorder_records;
+    trace->recorder_raw_bytes = meta->recorder_raw_bytes;
+    trace->convert_ns = meta->convert_ns;
   }
   if (rc != 0) hb_trace_release(trace);
   return rc;

@@ -1,52 +1,108 @@
 /* raw.c — reads one process's raw recording (the recorder's .hbraw files,
- * one per thread; layout in hbt_format.h and FORMAT.md) into a trace.
+ * one per thread; layout in hbt_format.h and FORMAT.md) as a stream of
+ * ops (raw_reader.h; hb_raw_open is its reader_source.h face), and whole
+ * into a trace (hb_raw_load).
  *
  * The threads' records are merged by their per-process sequence number,
  * which the recorder takes before a free and after an allocation returns,
  * so an address is always released before another thread's record can
  * receive it. Records past a file's committed count (a thread killed in
  * the middle of storing one) are ignored.
+ *
+ * Speed is what `heapbench record` waits for once the program has ended:
+ * each thread file is read through a mapped window (the page cache's
+ * pages, no copy), records are decoded straight into the merge, and the
+ * address map's cache misses are overlapped: a record's map entry is
+ * prefetched LOOKAHEAD records before the builder needs it.
  */
 #define _GNU_SOURCE
 #include "builder.h"
 #include "hb_trace.h"
-#include "reader_source.h"
 #include "hbt_format.h"
+#include "raw_reader.h"
+#include "reader_source.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HB_RAW_MAX_MISSING_THREADS 64
+/* Bytes of a thread file mapped at once: RSS stays bounded whatever the
+ * recording's length. */
+#define WINDOW_BYTES ((uint64_t)4 << 20)
+/* Records decoded ahead of the builder (a power of two): enough to cover
+ * a cache miss with the work of the records in between. */
+#define LOOKAHEAD 16
 
-/* One decoded record. time: in the file's unit until converted to ns. */
+/* One decoded record. time: in the file's unit. */
 typedef struct raw_record {
   uint64_t seq, time, ptr, size;
   uint8_t event, align_log2;
 } raw_record;
 
-typedef struct thread_file {
+typedef struct raw_thread {
   hb_raw_header header;
-  raw_record *records;
-  uint64_t count, next;
+  const unsigned char *map;            /* the window's mapping (page aligned) */
+  size_t map_bytes;
+  const unsigned char *base;           /* where record offset window_first is mapped */
+  const unsigned char *cursor, *end;   /* the window's records not yet decoded */
+  uint64_t window_first;
+  uint64_t previous_seq, previous_time, previous_ptr;
+  uint64_t decoded;                    /* records decoded so far */
+  raw_record next;                     /* valid when has_next */
+  int has_next;
+  int missing;                         /* never started: see thread_never_started */
   uint64_t realloc_old_ptr, realloc_size; /* between a REALLOC_BEGIN and its END */
   uint32_t realloc_old_id;
   int in_realloc;
-  int missing; /* never started: see thread_never_started */
-} thread_file;
+} raw_thread;
+
+/* A record taken from the merge, waiting for the builder. */
+typedef struct pending {
+  raw_record record;
+  uint64_t time_ns, number; /* number: the record's index in its thread, for messages */
+  uint32_t thread;
+} pending;
+
+struct hb_raw_reader {
+  char *path;      /* as opened, for messages */
+  char *prefix;    /* "<prefix>.t<N>.hbraw"; NULL: path read alone */
+  raw_thread *threads;
+  uint32_t thread_count;
+  uint32_t *heap;  /* min-heap of threads with records, by their next record's seq */
+  size_t heap_size;
+  hb_builder builder;
+  int builder_ready;
+  double unit_ns;
+  uint64_t start_ns;
+  uint64_t records; /* records decoded, all threads */
+  pending ring[LOOKAHEAD];
+  size_t ring_first, ring_count;
+  size_t page_bytes;
+};
 
 static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
+  const unsigned char *p = *cursor;
+  if (p < end && !(*p & 0x80)) { /* most fields fit in one byte */
+    *value = *p;
+    *cursor = p + 1;
+    return 0;
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
-    if (*cursor >= end) return -1;
-    unsigned char byte = *(*cursor)++;
+    if (p >= end) return -1;
+    unsigned char byte = *p++;
     v |= (uint64_t)(byte & 0x7f) << shift;
     if (!(byte & 0x80)) {
       *value = v;
+      *cursor = p;
       return 0;
     }
   }
@@ -55,43 +111,124 @@ static int get_varint(const unsigned char **cursor, const unsigned char *end, ui
 
 static uint64_t unzigzag(uint64_t value) { return (value >> 1) ^ (uint64_t)-(int64_t)(value & 1); }
 
-/* Decodes the committed bytes of one thread's records. */
-static int decode(const char *path, thread_file *t, const unsigned char *data, uint64_t bytes,
-                  hb_error *error) {
-  uint64_t capacity = bytes / 3 + 1; /* a record is at least 3 bytes */
-  t->records = malloc(capacity * sizeof *t->records);
-  if (!t->records) return hb_fail(error, "%s: out of memory", path);
-  const unsigned char *cursor = data, *end = data + bytes;
-  uint64_t seq = UINT64_MAX, time = t->header.base_time, ptr = 0, chunk = t->header.chunk_bytes;
-  while (cursor < end) {
-    uint64_t offset = (uint64_t)(cursor - data), head, value;
-    if (*cursor == HB_RAW_PADDING) { /* skip to the next chunk */
-      cursor = data + (offset / chunk + 1) * chunk;
-      if (cursor > end) cursor = end;
+/* Thread t's file name into name (of at least strlen(prefix) + 32 bytes). */
+static void thread_path(const hb_raw_reader *r, uint32_t t, char *name, size_t size) {
+  if (r->prefix)
+    snprintf(name, size, "%s.t%u.hbraw", r->prefix, t);
+  else
+    snprintf(name, size, "%s", r->path);
+}
+
+static size_t name_bytes(const hb_raw_reader *r) {
+  return strlen(r->prefix ? r->prefix : r->path) + 32;
+}
+
+static void unmap_window(raw_thread *th) {
+  if (th->map) munmap((void *)th->map, th->map_bytes);
+  th->map = th->base = th->cursor = th->end = NULL;
+}
+
+/* Maps thread t's records from `offset` on (at most WINDOW_BYTES, never
+ * past the committed bytes). The file is opened for the mapping only:
+ * a recording of thousands of threads holds no descriptor open. */
+static int map_window(hb_raw_reader *r, uint32_t t, uint64_t offset, hb_error *error) {
+  raw_thread *th = &r->threads[t];
+  unmap_window(th);
+  uint64_t committed = th->header.committed_bytes;
+  uint64_t bytes = committed - offset < WINDOW_BYTES ? committed - offset : WINDOW_BYTES;
+  uint64_t file_offset = HB_RAW_HEADER_BYTES + offset;
+  uint64_t aligned = file_offset & ~(uint64_t)(r->page_bytes - 1);
+  char name[name_bytes(r)];
+  thread_path(r, t, name, sizeof name);
+  int fd = open(name, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    return hb_fail(error, "%s: cannot open: %s", name, strerror(saved));
+  }
+  if ((uint64_t)st.st_size < file_offset + bytes) { /* shrunk since it was opened */
+    close(fd);
+    return hb_fail(error, "%s: offset %jd: file ends before its %" PRIu64 " committed bytes",
+                   name, (intmax_t)st.st_size, committed);
+  }
+  size_t map_bytes = (size_t)(file_offset + bytes - aligned);
+  /* MAP_POPULATE: the window is read through, so one call maps every page
+   * of it instead of a fault per few pages. */
+  void *map = mmap(NULL, map_bytes ? map_bytes : 1, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+                   (off_t)aligned);
+  int saved = errno;
+  close(fd);
+  if (map == MAP_FAILED) return hb_fail(error, "%s: cannot map: %s", name, strerror(saved));
+  th->map = map;
+  th->map_bytes = map_bytes ? map_bytes : 1;
+  th->window_first = offset;
+  th->base = th->cursor = (const unsigned char *)map + (file_offset - aligned);
+  th->end = th->base + bytes;
+  return 0;
+}
+
+/* Decodes thread t's next record into th->next (has_next 0 at its end:
+ * the window is then unmapped). */
+static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
+  raw_thread *th = &r->threads[t];
+  uint64_t committed = th->header.committed_bytes, chunk = th->header.chunk_bytes;
+  for (;;) {
+    uint64_t offset = th->window_first + (uint64_t)(th->cursor - th->base);
+    uint64_t window_end = th->window_first + (uint64_t)(th->end - th->base);
+    if (offset >= committed) {
+      th->has_next = 0;
+      unmap_window(th);
+      return 0;
+    }
+    /* A record may run past the window's end, never past the committed
+     * bytes: map on from it. */
+    if ((uint64_t)(th->end - th->cursor) < HB_RAW_MAX_RECORD_BYTES && window_end < committed) {
+      if (map_window(r, t, offset, error)) return -1;
       continue;
     }
-    raw_record r = {0};
+    if (*th->cursor == HB_RAW_PADDING) { /* the rest of this chunk is unused */
+      uint64_t next = (offset / chunk + 1) * chunk;
+      if (next >= committed) {
+        th->has_next = 0;
+        unmap_window(th);
+        return 0;
+      }
+      if (next < window_end)
+        th->cursor = th->base + (next - th->window_first);
+      else if (map_window(r, t, next, error))
+        return -1;
+      continue;
+    }
+    const unsigned char *cursor = th->cursor, *end = th->end;
+    raw_record *rec = &th->next;
+    uint64_t head, value;
     if (get_varint(&cursor, end, &head)) goto bad;
-    r.event = head & 7;
-    if (r.event < HB_RAW_MALLOC || r.event > HB_RAW_FREE) goto bad;
-    r.seq = seq = seq + 1 + (head >> 3);
-    if (r.event == HB_RAW_ALIGNED) {
+    rec->event = head & 7;
+    if (rec->event < HB_RAW_MALLOC || rec->event > HB_RAW_FREE) goto bad;
+    rec->seq = th->previous_seq = th->previous_seq + 1 + (head >> 3);
+    rec->align_log2 = 0;
+    if (rec->event == HB_RAW_ALIGNED) {
       if (cursor >= end || *cursor > 63) goto bad;
-      r.align_log2 = *cursor++;
+      rec->align_log2 = *cursor++;
     }
     if (get_varint(&cursor, end, &value)) goto bad;
-    r.time = time += unzigzag(value);
+    rec->time = th->previous_time += unzigzag(value);
     if (get_varint(&cursor, end, &value)) goto bad;
-    r.ptr = ptr += unzigzag(value);
-    if (hb_raw_event_has_size(r.event) && get_varint(&cursor, end, &r.size)) goto bad;
-    if (t->count == capacity) goto bad;
-    t->records[t->count++] = r;
-    continue;
-  bad:
-    return hb_fail(error, "%s: offset %" PRIu64 ": bad record %" PRIu64 " (corrupted)", path,
-                   HB_RAW_HEADER_BYTES + offset, t->count);
+    rec->ptr = th->previous_ptr += unzigzag(value);
+    rec->size = 0;
+    if (hb_raw_event_has_size(rec->event) && get_varint(&cursor, end, &rec->size)) goto bad;
+    th->cursor = cursor;
+    th->decoded++;
+    r->records++;
+    th->has_next = 1;
+    return 0;
+  bad:;
+    char name[name_bytes(r)];
+    thread_path(r, t, name, sizeof name);
+    return hb_fail(error, "%s: offset %" PRIu64 ": bad record %" PRIu64 " (corrupted)", name,
+                   HB_RAW_HEADER_BYTES + offset, th->decoded);
   }
-  return 0;
 }
 
 /* A thread counts itself in thread 0's header before it creates and fills
@@ -107,13 +244,14 @@ static int thread_never_started(const char *path) {
   return got < sizeof magic || memcmp(magic, zero, sizeof magic) == 0;
 }
 
-static int read_thread(const char *path, uint32_t index, thread_file *t, hb_error *error) {
-  FILE *file = fopen(path, "rb");
-  if (!file) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
+/* Reads and checks thread `index`'s header (the records are mapped later). */
+static int read_header(const char *path, uint32_t index, raw_thread *t, hb_error *error) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return hb_fail(error, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
   int rc = 0;
-  unsigned char *data = NULL;
-  if (fstat(fileno(file), &st) != 0 || fread(&t->header, sizeof t->header, 1, file) != 1) {
+  if (fstat(fd, &st) != 0 ||
+      pread(fd, &t->header, sizeof t->header, 0) != (ssize_t)sizeof t->header) {
     rc = hb_fail(error, "%s: offset 0: raw recording header truncated", path);
   } else if (memcmp(t->header.magic, HB_RAW_MAGIC, 8) != 0) {
     rc = hb_fail(error, "%s: offset 0: not a heapbench raw recording of this version", path);
@@ -124,29 +262,17 @@ static int read_thread(const char *path, uint32_t index, thread_file *t, hb_erro
     rc = hb_fail(error, "%s: offset 16: thread index %u, expected %u", path,
                  t->header.thread_index, index);
   } else {
-    uint64_t bytes = t->header.committed_bytes;
     uint64_t room = st.st_size > HB_RAW_HEADER_BYTES ? (uint64_t)st.st_size - HB_RAW_HEADER_BYTES
                                                      : 0;
-    if (bytes > room) {
+    if (t->header.committed_bytes > room)
       rc = hb_fail(error, "%s: offset %jd: file ends before its %" PRIu64 " committed bytes",
-                   path, (intmax_t)st.st_size, bytes);
-    } else {
-      data = malloc(bytes ? bytes : 1);
-      if (!data)
-        rc = hb_fail(error, "%s: out of memory", path);
-      else if (fseek(file, HB_RAW_HEADER_BYTES, SEEK_SET) != 0 ||
-               fread(data, 1, bytes, file) != bytes)
-        rc = hb_fail(error, "%s: offset %d: read error", path, HB_RAW_HEADER_BYTES);
-      else
-        rc = decode(path, t, data, bytes, error);
-    }
+                   path, (intmax_t)st.st_size, t->header.committed_bytes);
   }
-  free(data);
-  fclose(file);
+  close(fd);
+  t->previous_seq = UINT64_MAX; /* -1 */
+  t->previous_time = t->header.base_time;
   return rc;
 }
-
-static uint64_t seq_of(const raw_record *r) { return r->seq; }
 
 static uint64_t clock_ns(void) {
   struct timespec ts;
@@ -158,7 +284,7 @@ static uint64_t clock_ns(void) {
  * the clock pairs the threads stored; if the process lived under a
  * millisecond, from a short measurement here (recordings are converted on
  * the machine that made them: `heapbench record`). */
-static double ns_per_unit(const thread_file *threads, uint32_t count) {
+static double ns_per_unit(const raw_thread *threads, uint32_t count) {
   if (!threads[0].header.time_in_ticks) return 1.0;
   uint64_t first_ns = UINT64_MAX, first_time = 0, last_ns = 0, last_time = 0;
   for (uint32_t t = 0; t < count; t++) {
@@ -189,17 +315,15 @@ static double ns_per_unit(const thread_file *threads, uint32_t count) {
 }
 
 /* Min-heap of thread indexes keyed by their next record's seq. */
-static void heap_sift_down(uint32_t *heap, size_t n, size_t i, const thread_file *threads) {
+static void heap_sift_down(hb_raw_reader *r, size_t i) {
+  uint32_t *heap = r->heap;
+  size_t n = r->heap_size;
+  const raw_thread *threads = r->threads;
   for (;;) {
-    size_t smallest = i, l = 2 * i + 1, r = l + 1;
-    const thread_file *ti = &threads[heap[smallest]];
-    if (l < n && seq_of(&threads[heap[l]].records[threads[heap[l]].next]) <
-                     seq_of(&ti->records[ti->next]))
-      smallest = l;
-    const thread_file *ts = &threads[heap[smallest]];
-    if (r < n && seq_of(&threads[heap[r]].records[threads[heap[r]].next]) <
-                     seq_of(&ts->records[ts->next]))
-      smallest = r;
+    size_t smallest = i, l = 2 * i + 1, right = l + 1;
+    if (l < n && threads[heap[l]].next.seq < threads[heap[smallest]].next.seq) smallest = l;
+    if (right < n && threads[heap[right]].next.seq < threads[heap[smallest]].next.seq)
+      smallest = right;
     if (smallest == i) return;
     uint32_t tmp = heap[i];
     heap[i] = heap[smallest];
@@ -208,164 +332,219 @@ static void heap_sift_down(uint32_t *heap, size_t n, size_t i, const thread_file
   }
 }
 
-static int apply(hb_builder *b, thread_file *t, uint32_t thread, const raw_record *r,
-                 uint64_t time_ns, const char *path, hb_error *error) {
-  unsigned event = r->event, align_log2 = r->align_log2;
-  switch (event) {
+static int apply(hb_raw_reader *r, const pending *p, hb_error *error) {
+  hb_builder *b = &r->builder;
+  raw_thread *t = &r->threads[p->thread];
+  const raw_record *rec = &p->record;
+  uint32_t thread = p->thread;
+  switch (rec->event) {
   case HB_RAW_MALLOC:
-    return hb_builder_alloc(b, HB_OP_MALLOC, thread, r->size, 0, r->ptr, time_ns, error);
+    return hb_builder_alloc(b, HB_OP_MALLOC, thread, rec->size, 0, rec->ptr, p->time_ns, error);
   case HB_RAW_CALLOC:
-    return hb_builder_alloc(b, HB_OP_CALLOC, thread, r->size, 0, r->ptr, time_ns, error);
+    return hb_builder_alloc(b, HB_OP_CALLOC, thread, rec->size, 0, rec->ptr, p->time_ns, error);
   case HB_RAW_ALIGNED:
-    if (align_log2 > 63) break;
-    return hb_builder_alloc(b, HB_OP_ALIGNED, thread, r->size, align_log2, r->ptr, time_ns,
-                            error);
+    return hb_builder_alloc(b, HB_OP_ALIGNED, thread, rec->size, rec->align_log2, rec->ptr,
+                            p->time_ns, error);
   case HB_RAW_FREE:
-    return hb_builder_free(b, thread, r->ptr, time_ns, error);
+    return hb_builder_free(b, thread, rec->ptr, p->time_ns, error);
   case HB_RAW_REALLOC_BEGIN:
     if (t->in_realloc) break;
     t->in_realloc = 1;
-    t->realloc_old_ptr = r->ptr;
-    t->realloc_size = r->size;
-    t->realloc_old_id = hb_builder_realloc_take(b, r->ptr);
+    t->realloc_old_ptr = rec->ptr;
+    t->realloc_size = rec->size;
+    t->realloc_old_id = hb_builder_realloc_take(b, rec->ptr);
     return 0;
   case HB_RAW_REALLOC_END:
     if (!t->in_realloc) break;
     t->in_realloc = 0;
     return hb_builder_realloc_finish(b, thread, t->realloc_old_ptr, t->realloc_old_id,
-                                     t->realloc_size,
-                                     r->ptr, time_ns, error);
+                                     t->realloc_size, rec->ptr, p->time_ns, error);
   default:
     break;
   }
   return hb_fail(error, "%s: thread %u record %" PRIu64 ": %s without its pair (corrupted)",
-                 path, thread, (uint64_t)(r - t->records),
-                 event == HB_RAW_REALLOC_END ? "realloc end" : "realloc begin");
+                 r->path, thread, p->number,
+                 rec->event == HB_RAW_REALLOC_END ? "realloc end" : "realloc begin");
 }
 
-int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
+/* Moves the next record in seq order from the merge into the ring,
+ * starting the load of its address's map entry. */
+static int take_next(hb_raw_reader *r, hb_error *error) {
+  uint32_t t = r->heap[0];
+  raw_thread *th = &r->threads[t];
+  pending *p = &r->ring[(r->ring_first + r->ring_count++) & (LOOKAHEAD - 1)];
+  p->record = th->next;
+  p->thread = t;
+  p->number = th->decoded - 1;
+  /* ns since the process started, through the thread's base pair. */
+  double ns = (double)th->header.base_ns +
+              (double)(int64_t)(p->record.time - th->header.base_time) * r->unit_ns;
+  p->time_ns = ns > (double)r->start_ns ? (uint64_t)(ns - (double)r->start_ns) : 0;
+  if (p->record.ptr) hb_builder_prefetch(&r->builder, p->record.ptr);
+  if (thread_next(r, t, error)) return -1;
+  if (!th->has_next) r->heap[0] = r->heap[--r->heap_size];
+  if (r->heap_size > 1) heap_sift_down(r, 0);
+  return 0;
+}
+
+static void keep_figures(hb_raw_reader *r, hb_trace *batch) {
+  batch->id_count = r->builder.next_id;
+  batch->dropped_ops = batch->unmatched_frees + batch->failed_allocs;
+  batch->recorder_records = r->records;
+}
+
+int hb_raw_reader_fill(hb_raw_reader *r, hb_trace *batch, size_t until, hb_error *error) {
+  while (batch->op_count < until) {
+    while (r->ring_count < LOOKAHEAD && r->heap_size)
+      if (take_next(r, error)) return -1;
+    if (!r->ring_count) {
+      keep_figures(r, batch);
+      return 1;
+    }
+    const pending *p = &r->ring[r->ring_first];
+    r->ring_first = (r->ring_first + 1) & (LOOKAHEAD - 1);
+    r->ring_count--;
+    if (apply(r, p, error)) return -1;
+  }
+  keep_figures(r, batch);
+  return r->ring_count || r->heap_size ? 0 : 1;
+}
+
+void hb_raw_reader_close(hb_raw_reader *r) {
+  if (!r) return;
+  /* The address map only: the batch it counted into may be gone. */
+  if (r->builder_ready) hb_builder_release_map(&r->builder);
+  if (r->threads)
+    for (uint32_t t = 0; t < r->thread_count; t++) unmap_window(&r->threads[t]);
+  free(r->threads);
+  free(r->heap);
+  free(r->prefix);
+  free(r->path);
+  free(r);
+}
+
+int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader,
+                       hb_error *error) {
+  *reader = NULL;
   hb_trace_init(trace, path, "hbraw");
+  hb_raw_reader *r = calloc(1, sizeof *r);
+  if (!r || !(r->path = strdup(path))) {
+    free(r);
+    hb_trace_release(trace);
+    return hb_fail(error, "%s: out of memory", path);
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  r->page_bytes = page > 0 ? (size_t)page : 4096;
   /* "<prefix>.t<N>.hbraw": find the prefix, read thread 0 for the count. */
   size_t len = strlen(path);
   const char *suffix = ".hbraw";
-  char *prefix = NULL, *name = NULL;
-  thread_file *threads = NULL;
-  uint32_t *heap = NULL;
-  uint32_t thread_count = 0;
-  int rc = -1, builder_ready = 0;
-  hb_builder builder;
   if (len > strlen(suffix) && strcmp(path + len - strlen(suffix), suffix) == 0) {
     size_t end = len - strlen(suffix), t = end;
     while (t > 0 && path[t - 1] >= '0' && path[t - 1] <= '9') t--;
-    if (t < end && t >= 2 && path[t - 1] == 't' && path[t - 2] == '.') prefix = strndup(path, t - 2);
+    if (t < end && t >= 2 && path[t - 1] == 't' && path[t - 2] == '.')
+      r->prefix = strndup(path, t - 2);
   }
   /* A file under another name is read alone: fine for a one-thread
    * recording, which is all of it. */
-  int renamed = prefix == NULL;
-  if (renamed) prefix = strdup(path);
-  name = prefix ? malloc(strlen(prefix) + 32) : NULL;
-  if (!name) {
-    hb_fail(error, "%s: out of memory", path);
-    goto done;
-  }
-  thread_file first;
+  int renamed = r->prefix == NULL;
+  char name[name_bytes(r)];
+  raw_thread first;
   memset(&first, 0, sizeof first);
-  if (renamed)
-    strcpy(name, path);
-  else
-    sprintf(name, "%s.t0.hbraw", prefix);
-  if (read_thread(name, 0, &first, error)) {
-    free(first.records);
-    goto done;
-  }
-  thread_count = first.header.threads_started;
+  thread_path(r, 0, name, sizeof name);
+  if (read_header(name, 0, &first, error)) goto fail;
+  uint32_t thread_count = first.header.threads_started;
   if (thread_count == 0 || thread_count > 1u << 16 || (renamed && thread_count != 1)) {
-    free(first.records);
     if (renamed && thread_count > 1)
       hb_fail(error, "%s: offset 28: a recording of %u threads is read by its file names, "
               "<prefix>.t<N>.hbraw", name, thread_count);
     else
       hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
-    goto done;
+    goto fail;
   }
-  threads = calloc(thread_count, sizeof *threads);
-  heap = calloc(thread_count, sizeof *heap);
-  if (!threads || !heap) {
-    free(first.records);
+  r->threads = calloc(thread_count, sizeof *r->threads);
+  r->heap = calloc(thread_count, sizeof *r->heap);
+  if (!r->threads || !r->heap) {
     hb_fail(error, "%s: out of memory", path);
-    goto done;
+    goto fail;
   }
-  threads[0] = first;
+  r->thread_count = thread_count;
+  r->threads[0] = first;
   uint32_t missing = 0;
   for (uint32_t t = 1; t < thread_count; t++) {
-    sprintf(name, "%s.t%u.hbraw", prefix, t);
+    thread_path(r, t, name, sizeof name);
     if (thread_never_started(name)) {
       /* No record lost, but say the recording is not whole. Only threads
        * starting when the process died can be in that state: many more
        * means a damaged thread count. */
-      threads[t].missing = 1;
+      r->threads[t].missing = 1;
       trace->incomplete = 1;
       if (++missing > HB_RAW_MAX_MISSING_THREADS) {
-        sprintf(name, "%s.t0.hbraw", prefix);
+        thread_path(r, 0, name, sizeof name);
         hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files are "
                 "missing (corrupted?)", name, thread_count, HB_RAW_MAX_MISSING_THREADS);
-        goto done;
+        goto fail;
       }
       continue;
     }
-    if (read_thread(name, t, &threads[t], error)) goto done;
+    if (read_header(name, t, &r->threads[t], error)) goto fail;
   }
   free(trace->program);
   trace->program = strndup(first.header.program, HB_RAW_PROGRAM_BYTES);
   if (!renamed) { /* "python3-1234", not "python3-1234.t0" */
     free(trace->name);
-    const char *slash = strrchr(prefix, '/');
-    trace->name = strdup(slash ? slash + 1 : prefix);
+    const char *slash = strrchr(r->prefix, '/');
+    trace->name = strdup(slash ? slash + 1 : r->prefix);
   }
   if (!trace->program || !trace->name) {
     hb_fail(error, "%s: out of memory", path);
-    goto done;
+    goto fail;
   }
   trace->pid = first.header.pid;
   trace->thread_count = thread_count;
   trace->incomplete |= !first.header.exited;
-  uint64_t start_ns = first.header.start_ns;
-  double unit_ns = ns_per_unit(threads, thread_count);
-
-  if (hb_builder_init(&builder, trace, 1, error)) goto done;
-  builder_ready = 1;
-  size_t heap_size = 0;
+  r->start_ns = first.header.start_ns;
+  r->unit_ns = ns_per_unit(r->threads, thread_count);
+  for (uint32_t t = 0; t < thread_count; t++)
+    if (!r->threads[t].missing) trace->recorder_raw_bytes += r->threads[t].header.committed_bytes;
+  if (hb_builder_init(&r->builder, trace, 1, error)) goto fail;
+  r->builder_ready = 1;
   for (uint32_t t = 0; t < thread_count; t++) {
-    if (threads[t].count) heap[heap_size++] = t;
+    if (r->threads[t].missing) continue;
+    if (thread_next(r, t, error)) goto fail;
+    if (r->threads[t].has_next) r->heap[r->heap_size++] = t;
   }
-  for (size_t i = heap_size; i-- > 0;) heap_sift_down(heap, heap_size, i, threads);
-  while (heap_size) {
-    uint32_t t = heap[0];
-    thread_file *tf = &threads[t];
-    const raw_record *r = &tf->records[tf->next];
-    /* ns since the process started, through the thread's base pair. */
-    double ns = (double)tf->header.base_ns +
-                (double)(int64_t)(r->time - tf->header.base_time) * unit_ns;
-    uint64_t time_ns = ns > (double)start_ns ? (uint64_t)(ns - (double)start_ns) : 0;
-    if (apply(&builder, tf, t, r, time_ns, path, error)) goto done;
-    if (++tf->next == tf->count) heap[0] = heap[--heap_size];
-    heap_sift_down(heap, heap_size, 0, threads);
-  }
-  rc = 0;
-done:
-  if (builder_ready) hb_builder_finish(&builder);
-  if (threads)
-    for (uint32_t t = 0; t < thread_count; t++) free(threads[t].records);
-  free(threads);
-  free(heap);
-  free(prefix);
-  free(name);
-  if (rc != 0) hb_trace_release(trace);
-  return rc;
+  for (size_t i = r->heap_size; i-- > 0;) heap_sift_down(r, i);
+  *reader = r;
+  return 0;
+fail:
+  hb_raw_reader_close(r);
+  hb_trace_release(trace);
+  return -1;
 }
 
-/* The streaming reader's source (reader_source.h): for now the whole
- * trace, handed out batch by batch. */
+int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {
+  hb_raw_reader *reader;
+  if (hb_raw_reader_open(path, trace, &reader, error)) return -1;
+  int rc = hb_raw_reader_fill(reader, trace, SIZE_MAX, error);
+  hb_raw_reader_close(reader);
+  if (rc < 0) {
+    hb_trace_release(trace);
+    return -1;
+  }
+  return 0;
+}
+
+/* The streaming reader's source (reader_source.h). */
+static int source_fill(void *state, hb_trace *batch, hb_error *error) {
+  return hb_raw_reader_fill(state, batch, HB_READER_BATCH_OPS, error);
+}
+
+static void source_close(void *state) { hb_raw_reader_close(state); }
+
 int hb_raw_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_error *error) {
-  return hb_whole_open(path, hb_raw_load, batch, source, error);
+  hb_raw_reader *reader;
+  if (hb_raw_reader_open(path, batch, &reader, error)) return -1;
+  *source = (hb_reader_source){.fill = source_fill, .close = source_close, .state = reader,
+                               .timed = 1};
+  return 0;
 }

@@ -10,8 +10,9 @@
  * runs without installing.
  */
 #define _GNU_SOURCE
-#include "hb_trace.h"
 #include "hb_cmd.h"
+#include "hb_trace.h"
+#include "raw_reader.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *out) {
@@ -135,6 +137,49 @@ static const struct runtime *hiding_runtime(const char *program) {
   return NULL;
 }
 
+/* Ops per batch between the raw reader and the .hbt writer: a few hundred
+ * KiB, in cache, whatever the recording's length. */
+#define CONVERT_BATCH_OPS 4096
+
+static uint64_t clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Streams one process's recording into out, batch by batch: memory is the
+ * batch, the writer's buffers and the reader's map of live blocks, never
+ * the recording's length. trace (opened by the reader) ends up with every
+ * figure of the recording (its ops: the last batch only); *ops counts them
+ * all. Nothing is written (out left alone) when the recording holds fewer
+ * than min_ops ops. 0, or -1 with *error set. */
+static int convert_one(hb_raw_reader *reader, hb_trace *trace, const char *out,
+                       unsigned long min_ops, uint64_t started_ns, uint64_t *ops,
+                       hb_error *error) {
+  hb_hbt_writer *writer = NULL;
+  *ops = 0;
+  for (int ended = 0; !ended;) {
+    trace->op_count = 0;
+    int rc = hb_raw_reader_fill(reader, trace, CONVERT_BATCH_OPS, error);
+    if (rc < 0) goto fail;
+    ended = rc == 1;
+    /* Opened once the first batch is in: a recording without an op has no
+     * times (as the whole-trace writer had it). */
+    if (!writer && hb_hbt_writer_open(out, trace->time_ns != NULL, &writer, error)) goto fail;
+    if (hb_hbt_writer_add(writer, trace->ops, trace->time_ns, trace->op_count, error)) goto fail;
+    *ops += trace->op_count;
+  }
+  if (*ops < min_ops) {
+    hb_hbt_writer_abort(writer);
+    return 0;
+  }
+  trace->convert_ns = clock_ns() - started_ns;
+  return hb_hbt_writer_finish(writer, trace, error);
+fail:
+  hb_hbt_writer_abort(writer);
+  return -1;
+}
+
 /* Converts every process's raw recording (in name order) into out_dir;
  * main_pid: the first process. Returns the traces written, or -1. */
 static int convert_all(const char *raw_dir, const record_options *options, pid_t main_pid) {
@@ -160,7 +205,7 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
 
   int written = 0, failed = 0, skipped_small = 0, skipped_other = 0;
   char largest[4096] = "";
-  size_t largest_ops = 0;
+  uint64_t largest_ops = 0;
   const struct runtime *hiding = NULL;
   char hiding_program[64] = "";
   for (size_t k = 0; k < count; k++) {
@@ -175,25 +220,27 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
     hb_trace trace;
     hb_error error;
     uint32_t threads = 0;
-    if (hb_raw_load(raw, &trace, &error)) {
+    uint64_t started_ns = clock_ns(), ops = 0;
+    hb_raw_reader *reader = NULL;
+    if (hb_raw_reader_open(raw, &trace, &reader, &error)) {
       fprintf(stderr, "heapbench record: %s\n", error.message);
       failed++;
     } else {
       threads = trace.thread_count;
       if (options->main_only && trace.pid != (uint32_t)main_pid) {
         skipped_other++;
-      } else if (trace.op_count < options->min_ops) {
-        skipped_small++;
-      } else if (hb_hbt_write(&trace, out, &error)) {
+      } else if (convert_one(reader, &trace, out, options->min_ops, started_ns, &ops, &error)) {
         fprintf(stderr, "heapbench record: %s\n", error.message);
         failed++;
         threads = 0; /* keep the raw files */
+      } else if (ops < options->min_ops) {
+        skipped_small++;
       } else {
         struct stat st;
         long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
-        printf("wrote %s: %zu ops, %u thread%s, %lld bytes (%.2f bytes/op)%s\n", out,
-               trace.op_count, trace.thread_count, trace.thread_count == 1 ? "" : "s", bytes,
-               trace.op_count ? (double)bytes / (double)trace.op_count : 0.0,
+        printf("wrote %s: %" PRIu64 " ops, %u thread%s, %lld bytes (%.2f bytes/op)%s\n", out,
+               ops, trace.thread_count, trace.thread_count == 1 ? "" : "s", bytes,
+               ops ? (double)bytes / (double)ops : 0.0,
                trace.incomplete ? ", incomplete: ended without exit handlers (crash, _exit)"
                                   " or a thread file is missing" : "");
         if (trace.dropped_ops || trace.unmatched_reallocs || trace.reused_addresses)
@@ -203,13 +250,14 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
                  trace.unmatched_frees, trace.failed_allocs, trace.unmatched_reallocs,
                  trace.reused_addresses);
         written++;
-        if (trace.op_count >= largest_ops) {
-          largest_ops = trace.op_count;
+        if (ops >= largest_ops) {
+          largest_ops = ops;
           snprintf(largest, sizeof largest, "%s", out);
         }
         if (!hiding && (hiding = hiding_runtime(trace.program)))
           snprintf(hiding_program, sizeof hiding_program, "%s", trace.program);
       }
+      hb_raw_reader_close(reader);
       hb_trace_release(&trace);
     }
     if (!options->keep_raw && threads) remove_raw(raw_dir, prefix, threads);
@@ -221,7 +269,7 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
   if (!options->keep_raw && !failed) rmdir(raw_dir);
   if (written > 1 || skipped_small || skipped_other) {
     printf("%d trace%s written", written, written == 1 ? "" : "s");
-    if (written > 1) printf(", the largest %s (%zu ops)", largest, largest_ops);
+    if (written > 1) printf(", the largest %s (%" PRIu64 " ops)", largest, largest_ops);
     if (skipped_small)
       printf("; %d process%s of fewer than %lu ops not written (--min-ops)", skipped_small,
              skipped_small == 1 ? "" : "es", options->min_ops);

@@ -108,6 +108,18 @@ static int info_batch(void *context, const hb_trace *meta, const hb_op *ops,
   return hb_stats_stream_add(&state->stats, ops, count, error);
 }
 
+/* The recorder's own cost, where the trace holds it (FORMAT.md). */
+static void print_recorder_cost(const hb_trace *trace) {
+  if (!trace->recorder_records) return;
+  printf("recorder    %" PRIu64 " records, %" PRIu64 " raw bytes (%.2f bytes/record)",
+         trace->recorder_records, trace->recorder_raw_bytes,
+         (double)trace->recorder_raw_bytes / (double)trace->recorder_records);
+  if (trace->convert_ns)
+    printf("; converted in %.1f ms (%.1f ns/op)", (double)trace->convert_ns / 1e6,
+           trace->op_count ? (double)trace->convert_ns / (double)trace->op_count : 0.0);
+  printf("\n");
+}
+
 static int info(const char *path) {
   info_state state = {0};
   hb_stats_stream_init(&state.stats);
@@ -149,6 +161,7 @@ static int info(const char *path) {
   if (trace.time_ns && trace.op_count)
     printf("duration    %.3f ms (first to last op)\n", (double)state.last_time_ns / 1e6);
   print_adjustments(stdout, &trace, "");
+  print_recorder_cost(&trace);
   printf("sizes       (requested bytes: count)\n");
   uint64_t most = 0;
   for (int b = 0; b < 65; b++)

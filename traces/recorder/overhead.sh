@@ -14,14 +14,7 @@ rounds=${4:-5}
 python=/usr/bin/python3
 [ -x $python ] || { echo "overhead.sh: $python missing, skipped"; exit 77; }
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
-cat > "$dir/work.py" <<'PY'
-d = {}
-for i in range(300000):
-    d[str(i)] = [i, str(i) * 3, {"k": i}]
-    if i % 3 == 0:
-        del d[str(i // 2)]
-print(len(sorted(d.keys())))
-PY
+cp "$(dirname "$0")/work.py" "$dir/work.py" || exit 1
 export PYTHONHASHSEED=0 PYTHONMALLOC=malloc
 seconds() { # command... -> wall seconds
   local start end

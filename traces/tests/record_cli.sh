@@ -51,5 +51,27 @@ if [ -x /usr/bin/python3 ]; then
   grep -q "PYTHONMALLOC" <<<"$err" && fail "python3 with PYTHONMALLOC=malloc: note anyway"
 fi
 
+# The recorder's own cost travels with the trace: trace info shows its
+# records (a realloc is two: at least the ops), raw bytes and the time the
+# conversion took; the raw files kept say the same records and bytes, and
+# hold the same ops (times aside: for a process that lived under a
+# millisecond, each reading measures the TSC's rate itself).
+out=$("$heapbench" record -o "$dir/cost" --keep-raw -- /bin/ls -l / 2>&1) || fail "ls: $out"
+hbt=$(ls "$dir/cost"/*.hbt | head -1)
+raw=$(ls "$dir/cost"/raw-*/*.t0.hbraw | head -1)
+info=$("$heapbench" trace info "$hbt")
+cost=$(grep '^recorder ' <<<"$info")
+ops=$(sed -n 's/^ops *//p' <<<"$info")
+records=$(sed -n 's/^recorder *\([0-9]*\) records.*/\1/p' <<<"$cost")
+grep -q "^recorder *[0-9]* records, [0-9]* raw bytes (.* bytes/record); converted in [0-9.]* ms" \
+  <<<"$cost" || fail "trace info: no recorder line: $info"
+[ -n "$records" ] && [ -n "$ops" ] && [ "$records" -ge "$ops" ] && [ "$ops" -gt 0 ] ||
+  fail "trace info: $records records for $ops ops"
+raw_cost=$("$heapbench" trace info "$raw" | grep '^recorder ')
+[ "${raw_cost%%;*}" = "${cost%%;*}" ] || fail "raw files say '$raw_cost', the trace '$cost'"
+ops_of() { "$heapbench" trace dump "$1" | tail -n +2 | sed 's/ t=[0-9]*$//'; }
+cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
+  fail "the trace's ops differ from the raw files'"
+
 echo "record_cli.sh: $failures failures"
 [ "$failures" -eq 0 ]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# end_to_end.sh — what `heapbench record` costs a malloc-heavy program from
+# start to end: the program under the recorder, then the conversion of its
+# raw files into a .hbt. python3 with PYTHONMALLOC=malloc runs work.py
+# (about 6M allocator calls) ROUNDS times plain and ROUNDS times under
+# `heapbench record`, alternating; prints the median wall time of each,
+# their ratio, and the conversion's own time as the trace stores it
+# (trace info). Fails above 1.5x. Usage: end_to_end.sh HEAPBENCH TMPDIR [ROUNDS]
+set -u
+heapbench=$1
+dir=$2
+rounds=${3:-5}
+python=/usr/bin/python3
+[ -x $python ] || { echo "end_to_end.sh: $python missing, skipped"; exit 77; }
+rm -rf "$dir" && mkdir -p "$dir" || exit 1
+cp "$(dirname "$0")/work.py" "$dir/work.py" || exit 1
+export PYTHONHASHSEED=0 PYTHONMALLOC=malloc
+seconds() { # command... -> wall seconds
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null || return 1
+  end=$(date +%s.%N)
+  awk "BEGIN { print $end - $start }"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+plain=() recorded=() converted=()
+for ((i = 0; i < rounds; i++)); do
+  t=$(seconds $python "$dir/work.py") || exit 1
+  plain+=("$t")
+  rm -rf "$dir/out"
+  t=$(seconds "$heapbench" record -o "$dir/out" -- $python "$dir/work.py") || exit 1
+  recorded+=("$t")
+  info=$("$heapbench" trace info "$dir"/out/*.hbt) || exit 1
+  ops=$(sed -n 's/^ops *//p' <<<"$info")
+  converted+=("$(sed -n 's/^recorder .*converted in \([0-9.]*\) ms.*/\1/p' <<<"$info")")
+done
+plain_s=$(printf '%s\n' "${plain[@]}" | median)
+recorded_s=$(printf '%s\n' "${recorded[@]}" | median)
+convert_ms=$(printf '%s\n' "${converted[@]}" | median)
+ratio=$(awk "BEGIN { print $recorded_s / $plain_s }")
+printf 'record-end-to-end: python3 (PYTHONMALLOC=malloc), %s ops: plain %.3f s, heapbench record %.3f s, ratio %.2fx; conversion %.0f ms (%.1f M ops/s) (medians of %d)\n' \
+  "$ops" "$plain_s" "$recorded_s" "$ratio" "$convert_ms" \
+  "$(awk "BEGIN { print $ops / ($convert_ms * 1000) }")" "$rounds"
+rm -rf "$dir/out"
+awk "BEGIN { exit !($ratio <= 1.5) }"
