@@ -96,17 +96,50 @@ int hb_ops_encode_reader(struct hb_reader *reader, hb_ops_header *header,
 int hb_ops_encode(const struct hb_trace *trace, hb_ops_header *header,
                    struct hb_error *error);
 
-/* ---- Worker: mapping ---- */
+/* ---- Worker: the ops, window by window ----
+ * A worker never maps the whole file: a trace of 1e9 ops is 16 GB. It maps
+ * one window of ops at a time (HB_OPS_WINDOW_OPS ops, 16 MiB, unless the
+ * environment variable of that name says otherwise: tests set it small),
+ * faulted in before the window is replayed and unmapped when the next one
+ * replaces it, so the replay takes no page fault on its own input and the
+ * worker's memory does not grow with the trace. The file may be a memfd or
+ * a disk file. The iterator, as every pass uses it:
+ *
+ *   for (int more = hb_ops_window_first(&file); more > 0; more = hb_ops_window_next(&file))
+ *     ... file.ops[0 .. file.count) are ops file.first .. file.first + file.count - 1 ...
+ *   (more < 0: a window could not be mapped)
+ *
+ * A window already in place is not mapped again: a trace that fits one
+ * window is mapped once for all the replays of a pass. */
+#define HB_OPS_WINDOW_OPS ((uint64_t)1 << 20)
+#define HB_OPS_WINDOW_ENV "HB_OPS_WINDOW_OPS"
+
 typedef struct hb_ops_file {
-  const hb_ops_header *header;
-  const hb_ops_op *ops;
+  hb_ops_header header;   /* a copy of the file's header */
+  const hb_ops_op *ops;   /* the current window's ops; NULL before the first */
+  uint64_t first, count;  /* which ops of the file those are */
+  uint64_t window_ops;    /* ops per window (the last may hold fewer) */
+  /* Private to ops_map.c. */
+  int fd;
+  void *map;           /* the address range the windows take turns in */
   size_t map_bytes;
+  size_t window_bytes; /* of it, what the current window maps */
 } hb_ops_file;
 
-/* Maps the ops file at `path` read-only and faults every page in, so the
- * replay never takes a page fault on its own input. 0, or -1 with a
- * one-line reason in `why`. No malloc. */
-int hb_ops_map(const char *path, hb_ops_file *trace, char *why, size_t why_len);
+/* Opens the ops file at `path`, checks its header and every op (window by
+ * window: a bad op is refused here, before any replay), and leaves the
+ * first window mapped. 0, or -1 with a one-line reason in `why`. No
+ * malloc: in the jemalloc, mimalloc and tcmalloc workers malloc is the
+ * allocator under test. */
+int hb_ops_map(const char *path, hb_ops_file *file, char *why, size_t why_len);
+/* Makes the window that starts at op 0 current; 1, or -1 when it cannot be
+ * mapped (errno says why). */
+int hb_ops_window_first(hb_ops_file *file);
+/* Replaces the current window by the next one: 1; 0 (the current window
+ * left in place) when it was the last; -1 when the next cannot be mapped. */
+int hb_ops_window_next(hb_ops_file *file);
+/* Unmaps the window and closes the file. */
+void hb_ops_unmap(hb_ops_file *file);
 
 #ifdef __cplusplus
 }

@@ -82,7 +82,8 @@ static int fail_setup(const char *why) {
 
 static void print_failure(const hb_pass_failure *failure) {
   if (failure->op == UINT64_MAX) {
-    hb_out("status failed: the worker could not start the replay's threads\n");
+    hb_out("status failed: the worker could not set up the replay (its threads, harness memory "
+           "or a window of the ops)\n");
     return;
   }
   hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
@@ -131,7 +132,7 @@ static int replay(int argc, char **argv) {
   }
   hb_ops_file trace;
   if (hb_ops_map(ops_path, &trace, why, sizeof why) != 0) return fail_setup(why);
-  size_t slot_bytes = trace.header->slot_count * sizeof(void *);
+  size_t slot_bytes = trace.header.slot_count * sizeof(void *);
   void **slots = hb_harness_map(slot_bytes);
   if (!slots) return fail_setup("cannot map the slot table");
 
@@ -144,7 +145,7 @@ static int replay(int argc, char **argv) {
       print_failure(&result.failure);
     } else {
       hb_out("status ok\n");
-      hb_out_figure(HB_FIG_OPS, trace.header->op_count);
+      hb_out_figure(HB_FIG_OPS, trace.header.op_count);
       if (speed_kind != HB_SPEED_WARM) {
         hb_out_figure(HB_FIG_ELAPSED_NS, result.cold.elapsed_ns);
         hb_out_figure(HB_FIG_CPU_NS, result.cold.cpu_ns);

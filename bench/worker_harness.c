@@ -146,13 +146,12 @@ uint64_t hb_cpu_ns(void) {
   return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-/* ---- Commands ---- */
-
 /* ---- Blocks the trace leaves live ---- */
-int hb_leftovers_find(const hb_ops_file *trace, hb_leftovers *left) {
-  const hb_ops_header *h = trace->header;
+int hb_leftovers_find(hb_ops_file *trace, hb_leftovers *left) {
+  const hb_ops_header *h = &trace->header;
   memset(left, 0, sizeof *left);
-  /* Per slot: 0 free, else 1 + the hint. Scratch, unmapped below. */
+  /* Per slot: 0 free, else 1 + the hint. Scratch, unmapped below: sized by
+   * the slot table, so by the most blocks live once slots are recycled. */
   size_t state_bytes = h->slot_count * sizeof(uint64_t);
   size_t aligned_bytes = h->slot_count;
   uint64_t *state = hb_harness_map(state_bytes);
@@ -163,17 +162,25 @@ int hb_leftovers_find(const hb_ops_file *trace, hb_leftovers *left) {
     return -1;
   }
   uint64_t live = 0;
-  for (uint64_t i = 0; i < h->op_count; i++) {
-    const hb_ops_op *op = &trace->ops[i];
-    if (op->slot == h->slot_count - 1) continue; /* free(NULL) */
-    if (op->kind == HB_OPS_FREE) {
-      live -= state[op->slot] != 0;
-      state[op->slot] = 0;
-      continue;
+  int more;
+  for (more = hb_ops_window_first(trace); more > 0; more = hb_ops_window_next(trace)) {
+    for (uint64_t k = 0; k < trace->count; k++) {
+      const hb_ops_op *op = &trace->ops[k];
+      if (op->slot == h->slot_count - 1) continue; /* free(NULL) */
+      if (op->kind == HB_OPS_FREE) {
+        live -= state[op->slot] != 0;
+        state[op->slot] = 0;
+        continue;
+      }
+      aligned[op->slot] = (unsigned char)hb_ops_stays_aligned(op->kind, aligned[op->slot]);
+      live += state[op->slot] == 0;
+      state[op->slot] = 1 + (aligned[op->slot] ? 0 : op->size);
     }
-    aligned[op->slot] = (unsigned char)hb_ops_stays_aligned(op->kind, aligned[op->slot]);
-    live += state[op->slot] == 0;
-    state[op->slot] = 1 + (aligned[op->slot] ? 0 : op->size);
+  }
+  if (more < 0) {
+    hb_harness_unmap(state, state_bytes);
+    hb_harness_unmap(aligned, aligned_bytes);
+    return -1;
   }
   left->slot_bytes = live * sizeof *left->slot;
   left->hint_bytes = live * sizeof *left->hint;

@@ -259,7 +259,7 @@ static unsigned snapshot_ops(const hb_ops_header *h, unsigned k_even, uint64_t *
 int hb_heapmap_pass(const hb_pass_env *env) {
   memset(&M, 0, sizeof M);
   const hb_allocator *a = env->allocator;
-  const hb_ops_header *h = env->trace->header;
+  const hb_ops_header *h = &env->trace->header;
   const uint32_t null_slot = h->slot_count - 1;
   uint64_t ops[HB_HEAPMAP_MAX_SNAPSHOTS + 1];
   unsigned count = snapshot_ops(h, env->heap_map, ops), next = 0;
@@ -271,8 +271,13 @@ int hb_heapmap_pass(const hb_pass_env *env) {
   }
   void **slots = env->slots;
   uint64_t live_bytes = 0;
-  for (uint64_t i = 0; i < h->op_count && next < count; i++) {
-    const hb_ops_op op = env->trace->ops[i];
+  hb_ops_file *trace = env->trace;
+  int more;
+  /* Window by window (hb_ops.h); a snapshot falls between two ops,
+   * wherever the window boundaries are. */
+  for (more = hb_ops_window_first(trace); more > 0 && next < count; more = hb_ops_window_next(trace))
+  for (uint64_t i = trace->first; i < trace->first + trace->count && next < count; i++) {
+    const hb_ops_op op = trace->ops[i - trace->first];
     void *p;
     switch (op.kind) {
       case HB_OPS_FREE:
@@ -313,6 +318,10 @@ int hb_heapmap_pass(const hb_pass_env *env) {
     snapshot(next++, i, live_bytes, heap_detail);
   }
   hb_harness_unmap(block_bytes, size_bytes);
+  if (more < 0) {
+    hb_out("status failed: the worker could not map a window of the ops\n");
+    return -1;
+  }
   if (M.out_of_memory) {
     hb_out("status failed: the worker could not map its heap-map arrays\n");
     return -1;

@@ -2,9 +2,11 @@
  * timed pass, with the memory and reuse figures of docs/METRICS.md
  * measured around every op. Never timed.
  *
- * Every structure here lives in harness memory (mmap, sized before the
- * pass from the trace's op counts) so the allocator under test sees only
- * the trace's own calls. Every allocated byte is written (a realloc: the
+ * Every structure here lives in harness memory (mmap) so the allocator
+ * under test sees only the trace's own calls, and none grows with the
+ * trace's length (docs/METRICS.md, "Bounded memory"): per slot, per freed
+ * block not yet reused (grown by doubling as needed), per 2 MiB of freed
+ * address space, or fixed. Every allocated byte is written (a realloc: the
  * part it added), as a program would, so the resident figures count every
  * page the allocator handed out. Bookkeeping per op:
  *   - live bytes (sum of requested sizes of live blocks);
@@ -14,12 +16,14 @@
  *     polled after every op, or every `stride` ops when polling would cost
  *     more than the budget the front end gives (the stride is reported);
  *   - freed blocks not yet reused: address -> (free op, size), plus one
- *     stack per requested size for the LIFO share;
+ *     stack per requested size for the LIFO share; reuse distances in a
+ *     histogram, exact below 2^20 ops;
  *   - every address range that ever held a freed block, as a bitmap of
  *     16-byte granules in 2 MiB chunks, for the byte reuse rate.
  * A multi-threaded trace runs each recorded thread on its own thread, but
  * strictly in trace order (a turn counter), so the figures are exact and
- * the same on every run.
+ * the same on every run. The ops come window by window (hb_ops.h); the
+ * threads cross a window's end together.
  */
 #define _GNU_SOURCE
 #include "worker_pass.h"
@@ -36,12 +40,19 @@
 #define CHUNK_WORDS (CHUNK_BYTES / GRANULE_BYTES / 64)
 #define MAX_CHUNKS (1u << 15)            /* 64 GiB of freed address space */
 #define EMPTY_KEY UINT64_MAX
+#define INITIAL_FREED 65536u /* freed blocks tracked before the tables first grow */
+/* Reuse distances: counted exactly below 2^DISTANCE_EXACT_BITS ops, above
+ * in 2^DISTANCE_SUB_BITS buckets per power of two (within 1/8192 of the
+ * distance: docs/METRICS.md). At most 9.4 MiB of counts, fewer for a trace
+ * too short to need them all. */
+#define DISTANCE_EXACT_BITS 20
+#define DISTANCE_SUB_BITS 12
 
 /* ---- A map from uint64 to uint32: open addressing, linear probing ---- */
 typedef struct u64map {
   uint64_t *keys;
   uint32_t *values;
-  uint64_t mask;
+  uint64_t mask, used;
 } u64map;
 
 static uint64_t mix(uint64_t k) {
@@ -56,10 +67,18 @@ static int map_init(u64map *m, uint64_t at_least) {
   while (capacity < 2 * at_least) capacity *= 2;
   m->keys = hb_harness_map(capacity * sizeof *m->keys);
   m->values = hb_harness_map(capacity * sizeof *m->values);
+  m->mask = capacity - 1;
+  m->used = 0;
   if (!m->keys || !m->values) return -1;
   memset(m->keys, 0xff, capacity * sizeof *m->keys); /* EMPTY_KEY everywhere */
-  m->mask = capacity - 1;
   return 0;
+}
+
+static void map_release(u64map *m) {
+  hb_harness_unmap(m->keys, (m->mask + 1) * sizeof *m->keys);
+  hb_harness_unmap(m->values, (m->mask + 1) * sizeof *m->values);
+  m->keys = NULL;
+  m->values = NULL;
 }
 
 /* Index of key's entry, or of the empty entry where it would go. */
@@ -69,8 +88,15 @@ static uint64_t map_find(const u64map *m, uint64_t key) {
   return i;
 }
 
+static void map_insert_at(u64map *m, uint64_t i, uint64_t key, uint32_t value) {
+  m->keys[i] = key;
+  m->values[i] = value;
+  m->used++;
+}
+
 /* Removes entry i, shifting later entries of the same probe run back. */
 static void map_erase(u64map *m, uint64_t i) {
+  m->used--;
   uint64_t j = i;
   for (;;) {
     j = (j + 1) & m->mask;
@@ -120,20 +146,24 @@ static struct state {
 
   u64map freed_by_address; /* -> freed_block index */
   u64map newest_by_size;   /* -> freed_block index, top of that size's stack */
-  freed_block *blocks;     /* [0] unused */
+  freed_block *blocks;     /* [0] unused; a reused block's entry goes back on a free list */
   uint64_t block_count, block_capacity;
+  uint32_t free_entry;     /* first unused entry below block_count, linked by `older`; 0: none */
 
   uint64_t allocations, reuses, lifo_reuses, allocated_bytes, reused_bytes;
   /* Per size class k (requests of 2^(k-1) + 1 .. 2^k bytes; 0: 0 and 1). */
   struct {
     uint64_t allocations, reuses, live_bytes, peak_live_bytes, waste_bytes, waste_count;
   } size_class[HB_SIZE_CLASSES];
-  uint64_t *distances;
+  uint64_t *distance_counts;  /* reuses per distance bucket */
+  uint64_t distance_buckets;  /* of them: enough for the longest distance, op_count - 1 */
+  uint64_t distance_pow2[65]; /* reuses with 2^(k-1) < distance <= 2^k */
 
   u64map chunk_of; /* chunk number -> index into chunks */
   uint64_t **chunks;
   uint32_t chunk_count;
   int byte_reuse_lost; /* more freed address space than MAX_CHUNKS covers */
+  int harness_lost;    /* a table could not grow: the pass stops */
 } S;
 
 /* ---- The resident peak ----
@@ -152,6 +182,60 @@ static void resident_checkpoint(void) {
   if (peak > own && peak - own > S.peak_resident_bytes) S.peak_resident_bytes = peak - own;
 }
 
+/* Harness memory mapped during the pass ends a segment of the resident
+ * peak: taken before the mapping, the mark reset after. */
+static void segment_end(void) { resident_checkpoint(); }
+static void segment_start(void) {
+  if (S.peak_known && hb_peak_rss_reset() != 0) S.peak_known = 0;
+}
+
+/* Doubles a map when one more entry would fill it past half. 0, or -1. */
+static int map_make_room(u64map *m) {
+  if ((m->used + 1) * 2 <= m->mask + 1) return 0;
+  u64map grown;
+  segment_end();
+  if (map_init(&grown, m->mask + 1) != 0) {
+    map_release(&grown);
+    return -1;
+  }
+  for (uint64_t i = 0; i <= m->mask; i++)
+    if (m->keys[i] != EMPTY_KEY) {
+      uint64_t at = map_find(&grown, m->keys[i]);
+      map_insert_at(&grown, at, m->keys[i], m->values[i]);
+    }
+  map_release(m);
+  *m = grown;
+  segment_start();
+  return 0;
+}
+
+/* A free entry of S.blocks; 0 when the pool could not grow. */
+static uint32_t block_entry(void) {
+  if (S.free_entry) {
+    uint32_t index = S.free_entry;
+    S.free_entry = S.blocks[index].older;
+    return index;
+  }
+  if (S.block_count + 1 >= S.block_capacity) {
+    if (S.block_capacity >= UINT32_MAX / 2) return 0;
+    uint64_t capacity = 2 * S.block_capacity;
+    segment_end();
+    freed_block *grown = hb_harness_map(capacity * sizeof *grown);
+    if (!grown) return 0;
+    memcpy(grown, S.blocks, S.block_capacity * sizeof *grown);
+    hb_harness_unmap(S.blocks, S.block_capacity * sizeof *S.blocks);
+    S.blocks = grown;
+    S.block_capacity = capacity;
+    segment_start();
+  }
+  return (uint32_t)++S.block_count;
+}
+
+static void block_entry_release(uint32_t index) {
+  S.blocks[index].older = S.free_entry;
+  S.free_entry = index;
+}
+
 /* ---- Byte reuse: the granule bitmap ---- */
 static uint64_t *chunk_bits(uint64_t chunk, int create) {
   uint64_t at = map_find(&S.chunk_of, chunk);
@@ -161,9 +245,9 @@ static uint64_t *chunk_bits(uint64_t chunk, int create) {
     S.byte_reuse_lost = 1;
     return NULL;
   }
-  resident_checkpoint();
+  segment_end();
   uint64_t *bits = hb_harness_map(CHUNK_WORDS * sizeof(uint64_t));
-  if (S.peak_known && hb_peak_rss_reset() != 0) S.peak_known = 0;
+  segment_start();
   if (!bits) {
     S.byte_reuse_lost = 1;
     return NULL;
@@ -221,6 +305,37 @@ static uint64_t freed_bytes_in(uint64_t address, uint64_t size) {
   return bytes;
 }
 
+/* ---- Reuse distances: a histogram, so memory does not grow with the
+ * number of reuses ---- */
+static uint64_t distance_bucket(uint64_t d) {
+  if (d < ((uint64_t)1 << DISTANCE_EXACT_BITS)) return d;
+  unsigned e = 63 - (unsigned)__builtin_clzll(d); /* 2^e <= d < 2^(e+1) */
+  uint64_t sub = (d >> (e - DISTANCE_SUB_BITS)) & (((uint64_t)1 << DISTANCE_SUB_BITS) - 1);
+  return ((uint64_t)1 << DISTANCE_EXACT_BITS) +
+         ((uint64_t)(e - DISTANCE_EXACT_BITS) << DISTANCE_SUB_BITS) + sub;
+}
+
+/* The distance a bucket stands for: itself when exact, else the middle of
+ * its range. */
+static uint64_t distance_of_bucket(uint64_t b) {
+  if (b < ((uint64_t)1 << DISTANCE_EXACT_BITS)) return b;
+  uint64_t r = b - ((uint64_t)1 << DISTANCE_EXACT_BITS);
+  unsigned e = DISTANCE_EXACT_BITS + (unsigned)(r >> DISTANCE_SUB_BITS);
+  uint64_t sub = r & (((uint64_t)1 << DISTANCE_SUB_BITS) - 1);
+  unsigned shift = e - DISTANCE_SUB_BITS;
+  return ((((uint64_t)1 << DISTANCE_SUB_BITS) + sub) << shift) + (((uint64_t)1 << shift) >> 1);
+}
+
+/* The k-th smallest distance (from 0). */
+static uint64_t distance_kth(uint64_t k) {
+  uint64_t seen = 0;
+  for (uint64_t b = 0; b < S.distance_buckets; b++) {
+    seen += S.distance_counts[b];
+    if (seen > k) return distance_of_bucket(b);
+  }
+  return 0;
+}
+
 /* ---- Reuse of freed blocks ---- */
 static void unlink_from_size_stack(uint32_t index) {
   freed_block *b = &S.blocks[index];
@@ -240,16 +355,22 @@ static void unlink_from_size_stack(uint32_t index) {
 static void note_free(void *ptr, uint64_t size, uint64_t op) {
   if (!ptr) return;
   uint64_t address = (uint64_t)(uintptr_t)ptr;
+  if (map_make_room(&S.freed_by_address) != 0 || map_make_room(&S.newest_by_size) != 0) {
+    S.harness_lost = 1;
+    return;
+  }
   uint64_t at = map_find(&S.freed_by_address, address);
   uint32_t index;
   if (S.freed_by_address.keys[at] == address) { /* cannot happen with a sound allocator */
     index = S.freed_by_address.values[at];
     unlink_from_size_stack(index);
   } else {
-    if (S.block_count + 1 >= S.block_capacity) return; /* sized from the trace: unreachable */
-    index = (uint32_t)++S.block_count;
-    S.freed_by_address.keys[at] = address;
-    S.freed_by_address.values[at] = index;
+    index = block_entry();
+    if (!index) {
+      S.harness_lost = 1;
+      return;
+    }
+    map_insert_at(&S.freed_by_address, at, address, index);
   }
   freed_block *b = &S.blocks[index];
   b->address = address;
@@ -262,7 +383,7 @@ static void note_free(void *ptr, uint64_t size, uint64_t op) {
     S.blocks[b->older].newer = index;
   } else {
     b->older = 0;
-    S.newest_by_size.keys[top] = size;
+    map_insert_at(&S.newest_by_size, top, size, index);
   }
   S.newest_by_size.values[top] = index;
   mark_freed_range(address, size);
@@ -292,13 +413,17 @@ static void note_allocation(void *ptr, uint64_t size, uint64_t op) {
   if (S.freed_by_address.keys[at] != address) return;
   uint32_t index = S.freed_by_address.values[at];
   freed_block *b = &S.blocks[index];
-  S.distances[S.reuses++] = op - b->free_op;
+  uint64_t distance = op - b->free_op;
+  S.distance_counts[distance_bucket(distance)]++;
+  S.distance_pow2[distance <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(distance - 1)]++;
+  S.reuses++;
   S.size_class[k].reuses++;
   uint64_t top = map_find(&S.newest_by_size, b->size);
   if (S.newest_by_size.keys[top] == b->size && S.newest_by_size.values[top] == index)
     S.lifo_reuses++;
   unlink_from_size_stack(index);
   map_erase(&S.freed_by_address, at);
+  block_entry_release(index);
 }
 
 /* ---- Footprint and samples ---- */
@@ -337,7 +462,7 @@ static void after_op(uint64_t i, uint64_t allocated_bytes) {
    * evenly spread, the last op always included. */
   int is_sample = (i + 1) * TARGET_SAMPLES / S.op_count != i * TARGET_SAMPLES / S.op_count ||
                   i + 1 == S.op_count;
-  int is_peak = i == S.env->trace->header->peak_live_op;
+  int is_peak = i == S.env->trace->header.peak_live_op;
   /* Between strided reads, also read where the footprint is likely to
    * grow, so a stride above 1 misses less of the peak: when live bytes
    * pass their previous high by 1/64, and after a large request. */
@@ -374,9 +499,9 @@ static void touch(void *p, uint64_t from, uint64_t size, uint64_t index) {
   if (p && size > from) memset((char *)p + from, (int)(index & 0xff), size - from);
 }
 
-static int instrumented_op(uint64_t i) {
+/* Op `i` of the trace, `op` in the current window. */
+static int instrumented_op(const hb_ops_op *op, uint64_t i) {
   const hb_allocator *a = S.env->allocator;
-  const hb_ops_op *op = &S.env->trace->ops[i];
   void **slots = S.env->slots;
   void *p = NULL, *old;
   uint64_t touched_from = 0;
@@ -384,7 +509,7 @@ static int instrumented_op(uint64_t i) {
     case HB_OPS_FREE:
       old = slots[op->slot];
       a->free(old, op->size);
-      if (op->slot != S.env->trace->header->slot_count - 1) {
+      if (op->slot != S.env->trace->header.slot_count - 1) {
         note_free(old, S.block_bytes[op->slot], i);
         S.live_bytes -= S.block_bytes[op->slot];
         S.size_class[size_class(S.block_bytes[op->slot])].live_bytes -= S.block_bytes[op->slot];
@@ -392,7 +517,7 @@ static int instrumented_op(uint64_t i) {
         slots[op->slot] = NULL;
       }
       after_op(i, 0);
-      return 0;
+      return S.harness_lost ? -1 : 0;
     case HB_OPS_MALLOC: p = a->malloc(op->size); break;
     case HB_OPS_CALLOC: p = a->calloc(1, op->size); break;
     case HB_OPS_ALIGNED: p = a->aligned_alloc((size_t)1 << op->align_log2, op->size); break;
@@ -427,7 +552,7 @@ placed:
   if (S.size_class[k].live_bytes > S.size_class[k].peak_live_bytes)
     S.size_class[k].peak_live_bytes = S.size_class[k].live_bytes;
   after_op(i, op->size);
-  return 0;
+  return S.harness_lost ? -1 : 0;
 }
 
 /* ---- Several threads, one at a time in trace order ----
@@ -439,12 +564,11 @@ typedef struct turn_arg turn_arg;
 
 typedef struct turn_state {
   const hb_thread_plan *plan;
-  const hb_ops_op *ops;
-  uint64_t op_count;
+  hb_ops_file *trace;
   turn_arg *args;
   atomic_uint_fast64_t turn; /* index of the next op to run */
-  atomic_int stop;
-  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
+  atomic_int stop, leave;
+  _Atomic uint32_t start, finished; /* gates (worker_pass.h): windows released, done */
 } turn_state;
 
 struct turn_arg {
@@ -458,10 +582,14 @@ static void wake_thread(turn_arg *arg) {
   hb_futex_wake(&arg->wake, 1);
 }
 
+/* Thread `arg->thread`'s ops of the current window, each in its turn. */
 static void turn_thread_ops(turn_arg *arg) {
   turn_state *s = arg->shared;
+  const hb_ops_op *ops = s->trace->ops;
+  const uint64_t first = s->trace->first, count = s->trace->count;
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
-    uint64_t i = s->plan->order[k];
+    uint32_t w = s->plan->order[k];
+    uint64_t i = first + w;
     for (unsigned spins = 0;; spins++) {
       uint32_t seen = atomic_load_explicit(&arg->wake, memory_order_acquire);
       if (atomic_load_explicit(&s->turn, memory_order_acquire) == i) break;
@@ -471,24 +599,26 @@ static void turn_thread_ops(turn_arg *arg) {
       else
         hb_futex_wait(&arg->wake, seen);
     }
-    if (instrumented_op(i) != 0) {
+    if (instrumented_op(&ops[w], i) != 0) {
       atomic_store(&s->stop, 1);
       for (uint32_t t = 0; t < s->plan->thread_count; t++) wake_thread(&s->args[t]);
       return;
     }
     atomic_store_explicit(&s->turn, i + 1, memory_order_release);
-    if (i + 1 < s->op_count && s->ops[i + 1].thread != arg->thread)
-      wake_thread(&s->args[s->ops[i + 1].thread]);
+    /* The window's last op hands over to the main thread, at the gate. */
+    if (w + 1 < count && ops[w + 1].thread != arg->thread) wake_thread(&s->args[ops[w + 1].thread]);
   }
 }
 
 static void *turn_thread(void *opaque) {
   turn_arg *arg = opaque;
   turn_state *s = arg->shared;
-  hb_count_wait(&s->start, 1);
-  if (!atomic_load(&s->stop)) turn_thread_ops(arg);
-  hb_count_up(&s->finished);
-  hb_count_wait(&s->leave, 1);
+  for (uint32_t released = 1;; released++) {
+    hb_count_wait(&s->start, released);
+    if (atomic_load(&s->leave)) break;
+    if (!atomic_load(&s->stop)) turn_thread_ops(arg);
+    hb_count_up(&s->finished);
+  }
   return NULL;
 }
 
@@ -515,10 +645,22 @@ static void begin_measuring(void) {
   S.harness_baseline_bytes = hb_harness_mapped_bytes();
 }
 
-static int run_threads(const hb_thread_plan *plan, char *memory) {
+/* The next window, the resident peak's segment ended before the current
+ * one is unmapped and started once the next is in (the file pages the
+ * windows bring in are not heap). */
+static int next_window(void) {
+  segment_end();
+  int more = hb_ops_window_next(S.env->trace);
+  segment_start();
+  return more;
+}
+
+/* 0, -1 (an op failed), -2 (threads or a window could not be had). */
+static int run_threads(hb_thread_plan *plan, char *memory) {
+  hb_ops_file *trace = S.env->trace;
   pthread_t *ids = (pthread_t *)memory;
   turn_arg *args = (turn_arg *)(ids + plan->thread_count);
-  turn_state s = {.plan = plan, .ops = S.env->trace->ops, .op_count = S.op_count, .args = args};
+  turn_state s = {.plan = plan, .trace = trace, .args = args};
   uint32_t started = 0;
   for (; started < plan->thread_count; started++) {
     args[started].shared = &s;
@@ -529,12 +671,28 @@ static int run_threads(const hb_thread_plan *plan, char *memory) {
       break;
     }
   }
+  int more = hb_ops_window_first(trace);
   begin_measuring();
+  uint32_t released = 0;
+  for (; more > 0 && !atomic_load(&s.stop); more = next_window()) {
+    hb_thread_plan_build(trace, plan);
+    hb_count_up(&s.start);
+    hb_count_wait(&s.finished, started * ++released);
+  }
+  atomic_store(&s.leave, 1);
   hb_count_up(&s.start);
-  hb_count_wait(&s.finished, started);
-  hb_count_up(&s.leave);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
-  return started < plan->thread_count ? -2 : S.failed ? -1 : 0;
+  return started < plan->thread_count || more < 0 ? -2 : S.failed || S.harness_lost ? -1 : 0;
+}
+
+static int run_one_thread(void) {
+  hb_ops_file *trace = S.env->trace;
+  int more = hb_ops_window_first(trace);
+  begin_measuring();
+  for (; more > 0; more = next_window())
+    for (uint64_t k = 0; k < trace->count; k++)
+      if (instrumented_op(&trace->ops[k], trace->first + k) != 0) return -1;
+  return more < 0 ? -2 : 0;
 }
 
 /* ---- Order statistics without sorting (qsort may malloc) ---- */
@@ -565,7 +723,7 @@ static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k) {
 }
 
 static void report(void) {
-  const hb_ops_header *h = S.env->trace->header;
+  const hb_ops_header *h = &S.env->trace->header;
   hb_out("status ok\n");
   hb_out_figure(HB_FIG_OPS, h->op_count);
   hb_out_figure(HB_FIG_PEAK_LIVE_BYTES, h->peak_live_bytes);
@@ -584,19 +742,12 @@ static void report(void) {
   hb_out_figure(HB_FIG_ALLOCATED_BYTES, S.allocated_bytes);
   if (!S.byte_reuse_lost) hb_out_figure(HB_FIG_REUSED_BYTES, S.reused_bytes);
   if (S.reuses) {
-    /* Histogram first: selection reorders the array. */
-    uint64_t buckets[65] = {0};
-    for (uint64_t r = 0; r < S.reuses; r++) {
-      uint64_t d = S.distances[r];
-      unsigned k = d <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(d - 1); /* 2^(k-1) < d <= 2^k */
-      buckets[k]++;
-    }
     for (unsigned k = 0; k < 64; k++)
-      if (buckets[k]) hb_out("reuse_distance_bucket %llu %llu\n", 1ull << k, (unsigned long long)buckets[k]);
-    uint64_t median = select_kth(S.distances, S.reuses, (S.reuses - 1) / 2);
-    uint64_t p90 = select_kth(S.distances, S.reuses, (S.reuses * 9 + 9) / 10 - 1);
-    hb_out_figure(HB_FIG_REUSE_DISTANCE_MEDIAN, median);
-    hb_out_figure(HB_FIG_REUSE_DISTANCE_P90, p90);
+      if (S.distance_pow2[k])
+        hb_out("reuse_distance_bucket %llu %llu\n", 1ull << k,
+               (unsigned long long)S.distance_pow2[k]);
+    hb_out_figure(HB_FIG_REUSE_DISTANCE_MEDIAN, distance_kth((S.reuses - 1) / 2));
+    hb_out_figure(HB_FIG_REUSE_DISTANCE_P90, distance_kth((S.reuses * 9 + 9) / 10 - 1));
   }
   for (unsigned k = 0; k < HB_SIZE_CLASSES; k++)
     if (S.size_class[k].allocations)
@@ -620,18 +771,22 @@ static void report(void) {
 
 int hb_instrumented_pass(const hb_pass_env *env) {
   memset(&S, 0, sizeof S);
-  const hb_ops_header *h = env->trace->header;
+  const hb_ops_header *h = &env->trace->header;
   S.env = env;
   S.op_count = h->op_count;
   S.poll_stride = S.max_poll_stride = 1;
+  /* Freed blocks not yet reused: at most one per free or realloc, and the
+   * tables grow (by doubling) past INITIAL_FREED. */
   uint64_t freed_bound = h->frees + h->reallocs + 1;
+  if (freed_bound > INITIAL_FREED) freed_bound = INITIAL_FREED;
   S.block_capacity = freed_bound + 1;
   S.block_bytes = hb_harness_map(h->slot_count * sizeof *S.block_bytes);
   S.samples = hb_harness_map((TARGET_SAMPLES + 2) * sizeof *S.samples);
   S.blocks = hb_harness_map(S.block_capacity * sizeof *S.blocks);
-  S.distances = hb_harness_map((h->allocations + h->reallocs + 1) * sizeof *S.distances);
+  S.distance_buckets = distance_bucket(S.op_count) + 1;
+  S.distance_counts = hb_harness_map(S.distance_buckets * sizeof *S.distance_counts);
   S.chunks = hb_harness_map(MAX_CHUNKS * sizeof *S.chunks);
-  if (!S.block_bytes || !S.samples || !S.blocks || !S.distances || !S.chunks ||
+  if (!S.block_bytes || !S.samples || !S.blocks || !S.distance_counts || !S.chunks ||
       map_init(&S.freed_by_address, freed_bound) || map_init(&S.newest_by_size, freed_bound) ||
       map_init(&S.chunk_of, MAX_CHUNKS)) {
     hb_out("status failed: the worker could not map its instrumentation arrays\n");
@@ -642,20 +797,14 @@ int hb_instrumented_pass(const hb_pass_env *env) {
   hb_thread_plan plan = {0};
   char *thread_memory = NULL;
   if (h->thread_count > 1 &&
-      (hb_thread_plan_build(env->trace, &plan) != 0 ||
+      (hb_thread_plan_init(env->trace, &plan) != 0 ||
        !(thread_memory = hb_harness_map(thread_memory_bytes(&plan))))) {
     hb_out("status failed: the worker could not start the replay's threads\n");
     return -1;
   }
   uint64_t probe;
   S.footprint_known = env->allocator->stat(HB_STAT_FOOTPRINT_BYTES, &probe) == 0;
-  int rc = 0;
-  if (h->thread_count > 1) {
-    rc = run_threads(&plan, thread_memory);
-  } else {
-    begin_measuring();
-    for (uint64_t i = 0; i < h->op_count && rc == 0; i++) rc = instrumented_op(i);
-  }
+  int rc = h->thread_count > 1 ? run_threads(&plan, thread_memory) : run_one_thread();
   resident_checkpoint(); /* the last segment */
   /* The kernel counts RSS in per-CPU batches, so a mark and a reading can
    * each be a few dozen pages behind: a sample above the mark is kept. */
@@ -667,7 +816,12 @@ int hb_instrumented_pass(const hb_pass_env *env) {
     hb_thread_plan_release(&plan);
   }
   if (rc == -2) {
-    hb_out("status failed: the worker could not start the replay's threads\n");
+    hb_out("status failed: the worker could not start the replay's threads or map a window of "
+           "its ops\n");
+    return -1;
+  }
+  if (S.harness_lost) {
+    hb_out("status failed: the worker could not grow its instrumentation tables\n");
     return -1;
   }
   if (rc != 0) {

@@ -204,13 +204,18 @@ static inline __attribute__((always_inline)) int timed_op(const hb_allocator *a,
   return 0;
 }
 
-/* ---- Several threads (see the top of this file) ---- */
+/* ---- Several threads (see the top of this file) ----
+ * The replay threads live through every window of the ops (hb_ops.h),
+ * held at a gate between two, as the timed pass's are (worker_timed.c):
+ * `start` counts the windows released, `finished` the threads done with
+ * the current one. */
 typedef struct latency_shared {
   const hb_pass_env *env;
   const hb_thread_plan *plan;
   latency_counts *counts;      /* [thread_count], harness memory */
-  _Atomic uint32_t *slot_done; /* ops completed per slot (as worker_timed.c) */
-  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
+  _Atomic uint32_t *slot_done; /* ops of the current window completed, per slot */
+  _Atomic uint32_t start, finished; /* gates (worker_pass.h) */
+  atomic_int leave; /* set before the last release: the threads return */
   atomic_int stop;
   atomic_uint_fast64_t failed_op;
   pthread_mutex_t lock;
@@ -222,34 +227,37 @@ typedef struct latency_arg {
   uint32_t thread;
 } latency_arg;
 
+/* Thread `arg->thread`'s ops of the current window. */
 static void latency_thread_ops(latency_arg *arg) {
   latency_shared *s = arg->shared;
   const hb_ops_op *ops = s->env->trace->ops;
-  const uint32_t null_slot = s->env->trace->header->slot_count - 1;
+  const uint64_t first = s->env->trace->first;
+  const uint32_t null_slot = s->env->trace->header.slot_count - 1;
   latency_counts *L = &s->counts[arg->thread];
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
-    uint64_t i = s->plan->order[k];
-    uint32_t sequence = s->plan->slot_sequence[i];
+    uint32_t w = s->plan->order[k];
+    uint32_t sequence = s->plan->slot_sequence[w];
     if (sequence & HB_WAIT_FLAG) {
       unsigned spins = 0;
-      while (atomic_load_explicit(&s->slot_done[ops[i].slot], memory_order_acquire) !=
+      while (atomic_load_explicit(&s->slot_done[ops[w].slot], memory_order_acquire) !=
              (sequence & ~HB_WAIT_FLAG)) {
         if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
         hb_spin_pause(&spins);
       }
     }
     if (s->locked) pthread_mutex_lock(&s->lock);
-    int rc = timed_op(s->env->allocator, L, &ops[i], i, s->env->slots);
+    int rc = timed_op(s->env->allocator, L, &ops[w], first + w, s->env->slots);
     if (s->locked) pthread_mutex_unlock(&s->lock);
     if (rc != 0) {
       uint_fast64_t current = atomic_load(&s->failed_op);
-      while (i < current && !atomic_compare_exchange_weak(&s->failed_op, &current, i)) {
+      while (first + w < current &&
+             !atomic_compare_exchange_weak(&s->failed_op, &current, first + w)) {
       }
       atomic_store(&s->stop, 1);
       return;
     }
-    if (ops[i].slot != null_slot)
-      atomic_store_explicit(&s->slot_done[ops[i].slot], (sequence & ~HB_WAIT_FLAG) + 1,
+    if (ops[w].slot != null_slot)
+      atomic_store_explicit(&s->slot_done[ops[w].slot], (sequence & ~HB_WAIT_FLAG) + 1,
                             memory_order_release);
   }
 }
@@ -257,22 +265,26 @@ static void latency_thread_ops(latency_arg *arg) {
 static void *latency_thread(void *opaque) {
   latency_arg *arg = opaque;
   latency_shared *s = arg->shared;
-  hb_count_wait(&s->start, 1);
-  if (!atomic_load(&s->stop)) latency_thread_ops(arg);
-  hb_count_up(&s->finished);
-  hb_count_wait(&s->leave, 1);
+  for (uint32_t released = 1;; released++) {
+    hb_count_wait(&s->start, released);
+    if (atomic_load(&s->leave)) break;
+    if (!atomic_load(&s->stop)) latency_thread_ops(arg);
+    hb_count_up(&s->finished);
+  }
   return NULL;
 }
 
 /* The replay on the trace's threads, merged into `total`. 0; -1 with
- * *failed_op when an allocation returned NULL; -2 when the harness could
- * not set up. */
+ * *failed_op when an allocation returned NULL (its window left mapped);
+ * -2 when the harness could not set up. The elapsed time is the sum of
+ * the windows' intervals, gate to gate. */
 static int replay_threads(const hb_pass_env *env, latency_counts *total, uint64_t *elapsed_ns,
                           uint64_t *failed_op) {
+  hb_ops_file *trace = env->trace;
   hb_thread_plan plan;
-  if (hb_thread_plan_build(env->trace, &plan) != 0) return -2;
+  if (hb_thread_plan_init(trace, &plan) != 0) return -2;
   uint32_t threads = plan.thread_count;
-  size_t done_bytes = env->trace->header->slot_count * sizeof(uint32_t);
+  size_t done_bytes = trace->header.slot_count * sizeof(uint32_t);
   size_t counts_bytes = threads * sizeof(latency_counts);
   size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(latency_arg));
   _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
@@ -295,16 +307,28 @@ static int replay_threads(const hb_pass_env *env, latency_counts *total, uint64_
     /* The allocator sets itself up once the threads exist (their creation
      * mallocs from glibc), before the clock starts. */
     env->allocator->free(env->allocator->malloc(1), 1);
-    uint64_t pass_start = hb_now_ns();
+    rc = 0;
+    uint32_t released = 0;
+    int more;
+    for (more = hb_ops_window_first(trace); more > 0 && !atomic_load(&s.stop);
+         more = hb_ops_window_next(trace)) {
+      hb_thread_plan_build(trace, &plan);
+      uint64_t window_start = hb_now_ns();
+      hb_count_up(&s.start);
+      hb_count_wait(&s.finished, started * ++released);
+      *elapsed_ns += hb_now_ns() - window_start;
+      if (atomic_load(&s.stop)) break; /* the window stays: failed_op is in it */
+      /* The next window counts each slot's ops afresh. */
+      for (uint64_t w = 0; w < trace->count; w++) slot_done[trace->ops[w].slot] = 0;
+    }
+    if (more < 0) rc = -2;
+    atomic_store(&s.leave, 1);
     hb_count_up(&s.start);
-    hb_count_wait(&s.finished, started);
-    *elapsed_ns = hb_now_ns() - pass_start;
-    hb_count_up(&s.leave);
     for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
     pthread_mutex_destroy(&s.lock);
     for (uint32_t t = 0; t < started; t++) merge(total, &counts[t]);
     *failed_op = atomic_load(&s.failed_op);
-    rc = started < threads ? -2 : *failed_op != UINT64_MAX ? -1 : 0;
+    if (rc == 0) rc = started < threads ? -2 : *failed_op != UINT64_MAX ? -1 : 0;
   }
   hb_harness_unmap((void *)slot_done, done_bytes);
   hb_harness_unmap(counts, counts_bytes);
@@ -313,36 +337,46 @@ static int replay_threads(const hb_pass_env *env, latency_counts *total, uint64_
   return rc;
 }
 
+/* The replay on this thread, window by window. 0; -1 with *failed_op
+ * (its window left mapped); -2 when a window could not be mapped. */
+static int replay_one_thread(const hb_pass_env *env, latency_counts *L, uint64_t *elapsed_ns,
+                             uint64_t *failed_op) {
+  hb_ops_file *trace = env->trace;
+  const hb_allocator *a = env->allocator;
+  /* The allocator sets itself up before the first timed call, as for the
+   * resident figures: its start-up is not one of the trace's calls. */
+  a->free(a->malloc(1), 1);
+  int more;
+  for (more = hb_ops_window_first(trace); more > 0; more = hb_ops_window_next(trace)) {
+    uint64_t window_start = hb_now_ns();
+    for (uint64_t w = 0; w < trace->count; w++)
+      if (timed_op(a, L, &trace->ops[w], trace->first + w, env->slots) != 0) {
+        *elapsed_ns += hb_now_ns() - window_start;
+        *failed_op = trace->first + w;
+        return -1;
+      }
+    *elapsed_ns += hb_now_ns() - window_start;
+  }
+  return more < 0 ? -2 : 0;
+}
+
 static latency_counts total; /* the single-threaded replay's, or the threads' merged */
 
 int hb_latency_pass(const hb_pass_env *env) {
   memset(&total, 0, sizeof total);
-  const hb_allocator *a = env->allocator;
-  const hb_ops_header *h = env->trace->header;
+  const hb_ops_header *h = &env->trace->header;
   calibrate();
   uint64_t elapsed_ns = 0, failed_op = 0;
-  int rc = 0;
-  if (h->thread_count > 1) {
-    rc = replay_threads(env, &total, &elapsed_ns, &failed_op);
-  } else {
-    /* The allocator sets itself up before the first timed call, as for the
-     * resident figures: its start-up is not one of the trace's calls. */
-    a->free(a->malloc(1), 1);
-    uint64_t pass_start = hb_now_ns();
-    for (uint64_t i = 0; i < h->op_count && rc == 0; i++)
-      if (timed_op(a, &total, &env->trace->ops[i], i, env->slots) != 0) {
-        rc = -1;
-        failed_op = i;
-      }
-    elapsed_ns = hb_now_ns() - pass_start;
-  }
+  int rc = h->thread_count > 1 ? replay_threads(env, &total, &elapsed_ns, &failed_op)
+                               : replay_one_thread(env, &total, &elapsed_ns, &failed_op);
   if (rc == -2) {
-    hb_out("status failed: the worker could not start the replay's threads\n");
+    hb_out("status failed: the worker could not start the replay's threads or map its ops\n");
     return -1;
   }
   if (rc != 0) {
     hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
-           (unsigned long long)env->trace->ops[failed_op].size, (unsigned long long)failed_op);
+           (unsigned long long)env->trace->ops[failed_op - env->trace->first].size,
+           (unsigned long long)failed_op);
     return -1;
   }
 

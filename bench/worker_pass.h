@@ -21,7 +21,7 @@
 
 typedef struct hb_pass_env {
   const hb_allocator *allocator;
-  const hb_ops_file *trace;
+  hb_ops_file *trace; /* its windows are mapped as the pass goes (hb_ops.h) */
   void **slots;  /* slot table, block id -> pointer, slot_count entries */
   int touch_all; /* timed pass: write every byte of each new block, not just the first */
   hb_speed_kind speed;     /* timed pass: which replays to report */
@@ -90,8 +90,9 @@ typedef struct hb_leftovers {
   uint64_t count;
   size_t slot_bytes, hint_bytes;
 } hb_leftovers;
-/* 0, or -1 when harness memory could not be mapped. */
-int hb_leftovers_find(const hb_ops_file *trace, hb_leftovers *left);
+/* Reads the trace window by window. 0, or -1 when harness memory or a
+ * window could not be mapped. */
+int hb_leftovers_find(hb_ops_file *trace, hb_leftovers *left);
 /* Frees them all, through `allocator`, from the slot table of a replay. */
 void hb_leftovers_free(const hb_leftovers *left, const hb_allocator *allocator, void **slots);
 void hb_leftovers_release(hb_leftovers *left);
@@ -116,19 +117,31 @@ int hb_latency_pass(const hb_pass_env *env);
  * hb_out. 0, or -1 when the replay stopped early. */
 int hb_heapmap_pass(const hb_pass_env *env);
 
-/* worker_threads.c: the plan a multi-threaded replay follows. */
+/* worker_threads.c: the plan a multi-threaded replay follows through the
+ * current window of the ops (hb_ops.h). The threads cross each window's
+ * end together, at a gate (every op of the window done): so an op never
+ * waits for one in an earlier window, and the plan needs only the
+ * window's ops, in memory sized by the window, not the trace. */
 typedef struct hb_thread_plan {
   uint32_t thread_count;
+  uint64_t window_first;   /* the window planned (its first op); UINT64_MAX: none yet */
   uint64_t *first;         /* thread t's ops are order[first[t] .. first[t+1]) */
-  uint64_t *order;         /* op indices grouped by thread, each in trace order */
-  uint32_t *slot_sequence; /* per op: ops on its slot before it; top bit set when the
-                              previous one ran on another thread, so this op waits */
-  size_t mapped_bytes;
+  uint32_t *order;         /* window-relative op indices grouped by thread, each in trace order */
+  uint32_t *slot_sequence; /* per op of the window: ops on its slot before it in the window;
+                              top bit set when the previous one ran on another thread, so
+                              this op waits */
+  uint32_t *seen;          /* scratch per slot: ops of the window seen so far (left zeroed) */
+  uint16_t *last_thread;   /* scratch per slot: the thread of the last of them */
+  size_t mapped_bytes, seen_bytes, last_bytes;
 } hb_thread_plan;
 
 #define HB_WAIT_FLAG 0x80000000u
 
-int hb_thread_plan_build(const hb_ops_file *trace, hb_thread_plan *plan);
+/* Maps the plan's memory for `trace`'s window size and slot count. 0, or -1. */
+int hb_thread_plan_init(const hb_ops_file *trace, hb_thread_plan *plan);
+/* Plans the trace's current window (nothing to do when it is the window
+ * planned last: a trace of one window is planned once per pass). */
+void hb_thread_plan_build(const hb_ops_file *trace, hb_thread_plan *plan);
 void hb_thread_plan_release(hb_thread_plan *plan);
 /* Starts a replay thread with a small stack (HB_REPLAY_STACK_BYTES: the
  * replay's frames and an allocator's are shallow), so traces recorded

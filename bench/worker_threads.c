@@ -1,8 +1,8 @@
 /* worker_threads.c — what a multi-threaded replay shares between its two
- * passes (see worker_pass.h): the plan (which ops each recorded thread
- * runs, and which of them must wait for another thread; built before a
- * pass, in harness memory), starting replay threads, the futex gates that
- * hold them, and the spin-then-yield pause. */
+ * passes (see worker_pass.h): the plan (which ops of the current window
+ * each recorded thread runs, and which of them must wait for another
+ * thread; built between windows, in harness memory), starting replay
+ * threads, the futex gates that hold them, and the spin-then-yield pause. */
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
@@ -15,53 +15,67 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int hb_thread_plan_build(const hb_ops_file *trace, hb_thread_plan *plan) {
+int hb_thread_plan_init(const hb_ops_file *trace, hb_thread_plan *plan) {
   memset(plan, 0, sizeof *plan);
-  const hb_ops_header *h = trace->header;
-  uint32_t threads = h->thread_count;
-  size_t first_bytes = (threads + 1) * sizeof(uint64_t);
-  size_t order_bytes = h->op_count * sizeof(uint64_t);
-  size_t sequence_bytes = h->op_count * sizeof(uint32_t);
-  /* Scratch, per slot: ops seen so far and the thread of the last one. */
-  size_t seen_bytes = h->slot_count * sizeof(uint32_t);
-  size_t last_bytes = h->slot_count * sizeof(uint16_t);
-  size_t total = first_bytes + order_bytes + sequence_bytes;
+  const hb_ops_header *h = &trace->header;
+  uint64_t window = trace->window_ops < h->op_count ? trace->window_ops : h->op_count;
+  size_t first_bytes = (h->thread_count + 1) * sizeof(uint64_t);
+  size_t order_bytes = window * sizeof(uint32_t);
+  size_t total = first_bytes + 2 * order_bytes;
   char *memory = hb_harness_map(total);
-  uint32_t *seen = hb_harness_map(seen_bytes);
-  uint16_t *last_thread = hb_harness_map(last_bytes);
-  if (!memory || !seen || !last_thread) {
+  plan->seen_bytes = h->slot_count * sizeof(uint32_t);
+  plan->last_bytes = h->slot_count * sizeof(uint16_t);
+  plan->seen = hb_harness_map(plan->seen_bytes);
+  plan->last_thread = hb_harness_map(plan->last_bytes);
+  if (!memory || !plan->seen || !plan->last_thread) {
     hb_harness_unmap(memory, total);
-    hb_harness_unmap(seen, seen_bytes);
-    hb_harness_unmap(last_thread, last_bytes);
+    hb_harness_unmap(plan->seen, plan->seen_bytes);
+    hb_harness_unmap(plan->last_thread, plan->last_bytes);
     return -1;
   }
-  plan->thread_count = threads;
+  plan->thread_count = h->thread_count;
+  plan->window_first = UINT64_MAX;
   plan->first = (uint64_t *)memory;
-  plan->order = (uint64_t *)(memory + first_bytes);
+  plan->order = (uint32_t *)(memory + first_bytes);
   plan->slot_sequence = (uint32_t *)(memory + first_bytes + order_bytes);
   plan->mapped_bytes = total;
+  return 0;
+}
 
-  for (uint64_t i = 0; i < h->op_count; i++) plan->first[trace->ops[i].thread + 1]++;
+void hb_thread_plan_build(const hb_ops_file *trace, hb_thread_plan *plan) {
+  if (plan->window_first == trace->first) return;
+  const uint32_t null_slot = trace->header.slot_count - 1;
+  const hb_ops_op *ops = trace->ops;
+  const uint64_t count = trace->count;
+  uint32_t threads = plan->thread_count;
+  memset(plan->first, 0, (threads + 1) * sizeof *plan->first);
+  for (uint64_t k = 0; k < count; k++) plan->first[ops[k].thread + 1]++;
   for (uint32_t t = 0; t < threads; t++) plan->first[t + 1] += plan->first[t];
   /* first[t] doubles as thread t's fill cursor, then is restored. */
-  for (uint64_t i = 0; i < h->op_count; i++) {
-    const hb_ops_op *op = &trace->ops[i];
-    plan->order[plan->first[op->thread]++] = i;
-    if (op->slot == h->slot_count - 1) continue; /* free(NULL): nothing to wait for */
-    uint32_t sequence = seen[op->slot]++;
-    if (sequence > 0 && last_thread[op->slot] != op->thread) sequence |= HB_WAIT_FLAG;
-    last_thread[op->slot] = op->thread;
-    plan->slot_sequence[i] = sequence;
+  for (uint64_t k = 0; k < count; k++) {
+    const hb_ops_op *op = &ops[k];
+    plan->order[plan->first[op->thread]++] = (uint32_t)k;
+    if (op->slot == null_slot) { /* free(NULL): nothing to wait for */
+      plan->slot_sequence[k] = 0; /* the memory holds the last window's plan */
+      continue;
+    }
+    uint32_t sequence = plan->seen[op->slot]++;
+    if (sequence > 0 && plan->last_thread[op->slot] != op->thread) sequence |= HB_WAIT_FLAG;
+    plan->last_thread[op->slot] = op->thread;
+    plan->slot_sequence[k] = sequence;
   }
   for (uint32_t t = threads; t > 0; t--) plan->first[t] = plan->first[t - 1];
   plan->first[0] = 0;
-  hb_harness_unmap(seen, seen_bytes);
-  hb_harness_unmap(last_thread, last_bytes);
-  return 0;
+  /* The next window starts counting afresh (its threads start after every
+   * op of this one is done). Only the slots used here were counted. */
+  for (uint64_t k = 0; k < count; k++) plan->seen[ops[k].slot] = 0;
+  plan->window_first = trace->first;
 }
 
 void hb_thread_plan_release(hb_thread_plan *plan) {
   hb_harness_unmap(plan->first, plan->mapped_bytes);
+  hb_harness_unmap(plan->seen, plan->seen_bytes);
+  hb_harness_unmap(plan->last_thread, plan->last_bytes);
   memset(plan, 0, sizeof *plan);
 }
 

@@ -9,6 +9,13 @@
  * allocator kept from the earlier replays is there to reuse). Freeing
  * between replays happens outside the clock, on the main thread.
  *
+ * The ops come window by window (hb_ops.h): a replay's time is the sum of
+ * one interval per window, each from the window's first op to its last
+ * (with several threads: from releasing them to the last one finishing
+ * the window). Mapping the next window and planning it happen between two
+ * intervals, with every replay thread parked, so the clock sees neither
+ * the input's page faults nor any decoding.
+ *
  * Its cost over a bare malloc/free loop is checked by the benchmark
  * bench/loop_cost.c (the replay must stay within 1.10x of that loop with
  * glibc). Keep anything else — counters, checks, statistics — out of here:
@@ -71,16 +78,18 @@ static inline __attribute__((always_inline)) int replay_op(const replay_calls *c
   return 0;
 }
 
+/* One window of ops, on this thread: ops[0 .. count) are ops first ..
+ * first + count - 1 of the trace. */
 static inline __attribute__((always_inline)) int replay_single(const hb_pass_env *env,
                                                                uint64_t *failed_op,
                                                                int touch_all) {
   const replay_calls calls = calls_of(env->allocator);
   const hb_ops_op *ops = env->trace->ops;
-  const uint64_t count = env->trace->header->op_count;
+  const uint64_t first = env->trace->first, count = env->trace->count;
   void **slots = env->slots;
-  for (uint64_t i = 0; i < count; i++) {
-    if (__builtin_expect(replay_op(&calls, &ops[i], slots, i, touch_all) != 0, 0)) {
-      *failed_op = i;
+  for (uint64_t k = 0; k < count; k++) {
+    if (__builtin_expect(replay_op(&calls, &ops[k], slots, first + k, touch_all) != 0, 0)) {
+      *failed_op = first + k;
       return -1;
     }
   }
@@ -99,18 +108,19 @@ static int replay_single_all(const hb_pass_env *env, uint64_t *failed_op) {
  * whose slot was last used by another thread waits until that op has run
  * (a per-slot count of completed ops, published with release stores). An
  * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock.
- * The clock runs from the start gate to the last thread's last op. */
+ * The clock runs, for each window, from the start gate to the last
+ * thread's last op of the window. */
 typedef struct shared_state {
   const hb_pass_env *env;
   const hb_thread_plan *plan;
   replay_calls calls;
-  _Atomic uint32_t *slot_done; /* ops completed per slot */
-  _Atomic uint32_t start, finished, leave; /* gates (worker_pass.h) */
+  _Atomic uint32_t *slot_done; /* ops of the current window completed, per slot */
+  _Atomic uint32_t start, finished; /* gates (worker_pass.h): windows released, done */
+  atomic_int leave; /* set before the last release: the threads return */
   atomic_int stop; /* a thread failed: everyone skips to the end gate */
   atomic_uint_fast64_t failed_op;
   pthread_mutex_t lock;
   int locked;
-  unsigned replays; /* replays each thread runs: cold, warm-ups, warm */
 } shared_state;
 
 typedef struct thread_arg {
@@ -118,15 +128,17 @@ typedef struct thread_arg {
   uint32_t thread;
 } thread_arg;
 
+/* Thread `arg->thread`'s ops of the current window. */
 static void replay_thread_ops(thread_arg *arg) {
   shared_state *s = arg->shared;
   const hb_ops_op *ops = s->env->trace->ops;
-  const uint32_t null_slot = s->env->trace->header->slot_count - 1;
+  const uint64_t first = s->env->trace->first;
+  const uint32_t null_slot = s->env->trace->header.slot_count - 1;
   const int touch_all = s->env->touch_all;
   for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
-    uint64_t i = s->plan->order[k];
-    const hb_ops_op *op = &ops[i];
-    uint32_t sequence = s->plan->slot_sequence[i];
+    uint32_t w = s->plan->order[k];
+    const hb_ops_op *op = &ops[w];
+    uint32_t sequence = s->plan->slot_sequence[w];
     if (sequence & HB_WAIT_FLAG) {
       uint32_t needed = sequence & ~HB_WAIT_FLAG;
       unsigned spins = 0;
@@ -136,11 +148,12 @@ static void replay_thread_ops(thread_arg *arg) {
       }
     }
     if (s->locked) pthread_mutex_lock(&s->lock);
-    int rc = replay_op(&s->calls, op, s->env->slots, i, touch_all);
+    int rc = replay_op(&s->calls, op, s->env->slots, first + w, touch_all);
     if (s->locked) pthread_mutex_unlock(&s->lock);
     if (rc != 0) {
       uint_fast64_t current = atomic_load(&s->failed_op);
-      while (i < current && !atomic_compare_exchange_weak(&s->failed_op, &current, i)) {
+      while (first + w < current &&
+             !atomic_compare_exchange_weak(&s->failed_op, &current, first + w)) {
       }
       atomic_store(&s->stop, 1);
       return;
@@ -164,11 +177,12 @@ static clock_mark clock_now(void) {
   return (clock_mark){hb_now_ns(), hb_cpu_ns(), hb_minor_faults()};
 }
 
-static hb_replay_figures clock_since(clock_mark start) {
+/* Adds the interval since `start` to `sum`. */
+static void clock_add(hb_replay_figures *sum, clock_mark start) {
   clock_mark end = clock_now();
-  return (hb_replay_figures){.elapsed_ns = end.wall - start.wall,
-                             .cpu_ns = end.cpu - start.cpu,
-                             .minor_faults = end.minor_faults - start.minor_faults};
+  sum->elapsed_ns += end.wall - start.wall;
+  sum->cpu_ns += end.cpu - start.cpu;
+  sum->minor_faults += end.minor_faults - start.minor_faults;
 }
 
 /* The replays to run: cold, then `warmup` untimed ones, then warm; the
@@ -193,27 +207,28 @@ static void between_replays(const hb_pass_env *env, hb_timed_result *result, uns
 }
 
 /* ---- Several threads ----
- * The replay threads live through every replay of the pass, held at a
- * gate between two (`start` counts the replays released, `finished` the
- * threads done with the current one). */
+ * The replay threads live through every window of every replay of the
+ * pass, held at a gate between two (`start` counts the windows released,
+ * `finished` the threads done with the current one). */
 static void *replay_thread_loop(void *opaque) {
   thread_arg *arg = opaque;
   shared_state *s = arg->shared;
-  for (unsigned k = 0; k < s->replays; k++) {
-    hb_count_wait(&s->start, k + 1);
+  for (uint32_t released = 1;; released++) {
+    hb_count_wait(&s->start, released);
+    if (atomic_load(&s->leave)) break;
     if (!atomic_load(&s->stop)) replay_thread_ops(arg);
     hb_count_up(&s->finished);
   }
-  hb_count_wait(&s->leave, 1);
   return NULL;
 }
 
 static int replay_threads(const hb_pass_env *env, hb_timed_result *result, const hb_leftovers *left,
                           uint64_t *failed_op) {
+  hb_ops_file *trace = env->trace;
   hb_thread_plan plan;
-  if (hb_thread_plan_build(env->trace, &plan) != 0) return -2;
+  if (hb_thread_plan_init(trace, &plan) != 0) return -2;
   uint32_t threads = plan.thread_count;
-  size_t done_bytes = env->trace->header->slot_count * sizeof(uint32_t);
+  size_t done_bytes = trace->header.slot_count * sizeof(uint32_t);
   size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(thread_arg));
   _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
   char *thread_memory = hb_harness_map(thread_bytes);
@@ -223,7 +238,7 @@ static int replay_threads(const hb_pass_env *env, hb_timed_result *result, const
 
   unsigned replays = replay_count(env);
   shared_state s = {.env = env, .plan = &plan, .calls = calls_of(env->allocator),
-                    .slot_done = slot_done, .failed_op = UINT64_MAX, .replays = replays,
+                    .slot_done = slot_done, .failed_op = UINT64_MAX,
                     .locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE)};
   pthread_mutex_init(&s.lock, NULL);
   uint32_t started = 0;
@@ -232,22 +247,30 @@ static int replay_threads(const hb_pass_env *env, hb_timed_result *result, const
     if (hb_start_thread(&ids[started], replay_thread_loop, &args[started]) != 0) break;
   }
   if (started < threads) atomic_store(&s.stop, 1);
+  int rc = hb_ops_window_first(trace) < 0 ? -2 : 0;
+  if (rc == 0) hb_thread_plan_build(trace, &plan); /* before the baseline: it is harness memory */
   result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
-  for (unsigned k = 0; k < replays; k++) {
-    if (k > 0) memset((void *)slot_done, 0, done_bytes); /* every slot starts again at op 0 */
-    clock_mark start = clock_now();
-    hb_count_up(&s.start);
-    hb_count_wait(&s.finished, started * (k + 1));
-    hb_replay_figures measured = clock_since(start);
-    if (atomic_load(&s.stop)) { /* the other threads skip the remaining replays */
-      for (unsigned rest = k + 1; rest < replays; rest++) hb_count_up(&s.start);
-      break;
+  uint32_t released = 0;
+  for (unsigned k = 0; k < replays && rc == 0 && !atomic_load(&s.stop); k++) {
+    hb_replay_figures measured = {0, 0, 0};
+    int more;
+    for (more = hb_ops_window_first(trace); more > 0; more = hb_ops_window_next(trace)) {
+      hb_thread_plan_build(trace, &plan);
+      clock_mark start = clock_now();
+      hb_count_up(&s.start);
+      hb_count_wait(&s.finished, started * ++released);
+      clock_add(&measured, start);
+      if (atomic_load(&s.stop)) break; /* the window stays: failed_op is in it */
+      /* The next window counts each slot's ops afresh. */
+      for (uint64_t w = 0; w < trace->count; w++) slot_done[trace->ops[w].slot] = 0;
     }
-    between_replays(env, result, k, replays, measured, left);
+    if (more < 0) rc = -2;
+    if (rc == 0 && !atomic_load(&s.stop)) between_replays(env, result, k, replays, measured, left);
   }
-  hb_count_up(&s.leave);
+  atomic_store(&s.leave, 1);
+  hb_count_up(&s.start);
   for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
-  int rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
+  if (rc == 0) rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
   *failed_op = atomic_load(&s.failed_op);
   pthread_mutex_destroy(&s.lock);
   hb_harness_unmap((void *)slot_done, done_bytes);
@@ -260,13 +283,19 @@ static int replay_threads(const hb_pass_env *env, hb_timed_result *result, const
 static int replay_one_thread(const hb_pass_env *env, hb_timed_result *result,
                              const hb_leftovers *left, uint64_t *failed_op) {
   unsigned replays = replay_count(env);
+  if (hb_ops_window_first(env->trace) < 0) return -2;
   result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
   for (unsigned k = 0; k < replays; k++) {
-    clock_mark start = clock_now();
-    int rc = env->touch_all ? replay_single_all(env, failed_op)
-                            : replay_single_first_byte(env, failed_op);
-    hb_replay_figures measured = clock_since(start);
-    if (rc != 0) return rc;
+    hb_replay_figures measured = {0, 0, 0};
+    int more;
+    for (more = hb_ops_window_first(env->trace); more > 0; more = hb_ops_window_next(env->trace)) {
+      clock_mark start = clock_now();
+      int rc = env->touch_all ? replay_single_all(env, failed_op)
+                              : replay_single_first_byte(env, failed_op);
+      clock_add(&measured, start);
+      if (rc != 0) return rc; /* the window stays: failed_op is in it */
+    }
+    if (more < 0) return -2;
     between_replays(env, result, k, replays, measured, left);
   }
   return 0;
@@ -281,7 +310,7 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
     result->failure.op = UINT64_MAX;
     return -1;
   }
-  int rc = env->trace->header->thread_count > 1 ? replay_threads(env, result, &left, &failed_op)
+  int rc = env->trace->header.thread_count > 1 ? replay_threads(env, result, &left, &failed_op)
                                                 : replay_one_thread(env, result, &left, &failed_op);
   hb_leftovers_release(&left);
   if (rc == -2) { /* the harness could not set up: say so, not "NULL" */
@@ -292,7 +321,10 @@ int hb_timed_pass(const hb_pass_env *env, hb_timed_result *result) {
   if (rc != 0) {
     result->failure.failed = 1;
     result->failure.op = failed_op;
-    result->failure.size = env->trace->ops[failed_op].size;
+    const hb_ops_file *trace = env->trace; /* the window the failed op is in */
+    result->failure.size = failed_op - trace->first < trace->count
+                               ? trace->ops[failed_op - trace->first].size
+                               : 0;
     return -1;
   }
   return 0;

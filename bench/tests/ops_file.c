@@ -228,7 +228,57 @@ int main(int argc, char **argv) {
     HB_CHECK(ops[3].slot == 3 && ops[3].size == 0, "free(NULL) frees the never-used last slot");
     HB_CHECK(ops[4].slot == 1 && ops[4].size == 0, "an aligned block is freed without a hint");
     HB_CHECK(ops[5].slot == 0 && ops[5].size == 200, "a free's hint is the current request");
-    HB_CHECK(memcmp(mapped.header, &header, sizeof header) == 0, "the file's header is final");
+    HB_CHECK(memcmp(&mapped.header, &header, sizeof header) == 0, "the file's header is final");
+  }
+
+  /* Windows of 3 ops: 0-2, 3-5, 6; each holds the ops the whole file
+   * holds there, whatever the window's offset in its page. */
+  setenv(HB_OPS_WINDOW_ENV, "3", 1);
+  hb_ops_file windowed;
+  HB_CHECK(hb_ops_map(path, &windowed, why, sizeof why) == 0, "map in windows: %s", why);
+  if (windowed.ops && mapped.ops) {
+    uint64_t seen = 0, windows = 0;
+    int more;
+    for (more = hb_ops_window_first(&windowed); more > 0; more = hb_ops_window_next(&windowed)) {
+      HB_CHECK(windowed.first == seen && windowed.count == (seen < 6 ? 3u : 1u),
+               "window %llu: ops %llu + %llu", (unsigned long long)windows,
+               (unsigned long long)windowed.first, (unsigned long long)windowed.count);
+      HB_CHECK(memcmp(windowed.ops, mapped.ops + seen, windowed.count * sizeof(hb_ops_op)) == 0,
+               "window %llu holds the file's ops", (unsigned long long)windows);
+      seen += windowed.count;
+      windows++;
+    }
+    HB_CHECK(more == 0 && seen == 7 && windows == 3, "3 windows cover the 7 ops: %llu in %llu",
+             (unsigned long long)seen, (unsigned long long)windows);
+    HB_CHECK(windowed.first == 6 && windowed.ops, "the last window stays after the end");
+    HB_CHECK(hb_ops_window_first(&windowed) == 1 && windowed.first == 0 &&
+                 windowed.ops[2].kind == HB_OPS_REALLOC,
+             "back to the first window");
+  }
+  hb_ops_unmap(&windowed);
+  setenv(HB_OPS_WINDOW_ENV, "0", 1);
+  HB_CHECK(hb_ops_map(path, &windowed, why, sizeof why) != 0 && strstr(why, HB_OPS_WINDOW_ENV),
+           "a window of 0 ops refused: %s", why);
+  unsetenv(HB_OPS_WINDOW_ENV);
+
+  /* A bad op in a later window is refused when the file is opened, before
+   * any replay, naming the op. */
+  char corrupt[] = "/tmp/hb-ops-window-XXXXXX";
+  int corrupt_fd = mkstemp(corrupt);
+  HB_CHECK(corrupt_fd >= 0, "mkstemp");
+  if (corrupt_fd >= 0 && mapped.ops) {
+    hb_ops_op ops[7];
+    memcpy(ops, mapped.ops, sizeof ops);
+    ops[5].slot = 99; /* beyond the slot table */
+    HB_CHECK(write(corrupt_fd, &header, sizeof header) == (ssize_t)sizeof header &&
+                 write(corrupt_fd, ops, sizeof ops) == (ssize_t)sizeof ops,
+             "write");
+    close(corrupt_fd);
+    setenv(HB_OPS_WINDOW_ENV, "2", 1);
+    HB_CHECK(hb_ops_map(corrupt, &windowed, why, sizeof why) != 0 && strstr(why, "op 5 "),
+             "bad op 5 refused: %s", why);
+    unsetenv(HB_OPS_WINDOW_ENV);
+    unlink(corrupt);
   }
 
   /* An alignment no allocator could honour is refused while encoding. */
