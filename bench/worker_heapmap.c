@@ -275,47 +275,48 @@ int hb_heapmap_pass(const hb_pass_env *env) {
   int more;
   /* Window by window (hb_ops.h); a snapshot falls between two ops,
    * wherever the window boundaries are. */
-  for (more = hb_ops_window_first(trace); more > 0 && next < count; more = hb_ops_window_next(trace))
-  for (uint64_t i = trace->first; i < trace->first + trace->count && next < count; i++) {
-    const hb_ops_op op = trace->ops[i - trace->first];
-    void *p;
-    switch (op.kind) {
-      case HB_OPS_FREE:
-        a->free(slots[op.slot], op.size);
-        if (op.slot != null_slot) {
-          live_bytes -= block_bytes[op.slot];
-          block_bytes[op.slot] = 0;
-          slots[op.slot] = NULL;
-        }
-        p = NULL;
-        break;
-      case HB_OPS_MALLOC: p = a->malloc(op.size); break;
-      case HB_OPS_CALLOC: p = a->calloc(1, op.size); break;
-      case HB_OPS_ALIGNED: p = a->aligned_alloc((size_t)1 << op.align_log2, op.size); break;
-      case HB_OPS_REALLOC: p = a->realloc(slots[op.slot], op.size); break;
-      default: p = a->realloc(NULL, op.size); break; /* HB_OPS_REALLOC_NEW */
-    }
-    if (op.kind != HB_OPS_FREE) {
-      if (!p && op.size) {
-        hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
-               (unsigned long long)op.size, (unsigned long long)i);
-        return -1;
+  for (more = hb_ops_window_first(trace); more > 0 && next < count; more = hb_ops_window_next(trace)) {
+    for (uint64_t i = trace->first; i < trace->first + trace->count && next < count; i++) {
+      const hb_ops_op op = trace->ops[i - trace->first];
+      void *p;
+      switch (op.kind) {
+        case HB_OPS_FREE:
+          a->free(slots[op.slot], op.size);
+          if (op.slot != null_slot) {
+            live_bytes -= block_bytes[op.slot];
+            block_bytes[op.slot] = 0;
+            slots[op.slot] = NULL;
+          }
+          p = NULL;
+          break;
+        case HB_OPS_MALLOC: p = a->malloc(op.size); break;
+        case HB_OPS_CALLOC: p = a->calloc(1, op.size); break;
+        case HB_OPS_ALIGNED: p = a->aligned_alloc((size_t)1 << op.align_log2, op.size); break;
+        case HB_OPS_REALLOC: p = a->realloc(slots[op.slot], op.size); break;
+        default: p = a->realloc(NULL, op.size); break; /* HB_OPS_REALLOC_NEW */
       }
-      if (p && op.size) *(volatile char *)p = (char)i; /* as the timed pass does */
-      slots[op.slot] = p;
-      live_bytes += op.size - block_bytes[op.slot];
-      block_bytes[op.slot] = op.size;
+      if (op.kind != HB_OPS_FREE) {
+        if (!p && op.size) {
+          hb_out("status failed: allocation of %llu bytes returned NULL at op %llu\n",
+                 (unsigned long long)op.size, (unsigned long long)i);
+          return -1;
+        }
+        if (p && op.size) *(volatile char *)p = (char)i; /* as the timed pass does */
+        slots[op.slot] = p;
+        live_bytes += op.size - block_bytes[op.slot];
+        block_bytes[op.slot] = op.size;
+      }
+      if (i != ops[next]) continue;
+      M.range_count = 0;
+      int heap_detail = 0;
+  #ifdef HB_WORKER_SBRK
+      heap_detail = hb_sbrk_walk(a->name, visit_block, NULL) == 0;
+  #endif
+      if (!heap_detail)
+        for (uint32_t s = 0; s < null_slot; s++)
+          if (slots[s] && block_bytes[s]) add_range((uintptr_t)slots[s], block_bytes[s], STATE_ALLOCATED);
+      snapshot(next++, i, live_bytes, heap_detail);
     }
-    if (i != ops[next]) continue;
-    M.range_count = 0;
-    int heap_detail = 0;
-#ifdef HB_WORKER_SBRK
-    heap_detail = hb_sbrk_walk(a->name, visit_block, NULL) == 0;
-#endif
-    if (!heap_detail)
-      for (uint32_t s = 0; s < null_slot; s++)
-        if (slots[s] && block_bytes[s]) add_range((uintptr_t)slots[s], block_bytes[s], STATE_ALLOCATED);
-    snapshot(next++, i, live_bytes, heap_detail);
   }
   hb_harness_unmap(block_bytes, size_bytes);
   if (more < 0) {

@@ -35,7 +35,7 @@
 
 typedef struct trace_input {
   char name[128];
-  int ops_fd;             /* the encoded ops (memfd), inherited by the cell's workers */
+  int ops_fd;             /* the encoded ops (an unlinked file under TMPDIR), inherited by the cell's workers */
   hb_ops_header header;
   hb_ops_file ops;        /* the same ops, mapped here for the timed passes */
   hb_leftovers leftovers;  /* freed after each pass, so every pass starts alike */
