@@ -10,18 +10,8 @@ set -u
 heapbench=$1
 dir=$2
 rounds=${3:-5}
-python=/usr/bin/python3
-[ -x $python ] || { echo "end_to_end.sh: $python missing, skipped"; exit 77; }
-rm -rf "$dir" && mkdir -p "$dir" || exit 1
-cp "$(dirname "$0")/work.py" "$dir/work.py" || exit 1
-export PYTHONHASHSEED=0 PYTHONMALLOC=malloc
-seconds() { # command... -> wall seconds
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null || return 1
-  end=$(date +%s.%N)
-  awk "BEGIN { print $end - $start }"
-}
+script_name=end_to_end.sh
+. "$(dirname "$0")/bench_setup.sh"
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 plain=() recorded=() converted=()
 for ((i = 0; i < rounds; i++)); do

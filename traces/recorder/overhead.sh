@@ -11,18 +11,8 @@ recorder=$1
 heapbench=$2
 dir=$3
 rounds=${4:-5}
-python=/usr/bin/python3
-[ -x $python ] || { echo "overhead.sh: $python missing, skipped"; exit 77; }
-rm -rf "$dir" && mkdir -p "$dir" || exit 1
-cp "$(dirname "$0")/work.py" "$dir/work.py" || exit 1
-export PYTHONHASHSEED=0 PYTHONMALLOC=malloc
-seconds() { # command... -> wall seconds
-  local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null || return 1
-  end=$(date +%s.%N)
-  awk "BEGIN { print $end - $start }"
-}
+script_name=overhead.sh
+. "$(dirname "$0")/bench_setup.sh"
 min() { awk "BEGIN { print ($1 < $2) ? $1 : $2 }"; }
 best_plain=999 best_recorded=999
 for ((i = 0; i < rounds; i++)); do
