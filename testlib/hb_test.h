@@ -8,6 +8,7 @@
 #ifndef HB_TEST_H
 #define HB_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,6 +27,27 @@ static int hb_test_checks;
   } while (0)
 
 #define HB_TEST_SKIP 77
+
+/* A test's scratch files: it names its directory in hb_test_tmpdir (from
+ * its arguments); hb_test_path("x") is "<dir>/x", in one of eight buffers
+ * used in turn, so one call can take several paths. */
+__attribute__((unused)) static char hb_test_tmpdir[1024];
+static inline const char *hb_test_path(const char *name) {
+  static char paths[8][1200];
+  static int next;
+  char *path = paths[next++ % 8];
+  snprintf(path, sizeof paths[0], "%s/%s", hb_test_tmpdir, name);
+  return path;
+}
+
+/* Reproducible test data: xorshift64, seeded by setting the state. */
+__attribute__((unused)) static uint64_t hb_test_rng_state = 0x9E3779B97F4A7C15ull;
+static inline uint64_t hb_test_rng(void) {
+  hb_test_rng_state ^= hb_test_rng_state << 13;
+  hb_test_rng_state ^= hb_test_rng_state >> 7;
+  hb_test_rng_state ^= hb_test_rng_state << 17;
+  return hb_test_rng_state;
+}
 
 static inline int hb_test_exit(const char *name) {
   printf("%s: %d checks, %d failed\n", name, hb_test_checks, hb_test_failures);

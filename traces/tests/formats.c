@@ -15,24 +15,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-static char tmpdir[1024];
-
-static const char *tmp_path(const char *name) {
-  static char paths[8][1200];
-  static int next;
-  char *path = paths[next++ % 8];
-  snprintf(path, sizeof paths[0], "%s/%s", tmpdir, name);
-  return path;
-}
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
-
 /* A trace with every kind and flag, ids reused, several threads, sizes up
  * to 2^63, optional timestamps. */
 static void make_trace(hb_trace *trace, size_t ops, uint32_t threads, int timed) {
@@ -52,9 +34,9 @@ static void make_trace(hb_trace *trace, size_t ops, uint32_t threads, int timed)
   uint64_t time_ns = 1000;
   for (size_t i = 0; i < ops; i++) {
     hb_op op = {0};
-    op.thread = (uint32_t)(rng() % threads);
-    uint32_t id = (uint32_t)(rng() % 300);
-    unsigned choice = (unsigned)(rng() % 8);
+    op.thread = (uint32_t)(hb_test_rng() % threads);
+    uint32_t id = (uint32_t)(hb_test_rng() % 300);
+    unsigned choice = (unsigned)(hb_test_rng() % 8);
     if (choice == 7) {
       op.kind = HB_OP_FREE;
       op.id = HB_NULL_ID;
@@ -63,23 +45,23 @@ static void make_trace(hb_trace *trace, size_t ops, uint32_t threads, int timed)
                                          HB_OP_REALLOC};
       op.kind = creators[choice % 4];
       op.id = id;
-      op.size = choice == 6 ? (uint64_t)1 << (rng() % 64) : rng() % 5000;
-      if (op.kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)(rng() % 64);
+      op.size = choice == 6 ? (uint64_t)1 << (hb_test_rng() % 64) : hb_test_rng() % 5000;
+      if (op.kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)(hb_test_rng() % 64);
       if (op.kind == HB_OP_REALLOC) op.flags = HB_FLAG_FROM_NULL;
       live[id] = 1;
     } else if (choice < 3) {
       op.kind = HB_OP_REALLOC;
       op.id = id;
-      op.size = rng() % 100000;
+      op.size = hb_test_rng() % 100000;
     } else {
       op.kind = HB_OP_FREE;
       op.id = id;
       if (choice == 3) op.flags = HB_FLAG_REALLOC_ZERO;
       live[id] = 0;
     }
-    time_ns += rng() % 3 == 0 ? rng() % 1000000 : rng() % 200;
+    time_ns += hb_test_rng() % 3 == 0 ? hb_test_rng() % 1000000 : hb_test_rng() % 200;
     if (timed)
-      hb_trace_push_timed(trace, op, rng() % 50 == 0 ? time_ns - 100 : time_ns, &error);
+      hb_trace_push_timed(trace, op, hb_test_rng() % 50 == 0 ? time_ns - 100 : time_ns, &error);
     else
       hb_trace_push(trace, op, &error);
   }
@@ -146,7 +128,7 @@ static void test_hbt_round_trip(void) {
       hb_error error;
       make_trace(&trace, 20000, threads, timed);
       HB_CHECK(hb_trace_check(&trace, &error) == 0, "generated trace invalid: %s", error.message);
-      const char *path = tmp_path("round.hbt");
+      const char *path = hb_test_path("round.hbt");
       HB_CHECK(hb_hbt_write(&trace, path, &error) == 0, "write: %s", error.message);
       int rc = hb_trace_load(path, &back, &error);
       HB_CHECK(rc == 0, "load: %s", error.message);
@@ -171,7 +153,7 @@ static void test_hbt_round_trip(void) {
   hb_trace empty, back;
   hb_error error;
   hb_trace_init(&empty, "empty", "hbt");
-  const char *path = tmp_path("empty.hbt");
+  const char *path = hb_test_path("empty.hbt");
   HB_CHECK(hb_hbt_write(&empty, path, &error) == 0, "write empty: %s", error.message);
   HB_CHECK(hb_trace_load(path, &back, &error) == 0 && back.op_count == 0, "load empty: %s",
            error.message);
@@ -184,14 +166,14 @@ static void test_hbt_damage(void) {
   hb_trace trace;
   hb_error error;
   make_trace(&trace, 60, 3, 1);
-  const char *good = tmp_path("small.hbt");
+  const char *good = hb_test_path("small.hbt");
   HB_CHECK(hb_hbt_write(&trace, good, &error) == 0, "write: %s", error.message);
   hb_trace_release(&trace);
   size_t size;
   unsigned char *data = read_bytes(good, &size);
   HB_CHECK(data != NULL && size > 100, "cannot read back %s", good);
   if (!data) return;
-  const char *bad = tmp_path("damaged.hbt");
+  const char *bad = hb_test_path("damaged.hbt");
   for (size_t cut = 0; cut < size; cut++) {
     write_bytes(bad, data, cut);
     char what[64];
@@ -248,7 +230,7 @@ static void test_hbt_mutations(void) {
   hb_trace trace;
   hb_error error;
   make_trace(&trace, 400, 3, 1);
-  const char *good = tmp_path("mutate.hbt"), *bad = tmp_path("mutated.hbt");
+  const char *good = hb_test_path("mutate.hbt"), *bad = hb_test_path("mutated.hbt");
   HB_CHECK(hb_hbt_write(&trace, good, &error) == 0, "write: %s", error.message);
   hb_trace_release(&trace);
   size_t size;
@@ -260,12 +242,12 @@ static void test_hbt_mutations(void) {
   for (int round = 0; round < 3000; round++) {
     unsigned char *copy = malloc(size);
     memcpy(copy, data, size);
-    int changes = 1 + (int)(rng() % 4);
+    int changes = 1 + (int)(hb_test_rng() % 4);
     for (int c = 0; c < changes; c++) {
-      size_t at = header_bytes + (size_t)(rng() % (size - header_bytes));
-      copy[at] = (unsigned char)rng();
+      size_t at = header_bytes + (size_t)(hb_test_rng() % (size - header_bytes));
+      copy[at] = (unsigned char)hb_test_rng();
     }
-    if (rng() % 4 == 0) put_le(copy + 28, rng() % 400, 4); /* id count too */
+    if (hb_test_rng() % 4 == 0) put_le(copy + 28, hb_test_rng() % 400, 4); /* id count too */
     size_t offset = header_bytes;
     for (uint32_t t = 0; t < threads; t++) {
       unsigned char *entry = copy + 76 + program_bytes + 24 * t;
@@ -341,7 +323,7 @@ static void test_valgrind(void) {
   };
   size_t want_count = sizeof want / sizeof want[0];
   for (int gzip = 0; gzip < 2; gzip++) {
-    const char *path = tmp_path(gzip ? "demo.trace.gz" : "demo.trace");
+    const char *path = hb_test_path(gzip ? "demo.trace.gz" : "demo.trace");
     write_text(path, valgrind_log, gzip);
     hb_trace trace;
     hb_error error;
@@ -367,13 +349,13 @@ static void test_valgrind(void) {
     hb_trace_release(&trace);
   }
   /* The same cut-short line in the middle of a log is an error, on its line. */
-  const char *bad = tmp_path("bad.trace");
+  const char *bad = hb_test_path("bad.trace");
   write_text(bad, "--5-- malloc(1) = 0x10\n--5-- malloc(7) = \n--5-- free(0x10)\n", 0);
   expect_refused(bad, ":2:", "valgrind log with a malformed line");
   write_text(bad, "==5== only a banner\n", 0);
   expect_refused(bad, ":1:", "valgrind log without events");
   /* A gzip stream cut short is corrupted, not a recording cut short. */
-  const char *gz = tmp_path("cut.trace.gz");
+  const char *gz = hb_test_path("cut.trace.gz");
   write_text(gz, valgrind_log, 1);
   size_t size;
   unsigned char *data = read_bytes(gz, &size);
@@ -409,7 +391,7 @@ static int zstd_compress_file(const char *path, const char *zst_path, int frames
  * only the path and name are the compressed file's. */
 static void expect_same_compressed(const char *plain, const char *zst_name, int frames,
                                    const char *want_name) {
-  const char *zst = tmp_path(zst_name);
+  const char *zst = hb_test_path(zst_name);
   HB_CHECK(zstd_compress_file(plain, zst, frames) == 0, "cannot compress %s", plain);
   hb_trace a, b;
   hb_error error;
@@ -440,10 +422,10 @@ static void test_zstd(void) {
   make_trace(&trace, 3000, 3, 1);
   /* Own copies: tmp_path's buffers are reused. */
   char hbt[1200], rep[1200], log[1200], log_gz[1200];
-  snprintf(hbt, sizeof hbt, "%s", tmp_path("z.hbt"));
-  snprintf(rep, sizeof rep, "%s", tmp_path("z.rep"));
-  snprintf(log, sizeof log, "%s", tmp_path("z.trace"));
-  snprintf(log_gz, sizeof log_gz, "%s", tmp_path("z.trace.gz"));
+  snprintf(hbt, sizeof hbt, "%s", hb_test_path("z.hbt"));
+  snprintf(rep, sizeof rep, "%s", hb_test_path("z.rep"));
+  snprintf(log, sizeof log, "%s", hb_test_path("z.trace"));
+  snprintf(log_gz, sizeof log_gz, "%s", hb_test_path("z.trace.gz"));
   HB_CHECK(hb_hbt_write(&trace, hbt, &error) == 0, "write: %s", error.message);
   hb_trace_release(&trace);
   write_text(rep, "20000\n3\n6\n1\na 0 10\na 1 20\nr 0 30\nf 1\na 2 7\nf 0\n", 0);
@@ -459,12 +441,12 @@ static void test_zstd(void) {
 
   /* Truncated: every cut after the frame magic is a decompression error
    * naming the file, on one line; every damaged byte is refused. */
-  const char *zst = tmp_path("z.hbt.zst");
+  const char *zst = hb_test_path("z.hbt.zst");
   size_t size;
   unsigned char *data = read_bytes(zst, &size);
   HB_CHECK(data != NULL && size > 100, "cannot read back %s", zst);
   if (!data) return;
-  const char *bad = tmp_path("damaged.hbt.zst");
+  const char *bad = hb_test_path("damaged.hbt.zst");
   for (size_t cut = 4; cut < size; cut += cut < 200 ? 1 : 97) {
     write_bytes(bad, data, cut);
     char what[64];
@@ -483,7 +465,7 @@ static void test_zstd(void) {
   free(data);
   /* A decompressed file that is no trace: the message says so, and where
    * the offset counts from. */
-  const char *text = tmp_path("words.txt"), *text_zst = tmp_path("words.zst");
+  const char *text = hb_test_path("words.txt"), *text_zst = hb_test_path("words.zst");
   write_text(text, "hello\n", 0);
   HB_CHECK(zstd_compress_file(text, text_zst, 1) == 0, "cannot compress %s", text);
   expect_refused(text_zst, "words.zst (decompressed): offset 0: unknown trace format",
@@ -493,7 +475,7 @@ static void test_zstd(void) {
 static void test_rep(void) {
   /* Extended header (weight, ids, ops, ignored): f -1, r of an unknown id,
    * r to zero; the file goes on past num_ops, which readers ignore. */
-  const char *path = tmp_path("ext.rep");
+  const char *path = hb_test_path("ext.rep");
   write_text(path, "0\n3\n7\n1\na 0 10\nf -1\nr 1 20\nr 0 30\nr 1 0\nf 0\na 2 5\na 2 99\n", 0);
   hb_trace trace;
   hb_error error;
@@ -508,7 +490,7 @@ static void test_rep(void) {
     HB_CHECK(trace.ops[4].kind == HB_OP_FREE && trace.ops[4].flags == HB_FLAG_REALLOC_ZERO,
              "r to zero");
     /* Export and read back: the same ops. */
-    const char *out = tmp_path("export.rep");
+    const char *out = hb_test_path("export.rep");
     HB_CHECK(hb_rep_write(&trace, out, &error) == 0, "export: %s", error.message);
     hb_trace back;
     rc = hb_trace_load(out, &back, &error);
@@ -527,7 +509,7 @@ static void test_rep(void) {
   expect_refused(path, ":6:", ".rep freeing a dead id");
   /* Several threads cannot go to .rep. */
   make_trace(&trace, 100, 2, 0);
-  HB_CHECK(hb_rep_write(&trace, tmp_path("two.rep"), &error) != 0,
+  HB_CHECK(hb_rep_write(&trace, hb_test_path("two.rep"), &error) != 0,
            "a two-thread trace was exported to .rep");
   hb_trace_release(&trace);
 }
@@ -537,8 +519,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: formats TMPDIR\n");
     return 2;
   }
-  snprintf(tmpdir, sizeof tmpdir, "%s", argv[1]);
-  mkdir(tmpdir, 0755);
+  snprintf(hb_test_tmpdir, sizeof hb_test_tmpdir, "%s", argv[1]);
+  mkdir(hb_test_tmpdir, 0755);
   test_hbt_round_trip();
   test_hbt_damage();
   test_hbt_mutations();

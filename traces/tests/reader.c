@@ -22,24 +22,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-static char tmpdir[1024];
-
-static const char *tmp_path(const char *name) {
-  static char paths[8][1200];
-  static int next;
-  char *path = paths[next++ % 8];
-  snprintf(path, sizeof paths[0], "%s/%s", tmpdir, name);
-  return path;
-}
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint64_t rng(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
-
 /* Many short-lived blocks, few live: each block a fresh id (ids are never
  * reused, so id_count is the number of blocks), at most max_live live,
  * freed by any thread (cross-thread frees), some resized, free(NULL)s.
@@ -54,8 +36,8 @@ static void make_churn(hb_trace *trace, size_t ops, uint32_t threads, uint32_t m
   hb_error error;
   for (size_t i = 0; i < ops; i++) {
     hb_op op = {0};
-    op.thread = (uint32_t)(rng() % threads);
-    unsigned choice = (unsigned)(rng() % 16);
+    op.thread = (uint32_t)(hb_test_rng() % threads);
+    unsigned choice = (unsigned)(hb_test_rng() % 16);
     if (i == 4094 || i == 4095) { /* a block made at 4094, resized at 4095 by thread 0 */
       op.thread = 0;
       if (i == 4094) {
@@ -81,22 +63,22 @@ static void make_churn(hb_trace *trace, size_t ops, uint32_t threads, uint32_t m
                                          HB_OP_REALLOC};
       op.kind = creators[choice % 4];
       op.id = next_id++;
-      op.size = 1 + rng() % 3000;
-      if (op.kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)(4 + rng() % 8);
+      op.size = 1 + hb_test_rng() % 3000;
+      if (op.kind == HB_OP_ALIGNED) op.align_log2 = (uint8_t)(4 + hb_test_rng() % 8);
       if (op.kind == HB_OP_REALLOC) op.flags = HB_FLAG_FROM_NULL;
       live[live_count++] = op.id;
     } else if (choice < 9) {
       op.kind = HB_OP_REALLOC;
-      op.id = live[rng() % live_count];
-      op.size = 1 + rng() % 5000;
+      op.id = live[hb_test_rng() % live_count];
+      op.size = 1 + hb_test_rng() % 5000;
     } else {
-      uint32_t k = (uint32_t)(rng() % live_count);
+      uint32_t k = (uint32_t)(hb_test_rng() % live_count);
       op.kind = HB_OP_FREE;
       op.id = live[k];
       if (choice == 9) op.flags = HB_FLAG_REALLOC_ZERO;
       live[k] = live[--live_count];
     }
-    time_ns += rng() % 500;
+    time_ns += hb_test_rng() % 500;
     if (timed)
       hb_trace_push_timed(trace, op, time_ns, &error);
     else
@@ -205,7 +187,7 @@ static void test_batches(void) {
   hb_trace trace, one;
   hb_error error;
   make_churn(&trace, 20000, 3, 40, 1);
-  const char *hbt = tmp_path("churn.hbt");
+  const char *hbt = hb_test_path("churn.hbt");
   HB_CHECK(hb_hbt_write(&trace, hbt, &error) == 0, "write: %s", error.message);
   make_churn(&one, 12000, 1, 25, 0);
   for (size_t i = 0; i < one.op_count; i++) { /* what .rep and this log writer keep */
@@ -215,12 +197,12 @@ static void test_batches(void) {
     }
     one.ops[i].flags &= (uint8_t)~HB_FLAG_REALLOC_ZERO;
   }
-  const char *rep = tmp_path("churn.rep");
+  const char *rep = hb_test_path("churn.rep");
   HB_CHECK(hb_rep_write(&one, rep, &error) == 0, "write: %s", error.message);
-  const char *log = tmp_path("churn.trace"), *log_gz = tmp_path("churn.trace.gz");
+  const char *log = hb_test_path("churn.trace"), *log_gz = hb_test_path("churn.trace.gz");
   write_valgrind(&one, log, 0);
   write_valgrind(&one, log_gz, 1);
-  const char *hbt_zst = tmp_path("churn.hbt.zst"), *rep_zst = tmp_path("churn.rep.zst");
+  const char *hbt_zst = hb_test_path("churn.hbt.zst"), *rep_zst = hb_test_path("churn.rep.zst");
   write_zstd(hbt, hbt_zst);
   write_zstd(rep, rep_zst);
   const char *paths[] = {hbt, rep, log, log_gz, hbt_zst, rep_zst};
@@ -249,7 +231,7 @@ static void test_slots(void) {
   hb_error error;
   const uint32_t max_live = 37;
   make_churn(&trace, 60000, 4, max_live, 1);
-  const char *path = tmp_path("slots.hbt");
+  const char *path = hb_test_path("slots.hbt");
   HB_CHECK(hb_hbt_write(&trace, path, &error) == 0, "write: %s", error.message);
   hb_trace_stats whole_stats;
   HB_CHECK(hb_trace_stats_compute(&trace, &whole_stats, &error) == 0, "%s", error.message);
@@ -399,7 +381,7 @@ static void test_bad_input_at_scale(void) {
   hb_trace trace;
   hb_error error;
   make_churn(&trace, 5000, 2, 20, 0);
-  const char *good = tmp_path("scale-good.hbt"), *bad = tmp_path("scale-bad.hbt");
+  const char *good = hb_test_path("scale-good.hbt"), *bad = hb_test_path("scale-bad.hbt");
   HB_CHECK(hb_hbt_write(&trace, good, &error) == 0, "write: %s", error.message);
   size_t program_bytes = strlen(trace.program);
   hb_trace_release(&trace);
@@ -420,7 +402,7 @@ static void test_bad_input_at_scale(void) {
   /* .rep: 50M ops in a few bytes; ids far beyond the ops; an id of 4e9
    * within a header that allows it, in a gzip file (not checked against
    * its size): read as a stream, refused where it is cut. */
-  const char *rep = tmp_path("scale.rep"), *rep_gz = tmp_path("scale.rep.gz");
+  const char *rep = hb_test_path("scale.rep"), *rep_gz = hb_test_path("scale.rep.gz");
   write_text(rep, "0\n10\n50000000\n1\na 0 5\nf 0\n", 0);
   expect_refused(rep, ":3:", ".rep claiming 50M ops");
   write_text(rep, "0\n4000000000\n2\n1\na 0 5\nf 0\n", 0);
@@ -443,9 +425,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: reader TMPDIR\n");
     return 2;
   }
-  snprintf(tmpdir, sizeof tmpdir, "%s", argv[1]);
+  hb_test_rng_state = 0x2545F4914F6CDD1Dull; /* the data this test was written with */
+  snprintf(hb_test_tmpdir, sizeof hb_test_tmpdir, "%s", argv[1]);
   char command[1200];
-  snprintf(command, sizeof command, "mkdir -p '%s'", tmpdir);
+  snprintf(command, sizeof command, "mkdir -p '%s'", hb_test_tmpdir);
   if (system(command) != 0) return 1;
   test_batches();
   test_slots();
