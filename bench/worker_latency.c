@@ -204,75 +204,15 @@ static inline __attribute__((always_inline)) int timed_op(const hb_allocator *a,
   return 0;
 }
 
-/* ---- Several threads (see the top of this file) ----
- * The replay threads live through every window of the ops (hb_ops.h),
- * held at a gate between two, as the timed pass's are (worker_timed.c):
- * `start` counts the windows released, `finished` the threads done with
- * the current one. */
-typedef struct latency_shared {
-  const hb_pass_env *env;
-  const hb_thread_plan *plan;
-  latency_counts *counts;      /* [thread_count], harness memory */
-  _Atomic uint32_t *slot_done; /* ops of the current window completed, per slot */
-  _Atomic uint32_t start, finished; /* gates (worker_pass.h) */
-  atomic_int leave; /* set before the last release: the threads return */
-  atomic_int stop;
-  atomic_uint_fast64_t failed_op;
-  pthread_mutex_t lock;
-  int locked;
-} latency_shared;
-
-typedef struct latency_arg {
-  latency_shared *shared;
-  uint32_t thread;
-} latency_arg;
-
-/* Thread `arg->thread`'s ops of the current window. */
-static void latency_thread_ops(latency_arg *arg) {
-  latency_shared *s = arg->shared;
-  const hb_ops_op *ops = s->env->trace->ops;
-  const uint64_t first = s->env->trace->first;
-  const uint32_t null_slot = s->env->trace->header.slot_count - 1;
-  latency_counts *L = &s->counts[arg->thread];
-  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
-    uint32_t w = s->plan->order[k];
-    uint32_t sequence = s->plan->slot_sequence[w];
-    if (sequence & HB_WAIT_FLAG) {
-      unsigned spins = 0;
-      while (atomic_load_explicit(&s->slot_done[ops[w].slot], memory_order_acquire) !=
-             (sequence & ~HB_WAIT_FLAG)) {
-        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
-        hb_spin_pause(&spins);
-      }
-    }
-    if (s->locked) pthread_mutex_lock(&s->lock);
-    int rc = timed_op(s->env->allocator, L, &ops[w], first + w, s->env->slots);
-    if (s->locked) pthread_mutex_unlock(&s->lock);
-    if (rc != 0) {
-      uint_fast64_t current = atomic_load(&s->failed_op);
-      while (first + w < current &&
-             !atomic_compare_exchange_weak(&s->failed_op, &current, first + w)) {
-      }
-      atomic_store(&s->stop, 1);
-      return;
-    }
-    if (ops[w].slot != null_slot)
-      atomic_store_explicit(&s->slot_done[ops[w].slot], (sequence & ~HB_WAIT_FLAG) + 1,
-                            memory_order_release);
-  }
+/* ---- Several threads (see the top of this file; hb_team, worker_pass.h) ----
+ * Each replay thread counts into its own latency_counts: an op's recorded
+ * thread is the replay thread that runs it. */
+static int team_op(hb_team *t, const hb_ops_op *op, uint64_t i) {
+  latency_counts *counts = t->context;
+  return timed_op(t->env->allocator, &counts[op->thread], op, i, t->env->slots);
 }
 
-static void *latency_thread(void *opaque) {
-  latency_arg *arg = opaque;
-  latency_shared *s = arg->shared;
-  for (uint32_t released = 1;; released++) {
-    hb_count_wait(&s->start, released);
-    if (atomic_load(&s->leave)) break;
-    if (!atomic_load(&s->stop)) latency_thread_ops(arg);
-    hb_count_up(&s->finished);
-  }
-  return NULL;
-}
+static void team_window_ops(hb_team *t, uint32_t thread) { hb_team_run_ops(t, thread, team_op); }
 
 /* The replay on the trace's threads, merged into `total`. 0; -1 with
  * *failed_op when an allocation returned NULL (its window left mapped);
@@ -281,59 +221,31 @@ static void *latency_thread(void *opaque) {
 static int replay_threads(const hb_pass_env *env, latency_counts *total, uint64_t *elapsed_ns,
                           uint64_t *failed_op) {
   hb_ops_file *trace = env->trace;
-  hb_thread_plan plan;
-  if (hb_thread_plan_init(trace, &plan) != 0) return -2;
-  uint32_t threads = plan.thread_count;
-  size_t done_bytes = trace->header.slot_count * sizeof(uint32_t);
+  uint32_t threads = trace->header.thread_count;
   size_t counts_bytes = threads * sizeof(latency_counts);
-  size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(latency_arg));
-  _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
   latency_counts *counts = hb_harness_map(counts_bytes);
-  char *thread_memory = hb_harness_map(thread_bytes);
-  int rc = -2;
-  if (slot_done && counts && thread_memory) {
-    pthread_t *ids = (pthread_t *)thread_memory;
-    latency_arg *args = (latency_arg *)(ids + threads);
-    latency_shared s = {.env = env, .plan = &plan, .counts = counts, .slot_done = slot_done,
-                        .failed_op = UINT64_MAX,
-                        .locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE)};
-    pthread_mutex_init(&s.lock, NULL);
-    uint32_t started = 0;
-    for (; started < threads; started++) {
-      args[started] = (latency_arg){&s, started};
-      if (hb_start_thread(&ids[started], latency_thread, &args[started]) != 0) break;
-    }
-    if (started < threads) atomic_store(&s.stop, 1);
-    /* The allocator sets itself up once the threads exist (their creation
-     * mallocs from glibc), before the clock starts. */
-    env->allocator->free(env->allocator->malloc(1), 1);
-    rc = 0;
-    uint32_t released = 0;
-    int more;
-    for (more = hb_ops_window_first(trace); more > 0 && !atomic_load(&s.stop);
-         more = hb_ops_window_next(trace)) {
-      hb_thread_plan_build(trace, &plan);
-      uint64_t window_start = hb_now_ns();
-      hb_count_up(&s.start);
-      hb_count_wait(&s.finished, started * ++released);
-      *elapsed_ns += hb_now_ns() - window_start;
-      if (atomic_load(&s.stop)) break; /* the window stays: failed_op is in it */
-      /* The next window counts each slot's ops afresh. */
-      for (uint64_t w = 0; w < trace->count; w++) slot_done[trace->ops[w].slot] = 0;
-    }
-    if (more < 0) rc = -2;
-    atomic_store(&s.leave, 1);
-    hb_count_up(&s.start);
-    for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
-    pthread_mutex_destroy(&s.lock);
-    for (uint32_t t = 0; t < started; t++) merge(total, &counts[t]);
-    *failed_op = atomic_load(&s.failed_op);
-    if (rc == 0) rc = started < threads ? -2 : *failed_op != UINT64_MAX ? -1 : 0;
+  hb_team team;
+  if (!counts || hb_team_start(&team, env, team_window_ops, counts) != 0) {
+    hb_harness_unmap(counts, counts_bytes);
+    return -2;
   }
-  hb_harness_unmap((void *)slot_done, done_bytes);
+  /* The allocator sets itself up once the threads exist (their creation
+   * mallocs from glibc), before the clock starts. */
+  env->allocator->free(env->allocator->malloc(1), 1);
+  int more;
+  for (more = hb_ops_window_first(trace); more > 0 && !atomic_load(&team.stop);
+       more = hb_ops_window_next(trace)) {
+    hb_thread_plan_build(trace, &team.plan);
+    uint64_t window_start = hb_now_ns();
+    hb_team_run_window(&team);
+    *elapsed_ns += hb_now_ns() - window_start;
+    if (atomic_load(&team.stop)) break; /* the window stays: failed_op is in it */
+    hb_team_window_done(&team);
+  }
+  int rc = hb_team_finish(&team, failed_op);
+  if (more < 0) rc = -2;
+  for (uint32_t t = 0; t < threads; t++) merge(total, &counts[t]);
   hb_harness_unmap(counts, counts_bytes);
-  hb_harness_unmap(thread_memory, thread_bytes);
-  hb_thread_plan_release(&plan);
   return rc;
 }
 

@@ -165,4 +165,84 @@ void hb_count_wait(_Atomic uint32_t *counter, uint32_t target);
  * trace has threads. */
 void hb_spin_pause(unsigned *spins);
 
+/* ---- A team of replay threads (worker_threads.c) ----
+ * What the timed and the latency passes share to replay a multi-threaded
+ * trace: one thread per recorded thread, living through every window of
+ * every replay, held at a gate between two (`start` counts the windows
+ * released, `finished` the threads done with the current one). An op whose
+ * slot was last used by another thread waits until that op has run (a
+ * per-slot count of completed ops, published with release stores); an
+ * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock. */
+typedef struct hb_team hb_team;
+struct hb_team {
+  const hb_pass_env *env;
+  hb_thread_plan plan;
+  /* The pass's ops of the current window for `thread` (a loop over
+   * hb_team_run_ops with its own op). */
+  void (*window_ops)(hb_team *team, uint32_t thread);
+  void *context; /* the pass's, for window_ops */
+  _Atomic uint32_t *slot_done; /* ops of the current window completed, per slot */
+  _Atomic uint32_t start, finished; /* gates: windows released, threads done */
+  atomic_int leave; /* set before the last release: the threads return */
+  atomic_int stop;  /* a thread failed: everyone skips to the end gate */
+  atomic_uint_fast64_t failed_op; /* the first op that failed, or UINT64_MAX */
+  pthread_mutex_t lock;
+  int locked;
+  uint32_t started, released;
+  pthread_t *ids;
+  void *members;
+  size_t done_bytes, thread_bytes;
+};
+
+/* Plans, maps and starts the team (held at the gate). 0; -1 when the
+ * harness could not (nothing left to release). Fewer threads than asked
+ * for set `stop`: hb_team_finish then says so. */
+int hb_team_start(hb_team *team, const hb_pass_env *env,
+                  void (*window_ops)(hb_team *team, uint32_t thread), void *context);
+/* Releases the threads into the trace's current window (planned by the
+ * caller) and waits until all are done with it: what a pass times. */
+void hb_team_run_window(hb_team *team);
+/* After a window that did not stop: the next counts each slot's ops afresh. */
+void hb_team_window_done(hb_team *team);
+/* Lets the threads return, joins them and unmaps. 0; -1 when an op
+ * failed (*failed_op); -2 when not every thread started. */
+int hb_team_finish(hb_team *team, uint64_t *failed_op);
+
+/* Thread `thread`'s ops of the current window, each through run(team, op,
+ * op index); a run that returns non-zero stops the team. Inlined into each
+ * pass's window_ops, so `run` is a direct call in the replay loop. */
+static inline __attribute__((always_inline)) void hb_team_run_ops(
+    hb_team *t, uint32_t thread, int (*run)(hb_team *, const hb_ops_op *, uint64_t)) {
+  const hb_ops_op *ops = t->env->trace->ops;
+  const uint64_t first = t->env->trace->first;
+  const uint32_t null_slot = t->env->trace->header.slot_count - 1;
+  for (uint64_t k = t->plan.first[thread]; k < t->plan.first[thread + 1]; k++) {
+    uint32_t w = t->plan.order[k];
+    const hb_ops_op *op = &ops[w];
+    uint32_t sequence = t->plan.slot_sequence[w];
+    if (sequence & HB_WAIT_FLAG) {
+      uint32_t needed = sequence & ~HB_WAIT_FLAG;
+      unsigned spins = 0;
+      while (atomic_load_explicit(&t->slot_done[op->slot], memory_order_acquire) != needed) {
+        if (atomic_load_explicit(&t->stop, memory_order_relaxed)) return;
+        hb_spin_pause(&spins);
+      }
+    }
+    if (t->locked) pthread_mutex_lock(&t->lock);
+    int rc = run(t, op, first + w);
+    if (t->locked) pthread_mutex_unlock(&t->lock);
+    if (rc != 0) {
+      uint_fast64_t current = atomic_load(&t->failed_op);
+      while (first + w < current &&
+             !atomic_compare_exchange_weak(&t->failed_op, &current, first + w)) {
+      }
+      atomic_store(&t->stop, 1);
+      return;
+    }
+    if (op->slot != null_slot)
+      atomic_store_explicit(&t->slot_done[op->slot], (sequence & ~HB_WAIT_FLAG) + 1,
+                            memory_order_release);
+  }
+}
+
 #endif

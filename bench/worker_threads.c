@@ -2,7 +2,8 @@
  * passes (see worker_pass.h): the plan (which ops of the current window
  * each recorded thread runs, and which of them must wait for another
  * thread; built between windows, in harness memory), starting replay
- * threads, the futex gates that hold them, and the spin-then-yield pause. */
+ * threads, the futex gates that hold them, the spin-then-yield pause, and
+ * the team that runs a window on those threads (hb_team). */
 #define _GNU_SOURCE
 #include "worker_pass.h"
 
@@ -117,4 +118,77 @@ void hb_spin_pause(unsigned *spins) {
   } else {
     sched_yield();
   }
+}
+
+/* ---- A team of replay threads ---- */
+typedef struct team_member {
+  hb_team *team;
+  uint32_t thread;
+} team_member;
+
+static void *team_thread(void *opaque) {
+  team_member *m = opaque;
+  hb_team *t = m->team;
+  for (uint32_t released = 1;; released++) {
+    hb_count_wait(&t->start, released);
+    if (atomic_load(&t->leave)) break;
+    if (!atomic_load(&t->stop)) t->window_ops(t, m->thread);
+    hb_count_up(&t->finished);
+  }
+  return NULL;
+}
+
+int hb_team_start(hb_team *t, const hb_pass_env *env,
+                  void (*window_ops)(hb_team *team, uint32_t thread), void *context) {
+  memset(t, 0, sizeof *t);
+  t->env = env;
+  t->window_ops = window_ops;
+  t->context = context;
+  t->failed_op = UINT64_MAX;
+  t->locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE);
+  if (hb_thread_plan_init(env->trace, &t->plan) != 0) return -1;
+  uint32_t threads = t->plan.thread_count;
+  t->done_bytes = env->trace->header.slot_count * sizeof(uint32_t);
+  t->thread_bytes = threads * (sizeof(pthread_t) + sizeof(team_member));
+  t->slot_done = hb_harness_map(t->done_bytes);
+  char *thread_memory = hb_harness_map(t->thread_bytes);
+  if (!t->slot_done || !thread_memory) {
+    hb_harness_unmap((void *)t->slot_done, t->done_bytes);
+    hb_harness_unmap(thread_memory, t->thread_bytes);
+    hb_thread_plan_release(&t->plan);
+    return -1;
+  }
+  t->ids = (pthread_t *)thread_memory;
+  team_member *members = (team_member *)(t->ids + threads);
+  t->members = members;
+  pthread_mutex_init(&t->lock, NULL);
+  for (; t->started < threads; t->started++) {
+    members[t->started] = (team_member){t, t->started};
+    if (hb_start_thread(&t->ids[t->started], team_thread, &members[t->started]) != 0) break;
+  }
+  if (t->started < threads) atomic_store(&t->stop, 1);
+  return 0;
+}
+
+void hb_team_run_window(hb_team *t) {
+  hb_count_up(&t->start);
+  hb_count_wait(&t->finished, t->started * ++t->released);
+}
+
+void hb_team_window_done(hb_team *t) {
+  const hb_ops_file *trace = t->env->trace;
+  for (uint64_t w = 0; w < trace->count; w++) t->slot_done[trace->ops[w].slot] = 0;
+}
+
+int hb_team_finish(hb_team *t, uint64_t *failed_op) {
+  atomic_store(&t->leave, 1);
+  hb_count_up(&t->start);
+  for (uint32_t k = 0; k < t->started; k++) pthread_join(t->ids[k], NULL);
+  pthread_mutex_destroy(&t->lock);
+  *failed_op = atomic_load(&t->failed_op);
+  int rc = t->started < t->plan.thread_count ? -2 : *failed_op != UINT64_MAX ? -1 : 0;
+  hb_harness_unmap((void *)t->slot_done, t->done_bytes);
+  hb_harness_unmap(t->ids, t->thread_bytes);
+  hb_thread_plan_release(&t->plan);
+  return rc;
 }

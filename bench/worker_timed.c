@@ -103,66 +103,20 @@ static int replay_single_all(const hb_pass_env *env, uint64_t *failed_op) {
   return replay_single(env, failed_op, 1);
 }
 
-/* ---- Several threads ----
- * Each recorded thread replays its own ops on a thread of its own. An op
- * whose slot was last used by another thread waits until that op has run
- * (a per-slot count of completed ops, published with release stores). An
- * allocator without HB_ALLOCATOR_THREAD_SAFE is called under one lock.
+/* ---- Several threads (hb_team, worker_pass.h) ----
  * The clock runs, for each window, from the start gate to the last
  * thread's last op of the window. */
-typedef struct shared_state {
-  const hb_pass_env *env;
-  const hb_thread_plan *plan;
+typedef struct team_context {
   replay_calls calls;
-  _Atomic uint32_t *slot_done; /* ops of the current window completed, per slot */
-  _Atomic uint32_t start, finished; /* gates (worker_pass.h): windows released, done */
-  atomic_int leave; /* set before the last release: the threads return */
-  atomic_int stop; /* a thread failed: everyone skips to the end gate */
-  atomic_uint_fast64_t failed_op;
-  pthread_mutex_t lock;
-  int locked;
-} shared_state;
+  int touch_all;
+} team_context;
 
-typedef struct thread_arg {
-  shared_state *shared;
-  uint32_t thread;
-} thread_arg;
-
-/* Thread `arg->thread`'s ops of the current window. */
-static void replay_thread_ops(thread_arg *arg) {
-  shared_state *s = arg->shared;
-  const hb_ops_op *ops = s->env->trace->ops;
-  const uint64_t first = s->env->trace->first;
-  const uint32_t null_slot = s->env->trace->header.slot_count - 1;
-  const int touch_all = s->env->touch_all;
-  for (uint64_t k = s->plan->first[arg->thread]; k < s->plan->first[arg->thread + 1]; k++) {
-    uint32_t w = s->plan->order[k];
-    const hb_ops_op *op = &ops[w];
-    uint32_t sequence = s->plan->slot_sequence[w];
-    if (sequence & HB_WAIT_FLAG) {
-      uint32_t needed = sequence & ~HB_WAIT_FLAG;
-      unsigned spins = 0;
-      while (atomic_load_explicit(&s->slot_done[op->slot], memory_order_acquire) != needed) {
-        if (atomic_load_explicit(&s->stop, memory_order_relaxed)) return;
-        hb_spin_pause(&spins);
-      }
-    }
-    if (s->locked) pthread_mutex_lock(&s->lock);
-    int rc = replay_op(&s->calls, op, s->env->slots, first + w, touch_all);
-    if (s->locked) pthread_mutex_unlock(&s->lock);
-    if (rc != 0) {
-      uint_fast64_t current = atomic_load(&s->failed_op);
-      while (first + w < current &&
-             !atomic_compare_exchange_weak(&s->failed_op, &current, first + w)) {
-      }
-      atomic_store(&s->stop, 1);
-      return;
-    }
-    if (op->slot != null_slot)
-      atomic_store_explicit(&s->slot_done[op->slot], (sequence & ~HB_WAIT_FLAG) + 1,
-                            memory_order_release);
-  }
+static int team_op(hb_team *t, const hb_ops_op *op, uint64_t i) {
+  const team_context *c = t->context;
+  return replay_op(&c->calls, op, t->env->slots, i, c->touch_all);
 }
+
+static void team_window_ops(hb_team *t, uint32_t thread) { hb_team_run_ops(t, thread, team_op); }
 
 /* ---- Between replays: free what the trace left live ---- */
 
@@ -206,77 +160,33 @@ static void between_replays(const hb_pass_env *env, hb_timed_result *result, uns
   if (k + 1 < count) hb_leftovers_free(left, env->allocator, env->slots);
 }
 
-/* ---- Several threads ----
- * The replay threads live through every window of every replay of the
- * pass, held at a gate between two (`start` counts the windows released,
- * `finished` the threads done with the current one). */
-static void *replay_thread_loop(void *opaque) {
-  thread_arg *arg = opaque;
-  shared_state *s = arg->shared;
-  for (uint32_t released = 1;; released++) {
-    hb_count_wait(&s->start, released);
-    if (atomic_load(&s->leave)) break;
-    if (!atomic_load(&s->stop)) replay_thread_ops(arg);
-    hb_count_up(&s->finished);
-  }
-  return NULL;
-}
-
+/* ---- Several threads: the replays ---- */
 static int replay_threads(const hb_pass_env *env, hb_timed_result *result, const hb_leftovers *left,
                           uint64_t *failed_op) {
   hb_ops_file *trace = env->trace;
-  hb_thread_plan plan;
-  if (hb_thread_plan_init(trace, &plan) != 0) return -2;
-  uint32_t threads = plan.thread_count;
-  size_t done_bytes = trace->header.slot_count * sizeof(uint32_t);
-  size_t thread_bytes = threads * (sizeof(pthread_t) + sizeof(thread_arg));
-  _Atomic uint32_t *slot_done = hb_harness_map(done_bytes);
-  char *thread_memory = hb_harness_map(thread_bytes);
-  if (!slot_done || !thread_memory) return -2;
-  pthread_t *ids = (pthread_t *)thread_memory;
-  thread_arg *args = (thread_arg *)(ids + threads);
-
+  team_context context = {calls_of(env->allocator), env->touch_all};
+  hb_team team;
+  if (hb_team_start(&team, env, team_window_ops, &context) != 0) return -2;
   unsigned replays = replay_count(env);
-  shared_state s = {.env = env, .plan = &plan, .calls = calls_of(env->allocator),
-                    .slot_done = slot_done, .failed_op = UINT64_MAX,
-                    .locked = !(env->allocator->flags & HB_ALLOCATOR_THREAD_SAFE)};
-  pthread_mutex_init(&s.lock, NULL);
-  uint32_t started = 0;
-  for (; started < threads; started++) {
-    args[started] = (thread_arg){&s, started};
-    if (hb_start_thread(&ids[started], replay_thread_loop, &args[started]) != 0) break;
-  }
-  if (started < threads) atomic_store(&s.stop, 1);
   int rc = hb_ops_window_first(trace) < 0 ? -2 : 0;
-  if (rc == 0) hb_thread_plan_build(trace, &plan); /* before the baseline: it is harness memory */
+  if (rc == 0) hb_thread_plan_build(trace, &team.plan); /* before the baseline: it is harness memory */
   result->rss_baseline_bytes = hb_peak_rss_reset() == 0 ? hb_current_rss_bytes() : 0;
-  uint32_t released = 0;
-  for (unsigned k = 0; k < replays && rc == 0 && !atomic_load(&s.stop); k++) {
+  for (unsigned k = 0; k < replays && rc == 0 && !atomic_load(&team.stop); k++) {
     hb_replay_figures measured = {0, 0, 0};
     int more;
     for (more = hb_ops_window_first(trace); more > 0; more = hb_ops_window_next(trace)) {
-      hb_thread_plan_build(trace, &plan);
+      hb_thread_plan_build(trace, &team.plan);
       clock_mark start = clock_now();
-      hb_count_up(&s.start);
-      hb_count_wait(&s.finished, started * ++released);
+      hb_team_run_window(&team);
       clock_add(&measured, start);
-      if (atomic_load(&s.stop)) break; /* the window stays: failed_op is in it */
-      /* The next window counts each slot's ops afresh. */
-      for (uint64_t w = 0; w < trace->count; w++) slot_done[trace->ops[w].slot] = 0;
+      if (atomic_load(&team.stop)) break; /* the window stays: failed_op is in it */
+      hb_team_window_done(&team);
     }
     if (more < 0) rc = -2;
-    if (rc == 0 && !atomic_load(&s.stop)) between_replays(env, result, k, replays, measured, left);
+    if (rc == 0 && !atomic_load(&team.stop)) between_replays(env, result, k, replays, measured, left);
   }
-  atomic_store(&s.leave, 1);
-  hb_count_up(&s.start);
-  for (uint32_t t = 0; t < started; t++) pthread_join(ids[t], NULL);
-  if (rc == 0) rc = started < threads ? -2 : atomic_load(&s.failed_op) != UINT64_MAX ? -1 : 0;
-  *failed_op = atomic_load(&s.failed_op);
-  pthread_mutex_destroy(&s.lock);
-  hb_harness_unmap((void *)slot_done, done_bytes);
-  hb_harness_unmap(thread_memory, thread_bytes);
-  hb_thread_plan_release(&plan);
-  return rc;
+  int finished = hb_team_finish(&team, failed_op);
+  return rc != 0 ? rc : finished;
 }
 
 /* ---- One thread ---- */
