@@ -23,6 +23,8 @@ typedef struct profile_blocks {
   size_t block_count;
   block_event *events;
   size_t event_count;
+  uint64_t *created_at; /* per block: the op that creates it */
+  uint32_t *op_block;   /* per op: its block, UINT32_MAX for free(NULL); NULL unless asked for */
 } profile_blocks;
 
 static int creates(const hb_op *op) {
@@ -32,16 +34,20 @@ static int creates(const hb_op *op) {
 static void profile_release(profile_blocks *p) {
   free(p->blocks);
   free(p->events);
+  free(p->created_at);
+  free(p->op_block);
 }
 
-/* Every block of the trace, with its events. Two passes: count each
- * block's events, then place them contiguously. */
-static int profile_collect(const hb_trace *t, profile_blocks *p, hb_error *error) {
+/* Every block of the trace, with its events, and with `op_blocks` each
+ * op's block. Two passes: count each block's events, then place them
+ * contiguously. */
+static int profile_collect(const hb_trace *t, int op_blocks, profile_blocks *p, hb_error *error) {
   memset(p, 0, sizeof *p);
   size_t *current = malloc((t->id_count ? t->id_count : 1) * sizeof *current);
-  uint64_t *created_at = malloc((t->op_count ? t->op_count : 1) * sizeof *created_at);
+  uint64_t *created_at = p->created_at = malloc((t->op_count ? t->op_count : 1) * sizeof *created_at);
   p->blocks = calloc(t->op_count ? t->op_count : 1, sizeof *p->blocks);
-  if (!current || !created_at || !p->blocks) goto oom;
+  if (op_blocks) p->op_block = malloc((t->op_count ? t->op_count : 1) * sizeof *p->op_block);
+  if (!current || !created_at || !p->blocks || (op_blocks && !p->op_block)) goto oom;
   for (size_t i = 0; i < t->op_count; i++) {
     const hb_op *op = &t->ops[i];
     if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) {
@@ -66,22 +72,22 @@ static int profile_collect(const hb_trace *t, profile_blocks *p, hb_error *error
   size_t block = 0;
   for (size_t i = 0; i < t->op_count; i++) {
     const hb_op *op = &t->ops[i];
-    if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) continue;
-    if (creates(op)) {
-      current[op->id] = block++;
+    if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) {
+      if (p->op_block) p->op_block[i] = UINT32_MAX;
       continue;
     }
+    if (creates(op)) current[op->id] = block++;
+    if (p->op_block) p->op_block[i] = (uint32_t)current[op->id];
+    if (creates(op)) continue;
     block_record *r = &p->blocks[current[op->id]];
     p->events[r->first_event + r->event_count++] =
         (block_event){.offset = i - created_at[current[op->id]], .size = op->size,
                       .thread = op->thread, .kind = op->kind, .flags = op->flags};
   }
   free(current);
-  free(created_at);
   return 0;
 oom:
   free(current);
-  free(created_at);
   profile_release(p);
   return hb_fail(error, "%s: out of memory reading its blocks", t->path);
 }
@@ -159,8 +165,6 @@ static pending heap_pop(heap *h) {
 typedef struct draw {
   const hb_trace *like;
   const profile_blocks *p;
-  const uint32_t *op_block;   /* per recording op: its block, or UINT32_MAX for free(NULL) */
-  const uint64_t *created_at; /* per block: the recording op that creates it */
   uint32_t threads;
   heap pending;               /* events of blocks created by earlier runs */
   uint64_t sequence;
@@ -219,7 +223,7 @@ static uint32_t first_block_from(const draw *d, uint64_t op) {
   size_t low = 0, high = d->p->block_count;
   while (low < high) {
     size_t mid = low + (high - low) / 2;
-    if (d->created_at[mid] < op) low = mid + 1;
+    if (d->p->created_at[mid] < op) low = mid + 1;
     else high = mid;
   }
   return (uint32_t)low;
@@ -238,9 +242,9 @@ static int copy_run(draw *d, uint64_t from, uint64_t to, uint64_t limit, hb_trac
     while (d->pending.count && d->pending.items[0].time + slack(d, &d->pending.items[0]) < now)
       if (play_pending(d, out, error) != 0) return -1; /* late: no vacancy came */
     hb_op op = d->like->ops[i];
-    const uint32_t b = d->op_block[i];
+    const uint32_t b = d->p->op_block[i];
     op.thread %= d->threads;
-    if (b != UINT32_MAX && d->created_at[b] < from) { /* a vacancy */
+    if (b != UINT32_MAX && d->p->created_at[b] < from) { /* a vacancy */
       if (d->pending.count &&
           d->pending.items[0].time <= now + slack(d, &d->pending.items[0]) &&
           play_pending(d, out, error) != 0)
@@ -248,7 +252,7 @@ static int copy_run(draw *d, uint64_t from, uint64_t to, uint64_t limit, hb_trac
       continue;
     }
     if (b != UINT32_MAX) {
-      if (d->created_at[b] == i) {
+      if (d->p->created_at[b] == i) {
         d->ids[b - first] = d->next_id++;
         d->owed += d->p->blocks[b].event_count;
       } else {
@@ -263,8 +267,8 @@ static int copy_run(draw *d, uint64_t from, uint64_t to, uint64_t limit, hb_trac
   for (uint32_t b = first; b < end_block; b++) {
     const block_record *r = &d->p->blocks[b];
     uint32_t e = 0;
-    while (e < r->event_count && d->created_at[b] + d->p->events[r->first_event + e].offset < i) e++;
-    if (schedule(d, b, d->ids[b - first], base + (d->created_at[b] - from), e) != 0) return -1;
+    while (e < r->event_count && d->p->created_at[b] + d->p->events[r->first_event + e].offset < i) e++;
+    if (schedule(d, b, d->ids[b - first], base + (d->p->created_at[b] - from), e) != 0) return -1;
   }
   d->now = base + (i - from);
   return 0;
@@ -274,7 +278,7 @@ int hb_trace_synth(const hb_trace *like, const hb_synth_options *o, hb_trace *ou
                    hb_error *error) {
   hb_trace_init(out, "synthetic", "hbt");
   profile_blocks p;
-  if (profile_collect(like, &p, error) != 0) return -1;
+  if (profile_collect(like, 1, &p, error) != 0) return -1;
   if (p.block_count == 0) {
     profile_release(&p);
     return hb_fail(error, "%s: no block is ever allocated: nothing to draw from", like->path);
@@ -284,30 +288,10 @@ int hb_trace_synth(const hb_trace *like, const hb_synth_options *o, hb_trace *ou
     return hb_fail(error, "%s: too large to draw from (at most 2^32 blocks and ops)", like->path);
   }
   draw *d = calloc(1, sizeof *d);
-  uint32_t *op_block = malloc(like->op_count * sizeof *op_block);
-  uint64_t *created_at = malloc(p.block_count * sizeof *created_at);
-  uint32_t *current = malloc((like->id_count ? like->id_count : 1) * sizeof *current);
-  int rc = d && op_block && created_at && current ? 0 : -1;
-  /* Each op's block (blocks in order of creation, as profile_collect numbers them). */
-  uint32_t blocks = 0;
-  for (size_t i = 0; rc == 0 && i < like->op_count; i++) {
-    const hb_op *op = &like->ops[i];
-    if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) {
-      op_block[i] = UINT32_MAX;
-    } else {
-      if (creates(op)) {
-        created_at[blocks] = i;
-        current[op->id] = blocks++;
-      }
-      op_block[i] = current[op->id];
-    }
-  }
-  free(current);
+  int rc = d ? 0 : -1;
   if (rc == 0) {
     d->like = like;
     d->p = &p;
-    d->op_block = op_block;
-    d->created_at = created_at;
     d->threads = o->threads ? o->threads : like->thread_count;
     out->thread_count = d->threads;
     free(out->program);
@@ -340,8 +324,6 @@ int hb_trace_synth(const hb_trace *like, const hb_synth_options *o, hb_trace *ou
   }
   if (d) free(d->pending.items);
   free(d);
-  free(op_block);
-  free(created_at);
   profile_release(&p);
   if (rc != 0) {
     hb_trace_release(out);
@@ -359,7 +341,7 @@ static unsigned log2_bucket(uint64_t value) {
 int hb_trace_profile_compute(const hb_trace *t, hb_trace_profile *profile, hb_error *error) {
   memset(profile, 0, sizeof *profile);
   profile_blocks p;
-  if (profile_collect(t, &p, error) != 0) return -1;
+  if (profile_collect(t, 0, &p, error) != 0) return -1;
   for (size_t b = 0; b < p.block_count; b++) {
     const block_record *r = &p.blocks[b];
     profile->size_mix[log2_bucket(r->create.size)] += 1;
