@@ -254,9 +254,11 @@ static void report(void) {
   chosen_policy()->stat(HB_STAT_FOOTPRINT_BYTES, &footprint);
   unsigned long long served = calls;
   unlock();
-  char locks[48] = "";
-  if (!policy_locked) snprintf(locks, sizeof locks, "%lu lock acquisitions, ", hb_tcache_lock_acquisitions());
-  char line[208];
+  char locks[96] = "";
+  if (!policy_locked)
+    snprintf(locks, sizeof locks, "%lu lock acquisitions, %lu depot batches moved, ",
+             hb_tcache_lock_acquisitions(), hb_tcache_depot_moves());
+  char line[256];
   int len = snprintf(line, sizeof line,
                      "hb-sbrk: pid %ld: %llu allocations, footprint %llu bytes, %spolicy %s\n",
                      (long)getpid(), served, (unsigned long long)footprint, locks, chosen_policy()->name);

@@ -21,9 +21,18 @@
  *     free of such a block pushes it on its bin and a malloc of that size
  *     pops it, lock-free; a malloc that misses takes the lock once and
  *     fills half the bin; a free to a full bin takes the lock once and
- *     gives half the bin back. A producer thread whose blocks a consumer
- *     frees thus takes the lock once per TCACHE_CAP / 2 blocks, and so
- *     does the consumer.
+ *     gives half the bin back.
+ *   - Between the caches and the heap, a depot keeps whole batches of
+ *     TCACHE_BATCH blocks of one size (tcmalloc's transfer cache is the
+ *     model): a free to a full bin hands its older half to the depot,
+ *     still linked, and a malloc that misses takes a batch back, each a
+ *     few stores under a spin lock of the bin's own. A producer thread
+ *     whose blocks a consumer frees (python3's queues) then moves them in
+ *     batches of 16 without the heap's lock; before, each batch went
+ *     through the heap block by block under that lock, and with both cores
+ *     busy the two threads queued for it (docs/SBRK.md, "Threads"). The
+ *     depot holds at most DEPOT_BATCHES batches per size; beyond, and when
+ *     the heap would grow, its blocks go back to the heap.
  *   - Larger blocks, up to TCACHE_BIG_MAX_BYTES, are kept in a few slots
  *     per thread (TCACHE_BIG_SLOTS, at most TCACHE_BIG_BUDGET_BYTES in
  *     all): threads cycle through a handful of buffer sizes (git: zlib's
@@ -64,18 +73,31 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/single_threaded.h>
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 #define TCACHE_MAX_BLOCK_BYTES ((size_t)1040)
 #define TCACHE_CLASSES ((TCACHE_MAX_BLOCK_BYTES >> 4) - 1) /* 32 .. 1040 bytes */
 /* A bin holds at most TCACHE_CAP blocks; a miss fills half of it, a free
  * to a full bin gives half back. */
 #define TCACHE_CAP 32
+#define TCACHE_BATCH (TCACHE_CAP / 2)
+/* The depot holds at most this many bytes of one size (at least 8
+ * batches): a producer that runs ahead of its consumer by a queue of a
+ * thousand blocks hands them all over through it. Above that, its blocks
+ * go back to the heap; the whole depot goes back before the heap grows. */
+#define DEPOT_BIN_BYTES ((size_t)128 << 10)
 /* In a cached block's second payload word: "probably cached" (glibc's
  * tcache key). A match sends free to look through the bin. */
 #define TCACHE_KEY ((uintptr_t)0x7c3e9a51d2b84f61u)
 /* Larger blocks: four 64 KiB blocks (zlib's deflate) and a few more fit. */
-#define TCACHE_BIG_SLOTS 8
+#define TCACHE_BIG_SLOTS 32
 #define TCACHE_BIG_MAX_BYTES (((size_t)64 << 10) + 64)
 #define TCACHE_BIG_BUDGET_BYTES ((size_t)320 << 10)
 
@@ -84,13 +106,17 @@ enum { CACHE_UNUSED, CACHE_STARTING, CACHE_ACTIVE, CACHE_GONE };
 typedef struct hb_tcache {
   void *bins[TCACHE_CLASSES]; /* payload pointers; payload[0] links, payload[1] = key */
   uint8_t counts[TCACHE_CLASSES];
-  /* The larger blocks, oldest first: payload pointers and block bytes. */
+  /* The larger blocks, oldest first: payload pointers and block bytes;
+   * under big_lock, since a thread that grows the heap takes them back
+   * (hb_tcache_release_held). stat() reads the two totals (relaxed). */
+  int big_lock;
   void *big[TCACHE_BIG_SLOTS];
   size_t big_bytes[TCACHE_BIG_SLOTS];
   unsigned big_count;
   size_t big_total_bytes;
   int state;
-  /* Written by the owning thread only, read by stat() (relaxed). */
+  /* The bins' blocks and bytes: written by the owning thread only, read by
+   * stat() (relaxed). */
   _Atomic size_t blocks, bytes;
   struct hb_tcache *next_cache, *prev_cache; /* the registry, under the lock */
   hb_heap *heap;
@@ -115,6 +141,122 @@ static void unlock(void) { pthread_mutex_unlock(&heap_lock); }
 
 static inline size_t bin_of(size_t bytes) { return (bytes >> 4) - 2; }
 static inline size_t bytes_of(size_t bin) { return (bin + 2) << 4; }
+
+/* ---- The depot: batches of one size between the threads' caches ---- */
+
+/* One size's batches, each a list of TCACHE_BATCH blocks linked as in a
+ * bin, the batches linked through their first block's third payload word
+ * (every block has three); on a cache line of its own, since two threads
+ * handing blocks of one size over touch only it. */
+typedef struct depot_bin {
+  int lock;
+  _Atomic unsigned count; /* batches; written under the lock, stat() reads it */
+  unsigned limit;         /* batches: DEPOT_BIN_BYTES' worth */
+  void *batches;          /* the newest batch */
+} __attribute__((aligned(128))) depot_bin;
+
+static inline void **next_batch(void *batch) { return &((void **)batch)[2]; }
+
+static depot_bin depot[TCACHE_CLASSES];
+static _Atomic unsigned long depot_moves; /* batches put or taken, for tests */
+
+/* The depot's and the larger blocks' locks are held for a few stores:
+ * spin, and yield now and then in case the holder was preempted (two
+ * cores, more threads). */
+static void spin_lock(int *held) {
+  for (unsigned spins = 0; __atomic_exchange_n(held, 1, __ATOMIC_ACQUIRE);)
+    while (__atomic_load_n(held, __ATOMIC_RELAXED)) {
+      if (++spins % 64 == 0)
+        sched_yield();
+      else
+        cpu_relax();
+    }
+}
+static void spin_unlock(int *held) { __atomic_store_n(held, 0, __ATOMIC_RELEASE); }
+static void depot_lock(depot_bin *d) { spin_lock(&d->lock); }
+static void depot_unlock(depot_bin *d) { spin_unlock(&d->lock); }
+
+/* Files a batch; 0 when the depot has no room for it. */
+static int depot_put(size_t bin, void *batch) {
+  depot_bin *d = &depot[bin];
+  depot_lock(d);
+  unsigned count = atomic_load_explicit(&d->count, memory_order_relaxed);
+  if (!d->limit) {
+    unsigned limit = (unsigned)(DEPOT_BIN_BYTES / (TCACHE_BATCH * bytes_of(bin)));
+    d->limit = limit > 8 ? limit : 8;
+  }
+  int put = count < d->limit;
+  if (put) {
+    *next_batch(batch) = d->batches;
+    d->batches = batch;
+    atomic_store_explicit(&d->count, count + 1, memory_order_relaxed);
+  }
+  depot_unlock(d);
+  if (put) atomic_fetch_add_explicit(&depot_moves, 1, memory_order_relaxed);
+  return put;
+}
+
+/* The newest batch of `bin`, or NULL. */
+static void *depot_take(size_t bin) {
+  depot_bin *d = &depot[bin];
+  if (!atomic_load_explicit(&d->count, memory_order_relaxed)) return NULL; /* no lock for nothing */
+  depot_lock(d);
+  unsigned count = atomic_load_explicit(&d->count, memory_order_relaxed);
+  void *batch = NULL;
+  if (count) {
+    batch = d->batches;
+    d->batches = *next_batch(batch);
+    *next_batch(batch) = NULL;
+    atomic_store_explicit(&d->count, count - 1, memory_order_relaxed);
+  }
+  depot_unlock(d);
+  if (batch) atomic_fetch_add_explicit(&depot_moves, 1, memory_order_relaxed);
+  return batch;
+}
+
+/* Whether ptr is in one of the depot's batches of `bin` (a double free:
+ * the caller saw the cache key on it). */
+static int depot_holds(size_t bin, void *ptr) {
+  depot_bin *d = &depot[bin];
+  int found = 0;
+  depot_lock(d);
+  for (void *batch = d->batches; batch && !found; batch = *next_batch(batch))
+    for (void *block = batch; block && !found; block = ((void **)block)[0]) found = block == ptr;
+  depot_unlock(d);
+  return found;
+}
+
+/* Gives a batch's blocks back to the heap; under the heap's lock. */
+static void heap_free_batch(hb_heap *h, void *batch) {
+  *next_batch(batch) = NULL;
+  while (batch) {
+    void *next = ((void **)batch)[0];
+    ((uintptr_t *)batch)[1] = 0;
+    hb_heap_free(h, batch);
+    batch = next;
+  }
+}
+
+/* Gives every batch in the depot back to the heap; under the heap's
+ * lock. Non-zero when there was one. */
+static int depot_empty(hb_heap *h) {
+  int any = 0;
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) {
+    depot_bin *d = &depot[bin];
+    if (!atomic_load_explicit(&d->count, memory_order_relaxed)) continue;
+    depot_lock(d);
+    void *batches = d->batches;
+    d->batches = NULL;
+    atomic_store_explicit(&d->count, 0, memory_order_relaxed);
+    depot_unlock(d);
+    for (void *next; batches; batches = next) {
+      next = *next_batch(batches);
+      heap_free_batch(h, batches);
+      any = 1;
+    }
+  }
+  return any;
+}
 
 static inline void account(hb_tcache *c, long blocks, long bytes) {
   atomic_store_explicit(&c->blocks, atomic_load_explicit(&c->blocks, memory_order_relaxed) + blocks,
@@ -146,33 +288,60 @@ static void drain(hb_tcache *c, size_t bin, unsigned count) {
   }
 }
 
-/* Takes the larger block in `slot` out of the cache. */
+/* Detaches the TCACHE_BATCH oldest blocks of a full bin (its newest,
+ * likeliest in this core's cache, stay), still linked: the batch. */
+static void *cut_batch(hb_tcache *c, size_t bin) {
+  void *last_kept = c->bins[bin];
+  for (unsigned i = 1; i < (unsigned)c->counts[bin] - TCACHE_BATCH; i++) last_kept = ((void **)last_kept)[0];
+  void *batch = ((void **)last_kept)[0];
+  ((void **)last_kept)[0] = NULL;
+  c->counts[bin] -= TCACHE_BATCH;
+  return batch;
+}
+
+/* Takes the larger block in `slot` out of the cache; under big_lock. */
 static void *big_take(hb_tcache *c, unsigned slot) {
   void *ptr = c->big[slot];
   size_t bytes = c->big_bytes[slot];
-  c->big_count--;
-  for (unsigned i = slot; i < c->big_count; i++) {
+  unsigned count = c->big_count - 1;
+  for (unsigned i = slot; i < count; i++) {
     c->big[i] = c->big[i + 1];
     c->big_bytes[i] = c->big_bytes[i + 1];
   }
-  c->big_total_bytes -= bytes;
+  __atomic_store_n(&c->big_count, count, __ATOMIC_RELAXED);
+  __atomic_store_n(&c->big_total_bytes, c->big_total_bytes - bytes, __ATOMIC_RELAXED);
   ((uintptr_t *)ptr)[1] = 0;
-  account(c, -1, -(long)bytes);
   return ptr;
 }
 
-/* Gives the oldest larger blocks back to the heap until `room` more bytes
- * and one more block fit; under the lock. */
-static void big_drain(hb_tcache *c, size_t room) {
+/* Takes the oldest larger blocks out until `room` more bytes and one more
+ * block fit, into out (TCACHE_BIG_SLOTS of room); under big_lock. The
+ * caller gives them to the heap after big_lock: a thread that holds it
+ * never waits for the heap's lock (the other order is taken). */
+static unsigned big_evict(hb_tcache *c, size_t room, void **out) {
+  unsigned n = 0;
   while (c->big_count &&
          (c->big_count >= TCACHE_BIG_SLOTS || c->big_total_bytes + room > TCACHE_BIG_BUDGET_BYTES))
-    hb_heap_free(c->heap, big_take(c, 0));
+    out[n++] = big_take(c, 0);
+  return n;
+}
+
+/* Gives all of c's larger blocks back to the heap; under the heap's lock,
+ * from any thread. Non-zero when it held one. */
+static int big_flush(hb_tcache *c, hb_heap *h) {
+  if (!__atomic_load_n(&c->big_count, __ATOMIC_RELAXED)) return 0; /* only its owner adds */
+  void *out[TCACHE_BIG_SLOTS];
+  spin_lock(&c->big_lock);
+  unsigned n = big_evict(c, TCACHE_BIG_BUDGET_BYTES, out);
+  spin_unlock(&c->big_lock);
+  for (unsigned i = 0; i < n; i++) hb_heap_free(h, out[i]);
+  return n != 0;
 }
 
 /* Gives every block of the cache back to the heap; under the lock. */
 static void empty(hb_tcache *c) {
   for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
-  big_drain(c, TCACHE_BIG_BUDGET_BYTES);
+  big_flush(c, c->heap);
 }
 
 /* The exiting thread's cache goes back to the heap. */
@@ -191,9 +360,15 @@ static void cache_exit(void *opaque) {
 
 int hb_tcache_release_held(hb_heap *h) {
   hb_tcache *c = &cache;
+  int released = depot_empty(h);
+  /* Every thread's larger blocks (the bulk of what the caches hold: up
+   * to TCACHE_BIG_BUDGET_BYTES each); the small ones only of this
+   * thread, whose bins no other thread may touch. */
+  for (hb_tcache *other = registry; other; other = other->next_cache)
+    if (other->heap == h) released |= big_flush(other, h);
   if (c->state != CACHE_ACTIVE || c->heap != h || !atomic_load_explicit(&c->blocks, memory_order_relaxed))
-    return 0;
-  empty(c);
+    return released;
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
   return 1;
 }
 
@@ -218,8 +393,17 @@ static int cache_start(hb_tcache *c, hb_heap *heap) {
   return 0;
 }
 
-static void before_fork(void) { lock(); }
-static void after_fork(void) { unlock(); }
+/* The child must not inherit a lock held by a thread it does not have. */
+static void before_fork(void) {
+  lock();
+  for (hb_tcache *c = registry; c; c = c->next_cache) spin_lock(&c->big_lock);
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) depot_lock(&depot[bin]);
+}
+static void after_fork(void) {
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) depot_unlock(&depot[bin]);
+  for (hb_tcache *c = registry; c; c = c->next_cache) spin_unlock(&c->big_lock);
+  unlock();
+}
 
 __attribute__((constructor)) static void tcache_init(void) {
   exit_key_made = pthread_key_create(&exit_key, cache_exit) == 0;
@@ -240,15 +424,28 @@ static inline hb_tcache *my_cache(hb_heap *h) {
 static inline void *cached(hb_tcache *c, size_t bytes) {
   if (bytes <= TCACHE_MAX_BLOCK_BYTES) {
     size_t bin = bin_of(bytes);
-    if (!c->bins[bin]) return NULL;
+    if (!c->bins[bin]) {
+      /* The bin is empty: a batch from the depot fills half of it. */
+      void *batch = depot_take(bin);
+      if (!batch) return NULL;
+      c->bins[bin] = batch;
+      c->counts[bin] = TCACHE_BATCH;
+      account(c, TCACHE_BATCH, (long)(TCACHE_BATCH * bytes));
+    }
     account(c, -1, -(long)bytes);
     return pop(c, bin);
   }
   /* The newest larger block that fits, wasting at most an eighth. */
+  if (!c->big_count) return NULL; /* no lock for nothing: only this thread adds */
+  void *ptr = NULL;
+  spin_lock(&c->big_lock);
   for (unsigned slot = c->big_count; slot-- > 0;)
-    if (c->big_bytes[slot] >= bytes && c->big_bytes[slot] - bytes <= bytes >> 3)
-      return big_take(c, slot);
-  return NULL;
+    if (c->big_bytes[slot] >= bytes && c->big_bytes[slot] - bytes <= bytes >> 3) {
+      ptr = big_take(c, slot);
+      break;
+    }
+  spin_unlock(&c->big_lock);
+  return ptr;
 }
 
 /* After a miss on a small size, under the lock: the next few blocks of
@@ -322,27 +519,41 @@ void hb_tcache_free(hb_heap *h, void *ptr) {
     int keyed = ((uintptr_t *)ptr)[1] == TCACHE_KEY;
     if (bytes <= TCACHE_MAX_BLOCK_BYTES) {
       size_t bin = bin_of(bytes);
-      if (keyed)
+      if (keyed) {
         for (void *cached = c->bins[bin]; cached; cached = ((void **)cached)[0])
           if (cached == ptr) hb_sbrk_die("free", "double free (block is in a thread cache)", ptr);
+        if (depot_holds(bin, ptr)) hb_sbrk_die("free", "double free (block is in the depot)", ptr);
+      }
       if (c->counts[bin] >= TCACHE_CAP) {
-        lock();
-        drain(c, bin, TCACHE_CAP / 2);
-        unlock();
+        /* The older half goes to the depot, or to the heap when the
+         * depot has no room for it. */
+        void *batch = cut_batch(c, bin);
+        account(c, -TCACHE_BATCH, -(long)(TCACHE_BATCH * bytes));
+        if (!depot_put(bin, batch)) {
+          lock();
+          heap_free_batch(h, batch);
+          unlock();
+        }
       }
       push(c, bin, ptr);
     } else {
+      void *evicted[TCACHE_BIG_SLOTS];
+      spin_lock(&c->big_lock);
       for (unsigned slot = 0; keyed && slot < c->big_count; slot++)
         if (c->big[slot] == ptr) hb_sbrk_die("free", "double free (block is in a thread cache)", ptr);
-      if (c->big_count >= TCACHE_BIG_SLOTS || c->big_total_bytes + bytes > TCACHE_BIG_BUDGET_BYTES) {
-        lock();
-        big_drain(c, bytes);
-        unlock();
-      }
+      unsigned n = big_evict(c, bytes, evicted);
       ((uintptr_t *)ptr)[1] = TCACHE_KEY;
       c->big[c->big_count] = ptr;
-      c->big_bytes[c->big_count++] = bytes;
-      c->big_total_bytes += bytes;
+      c->big_bytes[c->big_count] = bytes;
+      __atomic_store_n(&c->big_count, c->big_count + 1, __ATOMIC_RELAXED);
+      __atomic_store_n(&c->big_total_bytes, c->big_total_bytes + bytes, __ATOMIC_RELAXED);
+      spin_unlock(&c->big_lock);
+      if (n) {
+        lock();
+        for (unsigned i = 0; i < n; i++) hb_heap_free(h, evicted[i]);
+        unlock();
+      }
+      return;
     }
     account(c, 1, (long)bytes);
     return;
@@ -422,6 +633,8 @@ unsigned long hb_tcache_lock_acquisitions(void) {
   return count;
 }
 
+unsigned long hb_tcache_depot_moves(void) { return atomic_load_explicit(&depot_moves, memory_order_relaxed); }
+
 /* Cached blocks are free for the program: stat() moves them from the
  * heap's in-use figures to its free ones. */
 int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
@@ -429,8 +642,15 @@ int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
   int rc = hb_heap_stat(h, which, value);
   size_t blocks = 0, bytes = 0;
   for (hb_tcache *c = registry; c; c = c->next_cache) {
-    blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
-    bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+    blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed) +
+              __atomic_load_n(&c->big_count, __ATOMIC_RELAXED);
+    bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed) +
+             __atomic_load_n(&c->big_total_bytes, __ATOMIC_RELAXED);
+  }
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) {
+    size_t held = (size_t)atomic_load_explicit(&depot[bin].count, memory_order_relaxed) * TCACHE_BATCH;
+    blocks += held;
+    bytes += held * bytes_of(bin);
   }
   unlock();
   if (rc != 0) return rc;
@@ -444,11 +664,15 @@ int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
 }
 
 /* The checker's walk over every cached block (hb_heap_check_held): the
- * bins of each cache, then its larger blocks. */
+ * bins of each cache, then its larger blocks; then the depot's batches. */
 typedef struct held_walk {
   hb_tcache *cache;
   size_t bin; /* TCACHE_CLASSES + slot for the larger blocks */
   void *block;
+  int in_depot;
+  size_t depot_bin;
+  void *depot_batch; /* the next batch of depot_bin to walk */
+  int depot_started; /* depot_batch is set for depot_bin */
   size_t blocks, bytes; /* counted on the way, against the caches' counters */
   size_t claimed_blocks, claimed_bytes;
   size_t last_bytes; /* the size of the last block returned, by its bin or slot */
@@ -457,14 +681,42 @@ typedef struct held_walk {
 static void walk_cache(held_walk *w, hb_tcache *c) {
   w->cache = c;
   if (!c) return;
-  w->claimed_blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed);
-  w->claimed_bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+  w->claimed_blocks += atomic_load_explicit(&c->blocks, memory_order_relaxed) + c->big_count;
+  w->claimed_bytes += atomic_load_explicit(&c->bytes, memory_order_relaxed) + c->big_total_bytes;
   w->bin = 0;
   w->block = c->bins[0];
 }
 
+/* The depot's next block, or NULL at its end. */
+static void *next_in_depot(held_walk *w) {
+  while (!w->block) {
+    if (w->depot_bin >= TCACHE_CLASSES) return NULL;
+    if (!w->depot_started) {
+      w->depot_batch = depot[w->depot_bin].batches;
+      w->depot_started = 1;
+    }
+    if (w->depot_batch) {
+      w->block = w->depot_batch;
+      w->depot_batch = *next_batch(w->depot_batch);
+      /* Each batch holds TCACHE_BATCH blocks: the count must match. */
+      w->claimed_blocks += TCACHE_BATCH;
+      w->claimed_bytes += TCACHE_BATCH * bytes_of(w->depot_bin);
+    } else {
+      w->depot_bin++;
+      w->depot_started = 0;
+    }
+  }
+  void *ptr = w->block;
+  w->block = ((void **)ptr)[0];
+  w->last_bytes = bytes_of(w->depot_bin);
+  w->blocks++;
+  w->bytes += w->last_bytes;
+  return ptr;
+}
+
 static void *next_held(void *opaque) {
   held_walk *w = opaque;
+  if (w->in_depot) return next_in_depot(w);
   while (w->cache) {
     if (w->block) {
       void *ptr = w->block;
@@ -491,7 +743,9 @@ static void *next_held(void *opaque) {
     }
     walk_cache(w, w->cache->next_cache);
   }
-  return NULL;
+  w->in_depot = 1;
+  w->block = NULL;
+  return next_in_depot(w);
 }
 
 /* The heap and every thread's cache. Other threads must not be using the
@@ -501,6 +755,7 @@ int hb_tcache_check(hb_heap *h, char *why, size_t why_len) {
   int rc = hb_heap_check(h, why, why_len);
   held_walk w = {0};
   walk_cache(&w, registry);
+  /* (the depot's claimed blocks are added as its batches are walked) */
   if (rc == 0) rc = hb_heap_check_held(h, next_held, &w, why, why_len);
   /* Every cached block is a block of the heap (checked above): each has
    * the size of its bin or slot. */
@@ -511,7 +766,7 @@ int hb_tcache_check(hb_heap *h, char *why, size_t why_len) {
       rc = hb_sbrk_fail(why, why_len, "%s: cached block %p has %zu bytes, its list holds blocks of %zu", h->name,
                         ptr, hb_block_size(hb_block_of(ptr)), again.last_bytes);
   if (rc == 0 && (w.blocks != w.claimed_blocks || w.bytes != w.claimed_bytes))
-    rc = hb_sbrk_fail(why, why_len, "%s: thread caches hold %zu blocks of %zu bytes, their counters say %zu of %zu",
+    rc = hb_sbrk_fail(why, why_len, "%s: thread caches and depot hold %zu blocks of %zu bytes, their counters say %zu of %zu",
                       h->name, w.blocks, w.bytes, w.claimed_blocks, w.claimed_bytes);
   unlock();
   return rc;

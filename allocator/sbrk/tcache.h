@@ -28,5 +28,9 @@ int hb_tcache_check(hb_heap *heap, char *why, size_t why_len);
  * own acquisition included): what the caches exist to keep low; tests
  * count it (tests/thread_locks.c). */
 unsigned long hb_tcache_lock_acquisitions(void);
+/* How many batches were put into or taken from the depot so far: the
+ * blocks that moved between threads without the lock, TCACHE_BATCH
+ * (16) at a time. */
+unsigned long hb_tcache_depot_moves(void);
 
 #endif

@@ -8,11 +8,13 @@
  *  - calloc of small blocks, realloc from NULL, realloc to the size a
  *    block already has, and malloc_usable_size;
  *  - small blocks allocated and kept (a growing structure);
- *  - a producer thread allocating small blocks that a consumer frees.
+ *  - a producer thread allocating small blocks that a consumer frees
+ *    (they go through the depot, a batch at a time, without the lock).
  *
  * And one thing the caches must give up for the heap: before the heap
- * grows, the growing thread's cache goes back to it, so a malloc of a
- * size the cache held then misses (takes the lock).
+ * grows, the growing thread's cache, and every thread's larger blocks,
+ * go back to it, so a malloc of a size a cache held then misses (takes
+ * the lock).
  *
  * Each phase runs while a second thread exists (so the caches are on)
  * and no other thread calls the allocator; it must take the lock at most
@@ -142,6 +144,48 @@ static void released_before_growth(void) {
   policy->free(grown, big);
 }
 
+/* Another thread's larger blocks go back too: it caches four blocks of
+ * 64,000 bytes, main makes the heap want to grow, and the other
+ * thread's next malloc of that size must take the lock (its slots were
+ * emptied), where before it did not. */
+static pthread_barrier_t step;
+static unsigned long other_taken;
+static void *holder(void *unused) {
+  (void)unused;
+  void *blocks[4];
+  for (int i = 0; i < 4; i++) HB_CHECK((blocks[i] = policy->malloc(64000)), "malloc(64000)");
+  for (int i = 0; i < 4; i++) policy->free(blocks[i], 64000);
+  unsigned long before = hb_tcache_lock_acquisitions();
+  void *hit = policy->malloc(64000); /* from its slots */
+  other_taken = hb_tcache_lock_acquisitions() - before - 1;
+  policy->free(hit, 64000);
+  pthread_barrier_wait(&step); /* cached */
+  pthread_barrier_wait(&step); /* main made the heap grow */
+  before = hb_tcache_lock_acquisitions();
+  void *again = policy->malloc(64000);
+  unsigned long taken = hb_tcache_lock_acquisitions() - before - 1;
+  printf("after another thread grew the heap, a malloc of a size this thread held took the lock %lu times\n",
+         taken);
+  HB_CHECK(taken == 1, "this thread's larger blocks were not given back before another grew the heap "
+           "(%lu locks)", taken);
+  policy->free(again, 64000);
+  return NULL;
+}
+static void others_released_before_growth(void) {
+  pthread_barrier_init(&step, NULL, 2);
+  pthread_t id;
+  HB_CHECK(pthread_create(&id, NULL, holder, NULL) == 0, "pthread_create");
+  pthread_barrier_wait(&step);
+  HB_CHECK(other_taken == 0, "a cached 64,000-byte block took the lock %lu times", other_taken);
+  size_t big = (size_t)hb_sbrk_test_stat(policy, HB_STAT_LARGEST_FREE_BYTES) + 4096;
+  void *grown = policy->malloc(big);
+  HB_CHECK(grown, "malloc(%zu)", big);
+  pthread_barrier_wait(&step);
+  pthread_join(id, NULL);
+  policy->free(grown, big);
+  pthread_barrier_destroy(&step);
+}
+
 /* A thread that exists, so the process is not single-threaded, and does
  * nothing until main is done. */
 static pthread_barrier_t done;
@@ -167,12 +211,19 @@ int main(void) {
   expect_few_locks("200-byte blocks kept", growing, ROUNDS, 12);
   hb_sbrk_test_check(policy, "with blocks of every kind cached");
   for (int i = 0; i < ROUNDS; i++) policy->free(kept[i], 200);
-  /* Each lock moves a batch: at most one per 6 blocks handed over (two
-   * calls each). */
-  expect_few_locks("64-byte blocks from one thread to another", handed_over, HANDED * 2UL, 12);
+  /* The blocks go through the depot in batches of 16 without the lock
+   * (taking it for each batch, as before the depot, is one per 16
+   * calls); it is taken only when the depot is empty or full. */
+  unsigned long moves = hb_tcache_depot_moves();
+  expect_few_locks("64-byte blocks from one thread to another", handed_over, HANDED * 2UL, 200);
+  moves = hb_tcache_depot_moves() - moves;
+  printf("hand-over: %lu depot batches moved\n", moves);
+  HB_CHECK(moves * 16 >= HANDED, "only %lu batches of 16 went through the depot for %d blocks", moves, HANDED);
   hb_sbrk_test_check(policy, "after the hand-over");
   released_before_growth();
   hb_sbrk_test_check(policy, "after the heap grew");
+  others_released_before_growth();
+  hb_sbrk_test_check(policy, "after another thread's blocks went back");
   pthread_barrier_wait(&done);
   pthread_join(id, NULL);
   return hb_test_exit("sbrk-thread-locks");
