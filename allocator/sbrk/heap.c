@@ -129,6 +129,14 @@ static hb_block *grow(hb_heap *h, size_t bytes) {
       if (swing > HB_HEAP_TRIM_MAX_BYTES) swing = HB_HEAP_TRIM_MAX_BYTES;
       if (swing > h->trim_threshold_bytes) h->trim_threshold_bytes = swing;
     }
+    if (h->note_grown) {
+      uintptr_t page = hb_os_page_bytes(), lo = ((uintptr_t)memory + page - 1) & ~(page - 1),
+                hi = ((uintptr_t)memory + ask) & ~(page - 1);
+      if (hi > lo) {
+        if (!h->grown_hi) h->grown_lo = lo;
+        h->grown_hi = hi;
+      }
+    }
     h->footprint_bytes += ask;
     if (h->footprint_bytes > h->peak_footprint_bytes) h->peak_footprint_bytes = h->footprint_bytes;
     /* os.c's flag is about any caller's last grow; only adjacency to OUR

@@ -113,6 +113,13 @@ struct hb_heap {
    * malloc would grow the heap, as the quick lists are merged then;
    * non-zero when it gave any back. */
   int (*release_held)(hb_heap *heap);
+  /* Set by tcache.c once the process has threads: each grow notes the
+   * whole pages it added here (under the lock), for the caller to fault
+   * in after it lets go of the lock (hb_tcache: MADV_POPULATE_WRITE), so
+   * that threads do not take those page faults one by one with the lock
+   * held. */
+  int note_grown;
+  uintptr_t grown_lo, grown_hi;
   /* Quick lists (described above): the policy's settings, */
   size_t quick_max_bytes, quick_tiny_bytes;
   unsigned quick_cap, quick_big_cap;

@@ -68,12 +68,14 @@
 #define _GNU_SOURCE
 #include "heap.h"
 #include "tcache.h"
+#include "os.h"
 
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/single_threaded.h>
 
 static inline void cpu_relax(void) {
@@ -138,6 +140,35 @@ static void lock(void) {
   lock_acquisitions++;
 }
 static void unlock(void) { pthread_mutex_unlock(&heap_lock); }
+
+/* Unlocks after a call that may have grown the heap, then faults in the
+ * pages it grew by (heap.h: note_grown), outside the lock: the other
+ * threads keep using the heap meanwhile, where each first write to a new
+ * page would otherwise fault with the lock held. A kernel without
+ * MADV_POPULATE_WRITE (before 5.14) refuses it: the pages then fault as
+ * they are written, as before. A trim may have given the range back by
+ * then: the call fails, harmlessly. */
+static void unlock_heap(hb_heap *h) {
+  uintptr_t lo = h->grown_lo, hi = h->grown_hi;
+  h->grown_lo = h->grown_hi = 0;
+  /* Only what is still free at the top: the block the caller got is its
+   * own to write (outside the lock), and a large one may be used
+   * sparsely; the top is where the next blocks are cut under the lock.
+   * At most the grow's slack (heap.c: grow_request) becomes resident
+   * before it is used. */
+  uintptr_t page = hb_os_page_bytes();
+  uintptr_t top_lo = h->top ? ((uintptr_t)h->top + HB_BLOCK_HEADER_BYTES + page - 1) & ~(page - 1) : 0;
+  uintptr_t top_hi = h->top ? (uintptr_t)h->top_end & ~(page - 1) : 0;
+  if (lo < top_lo) lo = top_lo;
+  if (hi > top_hi) hi = top_hi;
+  unlock();
+#ifdef MADV_POPULATE_WRITE
+  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#else
+  (void)lo;
+  (void)hi;
+#endif
+}
 
 static inline size_t bin_of(size_t bytes) { return (bytes >> 4) - 2; }
 static inline size_t bytes_of(size_t bin) { return (bin + 2) << 4; }
@@ -385,6 +416,7 @@ static int cache_start(hb_tcache *c, hb_heap *heap) {
   }
   c->heap = heap;
   lock();
+  heap->note_grown = 1;
   c->next_cache = registry;
   if (registry) registry->prev_cache = c;
   registry = c;
@@ -480,12 +512,12 @@ void *hb_tcache_malloc(hb_heap *h, size_t size) {
     lock();
     ptr = hb_heap_malloc(h, size);
     if (ptr) refill(c, h, size, bytes);
-    unlock();
+    unlock_heap(h);
     return ptr;
   }
   lock();
   void *ptr = hb_heap_malloc(h, size);
-  unlock();
+  unlock_heap(h);
   return ptr;
 }
 
@@ -577,7 +609,7 @@ void *hb_tcache_calloc(hb_heap *h, size_t count, size_t size) {
   lock();
   void *ptr = hb_heap_calloc(h, count, size);
   if (ptr && c) refill(c, h, total, bytes);
-  unlock();
+  unlock_heap(h);
   return ptr;
 }
 
@@ -601,7 +633,7 @@ void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
   }
   lock();
   void *moved = hb_heap_realloc(h, ptr, size);
-  unlock();
+  unlock_heap(h);
   return moved;
 }
 
@@ -612,7 +644,7 @@ void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
     if (single_threaded()) return call; \
     lock();                     \
     type result = call;         \
-    unlock();                   \
+    unlock_heap(h);             \
     return result;              \
   } while (0)
 

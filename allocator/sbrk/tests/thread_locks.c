@@ -28,6 +28,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 enum { ROUNDS = 4000, HANDED = 200000, QUEUE = 1024 };
 
@@ -186,6 +188,49 @@ static void others_released_before_growth(void) {
   pthread_barrier_destroy(&step);
 }
 
+/* Once there are threads, the pages a grow adds are faulted in after the
+ * lock is let go (MADV_POPULATE_WRITE), not one by one under it: right
+ * after a malloc that grew the heap, a page inside the new block is
+ * resident though nothing wrote it (a single-threaded heap leaves such
+ * pages untouched: sbrk-growth). */
+static void grown_pages_faulted_in(void) {
+  long page = sysconf(_SC_PAGESIZE);
+  void *probe = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int supported = probe != MAP_FAILED && madvise(probe, (size_t)page, MADV_POPULATE_WRITE) == 0;
+  if (probe != MAP_FAILED) munmap(probe, (size_t)page);
+  if (!supported) {
+    printf("grown pages: MADV_POPULATE_WRITE not supported here, not checked\n");
+    return;
+  }
+  /* More than every free byte together: the heap must grow. */
+  size_t big = (size_t)hb_sbrk_test_stat(policy, HB_STAT_FREE_BYTES) + ((size_t)1 << 20);
+  char *before = sbrk(0);
+  void *grown = policy->malloc(big);
+  char *end = sbrk(0);
+  HB_CHECK(grown && end > before, "malloc(%zu) did not grow the heap", big);
+  if (!grown || end <= before) return;
+  /* The big block took the heap to its end (a grow of just what was
+   * missing): the next small block needs a grow too, which adds the slack
+   * (1/8 of the heap, at most 128 KiB), free at the top after the block:
+   * nothing has written it. The big block's own pages are its owner's to
+   * write. */
+  char *small = policy->malloc(4000);
+  end = sbrk(0);
+  HB_CHECK(small && (uintptr_t)end > (uintptr_t)small + 4000 + 4 * (uintptr_t)page,
+           "no free pages above a small block after a grow (break %p, block %p)", (void *)end, (void *)small);
+  if (!small || (uintptr_t)end <= (uintptr_t)small + 4000 + 4 * (uintptr_t)page) return;
+  unsigned char resident = 0;
+  char *slack = (char *)(((uintptr_t)end - (size_t)page * 2) & ~(uintptr_t)(page - 1));
+  char *middle = (char *)(((uintptr_t)grown + big / 2) & ~(uintptr_t)(page - 1));
+  HB_CHECK(mincore(slack, (size_t)page, &resident) == 0, "mincore");
+  printf("grown pages: a free page of the top is %sresident after the grow\n", resident & 1 ? "" : "not ");
+  HB_CHECK(resident & 1, "the free pages a grow added were not faulted in");
+  HB_CHECK(mincore(middle, (size_t)page, &resident) == 0, "mincore");
+  HB_CHECK(!(resident & 1), "a page inside the new block was faulted in");
+  policy->free(small, 4000);
+  policy->free(grown, big);
+}
+
 /* A thread that exists, so the process is not single-threaded, and does
  * nothing until main is done. */
 static pthread_barrier_t done;
@@ -224,6 +269,8 @@ int main(void) {
   hb_sbrk_test_check(policy, "after the heap grew");
   others_released_before_growth();
   hb_sbrk_test_check(policy, "after another thread's blocks went back");
+  grown_pages_faulted_in();
+  hb_sbrk_test_check(policy, "after a grow with threads");
   pthread_barrier_wait(&done);
   pthread_join(id, NULL);
   return hb_test_exit("sbrk-thread-locks");
