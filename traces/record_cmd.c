@@ -12,7 +12,7 @@
 #define _GNU_SOURCE
 #include "hb_cmd.h"
 #include "hb_trace.h"
-#include "raw_reader.h"
+#include "raw_convert.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -137,47 +137,10 @@ static const struct runtime *hiding_runtime(const char *program) {
   return NULL;
 }
 
-/* Ops per batch between the raw reader and the .hbt writer: a few hundred
- * KiB, in cache, whatever the recording's length. */
-#define CONVERT_BATCH_OPS 4096
-
 static uint64_t clock_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Streams one process's recording into out, batch by batch: memory is the
- * batch, the writer's buffers and the reader's map of live blocks, never
- * the recording's length. trace (opened by the reader) ends up with every
- * figure of the recording (its ops: the last batch only); *ops counts them
- * all. Nothing is written (out left alone) when the recording holds fewer
- * than min_ops ops. 0, or -1 with *error set. */
-static int convert_one(hb_raw_reader *reader, hb_trace *trace, const char *out,
-                       unsigned long min_ops, uint64_t started_ns, uint64_t *ops,
-                       hb_error *error) {
-  hb_hbt_writer *writer = NULL;
-  *ops = 0;
-  for (int ended = 0; !ended;) {
-    trace->op_count = 0;
-    int rc = hb_raw_reader_fill(reader, trace, CONVERT_BATCH_OPS, error);
-    if (rc < 0) goto fail;
-    ended = rc == 1;
-    /* Opened once the first batch is in: a recording without an op has no
-     * times (as the whole-trace writer had it). */
-    if (!writer && hb_hbt_writer_open(out, trace->time_ns != NULL, &writer, error)) goto fail;
-    if (hb_hbt_writer_add(writer, trace->ops, trace->time_ns, trace->op_count, error)) goto fail;
-    *ops += trace->op_count;
-  }
-  if (*ops < min_ops) {
-    hb_hbt_writer_abort(writer);
-    return 0;
-  }
-  trace->convert_ns = clock_ns() - started_ns;
-  return hb_hbt_writer_finish(writer, trace, error);
-fail:
-  hb_hbt_writer_abort(writer);
-  return -1;
 }
 
 /* Converts every process's raw recording (in name order) into out_dir;
@@ -220,7 +183,10 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
     hb_trace trace;
     hb_error error;
     uint32_t threads = 0;
-    uint64_t started_ns = clock_ns(), ops = 0;
+    hb_raw_convert_options convert_options = {.min_ops = options->min_ops,
+                                              .started_ns = clock_ns()};
+    hb_raw_convert_options_from_env(&convert_options);
+    uint64_t ops = 0;
     hb_raw_reader *reader = NULL;
     if (hb_raw_reader_open(raw, &trace, &reader, &error)) {
       fprintf(stderr, "heapbench record: %s\n", error.message);
@@ -229,7 +195,7 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
       threads = trace.thread_count;
       if (options->main_only && trace.pid != (uint32_t)main_pid) {
         skipped_other++;
-      } else if (convert_one(reader, &trace, out, options->min_ops, started_ns, &ops, &error)) {
+      } else if (hb_raw_convert(reader, &trace, out, &convert_options, &ops, &error)) {
         fprintf(stderr, "heapbench record: %s\n", error.message);
         failed++;
         threads = 0; /* keep the raw files */

@@ -10,6 +10,10 @@
  * hb_reader in batches gives the same; the .hbt written batch by batch
  * reads back the same with the recorder's cost, and a trace without it
  * keeps the version-1 layout; damaged files are refused naming the offset.
+ * `heapbench record`'s conversion (raw_convert.h: a reader and a writer
+ * thread, batches through a ring) writes the same bytes as one thread,
+ * with batches and rings down to one op and one slot, and stops cleanly
+ * on a damaged recording or an output it cannot write.
  *
  * Usage: raw_stream TMPDIR
  */
@@ -18,6 +22,7 @@
 #include "hb_test.h"
 #include "hb_trace.h"
 #include "hbt_format.h"
+#include "raw_convert.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -365,6 +370,130 @@ static void check_recording(const char *tmpdir, const char *name, size_t steps,
   free(r.op_times);
 }
 
+/* The whole content of a file (NULL if unreadable); *bytes its length. */
+static unsigned char *slurp(const char *path, size_t *bytes) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return NULL;
+  fseek(file, 0, SEEK_END);
+  long length = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
+  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
+               ? (size_t)length : 0;
+  fclose(file);
+  return data;
+}
+
+/* record's conversion of raw (a .t0.hbraw) into out with the options; the
+ * ops it counted, or -1 with *error set. */
+static long long convert(const char *raw, const char *out, const hb_raw_convert_options *options,
+                         hb_error *error) {
+  hb_trace trace;
+  hb_raw_reader *reader;
+  if (hb_raw_reader_open(raw, &trace, &reader, error)) return -1;
+  uint64_t ops;
+  int rc = hb_raw_convert(reader, &trace, out, options, &ops, error);
+  hb_raw_reader_close(reader);
+  hb_trace_release(&trace);
+  return rc ? -1 : (long long)ops;
+}
+
+/* The conversion in one thread is the reference: it reads back as the
+ * expected ops; two threads, whatever the batch and ring sizes, write the
+ * same bytes (a batch dropped, repeated or swapped in the ring would
+ * change them: the streams and their checksums). */
+static void check_convert(const char *tmpdir, const char *name, size_t steps,
+                          uint32_t chunk_bytes, const hb_raw_convert_options *variants,
+                          size_t variant_count) {
+  recording r;
+  build(&r, steps);
+  char prefix[1100], t0[1200], reference[1200], out[1200];
+  snprintf(prefix, sizeof prefix, "%s/%s", tmpdir, name);
+  snprintf(t0, sizeof t0, "%s.t0.hbraw", prefix);
+  snprintf(reference, sizeof reference, "%s.one.hbt", prefix);
+  snprintf(out, sizeof out, "%s.two.hbt", prefix);
+  uint64_t raw_bytes, records;
+  write_raw(&r, prefix, chunk_bytes, &raw_bytes, &records);
+  hb_error error;
+  hb_raw_convert_options one = {.one_thread = 1};
+  long long ops = convert(t0, reference, &one, &error);
+  HB_CHECK(ops == (long long)r.op_count, "%s: one thread: %lld ops, want %zu: %s", name, ops,
+           r.op_count, ops < 0 ? error.message : "");
+  hb_trace back;
+  int rc = hb_trace_load(reference, &back, &error);
+  HB_CHECK(rc == 0, "%s: one thread: %s", name, rc ? error.message : "");
+  if (rc == 0) {
+    HB_CHECK(back.op_count == r.op_count &&
+                 first_difference(&r, 0, back.ops, back.time_ns, back.op_count) == back.op_count,
+             "%s: one thread: the .hbt's ops differ", name);
+    HB_CHECK(back.recorder_records == records && back.recorder_raw_bytes == raw_bytes &&
+                 back.convert_ns == 0 && back.id_count == r.next_id,
+             "%s: one thread: figures", name);
+    hb_trace_release(&back);
+  }
+  size_t want_bytes = 0, got_bytes = 0;
+  unsigned char *want = slurp(reference, &want_bytes);
+  for (size_t v = 0; v < variant_count; v++) {
+    unlink(out);
+    ops = convert(t0, out, &variants[v], &error);
+    HB_CHECK(ops == (long long)r.op_count, "%s: batches of %zu, ring of %zu: %lld ops: %s", name,
+             variants[v].batch_ops, variants[v].ring_batches, ops, ops < 0 ? error.message : "");
+    unsigned char *got = slurp(out, &got_bytes);
+    HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
+                 memcmp(got, want, want_bytes) == 0,
+             "%s: batches of %zu, ring of %zu: %zu bytes, not the %zu of one thread", name,
+             variants[v].batch_ops, variants[v].ring_batches, got_bytes, want_bytes);
+    free(got);
+  }
+  /* Fewer ops than min_ops: nothing written. */
+  unlink(out);
+  hb_raw_convert_options many = {.min_ops = r.op_count + 1, .batch_ops = 100};
+  ops = convert(t0, out, &many, &error);
+  HB_CHECK(ops == (long long)r.op_count && access(out, F_OK) != 0,
+           "%s: min_ops: %lld ops, file written: %d", name, ops, access(out, F_OK) == 0);
+  free(want);
+  free(r.events);
+  free(r.ops);
+  free(r.op_times);
+}
+
+/* A failure on either side stops both threads, says why, and writes
+ * nothing: a record damaged past the first batches (the reader), an output
+ * directory that does not exist (the writer, on its first batch). */
+static void check_convert_failures(const char *tmpdir) {
+  recording r;
+  build(&r, 20000);
+  char prefix[1100], t0[1200], t1[1200], out[1200];
+  snprintf(prefix, sizeof prefix, "%s/convert-damaged", tmpdir);
+  snprintf(t0, sizeof t0, "%s.t0.hbraw", prefix);
+  snprintf(t1, sizeof t1, "%s.t1.hbraw", prefix);
+  snprintf(out, sizeof out, "%s.hbt", prefix);
+  uint64_t raw_bytes, records;
+  write_raw(&r, prefix, 4096, &raw_bytes, &records);
+  FILE *file = fopen(t1, "r+b"); /* the 3rd chunk's first record: event 7 */
+  HB_CHECK(file && fseek(file, HB_RAW_HEADER_BYTES + 2 * 4096, SEEK_SET) == 0 &&
+               fputc(0x07, file) == 0x07 && fclose(file) == 0,
+           "damage");
+  hb_raw_convert_options small = {.batch_ops = 16, .ring_batches = 2};
+  hb_error error;
+  unlink(out);
+  long long ops = convert(t0, out, &small, &error);
+  HB_CHECK(ops < 0 && strstr(error.message, t1) && strstr(error.message, "bad record"),
+           "damaged: %s", ops < 0 ? error.message : "converted");
+  HB_CHECK(access(out, F_OK) != 0, "damaged: %s written", out);
+
+  write_raw(&r, prefix, 4096, &raw_bytes, &records);
+  char nowhere[1300];
+  snprintf(nowhere, sizeof nowhere, "%s/no-such-directory/out.hbt", tmpdir);
+  ops = convert(t0, nowhere, &small, &error);
+  HB_CHECK(ops < 0 && strstr(error.message, "no-such-directory") &&
+               strstr(error.message, "cannot create"),
+           "unwritable: %s", ops < 0 ? error.message : "converted");
+  free(r.events);
+  free(r.ops);
+  free(r.op_times);
+}
+
 /* A damaged recording is refused with its file and offset named. */
 static void check_damaged(const char *tmpdir) {
   recording r;
@@ -412,5 +541,15 @@ int main(int argc, char **argv) {
    * larger than a window, so records run across a window's end. */
   check_recording(argv[1], "long", 2400000, 16u << 20);
   check_damaged(argv[1]);
+  /* Batches and rings down to one op and one slot, where every hand-over
+   * waits on the other thread. */
+  const hb_raw_convert_options tiny[] = {
+      {.batch_ops = 1, .ring_batches = 1}, {.batch_ops = 7, .ring_batches = 2},
+      {.batch_ops = 13, .ring_batches = 3}, {.batch_ops = 4096, .ring_batches = 1}, {0}};
+  check_convert(argv[1], "convert-small", 50000, 4096, tiny, sizeof tiny / sizeof tiny[0]);
+  const hb_raw_convert_options usual[] = {{0}, {.batch_ops = 100, .ring_batches = 2}};
+  check_convert(argv[1], "convert-long", 400000, 1u << 20, usual,
+                sizeof usual / sizeof usual[0]);
+  check_convert_failures(argv[1]);
   return hb_test_exit("raw_stream");
 }

@@ -3,12 +3,16 @@
  * cross-thread frees come out consistent (no free before its allocation,
  * no address handed out twice); fork and exec give each process its own
  * recording; a crash, abort or _exit loses nothing that happened before.
+ * `heapbench record`'s conversion (raw_convert.h, two threads) of the
+ * threaded and forking recordings gives the ops and times the raw reader
+ * gives, and the bytes one thread writes, down to batches of a few ops.
  *
  * Usage: record RECORDER_SO TARGET TMPDIR
  */
 #define _GNU_SOURCE
 #include "hb_test.h"
 #include "hb_trace.h"
+#include "raw_convert.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -249,6 +253,91 @@ static void test_exec(void) {
   release(&r);
 }
 
+/* The whole content of a file (NULL if unreadable); *bytes its length. */
+static unsigned char *slurp(const char *path, size_t *bytes) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return NULL;
+  fseek(file, 0, SEEK_END);
+  long length = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
+  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
+               ? (size_t)length : 0;
+  fclose(file);
+  return data;
+}
+
+/* Converts raw into out as `heapbench record` does; 0 or -1. */
+static int convert(const char *raw, const char *out, const hb_raw_convert_options *options) {
+  hb_trace trace;
+  hb_raw_reader *reader;
+  hb_error error;
+  if (hb_raw_reader_open(raw, &trace, &reader, &error)) {
+    HB_CHECK(0, "%s: %s", raw, error.message);
+    return -1;
+  }
+  uint64_t ops;
+  int rc = hb_raw_convert(reader, &trace, out, options, &ops, &error);
+  HB_CHECK(rc == 0, "%s: %s", raw, rc ? error.message : "");
+  hb_raw_reader_close(reader);
+  hb_trace_release(&trace);
+  return rc;
+}
+
+/* Every recording of MODE (recorded before) through record's conversion:
+ * one thread reads back as hb_trace_load reads the raw files; two threads
+ * with batches of 3 ops in a ring of 2, and with the defaults, write the
+ * same bytes. */
+static void test_convert(const char *mode, int want_recordings) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/%s", tmpdir, mode);
+  DIR *d = opendir(dir);
+  int seen = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 9 || strcmp(e->d_name + len - 9, ".t0.hbraw") != 0) continue;
+    char raw[2400], one[2500], two[2500];
+    snprintf(raw, sizeof raw, "%s/%s", dir, e->d_name);
+    snprintf(one, sizeof one, "%s/converted.one.hbt", tmpdir);
+    snprintf(two, sizeof two, "%s/converted.two.hbt", tmpdir);
+    seen++;
+    hb_raw_convert_options one_thread = {.one_thread = 1};
+    hb_trace loaded, converted;
+    hb_error error;
+    if (convert(raw, one, &one_thread) || hb_trace_load(raw, &loaded, &error)) continue;
+    if (hb_trace_load(one, &converted, &error) == 0) {
+      int same = converted.op_count == loaded.op_count && converted.time_ns && loaded.time_ns &&
+                 converted.thread_count == loaded.thread_count &&
+                 converted.id_count == loaded.id_count &&
+                 converted.unmatched_frees == loaded.unmatched_frees &&
+                 converted.reused_addresses == loaded.reused_addresses;
+      for (size_t i = 0; same && i < loaded.op_count; i++)
+        same = memcmp(&converted.ops[i], &loaded.ops[i], sizeof loaded.ops[i]) == 0 &&
+               converted.time_ns[i] == loaded.time_ns[i];
+      HB_CHECK(same, "%s: %s converted differs from the raw files read", mode, e->d_name);
+      hb_trace_release(&converted);
+    }
+    hb_trace_release(&loaded);
+    size_t want_bytes = 0;
+    unsigned char *want = slurp(one, &want_bytes);
+    const hb_raw_convert_options variants[] = {{.batch_ops = 3, .ring_batches = 2}, {0}};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+      unlink(two);
+      if (convert(raw, two, &variants[v])) continue;
+      size_t got_bytes = 0;
+      unsigned char *got = slurp(two, &got_bytes);
+      HB_CHECK(want && got && got_bytes == want_bytes && memcmp(got, want, want_bytes) == 0,
+               "%s: %s: two threads (batches of %zu) wrote %zu bytes, not one thread's %zu",
+               mode, e->d_name, variants[v].batch_ops, got_bytes, want_bytes);
+      free(got);
+    }
+    free(want);
+  }
+  if (d) closedir(d);
+  HB_CHECK(seen == want_recordings, "%s: %d recordings converted, want %d", mode, seen,
+           want_recordings);
+}
+
 /* Copies the threads recording's files to DIR/r.t<N>.hbraw. */
 static int copy_threads_recording(const char *dir) {
   char command[3200];
@@ -359,6 +448,9 @@ int main(int argc, char **argv) {
   test_time("monotonic");
   test_fork();
   test_exec();
+  test_convert("threads", 1);
+  test_convert("contend", 1);
+  test_convert("fork", 2);
   test_abnormal("crash", SIGSEGV);
   test_abnormal("abort", SIGABRT);
   test_abnormal("_exit", 0);
