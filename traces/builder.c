@@ -80,9 +80,12 @@ static void map_erase(hb_builder *b, size_t s) {
   }
 }
 
-/* Maps ptr to id; an existing live mapping means a free was missed. */
+/* Maps ptr to id; an existing live mapping means a free was missed. The
+ * table is kept at most 3/4 full: half full, it took twice the memory,
+ * fresh pages the kernel clears, for probes a slot or two shorter
+ * (FORMAT.md, "Conversion"). */
 static int map_put(hb_builder *b, uint64_t ptr, uint32_t id, hb_error *error) {
-  if ((b->count + 1) * 2 > b->capacity && map_grow(b))
+  if ((b->count + 1) * 4 > b->capacity * 3 && map_grow(b))
     return hb_fail(error, "%s: out of memory", b->trace->path);
   size_t s = map_find(b, ptr);
   if (b->entries[s].key) {

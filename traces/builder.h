@@ -25,7 +25,7 @@ typedef struct hb_builder_entry {
 typedef struct hb_builder {
   hb_trace *trace;
   int timed;                  /* push a timestamp with every op */
-  hb_builder_entry *entries;  /* open addressing, linear probing, at most half full */
+  hb_builder_entry *entries;  /* open addressing, linear probing, at most 3/4 full */
   size_t capacity, count;     /* capacity: a power of two */
   unsigned hash_shift;        /* 64 - log2(capacity) */
   uint32_t next_id;
