@@ -125,7 +125,14 @@ static int code_has_size(int code) { return code <= HB_HBT_REALLOC_FROM_NULL; }
  * header, known only then, is written, then each thread's pieces in
  * order, into a file beside the target that is renamed over it: a reader
  * never sees half a trace. Memory: a buffer per thread and a list of
- * pieces, whatever the trace's length; disk: the trace twice, briefly. */
+ * pieces, whatever the trace's length; disk: the trace twice, briefly.
+ *
+ * Thread 0's stream comes first after the header, so when the header's
+ * size is known in advance (hb_hbt_writer_expect: the program's name, the
+ * thread count and whether the recorder's cost follows) that stream goes
+ * straight to its place in the output file instead: a one-thread trace is
+ * then written once, not spilled and copied. Should finish find another
+ * header size, the output file so far serves as thread 0's spill file. */
 
 typedef struct piece {
   uint64_t offset, length; /* in the spill file */
@@ -144,6 +151,8 @@ struct hb_hbt_writer {
   char *path, *temporary, *spill_path;
   FILE *spill;
   uint64_t spill_bytes;
+  FILE *direct;        /* the output file, thread 0's stream written from direct_at on */
+  uint64_t direct_at;  /* the header's size, as expected */
   int timed;
   uint64_t op_count;
   thread_out *threads;
@@ -154,6 +163,10 @@ struct hb_hbt_writer {
 static void writer_free(hb_hbt_writer *w) {
   if (!w) return;
   if (w->spill) fclose(w->spill);
+  if (w->direct) { /* finish did not take it: not a trace */
+    fclose(w->direct);
+    unlink(w->temporary);
+  }
   for (uint32_t t = 0; t < w->thread_capacity; t++) {
     free(w->threads[t].records.data);
     free(w->threads[t].pieces);
@@ -192,8 +205,27 @@ int hb_hbt_writer_open(const char *path, int timed, hb_hbt_writer **out, hb_erro
   return 0;
 }
 
+int hb_hbt_writer_expect(hb_hbt_writer *w, const char *program, uint32_t thread_count,
+                         int recording, hb_error *error) {
+  if (w->direct || w->op_count) return 0; /* too late: thread 0 spills */
+  uint32_t flags = recording ? HB_HBT_FLAG_RECORDING : 0;
+  w->direct_at = header_bytes_for(strlen(program ? program : ""),
+                                  thread_count ? thread_count : 1, flags);
+  w->direct = fopen(w->temporary, "w+b");
+  if (!w->direct || fseeko(w->direct, (off_t)w->direct_at, SEEK_SET) != 0)
+    return hb_fail(error, "%s: cannot create: %s", w->temporary, strerror(errno));
+  return 0;
+}
+
 static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
   if (t->records.length == 0) return 0;
+  if (w->direct && t == w->threads) { /* thread 0, in place in the output */
+    t->crc = (uint32_t)crc32(t->crc, t->records.data, (uInt)t->records.length);
+    if (fwrite(t->records.data, 1, t->records.length, w->direct) != t->records.length)
+      return hb_fail(error, "%s: write failed: %s", w->path, strerror(errno));
+    t->records.length = 0;
+    return 0;
+  }
   if (t->piece_count == t->piece_capacity) {
     size_t capacity = t->piece_capacity ? t->piece_capacity * 2 : 16;
     piece *pieces = realloc(t->pieces, capacity * sizeof *pieces);
@@ -268,13 +300,13 @@ int hb_hbt_writer_add(hb_hbt_writer *w, const hb_op *ops, const uint64_t *time_n
   return 0;
 }
 
-/* Copies length bytes at offset of the spill file to out. */
-static int copy_piece(hb_hbt_writer *w, const piece *p, FILE *out, unsigned char *scratch,
+/* Copies length bytes at offset of from to out. */
+static int copy_piece(FILE *from, const piece *p, FILE *out, unsigned char *scratch,
                       size_t scratch_bytes) {
-  if (fseeko(w->spill, (off_t)p->offset, SEEK_SET) != 0) return -1;
+  if (fseeko(from, (off_t)p->offset, SEEK_SET) != 0) return -1;
   for (uint64_t left = p->length; left;) {
     size_t n = left < scratch_bytes ? (size_t)left : scratch_bytes;
-    if (fread(scratch, 1, n, w->spill) != n || fwrite(scratch, 1, n, out) != n) return -1;
+    if (fread(scratch, 1, n, from) != n || fwrite(scratch, 1, n, out) != n) return -1;
     left -= n;
   }
   return 0;
@@ -340,20 +372,41 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
   put_le(entry, crc32(0, h, (uInt)(header_bytes - HB_HBT_HEADER_CRC_BYTES)),
          HB_HBT_HEADER_CRC_BYTES);
 
-  file = fopen(w->temporary, "wb");
+  /* Thread 0's stream: already in place after the header's room, or
+   * (another header size) a piece of the output file so far, which then
+   * leaves its name to the file written now. */
+  FILE *direct = w->direct;
+  w->direct = NULL;
+  piece direct_piece = {0, 0};
+  int in_place = direct && w->direct_at == header_bytes;
+  if (direct && !in_place) {
+    if (w->thread_capacity)
+      direct_piece = (piece){w->direct_at,
+                             w->threads[0].stream_bytes - w->threads[0].records.length};
+    unlink(w->temporary);
+  }
+  file = in_place ? direct : fopen(w->temporary, "wb");
   if (!file) {
     hb_fail(error, "%s: cannot create: %s", w->temporary, strerror(errno));
+    if (direct) fclose(direct);
     goto done;
   }
-  int ok = fflush(w->spill) == 0 && fwrite(h, 1, header_bytes, file) == header_bytes;
+  int ok = fflush(w->spill) == 0;
+  if (!in_place) ok = ok && fwrite(h, 1, header_bytes, file) == header_bytes;
   for (uint32_t t = 0; ok && t < threads && t < w->thread_capacity; t++) {
     thread_out *out = &w->threads[t];
+    if (t == 0 && direct && !in_place)
+      ok = fflush(direct) == 0 &&
+           copy_piece(direct, &direct_piece, file, scratch, 1 << 16) == 0;
     for (size_t k = 0; ok && k < out->piece_count; k++)
-      ok = copy_piece(w, &out->pieces[k], file, scratch, 1 << 16) == 0;
+      ok = copy_piece(w->spill, &out->pieces[k], file, scratch, 1 << 16) == 0;
     /* An empty stream has no buffer, and fwrite's pointer must not be NULL. */
     ok = ok && (out->records.length == 0 ||
                 fwrite(out->records.data, 1, out->records.length, file) == out->records.length);
   }
+  if (in_place) /* the header last, into the room left for it */
+    ok = ok && fseeko(file, 0, SEEK_SET) == 0 && fwrite(h, 1, header_bytes, file) == header_bytes;
+  if (direct && !in_place) fclose(direct);
   if (fclose(file) != 0) ok = 0;
   file = NULL;
   if (!ok || rename(w->temporary, w->path) != 0) {
@@ -374,6 +427,11 @@ void hb_hbt_writer_abort(hb_hbt_writer *w) { writer_free(w); }
 int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
   hb_hbt_writer *w;
   if (hb_hbt_writer_open(path, trace->time_ns != NULL, &w, error)) return -1;
+  if (hb_hbt_writer_expect(w, trace->program, trace->thread_count, trace->recorder_records != 0,
+                           error)) {
+    hb_hbt_writer_abort(w);
+    return -1;
+  }
   uint32_t threads = trace->thread_count ? trace->thread_count : 1;
   for (size_t i = 0; i < trace->op_count; i++)
     if (trace->ops[i].thread >= threads) {

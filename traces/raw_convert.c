@@ -45,6 +45,9 @@ typedef struct pipeline {
   int write_failed;                /* the writer failed: read no more */
   const char *out;
   hb_hbt_writer *writer;           /* opened on the first batch */
+  const char *program;             /* what the header will hold, for hb_hbt_writer_expect */
+  uint32_t thread_count;
+  int recording;
   hb_error write_error;
 } pipeline;
 
@@ -55,7 +58,10 @@ static uint64_t clock_ns(void) {
 }
 
 static int write_batch(pipeline *p, const batch *b, hb_error *error) {
-  if (!p->writer && hb_hbt_writer_open(p->out, b->timed, &p->writer, error)) return -1;
+  if (!p->writer &&
+      (hb_hbt_writer_open(p->out, b->timed, &p->writer, error) ||
+       hb_hbt_writer_expect(p->writer, p->program, p->thread_count, p->recording, error)))
+    return -1;
   return hb_hbt_writer_add(p->writer, b->ops, b->time_ns, b->count, error);
 }
 
@@ -123,7 +129,10 @@ static void release_slots(pipeline *p) {
 int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
                    const hb_raw_convert_options *options, uint64_t *ops, hb_error *error) {
   size_t batch_ops = options->batch_ops ? options->batch_ops : HB_RAW_CONVERT_BATCH_OPS;
-  pipeline p = {.out = out};
+  /* The header's figures known from the opening: program, threads, and
+   * whether the recorder's cost will follow (any record at all). */
+  pipeline p = {.out = out, .program = trace->program, .thread_count = trace->thread_count,
+                .recording = trace->recorder_raw_bytes != 0};
   p.slot_count = options->ring_batches ? options->ring_batches : HB_RAW_CONVERT_RING_BATCHES;
   pthread_t writer_thread;
   int threaded = 0;

@@ -13,7 +13,9 @@
  * `heapbench record`'s conversion (raw_convert.h: a reader and a writer
  * thread, batches through a ring) writes the same bytes as one thread,
  * with batches and rings down to one op and one slot, and stops cleanly
- * on a damaged recording or an output it cannot write.
+ * on a damaged recording or an output it cannot write. The .hbt writer
+ * told the header's size in advance writes the same bytes, whether the
+ * guess holds or not.
  *
  * Usage: raw_stream TMPDIR
  */
@@ -276,6 +278,58 @@ static size_t first_difference(const recording *r, size_t first, const hb_op *go
   return count;
 }
 
+/* The whole content of a file (NULL if unreadable); *bytes its length. */
+static unsigned char *slurp(const char *path, size_t *bytes) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return NULL;
+  fseek(file, 0, SEEK_END);
+  long length = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
+  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
+               ? (size_t)length : 0;
+  fclose(file);
+  return data;
+}
+
+/* The .hbt writer told the header's figures in advance (thread 0's stream
+ * straight into the output) writes the bytes it writes untold, whether
+ * its guess holds or not (then the stream is copied). */
+static void check_expect(const char *name, const hb_trace *trace, const char *told,
+                         const char *untold) {
+  struct { const char *program; uint32_t threads; int recording; } guesses[] = {
+      {trace->program, trace->thread_count, trace->recorder_records != 0}, /* right */
+      {"another program", trace->thread_count, trace->recorder_records != 0},
+      {trace->program, trace->thread_count + 1, trace->recorder_records != 0},
+      {trace->program, trace->thread_count, trace->recorder_records == 0},
+  };
+  size_t want_bytes = 0;
+  unsigned char *want = slurp(untold, &want_bytes);
+  for (size_t g = 0; g < sizeof guesses / sizeof guesses[0]; g++) {
+    hb_hbt_writer *writer;
+    hb_error error;
+    int rc = hb_hbt_writer_open(told, trace->time_ns != NULL, &writer, &error) ||
+             hb_hbt_writer_expect(writer, guesses[g].program, guesses[g].threads,
+                                  guesses[g].recording, &error);
+    /* In small steps, as a converter adds batches. */
+    for (size_t i = 0; rc == 0 && i < trace->op_count; i += 777) {
+      size_t n = trace->op_count - i < 777 ? trace->op_count - i : 777;
+      rc = hb_hbt_writer_add(writer, trace->ops + i, trace->time_ns ? trace->time_ns + i : NULL,
+                             n, &error);
+    }
+    rc = rc || hb_hbt_writer_finish(writer, trace, &error);
+    HB_CHECK(rc == 0, "%s: guess %zu: %s", name, g, rc ? error.message : "");
+    size_t got_bytes = 0;
+    unsigned char *got = slurp(told, &got_bytes);
+    HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
+                 memcmp(got, want, want_bytes) == 0,
+             "%s: guess %zu: %zu bytes differ from the %zu written untold", name, g, got_bytes,
+             want_bytes);
+    free(got);
+  }
+  free(want);
+}
+
 static void check_recording(const char *tmpdir, const char *name, size_t steps,
                             uint32_t chunk_bytes) {
   recording r;
@@ -351,6 +405,9 @@ static void check_recording(const char *tmpdir, const char *name, size_t steps,
                  back.unmatched_frees == r.unmatched_frees,
              "%s: the .hbt's figures: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64 " ns",
              name, back.recorder_records, back.recorder_raw_bytes, back.convert_ns);
+    char told[1300];
+    snprintf(told, sizeof told, "%s.told.hbt", prefix);
+    check_expect(name, &back, told, hbt);
     /* Without the recorder's cost: the version-1 layout, flag bit 2 clear. */
     back.recorder_records = 0;
     HB_CHECK(hb_hbt_write(&back, hbt, &error) == 0, "%s: %s", name, error.message);
@@ -368,20 +425,6 @@ static void check_recording(const char *tmpdir, const char *name, size_t steps,
   free(r.events);
   free(r.ops);
   free(r.op_times);
-}
-
-/* The whole content of a file (NULL if unreadable); *bytes its length. */
-static unsigned char *slurp(const char *path, size_t *bytes) {
-  FILE *file = fopen(path, "rb");
-  if (!file) return NULL;
-  fseek(file, 0, SEEK_END);
-  long length = ftell(file);
-  fseek(file, 0, SEEK_SET);
-  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
-  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
-               ? (size_t)length : 0;
-  fclose(file);
-  return data;
 }
 
 /* record's conversion of raw (a .t0.hbraw) into out with the options; the
