@@ -56,6 +56,13 @@ extern void *__libc_pvalloc(size_t size);
 
 #define EXPORT __attribute__((visibility("default")))
 #define CHUNK_BYTES ((size_t)4 << 20) /* file grows and is mapped by this much */
+/* Bytes of a chunk made writable ahead of the records, in one call (see
+ * populate_ahead): a few dozen calls per chunk, and at most this much
+ * written ahead of the last record. */
+#define POPULATE_BYTES ((uint64_t)256 << 10)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 #define PATH_BYTES 4096
 
 /* ---- per-process state ----------------------------------------------------- */
@@ -76,6 +83,7 @@ typedef struct thread_state {
   hb_raw_header *header;
   unsigned char *chunk;
   uint64_t chunk_first; /* record byte offset of chunk[0] */
+  uint64_t populated;   /* record bytes of the chunk made writable so far */
   uint64_t used;        /* record bytes stored */
   uint64_t count;       /* records stored */
   uint64_t previous_seq, previous_time, previous_ptr;
@@ -217,16 +225,41 @@ static void say_cannot_record(const char *name, int errnum) {
   (void)ignored;
 }
 
+static int populate_works = 1; /* MADV_POPULATE_WRITE has not failed */
+
+/* Makes the next POPULATE_BYTES of the chunk writable in one call. The
+ * pages of a shared file mapping are otherwise made writable by a fault
+ * each at their first write, and the kernel's entry and exit per fault
+ * cost more than the page's work (in a virtual machine most of all:
+ * FORMAT.md, "Conversion", has the figures). MAP_POPULATE does not do it:
+ * it maps shared pages read-only, so each still faults at its first write.
+ * Not the whole chunk at once: pages made writable are dirty, so a
+ * short-lived process would leave 4 MiB of zeros to write back instead of
+ * a hole. Where the call fails (a kernel before 5.14), pages fault in as
+ * they are written. */
+static void populate_ahead(thread_state *t) {
+  uint64_t chunk_end = t->chunk_first + CHUNK_BYTES;
+  uint64_t bytes = chunk_end - t->populated < POPULATE_BYTES ? chunk_end - t->populated
+                                                             : POPULATE_BYTES;
+  int saved = errno; /* inside the program's malloc or free */
+  if (__atomic_load_n(&populate_works, __ATOMIC_RELAXED) &&
+      madvise(t->chunk + (t->populated - t->chunk_first), bytes, MADV_POPULATE_WRITE) != 0)
+    __atomic_store_n(&populate_works, 0, __ATOMIC_RELAXED);
+  errno = saved;
+  t->populated = __atomic_load_n(&populate_works, __ATOMIC_RELAXED) ? t->populated + bytes
+                                                                   : chunk_end;
+}
+
 /* Maps chunk number `chunk` of the open file, growing the file first. */
 static int map_chunk(thread_state *t, int fd, uint64_t chunk) {
   off_t offset = HB_RAW_HEADER_BYTES + (off_t)(chunk * CHUNK_BYTES);
   if (ftruncate(fd, offset + (off_t)CHUNK_BYTES) != 0) return -1;
-  /* MAP_POPULATE: one call sets up every page instead of a fault per page. */
-  void *map = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
+  void *map = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
   if (map == MAP_FAILED) return -1;
   if (t->chunk) munmap(t->chunk, CHUNK_BYTES);
   t->chunk = map;
-  t->chunk_first = chunk * CHUNK_BYTES;
+  t->chunk_first = t->populated = chunk * CHUNK_BYTES;
+  populate_ahead(t);
   return 0;
 }
 
@@ -389,6 +422,10 @@ static inline void store(thread_state *t, unsigned event, unsigned align_log2, c
                          uint64_t size) {
   uint64_t seq = __atomic_fetch_add(&sequence, 1, __ATOMIC_RELAXED);
   uint64_t time = now_time();
+  /* Near the end of what populate_ahead made writable, within the chunk. */
+  if (__builtin_expect(t->used + HB_RAW_MAX_RECORD_BYTES > t->populated, 0) &&
+      t->used - t->chunk_first <= CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES)
+    populate_ahead(t);
   if (__builtin_expect(t->used - t->chunk_first > CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES, 0)) {
     /* The rest of this chunk stays zero: padding. Records start afresh in
      * the next one, so none straddles two mappings. */

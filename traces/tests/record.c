@@ -3,6 +3,9 @@
  * cross-thread frees come out consistent (no free before its allocation,
  * no address handed out twice); fork and exec give each process its own
  * recording; a crash, abort or _exit loses nothing that happened before.
+ * A recording of several chunks holds every call, and a short one's file
+ * stays sparse (the recorder makes pages writable ahead of the records a
+ * step at a time, not a chunk).
  * `heapbench record`'s conversion (raw_convert.h, two threads) of the
  * threaded and forking recordings gives the ops and times the raw reader
  * gives, and the bytes one thread writes, down to batches of a few ops.
@@ -338,6 +341,48 @@ static void test_convert(const char *mode, int want_recordings) {
            want_recordings);
 }
 
+/* 2M records, several 4 MiB chunks and many steps of pages made writable
+ * ahead: every call recorded. */
+static void test_long(void) {
+  recording r;
+  int status = record("long", &r);
+  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "long: status %d", status);
+  HB_CHECK(r.count == 1, "long: %d recordings", r.count);
+  if (r.count == 1) {
+    const hb_trace *t = &r.traces[0];
+    size_t calls = count_ops(t, HB_OP_MALLOC, 70001) + count_ops(t, HB_OP_MALLOC, 70002) +
+                   count_ops(t, HB_OP_MALLOC, 70003);
+    HB_CHECK(calls == 1000000 && t->recorder_raw_bytes > ((uint64_t)8 << 20),
+             "long: %zu marked calls, %llu raw bytes", calls,
+             (unsigned long long)t->recorder_raw_bytes);
+  }
+  release(&r);
+}
+
+/* A short recording's file is one 4 MiB chunk, holes but for its records
+ * and the pages made writable ahead of them (256 KiB): made writable
+ * whole, the chunk would take 4 MiB of disk (dirty pages to write back). */
+static void test_sparse(void) {
+  char command[1400];
+  snprintf(command, sizeof command, "%s/basic", tmpdir);
+  DIR *d = opendir(command);
+  int seen = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 9 || strcmp(e->d_name + len - 9, ".t0.hbraw") != 0) continue;
+    char path[2600];
+    snprintf(path, sizeof path, "%s/basic/%s", tmpdir, e->d_name);
+    struct stat st;
+    HB_CHECK(stat(path, &st) == 0, "sparse: %s: cannot stat", path);
+    seen++;
+    HB_CHECK(st.st_size >= (4 << 20) && (uint64_t)st.st_blocks * 512 <= (1u << 20),
+             "sparse: %s: %lld bytes on disk of %lld", path, (long long)st.st_blocks * 512,
+             (long long)st.st_size);
+  }
+  if (d) closedir(d);
+  HB_CHECK(seen == 1, "sparse: %d basic recordings", seen);
+}
+
 /* Copies the threads recording's files to DIR/r.t<N>.hbraw. */
 static int copy_threads_recording(const char *dir) {
   char command[3200];
@@ -448,6 +493,8 @@ int main(int argc, char **argv) {
   test_time("monotonic");
   test_fork();
   test_exec();
+  test_long();
+  test_sparse();
   test_convert("threads", 1);
   test_convert("contend", 1);
   test_convert("fork", 2);
