@@ -168,10 +168,47 @@ static int map_window(hb_raw_reader *r, uint32_t t, uint64_t offset, hb_error *e
   return 0;
 }
 
+/* Decodes the record at th->cursor, whose bytes end by `end`, into
+ * th->next: 0, or -1 (nothing changed) when it is not a record. */
+static inline int decode(hb_raw_reader *r, raw_thread *th, const unsigned char *end) {
+  const unsigned char *cursor = th->cursor;
+  uint64_t head, time_delta, ptr_delta, size = 0;
+  if (get_varint(&cursor, end, &head)) return -1;
+  unsigned event = head & 7, align_log2 = 0;
+  if (event < HB_RAW_MALLOC || event > HB_RAW_FREE) return -1;
+  if (event == HB_RAW_ALIGNED) {
+    if (cursor >= end || *cursor > 63) return -1;
+    align_log2 = *cursor++;
+  }
+  if (get_varint(&cursor, end, &time_delta) || get_varint(&cursor, end, &ptr_delta) ||
+      (hb_raw_event_has_size(event) && get_varint(&cursor, end, &size)))
+    return -1;
+  raw_record *rec = &th->next;
+  rec->event = (uint8_t)event;
+  rec->align_log2 = (uint8_t)align_log2;
+  rec->seq = th->previous_seq += 1 + (head >> 3);
+  rec->time = th->previous_time += unzigzag(time_delta);
+  rec->ptr = th->previous_ptr += unzigzag(ptr_delta);
+  rec->size = size;
+  th->cursor = cursor;
+  th->decoded++;
+  r->records++;
+  th->has_next = 1;
+  return 0;
+}
+
 /* Decodes thread t's next record into th->next (has_next 0 at its end:
  * the window is then unmapped). */
 static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
   raw_thread *th = &r->threads[t];
+  /* Most records start HB_RAW_MAX_RECORD_BYTES or more before the
+   * window's end: then the record lies in the window whatever its bytes
+   * say, and only padding needs a look at the offsets below. A bad record
+   * is left to them too, for the message. */
+  if ((size_t)(th->end - th->cursor) >= HB_RAW_MAX_RECORD_BYTES &&
+      *th->cursor != HB_RAW_PADDING &&
+      decode(r, th, th->cursor + HB_RAW_MAX_RECORD_BYTES) == 0)
+    return 0;
   uint64_t committed = th->header.committed_bytes, chunk = th->header.chunk_bytes;
   for (;;) {
     uint64_t offset = th->window_first + (uint64_t)(th->cursor - th->base);
@@ -200,30 +237,7 @@ static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
         return -1;
       continue;
     }
-    const unsigned char *cursor = th->cursor, *end = th->end;
-    raw_record *rec = &th->next;
-    uint64_t head, value;
-    if (get_varint(&cursor, end, &head)) goto bad;
-    rec->event = head & 7;
-    if (rec->event < HB_RAW_MALLOC || rec->event > HB_RAW_FREE) goto bad;
-    rec->seq = th->previous_seq = th->previous_seq + 1 + (head >> 3);
-    rec->align_log2 = 0;
-    if (rec->event == HB_RAW_ALIGNED) {
-      if (cursor >= end || *cursor > 63) goto bad;
-      rec->align_log2 = *cursor++;
-    }
-    if (get_varint(&cursor, end, &value)) goto bad;
-    rec->time = th->previous_time += unzigzag(value);
-    if (get_varint(&cursor, end, &value)) goto bad;
-    rec->ptr = th->previous_ptr += unzigzag(value);
-    rec->size = 0;
-    if (hb_raw_event_has_size(rec->event) && get_varint(&cursor, end, &rec->size)) goto bad;
-    th->cursor = cursor;
-    th->decoded++;
-    r->records++;
-    th->has_next = 1;
-    return 0;
-  bad:;
+    if (decode(r, th, th->end) == 0) return 0;
     char name[name_bytes(r)];
     thread_path(r, t, name, sizeof name);
     return hb_fail(error, "%s: offset %" PRIu64 ": bad record %" PRIu64 " (corrupted)", name,
