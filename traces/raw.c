@@ -40,6 +40,9 @@
 /* Records decoded ahead of the builder (a power of two): enough to cover
  * a cache miss with the work of the records in between. */
 #define LOOKAHEAD 16
+/* Base times and spans below this many ns sum exactly in a double
+ * (2^52 + 2^52 <= 2^53). */
+#define EXACT_NS_LIMIT ((uint64_t)1 << 52)
 
 /* One decoded record. time: in the file's unit. */
 typedef struct raw_record {
@@ -81,6 +84,7 @@ struct hb_raw_reader {
   hb_builder builder;
   int builder_ready;
   double unit_ns;
+  int exact_ns;     /* times in ns whose double sums are exact: integer arithmetic gives them */
   uint64_t start_ns;
   uint64_t records; /* records decoded, all threads */
   pending ring[LOOKAHEAD];
@@ -197,18 +201,11 @@ static inline int decode(hb_raw_reader *r, raw_thread *th, const unsigned char *
   return 0;
 }
 
-/* Decodes thread t's next record into th->next (has_next 0 at its end:
- * the window is then unmapped). */
-static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
+/* thread_next past its common case: at a window's end, padding, the
+ * thread's end, or a bad record (its message). */
+static int __attribute__((noinline)) thread_next_slow(hb_raw_reader *r, uint32_t t,
+                                                      hb_error *error) {
   raw_thread *th = &r->threads[t];
-  /* Most records start HB_RAW_MAX_RECORD_BYTES or more before the
-   * window's end: then the record lies in the window whatever its bytes
-   * say, and only padding needs a look at the offsets below. A bad record
-   * is left to them too, for the message. */
-  if ((size_t)(th->end - th->cursor) >= HB_RAW_MAX_RECORD_BYTES &&
-      *th->cursor != HB_RAW_PADDING &&
-      decode(r, th, th->cursor + HB_RAW_MAX_RECORD_BYTES) == 0)
-    return 0;
   uint64_t committed = th->header.committed_bytes, chunk = th->header.chunk_bytes;
   for (;;) {
     uint64_t offset = th->window_first + (uint64_t)(th->cursor - th->base);
@@ -243,6 +240,21 @@ static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
     return hb_fail(error, "%s: offset %" PRIu64 ": bad record %" PRIu64 " (corrupted)", name,
                    HB_RAW_HEADER_BYTES + offset, th->decoded);
   }
+}
+
+/* Decodes thread t's next record into th->next (has_next 0 at its end:
+ * the window is then unmapped). Most records start HB_RAW_MAX_RECORD_BYTES
+ * or more before the window's end: then the record lies in the window
+ * whatever its bytes say, and only padding needs a look at the offsets
+ * (thread_next_slow, which also gives a bad record its message). Inline:
+ * this is once per record. */
+static inline int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
+  raw_thread *th = &r->threads[t];
+  if ((size_t)(th->end - th->cursor) >= HB_RAW_MAX_RECORD_BYTES &&
+      *th->cursor != HB_RAW_PADDING &&
+      decode(r, th, th->cursor + HB_RAW_MAX_RECORD_BYTES) == 0)
+    return 0;
+  return thread_next_slow(r, t, error);
 }
 
 /* A thread counts itself in thread 0's header before it creates and fills
@@ -390,10 +402,17 @@ static int take_next(hb_raw_reader *r, hb_error *error) {
   p->record = th->next;
   p->thread = t;
   p->number = th->decoded - 1;
-  /* ns since the process started, through the thread's base pair. */
-  double ns = (double)th->header.base_ns +
-              (double)(int64_t)(p->record.time - th->header.base_time) * r->unit_ns;
-  p->time_ns = ns > (double)r->start_ns ? (uint64_t)(ns - (double)r->start_ns) : 0;
+  /* ns since the process started, through the thread's base pair. In ns
+   * and below 2^53 (104 days) the double sum is exact: the integer one is
+   * the same number, for a few instructions instead of conversions. */
+  uint64_t since_base = p->record.time - th->header.base_time;
+  if (r->exact_ns && since_base < EXACT_NS_LIMIT) {
+    uint64_t ns = th->header.base_ns + since_base;
+    p->time_ns = ns > r->start_ns ? ns - r->start_ns : 0;
+  } else {
+    double ns = (double)th->header.base_ns + (double)(int64_t)since_base * r->unit_ns;
+    p->time_ns = ns > (double)r->start_ns ? (uint64_t)(ns - (double)r->start_ns) : 0;
+  }
   if (p->record.ptr) hb_builder_prefetch(&r->builder, p->record.ptr);
   if (thread_next(r, t, error)) return -1;
   if (!th->has_next) r->heap[0] = r->heap[--r->heap_size];
@@ -518,6 +537,9 @@ int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader
   trace->incomplete |= !first.header.exited;
   r->start_ns = first.header.start_ns;
   r->unit_ns = ns_per_unit(r->threads, thread_count);
+  r->exact_ns = r->unit_ns == 1.0 && r->start_ns < EXACT_NS_LIMIT;
+  for (uint32_t t = 0; t < thread_count; t++)
+    if (r->threads[t].header.base_ns >= EXACT_NS_LIMIT) r->exact_ns = 0;
   for (uint32_t t = 0; t < thread_count; t++)
     if (!r->threads[t].missing) trace->recorder_raw_bytes += r->threads[t].header.committed_bytes;
   if (hb_builder_init(&r->builder, trace, 1, error)) goto fail;
