@@ -140,12 +140,18 @@ typedef struct piece {
 
 typedef struct thread_out {
   buffer records;     /* not yet spilled */
+  size_t room;        /* records.length may grow to this before make_room: the
+                         smaller of the buffer's capacity and the spill size */
   piece *pieces;
   size_t piece_count, piece_capacity;
   stream_state state;
-  uint64_t op_count, stream_bytes;
+  uint64_t op_count, spilled_bytes; /* the stream: spilled_bytes + records.length */
   uint32_t crc;
 } thread_out;
+
+/* A record's bytes at most: four varints of <= 10 bytes (the first, id,
+ * size, time) and the alignment byte. */
+#define MAX_RECORD_BYTES 41
 
 struct hb_hbt_writer {
   char *path, *temporary, *spill_path;
@@ -223,6 +229,7 @@ static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
     t->crc = (uint32_t)crc32(t->crc, t->records.data, (uInt)t->records.length);
     if (fwrite(t->records.data, 1, t->records.length, w->direct) != t->records.length)
       return hb_fail(error, "%s: write failed: %s", w->path, strerror(errno));
+    t->spilled_bytes += t->records.length;
     t->records.length = 0;
     return 0;
   }
@@ -241,7 +248,39 @@ static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
                    strerror(errno));
   t->pieces[t->piece_count++] = (piece){w->spill_bytes, t->records.length};
   w->spill_bytes += t->records.length;
+  t->spilled_bytes += t->records.length;
   t->records.length = 0;
+  return 0;
+}
+
+/* What the fast path of hb_hbt_writer_add does not do: check the op's
+ * thread and kind, make room for a thread not seen yet, spill a full
+ * buffer, grow a small one. Then the record fits in its thread's buffer.
+ * 0, or -1 with *error set. */
+static int make_room(hb_hbt_writer *w, const hb_op *op, uint64_t i, hb_error *error) {
+  if (op->thread >= HB_NULL_ID || op->kind >= HB_OP_KIND_COUNT)
+    return hb_fail(error, "%s: op %" PRIu64 ": thread %u or kind %u out of range", w->path, i,
+                   op->thread, op->kind);
+  if (op->thread >= w->thread_capacity) {
+    uint32_t capacity = w->thread_capacity ? w->thread_capacity : 4;
+    while (capacity <= op->thread) capacity *= 2;
+    thread_out *threads = realloc(w->threads, capacity * sizeof *threads);
+    if (!threads) return hb_fail(error, "%s: out of memory", w->path);
+    memset(threads + w->thread_capacity, 0, (capacity - w->thread_capacity) * sizeof *threads);
+    for (uint32_t t = w->thread_capacity; t < capacity; t++) threads[t].state = stream_start;
+    w->threads = threads;
+    w->thread_capacity = capacity;
+    /* Many threads, smaller buffers: their sum stays near 16 MiB. */
+    w->buffer_bytes = capacity > 256 ? 16384 : 65536;
+    for (uint32_t t = 0; t < capacity; t++)
+      if (threads[t].room > w->buffer_bytes) threads[t].room = w->buffer_bytes;
+  }
+  thread_out *t = &w->threads[op->thread];
+  buffer *b = &t->records;
+  if (b->length + MAX_RECORD_BYTES > w->buffer_bytes && spill(w, t, error)) return -1;
+  if (b->length + MAX_RECORD_BYTES > b->capacity && buffer_reserve(b, MAX_RECORD_BYTES))
+    return hb_fail(error, "%s: out of memory", w->path);
+  t->room = b->capacity < w->buffer_bytes ? b->capacity : w->buffer_bytes;
   return 0;
 }
 
@@ -250,51 +289,36 @@ int hb_hbt_writer_add(hb_hbt_writer *w, const hb_op *ops, const uint64_t *time_n
   for (size_t k = 0; k < count; k++, w->op_count++) {
     const hb_op *op = &ops[k];
     uint64_t i = w->op_count;
-    if (op->thread >= HB_NULL_ID || op->kind >= HB_OP_KIND_COUNT)
-      return hb_fail(error, "%s: op %" PRIu64 ": thread %u or kind %u out of range", w->path, i,
-                     op->thread, op->kind);
-    if (op->thread >= w->thread_capacity) {
-      uint32_t capacity = w->thread_capacity ? w->thread_capacity : 4;
-      while (capacity <= op->thread) capacity *= 2;
-      thread_out *threads = realloc(w->threads, capacity * sizeof *threads);
-      if (!threads) return hb_fail(error, "%s: out of memory", w->path);
-      memset(threads + w->thread_capacity, 0, (capacity - w->thread_capacity) * sizeof *threads);
-      for (uint32_t t = w->thread_capacity; t < capacity; t++) threads[t].state = stream_start;
-      w->threads = threads;
-      w->thread_capacity = capacity;
-      /* Many threads, smaller buffers: their sum stays near 16 MiB. */
-      w->buffer_bytes = capacity > 256 ? 16384 : 65536;
-    }
+    /* One test for the common case: a known thread with room in its
+     * buffer (a thread's room is 0 until make_room has seen it). */
+    if (op->thread >= w->thread_capacity || op->kind >= HB_OP_KIND_COUNT ||
+        w->threads[op->thread].records.length + MAX_RECORD_BYTES > w->threads[op->thread].room)
+      if (make_room(w, op, i, error)) return -1;
     thread_out *t = &w->threads[op->thread];
-    buffer *b = &t->records;
-    if (b->length + 41 > w->buffer_bytes && spill(w, t, error)) return -1;
-    if (b->length + 41 > b->capacity && buffer_reserve(b, 41))
-      return hb_fail(error, "%s: out of memory", w->path);
-    size_t start = b->length;
-    /* Encoded through a local cursor: the compiler keeps it in a register. */
-    unsigned char *cursor = b->data + start;
-    stream_state *s = &t->state;
+    /* Encoded through locals: the compiler keeps them in registers. */
+    unsigned char *cursor = t->records.data + t->records.length;
+    stream_state s = t->state;
     int code = code_of(op);
     cursor = put_varint_at(cursor,
-                           (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
-    s->previous_index = (int64_t)i;
+                           (uint64_t)((int64_t)i - s.previous_index - 1) << 3 | (uint64_t)code);
+    s.previous_index = (int64_t)i;
     if (code != HB_HBT_FREE_NULL) {
       if (code_creates(code)) {
-        cursor = put_varint_at(cursor, zigzag((int64_t)op->id - s->last_created_id - 1));
-        s->last_created_id = op->id;
+        cursor = put_varint_at(cursor, zigzag((int64_t)op->id - s.last_created_id - 1));
+        s.last_created_id = op->id;
       } else {
-        cursor = put_varint_at(cursor, zigzag(s->last_created_id - (int64_t)op->id));
+        cursor = put_varint_at(cursor, zigzag(s.last_created_id - (int64_t)op->id));
       }
     }
     if (code_has_size(code)) cursor = put_varint_at(cursor, op->size);
     if (code == HB_HBT_ALIGNED) *cursor++ = op->align_log2;
     if (w->timed) {
       uint64_t time = time_ns ? time_ns[k] : 0;
-      cursor = put_varint_at(cursor, zigzag((int64_t)(time - s->previous_time_ns)));
-      s->previous_time_ns = time;
+      cursor = put_varint_at(cursor, zigzag((int64_t)(time - s.previous_time_ns)));
+      s.previous_time_ns = time;
     }
-    b->length = (size_t)(cursor - b->data);
-    t->stream_bytes += b->length - start;
+    t->state = s;
+    t->records.length = (size_t)(cursor - t->records.data);
     t->op_count++;
   }
   return 0;
@@ -360,7 +384,7 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
   for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
     const thread_out *out = t < w->thread_capacity ? &w->threads[t] : NULL;
     PUT_FIELD(entry, ENTRY_OP_COUNT, out ? out->op_count : 0);
-    PUT_FIELD(entry, ENTRY_STREAM_BYTES, out ? out->stream_bytes : 0);
+    PUT_FIELD(entry, ENTRY_STREAM_BYTES, out ? out->spilled_bytes + out->records.length : 0);
     PUT_FIELD(entry, ENTRY_STREAM_CRC, out ? out->crc : 0);
   }
   if (flags & HB_HBT_FLAG_RECORDING) {
@@ -381,8 +405,7 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
   int in_place = direct && w->direct_at == header_bytes;
   if (direct && !in_place) {
     if (w->thread_capacity)
-      direct_piece = (piece){w->direct_at,
-                             w->threads[0].stream_bytes - w->threads[0].records.length};
+      direct_piece = (piece){w->direct_at, w->threads[0].spilled_bytes};
     unlink(w->temporary);
   }
   file = in_place ? direct : fopen(w->temporary, "wb");
