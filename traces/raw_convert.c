@@ -1,22 +1,25 @@
 /* raw_convert.c — one process's raw recording into its .hbt (raw_convert.h).
  *
- * Once the recorded program has ended, `heapbench record` has the
- * machine's cores to itself, and the conversion is two stages that only
- * meet at the ops: reading (decoding the raw records, merging the threads
- * by seq, the address map: raw.c) and writing (encoding each op into its
- * thread's stream, checksums, the file: hbt.c). So the calling thread
- * reads and a writer thread writes, and the conversion takes as long as
- * the longer stage, reading (FORMAT.md, "Conversion", has the split).
+ * The conversion is two stages that only meet at the ops: reading
+ * (decoding the raw records, merging the threads by seq, the address map:
+ * raw.c) and writing (encoding each op into its thread's stream,
+ * checksums, the file: hbt.c). By default the calling thread does both,
+ * batch after batch. With writer_thread, a second thread writes while the
+ * caller reads, so that the conversion would take as long as the longer
+ * stage, reading (about 80% of the work); on the 2-vCPU machine where it
+ * was measured, two threads took longer than one, the reader slowing down
+ * by more than the writer took off it (FORMAT.md, "Conversion"): hence not
+ * the default.
  *
- * Between them, a ring of batches, in order: the reader fills the batch
- * its trace holds, then swaps that trace's arrays with those of the next
- * free slot (a batch passes without a copy); the writer takes the oldest
- * slot, encodes it and frees it. A full ring stops the reader, an empty
- * one the writer, so memory is the ring's whatever the recording's length.
- * The writer is opened on the first batch (timed when that batch carries
- * times: a recording without an op has none), as one thread did it, and
- * every batch reaches hb_hbt_writer_add in the order it was read: the
- * bytes written are those one thread writes.
+ * Between the two threads, a ring of batches, in order: the reader fills
+ * the batch its trace holds, then swaps that trace's arrays with those of
+ * the next free slot (a batch passes without a copy); the writer takes the
+ * oldest slot, encodes it and frees it. A full ring stops the reader, an
+ * empty one the writer, so memory is the ring's whatever the recording's
+ * length. The writer is opened on the first batch (timed when that batch
+ * carries times: a recording without an op has none), as one thread did
+ * it, and every batch reaches hb_hbt_writer_add in the order it was read:
+ * the bytes written are those one thread writes.
  */
 #define _GNU_SOURCE
 #include "raw_convert.h"
@@ -137,7 +140,7 @@ int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
   pthread_t writer_thread;
   int threaded = 0;
   *ops = 0;
-  if (!options->one_thread) {
+  if (options->writer_thread) {
     p.slots = calloc(p.slot_count, sizeof *p.slots);
     if (!p.slots) return hb_fail(error, "%s: out of memory", out);
     pthread_mutex_init(&p.lock, NULL);
@@ -200,5 +203,6 @@ static size_t env_count(const char *name, size_t otherwise) {
 void hb_raw_convert_options_from_env(hb_raw_convert_options *options) {
   options->batch_ops = env_count("HEAPBENCH_CONVERT_BATCH_OPS", options->batch_ops);
   options->ring_batches = env_count("HEAPBENCH_CONVERT_RING_BATCHES", options->ring_batches);
-  if (env_count("HEAPBENCH_CONVERT_THREADS", 2) == 1) options->one_thread = 1;
+  size_t threads = env_count("HEAPBENCH_CONVERT_THREADS", 0);
+  if (threads) options->writer_thread = threads >= 2;
 }

@@ -1,9 +1,9 @@
 /* raw_convert.h — private to traces/: one process's raw recording written
  * as its .hbt, the step `heapbench record` waits for once the program has
  * ended (record_cmd.c). The raw reader (raw_reader.h) fills batches of ops
- * in the calling thread while a second thread encodes and writes them
- * (the .hbt writer, hb_trace.h), batches passing in order through a small
- * ring: the file is the same bytes as when one thread does both.
+ * that the .hbt writer (hb_trace.h) encodes, in the calling thread; or, on
+ * request, a second thread encodes and writes them, batches passing in
+ * order through a small ring: the file is the same bytes either way.
  *
  * Memory: the reader's, the writer's and the ring's batches, never the
  * recording's length.
@@ -15,8 +15,8 @@
 #include "raw_reader.h"
 
 /* Ops per batch: 384 KiB with their times, in cache, whatever the
- * recording's length; large enough that handing a batch over (a wake-up of
- * the other thread, a few µs) is rare next to the work on it. */
+ * recording's length; large enough that handing a batch to a writer thread
+ * (a wake-up of it, a few µs) is rare next to the work on it. */
 #define HB_RAW_CONVERT_BATCH_OPS 16384
 /* Batches between the reader and the writer: enough that neither waits
  * on the other's bursts (a window mapped, a buffer spilled). */
@@ -26,7 +26,8 @@ typedef struct hb_raw_convert_options {
   unsigned long min_ops; /* a recording of fewer ops is not written (out left alone) */
   size_t batch_ops;      /* 0: HB_RAW_CONVERT_BATCH_OPS */
   size_t ring_batches;   /* 0: HB_RAW_CONVERT_RING_BATCHES */
-  int one_thread;        /* read and write in the calling thread, batch after batch */
+  int writer_thread;     /* encode and write in a second thread; 0: the caller does both,
+                            which was the faster where measured (FORMAT.md, "Conversion") */
   uint64_t started_ns;   /* CLOCK_MONOTONIC when the reader was opened: the trace's
                             convert_ns counts from it; 0: not measured (convert_ns 0) */
 } hb_raw_convert_options;
@@ -39,10 +40,10 @@ int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
                    const hb_raw_convert_options *options, uint64_t *ops, hb_error *error);
 
 /* The options with the environment's HEAPBENCH_CONVERT_BATCH_OPS,
- * HEAPBENCH_CONVERT_RING_BATCHES and HEAPBENCH_CONVERT_THREADS (1: one
- * thread) applied: knobs for the tests (tiny batches and ring) and for
- * measuring (one thread against two in the same build). A value that is
- * not a positive number is ignored. */
+ * HEAPBENCH_CONVERT_RING_BATCHES and HEAPBENCH_CONVERT_THREADS (2: a
+ * writer thread) applied: knobs for the tests (tiny batches and ring) and
+ * for measuring (one thread against two in the same build). A value that
+ * is not a positive number is ignored. */
 void hb_raw_convert_options_from_env(hb_raw_convert_options *options);
 
 #endif

@@ -458,7 +458,7 @@ static void check_convert(const char *tmpdir, const char *name, size_t steps,
   uint64_t raw_bytes, records;
   write_raw(&r, prefix, chunk_bytes, &raw_bytes, &records);
   hb_error error;
-  hb_raw_convert_options one = {.one_thread = 1};
+  hb_raw_convert_options one = {0};
   long long ops = convert(t0, reference, &one, &error);
   HB_CHECK(ops == (long long)r.op_count, "%s: one thread: %lld ops, want %zu: %s", name, ops,
            r.op_count, ops < 0 ? error.message : "");
@@ -517,7 +517,7 @@ static void check_convert_failures(const char *tmpdir) {
   HB_CHECK(file && fseek(file, HB_RAW_HEADER_BYTES + 2 * 4096, SEEK_SET) == 0 &&
                fputc(0x07, file) == 0x07 && fclose(file) == 0,
            "damage");
-  hb_raw_convert_options small = {.batch_ops = 16, .ring_batches = 2};
+  hb_raw_convert_options small = {.batch_ops = 16, .ring_batches = 2, .writer_thread = 1};
   hb_error error;
   unlink(out);
   long long ops = convert(t0, out, &small, &error);
@@ -587,10 +587,14 @@ int main(int argc, char **argv) {
   /* Batches and rings down to one op and one slot, where every hand-over
    * waits on the other thread. */
   const hb_raw_convert_options tiny[] = {
-      {.batch_ops = 1, .ring_batches = 1}, {.batch_ops = 7, .ring_batches = 2},
-      {.batch_ops = 13, .ring_batches = 3}, {.batch_ops = 4096, .ring_batches = 1}, {0}};
+      {.batch_ops = 1, .ring_batches = 1, .writer_thread = 1},
+      {.batch_ops = 7, .ring_batches = 2, .writer_thread = 1},
+      {.batch_ops = 13, .ring_batches = 3, .writer_thread = 1},
+      {.batch_ops = 4096, .ring_batches = 1, .writer_thread = 1},
+      {.writer_thread = 1}, {.batch_ops = 5}};
   check_convert(argv[1], "convert-small", 50000, 4096, tiny, sizeof tiny / sizeof tiny[0]);
-  const hb_raw_convert_options usual[] = {{0}, {.batch_ops = 100, .ring_batches = 2}};
+  const hb_raw_convert_options usual[] = {{.writer_thread = 1},
+                                          {.batch_ops = 100, .ring_batches = 2, .writer_thread = 1}};
   check_convert(argv[1], "convert-long", 400000, 1u << 20, usual,
                 sizeof usual / sizeof usual[0]);
   check_convert_failures(argv[1]);

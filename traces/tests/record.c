@@ -304,7 +304,7 @@ static void test_convert(const char *mode, int want_recordings) {
     snprintf(one, sizeof one, "%s/converted.one.hbt", tmpdir);
     snprintf(two, sizeof two, "%s/converted.two.hbt", tmpdir);
     seen++;
-    hb_raw_convert_options one_thread = {.one_thread = 1};
+    hb_raw_convert_options one_thread = {0};
     hb_trace loaded, converted;
     hb_error error;
     if (convert(raw, one, &one_thread) || hb_trace_load(raw, &loaded, &error)) continue;
@@ -323,7 +323,8 @@ static void test_convert(const char *mode, int want_recordings) {
     hb_trace_release(&loaded);
     size_t want_bytes = 0;
     unsigned char *want = slurp(one, &want_bytes);
-    const hb_raw_convert_options variants[] = {{.batch_ops = 3, .ring_batches = 2}, {0}};
+    const hb_raw_convert_options variants[] = {
+        {.batch_ops = 3, .ring_batches = 2, .writer_thread = 1}, {.writer_thread = 1}};
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
       unlink(two);
       if (convert(raw, two, &variants[v])) continue;

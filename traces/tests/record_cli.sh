@@ -3,8 +3,8 @@
 # (static programs), what is no error (a program that allocates nothing),
 # fork then exec is complete, --main-only, --min-ops, the closing summary,
 # the note for Python without PYTHONMALLOC=malloc, and a threaded
-# program's trace converted in batches of a few ops through a ring of two
-# (HEAPBENCH_CONVERT_*) holding the ops its raw files hold.
+# program's trace converted by two threads in batches of a few ops through
+# a ring of two (HEAPBENCH_CONVERT_*) holding the ops its raw files hold.
 # Usage: record_cli.sh HEAPBENCH STATIC_TARGET TMPDIR RECORD_TARGET
 set -u
 heapbench=$1
@@ -76,10 +76,10 @@ ops_of() { "$heapbench" trace dump "$1" | tail -n +2 | sed 's/ t=[0-9]*$//'; }
 cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
   fail "the trace's ops differ from the raw files'"
 
-# Five threads freeing each other's blocks, converted in batches of 5 ops
-# through a ring of 2: the trace's ops are those of its raw files (times
-# aside, as above).
-out=$(HEAPBENCH_CONVERT_BATCH_OPS=5 HEAPBENCH_CONVERT_RING_BATCHES=2 \
+# Five threads freeing each other's blocks, converted by a reader and a
+# writer thread in batches of 5 ops through a ring of 2: the trace's ops
+# are those of its raw files (times aside, as above).
+out=$(HEAPBENCH_CONVERT_THREADS=2 HEAPBENCH_CONVERT_BATCH_OPS=5 HEAPBENCH_CONVERT_RING_BATCHES=2 \
       "$heapbench" record -o "$dir/threads" --keep-raw -- "$record_target" threads 2>&1) ||
   fail "threads: $out"
 hbt=$(ls "$dir/threads"/*.hbt | head -1)
