@@ -90,6 +90,11 @@ struct hb_raw_reader {
   pending ring[LOOKAHEAD];
   size_t ring_first, ring_count;
   size_t page_bytes;
+  /* Following a recording still being written (hb_raw_reader_follow):
+   * thread 0 alone, its end only where its records end for now. */
+  int following;
+  int second_thread;                 /* seen started: follow no further */
+  const hb_raw_header *live_header;  /* thread 0's header, mapped shared: what the recorder stores */
 };
 
 static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
@@ -212,7 +217,7 @@ static int __attribute__((noinline)) thread_next_slow(hb_raw_reader *r, uint32_t
     uint64_t window_end = th->window_first + (uint64_t)(th->end - th->base);
     if (offset >= committed) {
       th->has_next = 0;
-      unmap_window(th);
+      if (!r->following) unmap_window(th); /* else the next records come here */
       return 0;
     }
     /* A record may run past the window's end, never past the committed
@@ -225,7 +230,7 @@ static int __attribute__((noinline)) thread_next_slow(hb_raw_reader *r, uint32_t
       uint64_t next = (offset / chunk + 1) * chunk;
       if (next >= committed) {
         th->has_next = 0;
-        unmap_window(th);
+        if (!r->following) unmap_window(th); /* else the next chunk's records come */
         return 0;
       }
       if (next < window_end)
@@ -295,9 +300,13 @@ static int read_header(const char *path, uint32_t index, raw_thread *t, hb_error
                    path, (intmax_t)st.st_size, t->header.committed_bytes);
   }
   close(fd);
+  return rc;
+}
+
+/* A thread's decoding starts before its first record. */
+static void start_decoding(raw_thread *t) {
   t->previous_seq = UINT64_MAX; /* -1 */
   t->previous_time = t->header.base_time;
-  return rc;
 }
 
 static uint64_t clock_ns(void) {
@@ -449,6 +458,7 @@ void hb_raw_reader_close(hb_raw_reader *r) {
   if (r->builder_ready) hb_builder_release_map(&r->builder);
   if (r->threads)
     for (uint32_t t = 0; t < r->thread_count; t++) unmap_window(&r->threads[t]);
+  if (r->live_header) munmap((void *)r->live_header, HB_RAW_HEADER_BYTES);
   free(r->threads);
   free(r->heap);
   free(r->prefix);
@@ -456,7 +466,82 @@ void hb_raw_reader_close(hb_raw_reader *r) {
   free(r);
 }
 
-int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader,
+/* Threads 1 .. thread_count - 1 (thread 0 is in place): their headers,
+ * the arrays sized for them, the trace's figures from every header. */
+static int load_threads(hb_raw_reader *r, hb_trace *trace, uint32_t thread_count,
+                        hb_error *error) {
+  char name[name_bytes(r)];
+  raw_thread *threads = realloc(r->threads, thread_count * sizeof *threads);
+  uint32_t *heap = threads ? realloc(r->heap, thread_count * sizeof *heap) : NULL;
+  if (threads) r->threads = threads;
+  if (heap) r->heap = heap;
+  if (!threads || !heap) return hb_fail(error, "%s: out of memory", r->path);
+  memset(threads + 1, 0, (thread_count - 1) * sizeof *threads);
+  r->thread_count = thread_count;
+  uint32_t missing = 0;
+  for (uint32_t t = 1; t < thread_count; t++) {
+    thread_path(r, t, name, sizeof name);
+    if (thread_never_started(name)) {
+      /* No record lost, but say the recording is not whole. Only threads
+       * starting when the process died can be in that state: many more
+       * means a damaged thread count. */
+      threads[t].missing = 1;
+      trace->incomplete = 1;
+      if (++missing > HB_RAW_MAX_MISSING_THREADS) {
+        thread_path(r, 0, name, sizeof name);
+        return hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files "
+                       "are missing (corrupted?)", name, thread_count,
+                       HB_RAW_MAX_MISSING_THREADS);
+      }
+      continue;
+    }
+    if (read_header(name, t, &threads[t], error)) return -1;
+    start_decoding(&threads[t]);
+  }
+  trace->thread_count = thread_count;
+  trace->incomplete |= !threads[0].header.exited;
+  r->start_ns = threads[0].header.start_ns;
+  r->unit_ns = ns_per_unit(threads, thread_count);
+  r->exact_ns = r->unit_ns == 1.0 && r->start_ns < EXACT_NS_LIMIT;
+  trace->recorder_raw_bytes = 0;
+  for (uint32_t t = 0; t < thread_count; t++) {
+    if (threads[t].header.base_ns >= EXACT_NS_LIMIT) r->exact_ns = 0;
+    if (!threads[t].missing) trace->recorder_raw_bytes += threads[t].header.committed_bytes;
+  }
+  return 0;
+}
+
+/* Each thread without a record in hand decodes its next; the merge heap
+ * holds every thread that has one. */
+static int start_merge(hb_raw_reader *r, hb_error *error) {
+  r->heap_size = 0;
+  for (uint32_t t = 0; t < r->thread_count; t++) {
+    if (r->threads[t].missing) continue;
+    if (!r->threads[t].has_next && thread_next(r, t, error)) return -1;
+    if (r->threads[t].has_next) r->heap[r->heap_size++] = t;
+  }
+  for (size_t i = r->heap_size; i-- > 0;) heap_sift_down(r, i);
+  return 0;
+}
+
+/* Whether a recording can be followed as it is written: its thread 0 has
+ * stored a record (its header is whole then), alone so far, with times in
+ * ns (ticks convert through clock pairs the recorder stores at its end).
+ * 0: it can; 1: not yet; 2: never. */
+static int followable(const hb_raw_header *h) {
+#if defined(__x86_64__)
+  if (__atomic_load_n(&h->committed_bytes, __ATOMIC_ACQUIRE) == 0) return 1;
+  if (h->time_in_ticks || __atomic_load_n(&h->threads_started, __ATOMIC_ACQUIRE) != 1) return 2;
+  return 0;
+#else
+  /* The order follow relies on, between the recorder's sequence numbers
+   * and the thread count, is that of x86's locked instructions. */
+  (void)h;
+  return 2;
+#endif
+}
+
+static int open_reader(const char *path, hb_trace *trace, hb_raw_reader **reader, int follow,
                        hb_error *error) {
   *reader = NULL;
   hb_trace_init(trace, path, "hbraw");
@@ -481,48 +566,51 @@ int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader
    * recording, which is all of it. */
   int renamed = r->prefix == NULL;
   char name[name_bytes(r)];
-  raw_thread first;
-  memset(&first, 0, sizeof first);
+  int rc = -1;
+  r->threads = calloc(1, sizeof *r->threads);
+  r->heap = calloc(1, sizeof *r->heap);
+  if (!r->threads || !r->heap) {
+    hb_fail(error, "%s: out of memory", path);
+    goto fail;
+  }
+  r->thread_count = 1;
+  raw_thread *first = &r->threads[0];
   thread_path(r, 0, name, sizeof name);
-  if (read_header(name, 0, &first, error)) goto fail;
-  uint32_t thread_count = first.header.threads_started;
-  if (thread_count == 0 || thread_count > 1u << 16 || (renamed && thread_count != 1)) {
+  if (read_header(name, 0, first, error)) {
+    rc = follow ? 1 : -1; /* being created, perhaps: its errors are for the end */
+    goto fail;
+  }
+  start_decoding(first);
+  uint32_t thread_count = first->header.threads_started;
+  if (follow) {
+    if ((rc = followable(&first->header)) != 0 || renamed) {
+      rc = rc ? rc : 2;
+      goto fail;
+    }
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    void *map = fd < 0 ? MAP_FAILED
+                       : mmap(NULL, HB_RAW_HEADER_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+    if (fd >= 0) close(fd);
+    if (map == MAP_FAILED) {
+      rc = 2;
+      goto fail;
+    }
+    r->live_header = map;
+    r->following = 1;
+    rc = -1;
+  } else if (thread_count == 0 || thread_count > 1u << 16 || (renamed && thread_count != 1)) {
     if (renamed && thread_count > 1)
       hb_fail(error, "%s: offset 28: a recording of %u threads is read by its file names, "
               "<prefix>.t<N>.hbraw", name, thread_count);
     else
       hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
     goto fail;
-  }
-  r->threads = calloc(thread_count, sizeof *r->threads);
-  r->heap = calloc(thread_count, sizeof *r->heap);
-  if (!r->threads || !r->heap) {
-    hb_fail(error, "%s: out of memory", path);
+  } else if (load_threads(r, trace, thread_count, error)) {
     goto fail;
   }
-  r->thread_count = thread_count;
-  r->threads[0] = first;
-  uint32_t missing = 0;
-  for (uint32_t t = 1; t < thread_count; t++) {
-    thread_path(r, t, name, sizeof name);
-    if (thread_never_started(name)) {
-      /* No record lost, but say the recording is not whole. Only threads
-       * starting when the process died can be in that state: many more
-       * means a damaged thread count. */
-      r->threads[t].missing = 1;
-      trace->incomplete = 1;
-      if (++missing > HB_RAW_MAX_MISSING_THREADS) {
-        thread_path(r, 0, name, sizeof name);
-        hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files are "
-                "missing (corrupted?)", name, thread_count, HB_RAW_MAX_MISSING_THREADS);
-        goto fail;
-      }
-      continue;
-    }
-    if (read_header(name, t, &r->threads[t], error)) goto fail;
-  }
+  first = &r->threads[0]; /* load_threads moved the array */
   free(trace->program);
-  trace->program = strndup(first.header.program, HB_RAW_PROGRAM_BYTES);
+  trace->program = strndup(first->header.program, HB_RAW_PROGRAM_BYTES);
   if (!renamed) { /* "python3-1234", not "python3-1234.t0" */
     free(trace->name);
     const char *slash = strrchr(r->prefix, '/');
@@ -532,30 +620,81 @@ int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader
     hb_fail(error, "%s: out of memory", path);
     goto fail;
   }
-  trace->pid = first.header.pid;
-  trace->thread_count = thread_count;
-  trace->incomplete |= !first.header.exited;
-  r->start_ns = first.header.start_ns;
-  r->unit_ns = ns_per_unit(r->threads, thread_count);
-  r->exact_ns = r->unit_ns == 1.0 && r->start_ns < EXACT_NS_LIMIT;
-  for (uint32_t t = 0; t < thread_count; t++)
-    if (r->threads[t].header.base_ns >= EXACT_NS_LIMIT) r->exact_ns = 0;
-  for (uint32_t t = 0; t < thread_count; t++)
-    if (!r->threads[t].missing) trace->recorder_raw_bytes += r->threads[t].header.committed_bytes;
+  trace->pid = first->header.pid;
+  if (follow) { /* the figures at the end: hb_raw_reader_settle */
+    trace->thread_count = 1;
+    r->start_ns = first->header.start_ns;
+    r->unit_ns = 1.0;
+    r->exact_ns = r->start_ns < EXACT_NS_LIMIT && first->header.base_ns < EXACT_NS_LIMIT;
+  }
   if (hb_builder_init(&r->builder, trace, 1, error)) goto fail;
   r->builder_ready = 1;
-  for (uint32_t t = 0; t < thread_count; t++) {
-    if (r->threads[t].missing) continue;
-    if (thread_next(r, t, error)) goto fail;
-    if (r->threads[t].has_next) r->heap[r->heap_size++] = t;
-  }
-  for (size_t i = r->heap_size; i-- > 0;) heap_sift_down(r, i);
+  if (start_merge(r, error)) goto fail;
   *reader = r;
   return 0;
 fail:
   hb_raw_reader_close(r);
   hb_trace_release(trace);
-  return -1;
+  return rc;
+}
+
+int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader,
+                       hb_error *error) {
+  return open_reader(path, trace, reader, 0, error);
+}
+
+int hb_raw_reader_open_following(const char *path, hb_trace *trace, hb_raw_reader **reader,
+                                 hb_error *error) {
+  return open_reader(path, trace, reader, 1, error);
+}
+
+int hb_raw_reader_follow(hb_raw_reader *r, hb_trace *batch, size_t until, hb_error *error) {
+  if (!r->following) return 2;
+  raw_thread *th = &r->threads[0];
+  if (!r->second_thread) {
+    /* The recorder stores a record's bytes, then committed_bytes; a new
+     * thread counts itself before taking its first sequence number. So
+     * the records committed before the count was seen still 1 came before
+     * any other thread's (x86's locked instructions are in one order):
+     * the merge cannot misplace them. Committed bytes read after a second
+     * thread was seen could hold records that come after its first. */
+    uint64_t committed = __atomic_load_n(&r->live_header->committed_bytes, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&r->live_header->threads_started, __ATOMIC_ACQUIRE) != 1)
+      r->second_thread = 1;
+    else if (committed > th->header.committed_bytes)
+      th->header.committed_bytes = committed;
+  }
+  if (!th->has_next) {
+    if (thread_next(r, 0, error)) return -1;
+    if (th->has_next) r->heap[r->heap_size++] = 0;
+  }
+  int rc = hb_raw_reader_fill(r, batch, until, error);
+  if (rc <= 0) return rc;
+  return r->second_thread ? 2 : 1;
+}
+
+int hb_raw_reader_settle(hb_raw_reader *r, hb_trace *trace, hb_error *error) {
+  if (!r->following) return 0;
+  r->following = 0;
+  munmap((void *)r->live_header, HB_RAW_HEADER_BYTES);
+  r->live_header = NULL;
+  char name[name_bytes(r)];
+  thread_path(r, 0, name, sizeof name);
+  raw_thread *first = &r->threads[0];
+  hb_raw_header header;
+  {
+    raw_thread fresh;
+    memset(&fresh, 0, sizeof fresh);
+    if (read_header(name, 0, &fresh, error)) return -1;
+    header = fresh.header;
+  }
+  if (header.time_in_ticks != first->header.time_in_ticks ||
+      header.committed_bytes < first->header.committed_bytes || header.threads_started == 0 ||
+      header.threads_started > 1u << 16)
+    return hb_fail(error, "%s: offset 0: header changed under the reader (corrupted)", name);
+  first->header = header;
+  if (load_threads(r, trace, header.threads_started, error)) return -1;
+  return start_merge(r, error);
 }
 
 int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {

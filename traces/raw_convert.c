@@ -129,17 +129,19 @@ static void release_slots(pipeline *p) {
   free(p->slots);
 }
 
-int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
-                   const hb_raw_convert_options *options, uint64_t *ops, hb_error *error) {
+/* hb_raw_convert from where the reader is, into writer (NULL: opened on
+ * the first batch) which holds *ops ops already. */
+static int convert_rest(hb_raw_reader *reader, hb_trace *trace, const char *out,
+                        const hb_raw_convert_options *options, hb_hbt_writer *writer,
+                        uint64_t *ops, hb_error *error) {
   size_t batch_ops = options->batch_ops ? options->batch_ops : HB_RAW_CONVERT_BATCH_OPS;
   /* The header's figures known from the opening: program, threads, and
    * whether the recorder's cost will follow (any record at all). */
-  pipeline p = {.out = out, .program = trace->program, .thread_count = trace->thread_count,
-                .recording = trace->recorder_raw_bytes != 0};
+  pipeline p = {.out = out, .writer = writer, .program = trace->program,
+                .thread_count = trace->thread_count, .recording = trace->recorder_raw_bytes != 0};
   p.slot_count = options->ring_batches ? options->ring_batches : HB_RAW_CONVERT_RING_BATCHES;
   pthread_t writer_thread;
   int threaded = 0;
-  *ops = 0;
   if (options->writer_thread) {
     p.slots = calloc(p.slot_count, sizeof *p.slots);
     if (!p.slots) return hb_fail(error, "%s: out of memory", out);
@@ -188,6 +190,90 @@ int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
   }
   trace->convert_ns = options->started_ns ? clock_ns() - options->started_ns : 0;
   return hb_hbt_writer_finish(p.writer, trace, error);
+}
+
+int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
+                   const hb_raw_convert_options *options, uint64_t *ops, hb_error *error) {
+  *ops = 0;
+  return convert_rest(reader, trace, out, options, NULL, ops, error);
+}
+
+/* ---- while the program runs ---------------------------------------------- */
+
+/* Ops per step of a conversion that follows a running program: small, so
+ * that a step at idle priority ends soon after the program does. */
+#define LIVE_BATCH_OPS 4096
+
+struct hb_raw_live {
+  hb_raw_reader *reader;
+  hb_trace trace; /* the reader's batch, and the recording's figures */
+  char *out;
+  hb_hbt_writer *writer; /* opened on the first op */
+  uint64_t ops;
+  int failed;
+};
+
+int hb_raw_live_open(const char *raw, const char *out, hb_raw_live **live) {
+  *live = NULL;
+  hb_raw_live *l = calloc(1, sizeof *l);
+  if (!l || !(l->out = strdup(out))) {
+    free(l);
+    return 2;
+  }
+  hb_error error;
+  int rc = hb_raw_reader_open_following(raw, &l->trace, &l->reader, &error);
+  if (rc) {
+    free(l->out);
+    free(l);
+    return rc < 0 ? 2 : rc;
+  }
+  *live = l;
+  return 0;
+}
+
+int hb_raw_live_step(hb_raw_live *l) {
+  if (l->failed) return -1;
+  hb_error error;
+  l->trace.op_count = 0;
+  int rc = hb_raw_reader_follow(l->reader, &l->trace, LIVE_BATCH_OPS, &error);
+  if (rc >= 0 && l->trace.op_count) {
+    /* As the conversion at the end would: timed (ops have times), the
+     * header's size as the recording looks now (a wrong guess costs a
+     * copy, not a byte). */
+    if (!l->writer &&
+        (hb_hbt_writer_open(l->out, l->trace.time_ns != NULL, &l->writer, &error) ||
+         hb_hbt_writer_expect(l->writer, l->trace.program, l->trace.thread_count, 1, &error)))
+      rc = -1;
+    else if (hb_hbt_writer_add(l->writer, l->trace.ops, l->trace.time_ns, l->trace.op_count,
+                               &error))
+      rc = -1;
+    l->ops += l->trace.op_count;
+  }
+  if (rc < 0) l->failed = 1; /* the conversion at the end reads it anew, and says why */
+  return rc;
+}
+
+int hb_raw_live_usable(const hb_raw_live *live) { return live && !live->failed; }
+
+uint64_t hb_raw_live_ops(const hb_raw_live *live) { return live->ops; }
+
+int hb_raw_live_finish(hb_raw_live *l, const hb_raw_convert_options *options, hb_trace **trace,
+                       uint64_t *ops, hb_error *error) {
+  *trace = &l->trace;
+  *ops = l->ops;
+  if (hb_raw_reader_settle(l->reader, &l->trace, error)) return -1;
+  hb_hbt_writer *writer = l->writer;
+  l->writer = NULL; /* convert_rest finishes or aborts it */
+  return convert_rest(l->reader, &l->trace, l->out, options, writer, ops, error);
+}
+
+void hb_raw_live_close(hb_raw_live *l) {
+  if (!l) return;
+  hb_hbt_writer_abort(l->writer);
+  hb_raw_reader_close(l->reader);
+  hb_trace_release(&l->trace);
+  free(l->out);
+  free(l);
 }
 
 /* A positive count from the environment, or `otherwise`. */

@@ -39,6 +39,32 @@ typedef struct hb_raw_convert_options {
 int hb_raw_convert(hb_raw_reader *reader, hb_trace *trace, const char *out,
                    const hb_raw_convert_options *options, uint64_t *ops, hb_error *error);
 
+/* ---- While the program runs --------------------------------------------
+ * `heapbench record` can convert the main process's recording while the
+ * program runs (HEAPBENCH_RECORD_FOLLOW=1, record_cmd.c), on idle CPU
+ * time, as far as the reader can follow it (hb_raw_reader_open_following:
+ * one thread so far, times in ns); what is left once the program has ended
+ * is converted then, into the same file, the same bytes as a conversion
+ * begun at the end. */
+typedef struct hb_raw_live hb_raw_live;
+/* Starts following the recording raw (its .t0.hbraw) into out: 0 and *live;
+ * 1: not yet (try again); 2: it cannot be followed (convert it at the end). */
+int hb_raw_live_open(const char *raw, const char *out, hb_raw_live **live);
+/* Converts the next batch of what the recording holds: 0, more may be
+ * there; 1, all there is for now; 2, all there will be until the program's
+ * end; -1, it failed (hb_raw_live_usable is 0: convert anew at the end,
+ * which says why). */
+int hb_raw_live_step(hb_raw_live *live);
+int hb_raw_live_usable(const hb_raw_live *live);
+/* Ops converted so far. */
+uint64_t hb_raw_live_ops(const hb_raw_live *live);
+/* Once the program has ended: the rest of the recording, as hb_raw_convert
+ * (options->started_ns: convert_ns counts from it); *trace is the
+ * recording's (owned by live). 0, or -1 with *error set. */
+int hb_raw_live_finish(hb_raw_live *live, const hb_raw_convert_options *options, hb_trace **trace,
+                       uint64_t *ops, hb_error *error);
+void hb_raw_live_close(hb_raw_live *live);
+
 /* The options with the environment's HEAPBENCH_CONVERT_BATCH_OPS,
  * HEAPBENCH_CONVERT_RING_BATCHES and HEAPBENCH_CONVERT_THREADS (2: a
  * writer thread) applied: knobs for the tests (tiny batches and ring) and

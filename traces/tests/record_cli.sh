@@ -2,9 +2,11 @@
 # record_cli.sh — `heapbench record` as a user runs it: what it refuses
 # (static programs), what is no error (a program that allocates nothing),
 # fork then exec is complete, --main-only, --min-ops, the closing summary,
-# the note for Python without PYTHONMALLOC=malloc, and a threaded
-# program's trace converted by two threads in batches of a few ops through
-# a ring of two (HEAPBENCH_CONVERT_*) holding the ops its raw files hold.
+# the note for Python without PYTHONMALLOC=malloc, and traces converted
+# otherwise than by default holding the ops their raw files hold: by two
+# threads in batches of a few ops through a ring of two
+# (HEAPBENCH_CONVERT_*), and while the program runs
+# (HEAPBENCH_RECORD_FOLLOW=1).
 # Usage: record_cli.sh HEAPBENCH STATIC_TARGET TMPDIR RECORD_TARGET
 set -u
 heapbench=$1
@@ -87,6 +89,20 @@ raw=$(ls "$dir/threads"/raw-*/*.t0.hbraw | head -1)
 grep -q "5 threads" <<<"$out" || fail "threads: $out"
 cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
   fail "threads: the trace converted in small batches differs from its raw files"
+
+# Converted while the program runs (HEAPBENCH_RECORD_FOLLOW=1): one
+# thread for 400,000 calls, then 300 ms idle (when an idle-priority
+# follower runs even on a busy machine, most likely); five threads, which
+# following leaves to the end from the second on. The same ops as their
+# raw files.
+for mode in long threads; do
+  out=$(HEAPBENCH_RECORD_FOLLOW=1 "$heapbench" record -o "$dir/follow-$mode" --keep-raw -- \
+        "$record_target" "$mode" 200000 300 2>&1) || fail "follow $mode: $out"
+  hbt=$(ls "$dir/follow-$mode"/*.hbt | head -1)
+  raw=$(ls "$dir/follow-$mode"/raw-*/*.t0.hbraw | head -1)
+  cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
+    fail "follow $mode: the trace converted while the program ran differs from its raw files"
+done
 
 echo "record_cli.sh: $failures failures"
 [ "$failures" -eq 0 ]
