@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "hb_test.h"
 #include "hb_trace.h"
+#include "hbt_format.h"
 #include "raw_convert.h"
 
 #include <dirent.h>
@@ -208,6 +209,19 @@ static void test_time(const char *clock) {
       HB_CHECK(ms >= 99.0 && ms < 2000.0, "sleep (clock %s): 100 ms recorded as %.3f ms", clock,
                ms);
     }
+#if defined(__x86_64__)
+    /* The clock asked for is the one the records hold. */
+    char path[1400];
+    snprintf(path, sizeof path, "%s/sleep/record_target-%u.t0.hbraw", tmpdir, t->pid);
+    hb_raw_header header;
+    FILE *file = fopen(path, "rb");
+    int read_ok = file && fread(&header, sizeof header, 1, file) == 1;
+    if (file) fclose(file);
+    HB_CHECK(read_ok && (strcmp(clock, "default") == 0 ||
+                         header.time_in_ticks == (strcmp(clock, "tsc") == 0)),
+             "sleep (clock %s): times in %s", clock,
+             read_ok && header.time_in_ticks ? "ticks" : "ns");
+#endif
   }
   release(&r);
 }
@@ -492,6 +506,7 @@ int main(int argc, char **argv) {
   test_damaged_raw();
   test_time("default");
   test_time("monotonic");
+  test_time("tsc");
   test_fork();
   test_exec();
   test_long();
