@@ -25,8 +25,9 @@ typedef struct hb_builder_entry {
 typedef struct hb_builder {
   hb_trace *trace;
   int timed;                  /* push a timestamp with every op */
-  hb_builder_entry *entries;  /* open addressing, linear probing, at most half full */
+  hb_builder_entry *entries;  /* open addressing, linear probing, at most 3/4 full */
   size_t capacity, count;     /* capacity: a power of two */
+  size_t mask;                /* capacity - 1 */
   unsigned hash_shift;        /* 64 - log2(capacity) */
   uint32_t next_id;
 } hb_builder;
@@ -53,9 +54,8 @@ int hb_builder_free(hb_builder *builder, uint32_t thread, uint64_t ptr, uint64_t
  * cache miss per call (figures: FORMAT.md, "Conversion"). */
 static inline size_t hb_builder_home(const hb_builder *builder, uint64_t ptr) {
   uint64_t page = ptr >> 12;
-  size_t mask = ((size_t)1 << (64 - builder->hash_shift)) - 1;
   return (size_t)(((page * 0x9E3779B97F4A7C15ull) >> builder->hash_shift) + ((ptr >> 4) & 255)) &
-         mask;
+         builder->mask;
 }
 /* Starts loading the map entry of ptr into the cache: a reader that
  * decodes events ahead calls it some events before passing ptr, so the

@@ -149,6 +149,14 @@ int hb_hbt_writer_add(hb_hbt_writer *writer, const hb_op *ops, const uint64_t *t
                       size_t count, hb_error *error);
 int hb_hbt_writer_finish(hb_hbt_writer *writer, const hb_trace *meta, hb_error *error);
 void hb_hbt_writer_abort(hb_hbt_writer *writer);
+/* Before the first op, what finish will be given, when the caller knows:
+ * the program's name, thread count and whether the recorder's cost
+ * follows (meta->recorder_records != 0). Thread 0's stream is then written
+ * once, straight into the output, instead of spilled and copied; the file
+ * is the same whatever finish is given (a wrong guess costs the copy).
+ * 0, or -1 with *error set (the output file cannot be created). */
+int hb_hbt_writer_expect(hb_hbt_writer *writer, const char *program, uint32_t thread_count,
+                         int recording, hb_error *error);
 
 /* Directories (traces/dir.c). hb_path_is_dir: 1 if path names a directory.
  * hb_trace_dir_list: the trace files directly in dir, sorted by name

@@ -125,7 +125,14 @@ static int code_has_size(int code) { return code <= HB_HBT_REALLOC_FROM_NULL; }
  * header, known only then, is written, then each thread's pieces in
  * order, into a file beside the target that is renamed over it: a reader
  * never sees half a trace. Memory: a buffer per thread and a list of
- * pieces, whatever the trace's length; disk: the trace twice, briefly. */
+ * pieces, whatever the trace's length; disk: the trace twice, briefly.
+ *
+ * Thread 0's stream comes first after the header, so when the header's
+ * size is known in advance (hb_hbt_writer_expect: the program's name, the
+ * thread count and whether the recorder's cost follows) that stream goes
+ * straight to its place in the output file instead: a one-thread trace is
+ * then written once, not spilled and copied. Should finish find another
+ * header size, the output file so far serves as thread 0's spill file. */
 
 typedef struct piece {
   uint64_t offset, length; /* in the spill file */
@@ -133,17 +140,25 @@ typedef struct piece {
 
 typedef struct thread_out {
   buffer records;     /* not yet spilled */
+  size_t room;        /* records.length may grow to this before make_room: the
+                         smaller of the buffer's capacity and the spill size */
   piece *pieces;
   size_t piece_count, piece_capacity;
   stream_state state;
-  uint64_t op_count, stream_bytes;
+  uint64_t op_count, spilled_bytes; /* the stream: spilled_bytes + records.length */
   uint32_t crc;
 } thread_out;
+
+/* A record's bytes at most: four varints of <= 10 bytes (the first, id,
+ * size, time) and the alignment byte. */
+#define MAX_RECORD_BYTES 41
 
 struct hb_hbt_writer {
   char *path, *temporary, *spill_path;
   FILE *spill;
   uint64_t spill_bytes;
+  FILE *direct;        /* the output file, thread 0's stream written from direct_at on */
+  uint64_t direct_at;  /* the header's size, as expected */
   int timed;
   uint64_t op_count;
   thread_out *threads;
@@ -154,6 +169,10 @@ struct hb_hbt_writer {
 static void writer_free(hb_hbt_writer *w) {
   if (!w) return;
   if (w->spill) fclose(w->spill);
+  if (w->direct) { /* finish did not take it: not a trace */
+    fclose(w->direct);
+    unlink(w->temporary);
+  }
   for (uint32_t t = 0; t < w->thread_capacity; t++) {
     free(w->threads[t].records.data);
     free(w->threads[t].pieces);
@@ -192,8 +211,28 @@ int hb_hbt_writer_open(const char *path, int timed, hb_hbt_writer **out, hb_erro
   return 0;
 }
 
+int hb_hbt_writer_expect(hb_hbt_writer *w, const char *program, uint32_t thread_count,
+                         int recording, hb_error *error) {
+  if (w->direct || w->op_count) return 0; /* too late: thread 0 spills */
+  uint32_t flags = recording ? HB_HBT_FLAG_RECORDING : 0;
+  w->direct_at = header_bytes_for(strlen(program ? program : ""),
+                                  thread_count ? thread_count : 1, flags);
+  w->direct = fopen(w->temporary, "w+b");
+  if (!w->direct || fseeko(w->direct, (off_t)w->direct_at, SEEK_SET) != 0)
+    return hb_fail(error, "%s: cannot create: %s", w->temporary, strerror(errno));
+  return 0;
+}
+
 static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
   if (t->records.length == 0) return 0;
+  if (w->direct && t == w->threads) { /* thread 0, in place in the output */
+    t->crc = (uint32_t)crc32(t->crc, t->records.data, (uInt)t->records.length);
+    if (fwrite(t->records.data, 1, t->records.length, w->direct) != t->records.length)
+      return hb_fail(error, "%s: write failed: %s", w->path, strerror(errno));
+    t->spilled_bytes += t->records.length;
+    t->records.length = 0;
+    return 0;
+  }
   if (t->piece_count == t->piece_capacity) {
     size_t capacity = t->piece_capacity ? t->piece_capacity * 2 : 16;
     piece *pieces = realloc(t->pieces, capacity * sizeof *pieces);
@@ -209,7 +248,39 @@ static int spill(hb_hbt_writer *w, thread_out *t, hb_error *error) {
                    strerror(errno));
   t->pieces[t->piece_count++] = (piece){w->spill_bytes, t->records.length};
   w->spill_bytes += t->records.length;
+  t->spilled_bytes += t->records.length;
   t->records.length = 0;
+  return 0;
+}
+
+/* What the fast path of hb_hbt_writer_add does not do: check the op's
+ * thread and kind, make room for a thread not seen yet, spill a full
+ * buffer, grow a small one. Then the record fits in its thread's buffer.
+ * 0, or -1 with *error set. */
+static int make_room(hb_hbt_writer *w, const hb_op *op, uint64_t i, hb_error *error) {
+  if (op->thread >= HB_NULL_ID || op->kind >= HB_OP_KIND_COUNT)
+    return hb_fail(error, "%s: op %" PRIu64 ": thread %u or kind %u out of range", w->path, i,
+                   op->thread, op->kind);
+  if (op->thread >= w->thread_capacity) {
+    uint32_t capacity = w->thread_capacity ? w->thread_capacity : 4;
+    while (capacity <= op->thread) capacity *= 2;
+    thread_out *threads = realloc(w->threads, capacity * sizeof *threads);
+    if (!threads) return hb_fail(error, "%s: out of memory", w->path);
+    memset(threads + w->thread_capacity, 0, (capacity - w->thread_capacity) * sizeof *threads);
+    for (uint32_t t = w->thread_capacity; t < capacity; t++) threads[t].state = stream_start;
+    w->threads = threads;
+    w->thread_capacity = capacity;
+    /* Many threads, smaller buffers: their sum stays near 16 MiB. */
+    w->buffer_bytes = capacity > 256 ? 16384 : 65536;
+    for (uint32_t t = 0; t < capacity; t++)
+      if (threads[t].room > w->buffer_bytes) threads[t].room = w->buffer_bytes;
+  }
+  thread_out *t = &w->threads[op->thread];
+  buffer *b = &t->records;
+  if (b->length + MAX_RECORD_BYTES > w->buffer_bytes && spill(w, t, error)) return -1;
+  if (b->length + MAX_RECORD_BYTES > b->capacity && buffer_reserve(b, MAX_RECORD_BYTES))
+    return hb_fail(error, "%s: out of memory", w->path);
+  t->room = b->capacity < w->buffer_bytes ? b->capacity : w->buffer_bytes;
   return 0;
 }
 
@@ -218,63 +289,48 @@ int hb_hbt_writer_add(hb_hbt_writer *w, const hb_op *ops, const uint64_t *time_n
   for (size_t k = 0; k < count; k++, w->op_count++) {
     const hb_op *op = &ops[k];
     uint64_t i = w->op_count;
-    if (op->thread >= HB_NULL_ID || op->kind >= HB_OP_KIND_COUNT)
-      return hb_fail(error, "%s: op %" PRIu64 ": thread %u or kind %u out of range", w->path, i,
-                     op->thread, op->kind);
-    if (op->thread >= w->thread_capacity) {
-      uint32_t capacity = w->thread_capacity ? w->thread_capacity : 4;
-      while (capacity <= op->thread) capacity *= 2;
-      thread_out *threads = realloc(w->threads, capacity * sizeof *threads);
-      if (!threads) return hb_fail(error, "%s: out of memory", w->path);
-      memset(threads + w->thread_capacity, 0, (capacity - w->thread_capacity) * sizeof *threads);
-      for (uint32_t t = w->thread_capacity; t < capacity; t++) threads[t].state = stream_start;
-      w->threads = threads;
-      w->thread_capacity = capacity;
-      /* Many threads, smaller buffers: their sum stays near 16 MiB. */
-      w->buffer_bytes = capacity > 256 ? 16384 : 65536;
-    }
+    /* One test for the common case: a known thread with room in its
+     * buffer (a thread's room is 0 until make_room has seen it). */
+    if (op->thread >= w->thread_capacity || op->kind >= HB_OP_KIND_COUNT ||
+        w->threads[op->thread].records.length + MAX_RECORD_BYTES > w->threads[op->thread].room)
+      if (make_room(w, op, i, error)) return -1;
     thread_out *t = &w->threads[op->thread];
-    buffer *b = &t->records;
-    if (b->length + 41 > w->buffer_bytes && spill(w, t, error)) return -1;
-    if (b->length + 41 > b->capacity && buffer_reserve(b, 41))
-      return hb_fail(error, "%s: out of memory", w->path);
-    size_t start = b->length;
-    /* Encoded through a local cursor: the compiler keeps it in a register. */
-    unsigned char *cursor = b->data + start;
-    stream_state *s = &t->state;
+    /* Encoded through locals: the compiler keeps them in registers. */
+    unsigned char *cursor = t->records.data + t->records.length;
+    stream_state s = t->state;
     int code = code_of(op);
     cursor = put_varint_at(cursor,
-                           (uint64_t)((int64_t)i - s->previous_index - 1) << 3 | (uint64_t)code);
-    s->previous_index = (int64_t)i;
+                           (uint64_t)((int64_t)i - s.previous_index - 1) << 3 | (uint64_t)code);
+    s.previous_index = (int64_t)i;
     if (code != HB_HBT_FREE_NULL) {
       if (code_creates(code)) {
-        cursor = put_varint_at(cursor, zigzag((int64_t)op->id - s->last_created_id - 1));
-        s->last_created_id = op->id;
+        cursor = put_varint_at(cursor, zigzag((int64_t)op->id - s.last_created_id - 1));
+        s.last_created_id = op->id;
       } else {
-        cursor = put_varint_at(cursor, zigzag(s->last_created_id - (int64_t)op->id));
+        cursor = put_varint_at(cursor, zigzag(s.last_created_id - (int64_t)op->id));
       }
     }
     if (code_has_size(code)) cursor = put_varint_at(cursor, op->size);
     if (code == HB_HBT_ALIGNED) *cursor++ = op->align_log2;
     if (w->timed) {
       uint64_t time = time_ns ? time_ns[k] : 0;
-      cursor = put_varint_at(cursor, zigzag((int64_t)(time - s->previous_time_ns)));
-      s->previous_time_ns = time;
+      cursor = put_varint_at(cursor, zigzag((int64_t)(time - s.previous_time_ns)));
+      s.previous_time_ns = time;
     }
-    b->length = (size_t)(cursor - b->data);
-    t->stream_bytes += b->length - start;
+    t->state = s;
+    t->records.length = (size_t)(cursor - t->records.data);
     t->op_count++;
   }
   return 0;
 }
 
-/* Copies length bytes at offset of the spill file to out. */
-static int copy_piece(hb_hbt_writer *w, const piece *p, FILE *out, unsigned char *scratch,
+/* Copies length bytes at offset of from to out. */
+static int copy_piece(FILE *from, const piece *p, FILE *out, unsigned char *scratch,
                       size_t scratch_bytes) {
-  if (fseeko(w->spill, (off_t)p->offset, SEEK_SET) != 0) return -1;
+  if (fseeko(from, (off_t)p->offset, SEEK_SET) != 0) return -1;
   for (uint64_t left = p->length; left;) {
     size_t n = left < scratch_bytes ? (size_t)left : scratch_bytes;
-    if (fread(scratch, 1, n, w->spill) != n || fwrite(scratch, 1, n, out) != n) return -1;
+    if (fread(scratch, 1, n, from) != n || fwrite(scratch, 1, n, out) != n) return -1;
     left -= n;
   }
   return 0;
@@ -328,7 +384,7 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
   for (uint32_t t = 0; t < threads; t++, entry += HB_HBT_THREAD_ENTRY_BYTES) {
     const thread_out *out = t < w->thread_capacity ? &w->threads[t] : NULL;
     PUT_FIELD(entry, ENTRY_OP_COUNT, out ? out->op_count : 0);
-    PUT_FIELD(entry, ENTRY_STREAM_BYTES, out ? out->stream_bytes : 0);
+    PUT_FIELD(entry, ENTRY_STREAM_BYTES, out ? out->spilled_bytes + out->records.length : 0);
     PUT_FIELD(entry, ENTRY_STREAM_CRC, out ? out->crc : 0);
   }
   if (flags & HB_HBT_FLAG_RECORDING) {
@@ -340,20 +396,40 @@ int hb_hbt_writer_finish(hb_hbt_writer *w, const hb_trace *meta, hb_error *error
   put_le(entry, crc32(0, h, (uInt)(header_bytes - HB_HBT_HEADER_CRC_BYTES)),
          HB_HBT_HEADER_CRC_BYTES);
 
-  file = fopen(w->temporary, "wb");
+  /* Thread 0's stream: already in place after the header's room, or
+   * (another header size) a piece of the output file so far, which then
+   * leaves its name to the file written now. */
+  FILE *direct = w->direct;
+  w->direct = NULL;
+  piece direct_piece = {0, 0};
+  int in_place = direct && w->direct_at == header_bytes;
+  if (direct && !in_place) {
+    if (w->thread_capacity)
+      direct_piece = (piece){w->direct_at, w->threads[0].spilled_bytes};
+    unlink(w->temporary);
+  }
+  file = in_place ? direct : fopen(w->temporary, "wb");
   if (!file) {
     hb_fail(error, "%s: cannot create: %s", w->temporary, strerror(errno));
+    if (direct) fclose(direct);
     goto done;
   }
-  int ok = fflush(w->spill) == 0 && fwrite(h, 1, header_bytes, file) == header_bytes;
+  int ok = fflush(w->spill) == 0;
+  if (!in_place) ok = ok && fwrite(h, 1, header_bytes, file) == header_bytes;
   for (uint32_t t = 0; ok && t < threads && t < w->thread_capacity; t++) {
     thread_out *out = &w->threads[t];
+    if (t == 0 && direct && !in_place)
+      ok = fflush(direct) == 0 &&
+           copy_piece(direct, &direct_piece, file, scratch, 1 << 16) == 0;
     for (size_t k = 0; ok && k < out->piece_count; k++)
-      ok = copy_piece(w, &out->pieces[k], file, scratch, 1 << 16) == 0;
+      ok = copy_piece(w->spill, &out->pieces[k], file, scratch, 1 << 16) == 0;
     /* An empty stream has no buffer, and fwrite's pointer must not be NULL. */
     ok = ok && (out->records.length == 0 ||
                 fwrite(out->records.data, 1, out->records.length, file) == out->records.length);
   }
+  if (in_place) /* the header last, into the room left for it */
+    ok = ok && fseeko(file, 0, SEEK_SET) == 0 && fwrite(h, 1, header_bytes, file) == header_bytes;
+  if (direct && !in_place) fclose(direct);
   if (fclose(file) != 0) ok = 0;
   file = NULL;
   if (!ok || rename(w->temporary, w->path) != 0) {
@@ -374,6 +450,11 @@ void hb_hbt_writer_abort(hb_hbt_writer *w) { writer_free(w); }
 int hb_hbt_write(const hb_trace *trace, const char *path, hb_error *error) {
   hb_hbt_writer *w;
   if (hb_hbt_writer_open(path, trace->time_ns != NULL, &w, error)) return -1;
+  if (hb_hbt_writer_expect(w, trace->program, trace->thread_count, trace->recorder_records != 0,
+                           error)) {
+    hb_hbt_writer_abort(w);
+    return -1;
+  }
   uint32_t threads = trace->thread_count ? trace->thread_count : 1;
   for (size_t i = 0; i < trace->op_count; i++)
     if (trace->ops[i].thread >= threads) {

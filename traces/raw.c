@@ -40,6 +40,9 @@
 /* Records decoded ahead of the builder (a power of two): enough to cover
  * a cache miss with the work of the records in between. */
 #define LOOKAHEAD 16
+/* Base times and spans below this many ns sum exactly in a double
+ * (2^52 + 2^52 <= 2^53). */
+#define EXACT_NS_LIMIT ((uint64_t)1 << 52)
 
 /* One decoded record. time: in the file's unit. */
 typedef struct raw_record {
@@ -81,11 +84,17 @@ struct hb_raw_reader {
   hb_builder builder;
   int builder_ready;
   double unit_ns;
+  int exact_ns;     /* times in ns whose double sums are exact: integer arithmetic gives them */
   uint64_t start_ns;
   uint64_t records; /* records decoded, all threads */
   pending ring[LOOKAHEAD];
   size_t ring_first, ring_count;
   size_t page_bytes;
+  /* Following a recording still being written (hb_raw_reader_follow):
+   * thread 0 alone, its end only where its records end for now. */
+  int following;
+  int second_thread;                 /* seen started: follow no further */
+  const hb_raw_header *live_header;  /* thread 0's header, mapped shared: what the recorder stores */
 };
 
 static int get_varint(const unsigned char **cursor, const unsigned char *end, uint64_t *value) {
@@ -168,9 +177,39 @@ static int map_window(hb_raw_reader *r, uint32_t t, uint64_t offset, hb_error *e
   return 0;
 }
 
-/* Decodes thread t's next record into th->next (has_next 0 at its end:
- * the window is then unmapped). */
-static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
+/* Decodes the record at th->cursor, whose bytes end by `end`, into
+ * th->next: 0, or -1 (nothing changed) when it is not a record. */
+static inline int decode(hb_raw_reader *r, raw_thread *th, const unsigned char *end) {
+  const unsigned char *cursor = th->cursor;
+  uint64_t head, time_delta, ptr_delta, size = 0;
+  if (get_varint(&cursor, end, &head)) return -1;
+  unsigned event = head & 7, align_log2 = 0;
+  if (event < HB_RAW_MALLOC || event > HB_RAW_FREE) return -1;
+  if (event == HB_RAW_ALIGNED) {
+    if (cursor >= end || *cursor > 63) return -1;
+    align_log2 = *cursor++;
+  }
+  if (get_varint(&cursor, end, &time_delta) || get_varint(&cursor, end, &ptr_delta) ||
+      (hb_raw_event_has_size(event) && get_varint(&cursor, end, &size)))
+    return -1;
+  raw_record *rec = &th->next;
+  rec->event = (uint8_t)event;
+  rec->align_log2 = (uint8_t)align_log2;
+  rec->seq = th->previous_seq += 1 + (head >> 3);
+  rec->time = th->previous_time += unzigzag(time_delta);
+  rec->ptr = th->previous_ptr += unzigzag(ptr_delta);
+  rec->size = size;
+  th->cursor = cursor;
+  th->decoded++;
+  r->records++;
+  th->has_next = 1;
+  return 0;
+}
+
+/* thread_next past its common case: at a window's end, padding, the
+ * thread's end, or a bad record (its message). */
+static int __attribute__((noinline)) thread_next_slow(hb_raw_reader *r, uint32_t t,
+                                                      hb_error *error) {
   raw_thread *th = &r->threads[t];
   uint64_t committed = th->header.committed_bytes, chunk = th->header.chunk_bytes;
   for (;;) {
@@ -178,7 +217,7 @@ static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
     uint64_t window_end = th->window_first + (uint64_t)(th->end - th->base);
     if (offset >= committed) {
       th->has_next = 0;
-      unmap_window(th);
+      if (!r->following) unmap_window(th); /* else the next records come here */
       return 0;
     }
     /* A record may run past the window's end, never past the committed
@@ -191,7 +230,7 @@ static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
       uint64_t next = (offset / chunk + 1) * chunk;
       if (next >= committed) {
         th->has_next = 0;
-        unmap_window(th);
+        if (!r->following) unmap_window(th); /* else the next chunk's records come */
         return 0;
       }
       if (next < window_end)
@@ -200,35 +239,27 @@ static int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
         return -1;
       continue;
     }
-    const unsigned char *cursor = th->cursor, *end = th->end;
-    raw_record *rec = &th->next;
-    uint64_t head, value;
-    if (get_varint(&cursor, end, &head)) goto bad;
-    rec->event = head & 7;
-    if (rec->event < HB_RAW_MALLOC || rec->event > HB_RAW_FREE) goto bad;
-    rec->seq = th->previous_seq = th->previous_seq + 1 + (head >> 3);
-    rec->align_log2 = 0;
-    if (rec->event == HB_RAW_ALIGNED) {
-      if (cursor >= end || *cursor > 63) goto bad;
-      rec->align_log2 = *cursor++;
-    }
-    if (get_varint(&cursor, end, &value)) goto bad;
-    rec->time = th->previous_time += unzigzag(value);
-    if (get_varint(&cursor, end, &value)) goto bad;
-    rec->ptr = th->previous_ptr += unzigzag(value);
-    rec->size = 0;
-    if (hb_raw_event_has_size(rec->event) && get_varint(&cursor, end, &rec->size)) goto bad;
-    th->cursor = cursor;
-    th->decoded++;
-    r->records++;
-    th->has_next = 1;
-    return 0;
-  bad:;
+    if (decode(r, th, th->end) == 0) return 0;
     char name[name_bytes(r)];
     thread_path(r, t, name, sizeof name);
     return hb_fail(error, "%s: offset %" PRIu64 ": bad record %" PRIu64 " (corrupted)", name,
                    HB_RAW_HEADER_BYTES + offset, th->decoded);
   }
+}
+
+/* Decodes thread t's next record into th->next (has_next 0 at its end:
+ * the window is then unmapped). Most records start HB_RAW_MAX_RECORD_BYTES
+ * or more before the window's end: then the record lies in the window
+ * whatever its bytes say, and only padding needs a look at the offsets
+ * (thread_next_slow, which also gives a bad record its message). Inline:
+ * this is once per record. */
+static inline int thread_next(hb_raw_reader *r, uint32_t t, hb_error *error) {
+  raw_thread *th = &r->threads[t];
+  if ((size_t)(th->end - th->cursor) >= HB_RAW_MAX_RECORD_BYTES &&
+      *th->cursor != HB_RAW_PADDING &&
+      decode(r, th, th->cursor + HB_RAW_MAX_RECORD_BYTES) == 0)
+    return 0;
+  return thread_next_slow(r, t, error);
 }
 
 /* A thread counts itself in thread 0's header before it creates and fills
@@ -269,9 +300,13 @@ static int read_header(const char *path, uint32_t index, raw_thread *t, hb_error
                    path, (intmax_t)st.st_size, t->header.committed_bytes);
   }
   close(fd);
+  return rc;
+}
+
+/* A thread's decoding starts before its first record. */
+static void start_decoding(raw_thread *t) {
   t->previous_seq = UINT64_MAX; /* -1 */
   t->previous_time = t->header.base_time;
-  return rc;
 }
 
 static uint64_t clock_ns(void) {
@@ -376,10 +411,17 @@ static int take_next(hb_raw_reader *r, hb_error *error) {
   p->record = th->next;
   p->thread = t;
   p->number = th->decoded - 1;
-  /* ns since the process started, through the thread's base pair. */
-  double ns = (double)th->header.base_ns +
-              (double)(int64_t)(p->record.time - th->header.base_time) * r->unit_ns;
-  p->time_ns = ns > (double)r->start_ns ? (uint64_t)(ns - (double)r->start_ns) : 0;
+  /* ns since the process started, through the thread's base pair. In ns
+   * and below 2^53 (104 days) the double sum is exact: the integer one is
+   * the same number, for a few instructions instead of conversions. */
+  uint64_t since_base = p->record.time - th->header.base_time;
+  if (r->exact_ns && since_base < EXACT_NS_LIMIT) {
+    uint64_t ns = th->header.base_ns + since_base;
+    p->time_ns = ns > r->start_ns ? ns - r->start_ns : 0;
+  } else {
+    double ns = (double)th->header.base_ns + (double)(int64_t)since_base * r->unit_ns;
+    p->time_ns = ns > (double)r->start_ns ? (uint64_t)(ns - (double)r->start_ns) : 0;
+  }
   if (p->record.ptr) hb_builder_prefetch(&r->builder, p->record.ptr);
   if (thread_next(r, t, error)) return -1;
   if (!th->has_next) r->heap[0] = r->heap[--r->heap_size];
@@ -416,6 +458,7 @@ void hb_raw_reader_close(hb_raw_reader *r) {
   if (r->builder_ready) hb_builder_release_map(&r->builder);
   if (r->threads)
     for (uint32_t t = 0; t < r->thread_count; t++) unmap_window(&r->threads[t]);
+  if (r->live_header) munmap((void *)r->live_header, HB_RAW_HEADER_BYTES);
   free(r->threads);
   free(r->heap);
   free(r->prefix);
@@ -423,7 +466,82 @@ void hb_raw_reader_close(hb_raw_reader *r) {
   free(r);
 }
 
-int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader,
+/* Threads 1 .. thread_count - 1 (thread 0 is in place): their headers,
+ * the arrays sized for them, the trace's figures from every header. */
+static int load_threads(hb_raw_reader *r, hb_trace *trace, uint32_t thread_count,
+                        hb_error *error) {
+  char name[name_bytes(r)];
+  raw_thread *threads = realloc(r->threads, thread_count * sizeof *threads);
+  uint32_t *heap = threads ? realloc(r->heap, thread_count * sizeof *heap) : NULL;
+  if (threads) r->threads = threads;
+  if (heap) r->heap = heap;
+  if (!threads || !heap) return hb_fail(error, "%s: out of memory", r->path);
+  memset(threads + 1, 0, (thread_count - 1) * sizeof *threads);
+  r->thread_count = thread_count;
+  uint32_t missing = 0;
+  for (uint32_t t = 1; t < thread_count; t++) {
+    thread_path(r, t, name, sizeof name);
+    if (thread_never_started(name)) {
+      /* No record lost, but say the recording is not whole. Only threads
+       * starting when the process died can be in that state: many more
+       * means a damaged thread count. */
+      threads[t].missing = 1;
+      trace->incomplete = 1;
+      if (++missing > HB_RAW_MAX_MISSING_THREADS) {
+        thread_path(r, 0, name, sizeof name);
+        return hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files "
+                       "are missing (corrupted?)", name, thread_count,
+                       HB_RAW_MAX_MISSING_THREADS);
+      }
+      continue;
+    }
+    if (read_header(name, t, &threads[t], error)) return -1;
+    start_decoding(&threads[t]);
+  }
+  trace->thread_count = thread_count;
+  trace->incomplete |= !threads[0].header.exited;
+  r->start_ns = threads[0].header.start_ns;
+  r->unit_ns = ns_per_unit(threads, thread_count);
+  r->exact_ns = r->unit_ns == 1.0 && r->start_ns < EXACT_NS_LIMIT;
+  trace->recorder_raw_bytes = 0;
+  for (uint32_t t = 0; t < thread_count; t++) {
+    if (threads[t].header.base_ns >= EXACT_NS_LIMIT) r->exact_ns = 0;
+    if (!threads[t].missing) trace->recorder_raw_bytes += threads[t].header.committed_bytes;
+  }
+  return 0;
+}
+
+/* Each thread without a record in hand decodes its next; the merge heap
+ * holds every thread that has one. */
+static int start_merge(hb_raw_reader *r, hb_error *error) {
+  r->heap_size = 0;
+  for (uint32_t t = 0; t < r->thread_count; t++) {
+    if (r->threads[t].missing) continue;
+    if (!r->threads[t].has_next && thread_next(r, t, error)) return -1;
+    if (r->threads[t].has_next) r->heap[r->heap_size++] = t;
+  }
+  for (size_t i = r->heap_size; i-- > 0;) heap_sift_down(r, i);
+  return 0;
+}
+
+/* Whether a recording can be followed as it is written: its thread 0 has
+ * stored a record (its header is whole then), alone so far, with times in
+ * ns (ticks convert through clock pairs the recorder stores at its end).
+ * 0: it can; 1: not yet; 2: never. */
+static int followable(const hb_raw_header *h) {
+#if defined(__x86_64__)
+  if (__atomic_load_n(&h->committed_bytes, __ATOMIC_ACQUIRE) == 0) return 1;
+  if (h->time_in_ticks || __atomic_load_n(&h->threads_started, __ATOMIC_ACQUIRE) != 1) return 2;
+  return 0;
+#else
+  /* The order follow relies on, between the recorder's sequence numbers
+   * and the thread count, is that of x86's locked instructions. */
+  (void)h;
+  return 2;
+#endif
+}
+
+static int open_reader(const char *path, hb_trace *trace, hb_raw_reader **reader, int follow,
                        hb_error *error) {
   *reader = NULL;
   hb_trace_init(trace, path, "hbraw");
@@ -448,48 +566,51 @@ int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader
    * recording, which is all of it. */
   int renamed = r->prefix == NULL;
   char name[name_bytes(r)];
-  raw_thread first;
-  memset(&first, 0, sizeof first);
+  int rc = -1;
+  r->threads = calloc(1, sizeof *r->threads);
+  r->heap = calloc(1, sizeof *r->heap);
+  if (!r->threads || !r->heap) {
+    hb_fail(error, "%s: out of memory", path);
+    goto fail;
+  }
+  r->thread_count = 1;
+  raw_thread *first = &r->threads[0];
   thread_path(r, 0, name, sizeof name);
-  if (read_header(name, 0, &first, error)) goto fail;
-  uint32_t thread_count = first.header.threads_started;
-  if (thread_count == 0 || thread_count > 1u << 16 || (renamed && thread_count != 1)) {
+  if (read_header(name, 0, first, error)) {
+    rc = follow ? 1 : -1; /* being created, perhaps: its errors are for the end */
+    goto fail;
+  }
+  start_decoding(first);
+  uint32_t thread_count = first->header.threads_started;
+  if (follow) {
+    if ((rc = followable(&first->header)) != 0 || renamed) {
+      rc = rc ? rc : 2;
+      goto fail;
+    }
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    void *map = fd < 0 ? MAP_FAILED
+                       : mmap(NULL, HB_RAW_HEADER_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+    if (fd >= 0) close(fd);
+    if (map == MAP_FAILED) {
+      rc = 2;
+      goto fail;
+    }
+    r->live_header = map;
+    r->following = 1;
+    rc = -1;
+  } else if (thread_count == 0 || thread_count > 1u << 16 || (renamed && thread_count != 1)) {
     if (renamed && thread_count > 1)
       hb_fail(error, "%s: offset 28: a recording of %u threads is read by its file names, "
               "<prefix>.t<N>.hbraw", name, thread_count);
     else
       hb_fail(error, "%s: offset 28: thread count %u out of range", name, thread_count);
     goto fail;
-  }
-  r->threads = calloc(thread_count, sizeof *r->threads);
-  r->heap = calloc(thread_count, sizeof *r->heap);
-  if (!r->threads || !r->heap) {
-    hb_fail(error, "%s: out of memory", path);
+  } else if (load_threads(r, trace, thread_count, error)) {
     goto fail;
   }
-  r->thread_count = thread_count;
-  r->threads[0] = first;
-  uint32_t missing = 0;
-  for (uint32_t t = 1; t < thread_count; t++) {
-    thread_path(r, t, name, sizeof name);
-    if (thread_never_started(name)) {
-      /* No record lost, but say the recording is not whole. Only threads
-       * starting when the process died can be in that state: many more
-       * means a damaged thread count. */
-      r->threads[t].missing = 1;
-      trace->incomplete = 1;
-      if (++missing > HB_RAW_MAX_MISSING_THREADS) {
-        thread_path(r, 0, name, sizeof name);
-        hb_fail(error, "%s: offset 28: thread count %u, but more than %d thread files are "
-                "missing (corrupted?)", name, thread_count, HB_RAW_MAX_MISSING_THREADS);
-        goto fail;
-      }
-      continue;
-    }
-    if (read_header(name, t, &r->threads[t], error)) goto fail;
-  }
+  first = &r->threads[0]; /* load_threads moved the array */
   free(trace->program);
-  trace->program = strndup(first.header.program, HB_RAW_PROGRAM_BYTES);
+  trace->program = strndup(first->header.program, HB_RAW_PROGRAM_BYTES);
   if (!renamed) { /* "python3-1234", not "python3-1234.t0" */
     free(trace->name);
     const char *slash = strrchr(r->prefix, '/');
@@ -499,27 +620,81 @@ int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader
     hb_fail(error, "%s: out of memory", path);
     goto fail;
   }
-  trace->pid = first.header.pid;
-  trace->thread_count = thread_count;
-  trace->incomplete |= !first.header.exited;
-  r->start_ns = first.header.start_ns;
-  r->unit_ns = ns_per_unit(r->threads, thread_count);
-  for (uint32_t t = 0; t < thread_count; t++)
-    if (!r->threads[t].missing) trace->recorder_raw_bytes += r->threads[t].header.committed_bytes;
+  trace->pid = first->header.pid;
+  if (follow) { /* the figures at the end: hb_raw_reader_settle */
+    trace->thread_count = 1;
+    r->start_ns = first->header.start_ns;
+    r->unit_ns = 1.0;
+    r->exact_ns = r->start_ns < EXACT_NS_LIMIT && first->header.base_ns < EXACT_NS_LIMIT;
+  }
   if (hb_builder_init(&r->builder, trace, 1, error)) goto fail;
   r->builder_ready = 1;
-  for (uint32_t t = 0; t < thread_count; t++) {
-    if (r->threads[t].missing) continue;
-    if (thread_next(r, t, error)) goto fail;
-    if (r->threads[t].has_next) r->heap[r->heap_size++] = t;
-  }
-  for (size_t i = r->heap_size; i-- > 0;) heap_sift_down(r, i);
+  if (start_merge(r, error)) goto fail;
   *reader = r;
   return 0;
 fail:
   hb_raw_reader_close(r);
   hb_trace_release(trace);
-  return -1;
+  return rc;
+}
+
+int hb_raw_reader_open(const char *path, hb_trace *trace, hb_raw_reader **reader,
+                       hb_error *error) {
+  return open_reader(path, trace, reader, 0, error);
+}
+
+int hb_raw_reader_open_following(const char *path, hb_trace *trace, hb_raw_reader **reader,
+                                 hb_error *error) {
+  return open_reader(path, trace, reader, 1, error);
+}
+
+int hb_raw_reader_follow(hb_raw_reader *r, hb_trace *batch, size_t until, hb_error *error) {
+  if (!r->following) return 2;
+  raw_thread *th = &r->threads[0];
+  if (!r->second_thread) {
+    /* The recorder stores a record's bytes, then committed_bytes; a new
+     * thread counts itself before taking its first sequence number. So
+     * the records committed before the count was seen still 1 came before
+     * any other thread's (x86's locked instructions are in one order):
+     * the merge cannot misplace them. Committed bytes read after a second
+     * thread was seen could hold records that come after its first. */
+    uint64_t committed = __atomic_load_n(&r->live_header->committed_bytes, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&r->live_header->threads_started, __ATOMIC_ACQUIRE) != 1)
+      r->second_thread = 1;
+    else if (committed > th->header.committed_bytes)
+      th->header.committed_bytes = committed;
+  }
+  if (!th->has_next) {
+    if (thread_next(r, 0, error)) return -1;
+    if (th->has_next) r->heap[r->heap_size++] = 0;
+  }
+  int rc = hb_raw_reader_fill(r, batch, until, error);
+  if (rc <= 0) return rc;
+  return r->second_thread ? 2 : 1;
+}
+
+int hb_raw_reader_settle(hb_raw_reader *r, hb_trace *trace, hb_error *error) {
+  if (!r->following) return 0;
+  r->following = 0;
+  munmap((void *)r->live_header, HB_RAW_HEADER_BYTES);
+  r->live_header = NULL;
+  char name[name_bytes(r)];
+  thread_path(r, 0, name, sizeof name);
+  raw_thread *first = &r->threads[0];
+  hb_raw_header header;
+  {
+    raw_thread fresh;
+    memset(&fresh, 0, sizeof fresh);
+    if (read_header(name, 0, &fresh, error)) return -1;
+    header = fresh.header;
+  }
+  if (header.time_in_ticks != first->header.time_in_ticks ||
+      header.committed_bytes < first->header.committed_bytes || header.threads_started == 0 ||
+      header.threads_started > 1u << 16)
+    return hb_fail(error, "%s: offset 0: header changed under the reader (corrupted)", name);
+  first->header = header;
+  if (load_threads(r, trace, header.threads_started, error)) return -1;
+  return start_merge(r, error);
 }
 
 int hb_raw_load(const char *path, hb_trace *trace, hb_error *error) {

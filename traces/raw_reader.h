@@ -31,4 +31,25 @@ int hb_raw_reader_fill(hb_raw_reader *reader, hb_trace *batch, size_t until, hb_
 
 void hb_raw_reader_close(hb_raw_reader *reader);
 
+/* Following a recording while its process runs (`heapbench record`
+ * converts while the program runs): opens the recording path belongs to
+ * if its thread 0 has stored a record, times them in ns and is the only
+ * thread so far. 0 and *reader as hb_raw_reader_open gives (but the trace's
+ * figures are those of thread 0 so far); 1: not yet (try again later); 2:
+ * it cannot be followed (ticks, threads, a name not <prefix>.t<N>.hbraw):
+ * read it at its end. Its errors are left to that reading. */
+int hb_raw_reader_open_following(const char *path, hb_trace *batch, hb_raw_reader **reader,
+                                 hb_error *error);
+/* Appends to batch, as hb_raw_reader_fill, the ops the recording holds so
+ * far: 0, batch holds `until`; 1, it holds all there is for now; 2, all
+ * there will be until hb_raw_reader_settle (a second thread started); -1
+ * with *error set. */
+int hb_raw_reader_follow(hb_raw_reader *reader, hb_trace *batch, size_t until, hb_error *error);
+/* Once the process has ended: reads every thread's header, as opening the
+ * finished recording would, and goes on where following stopped: then
+ * hb_raw_reader_fill gives the rest. The trace's figures are then the
+ * whole recording's. No-op for a reader opened on a finished recording.
+ * 0, or -1 with *error set. */
+int hb_raw_reader_settle(hb_raw_reader *reader, hb_trace *batch, hb_error *error);
+
 #endif

@@ -12,12 +12,14 @@
 #define _GNU_SOURCE
 #include "hb_cmd.h"
 #include "hb_trace.h"
-#include "raw_reader.h"
+#include "raw_convert.h"
 
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +76,93 @@ static int ends_with(const char *text, const char *suffix) {
   return len >= suffix_len && strcmp(text + len - suffix_len, suffix) == 0;
 }
 
+/* ---- Converting while the program runs -------------------------------------
+ * With HEAPBENCH_RECORD_FOLLOW=1, the main process's recording is
+ * converted as it is written, by a thread at idle priority (SCHED_IDLE: it
+ * runs only on a CPU nothing else wants), as far as the reader can follow
+ * it (raw_convert.h); at the program's end convert_all goes on from there.
+ * Not by default: though it takes no CPU time from the program, it slowed
+ * python3 work.py by about 10% where measured (its memory traffic, most
+ * likely: a loop of pure arithmetic beside the program did not; FORMAT.md,
+ * "Conversion"), and a recording should time the program as it runs
+ * unobserved. */
+typedef struct follower {
+  pthread_t thread;
+  int running;
+  const char *raw_dir, *out_dir;
+  pid_t pid;
+  int ended;          /* the program has ended: stop (atomic) */
+  char *prefix;       /* the recording followed: <raw_dir>/<prefix>.t0.hbraw */
+  hb_raw_live *live;
+} follower;
+
+/* The main process's thread-0 file, when it has one: "<program>-<pid>" (a
+ * later image of it, after an exec of the same program, is "-<pid>-<n>"). */
+static char *main_recording(const follower *f) {
+  char suffix[64];
+  snprintf(suffix, sizeof suffix, "-%ld.t0.hbraw", (long)f->pid);
+  DIR *dir = opendir(f->raw_dir);
+  char *prefix = NULL;
+  for (struct dirent *e; dir && !prefix && (e = readdir(dir));)
+    if (ends_with(e->d_name, suffix))
+      prefix = strndup(e->d_name, strlen(e->d_name) - strlen(".t0.hbraw"));
+  if (dir) closedir(dir);
+  return prefix;
+}
+
+static void *follow(void *argument) {
+  follower *f = argument;
+  struct sched_param idle = {0};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+  const struct timespec pause = {0, 2000000}; /* 2 ms: the program writes meanwhile */
+  while (!__atomic_load_n(&f->ended, __ATOMIC_ACQUIRE)) {
+    int rc = 1;
+    if (!f->live) {
+      char *raw = NULL, *out = NULL;
+      if (!f->prefix) f->prefix = main_recording(f);
+      if (f->prefix && asprintf(&raw, "%s/%s.t0.hbraw", f->raw_dir, f->prefix) >= 0 &&
+          asprintf(&out, "%s/%s.hbt", f->out_dir, f->prefix) >= 0)
+        rc = hb_raw_live_open(raw, out, &f->live);
+      free(raw);
+      free(out);
+    } else {
+      rc = hb_raw_live_step(f->live);
+    }
+    if (rc == 2 || rc < 0) break; /* nothing more before the end */
+    if (rc == 1) nanosleep(&pause, NULL);
+  }
+  return NULL;
+}
+
+static void follow_start(follower *f) {
+  const char *setting = getenv("HEAPBENCH_RECORD_FOLLOW");
+  if (!setting || strcmp(setting, "1") != 0) return;
+  f->running = pthread_create(&f->thread, NULL, follow, f) == 0;
+}
+
+static void follow_stop(follower *f) {
+  __atomic_store_n(&f->ended, 1, __ATOMIC_RELEASE);
+  if (!f->running) return;
+  /* Back to normal priority for the step under way, where allowed: an idle
+   * thread may wait long for a CPU on a busy machine. */
+  struct sched_param normal = {0};
+  pthread_setschedparam(f->thread, SCHED_OTHER, &normal);
+  pthread_join(f->thread, NULL);
+  f->running = 0;
+}
+
+/* The conversion begun for prefix, if any, now the caller's. */
+static hb_raw_live *follow_take(follower *f, const char *prefix) {
+  if (!f || !f->live || !f->prefix || strcmp(f->prefix, prefix) != 0) return NULL;
+  hb_raw_live *live = f->live;
+  f->live = NULL;
+  if (hb_raw_live_usable(live)) return live;
+  hb_raw_live_close(live); /* converted anew: that says what went wrong */
+  return NULL;
+}
+
 /* Runs argv with the recorder; returns its wait status or -1. */
-static int run(char **argv, const char *raw_dir, pid_t *main_pid) {
+static int run(char **argv, const char *raw_dir, pid_t *main_pid, follower *f) {
   pid_t child = fork();
   *main_pid = child;
   if (child < 0) {
@@ -96,9 +183,15 @@ static int run(char **argv, const char *raw_dir, pid_t *main_pid) {
   }
   /* The terminal's ^C goes to the program; we stay to convert. */
   signal(SIGINT, SIG_IGN);
+  f->pid = child;
+  follow_start(f);
   int status;
   while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) return -1;
+    if (errno != EINTR) {
+      follow_stop(f);
+      return -1;
+    }
+  follow_stop(f);
   signal(SIGINT, SIG_DFL);
   return status;
 }
@@ -137,52 +230,17 @@ static const struct runtime *hiding_runtime(const char *program) {
   return NULL;
 }
 
-/* Ops per batch between the raw reader and the .hbt writer: a few hundred
- * KiB, in cache, whatever the recording's length. */
-#define CONVERT_BATCH_OPS 4096
-
 static uint64_t clock_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Streams one process's recording into out, batch by batch: memory is the
- * batch, the writer's buffers and the reader's map of live blocks, never
- * the recording's length. trace (opened by the reader) ends up with every
- * figure of the recording (its ops: the last batch only); *ops counts them
- * all. Nothing is written (out left alone) when the recording holds fewer
- * than min_ops ops. 0, or -1 with *error set. */
-static int convert_one(hb_raw_reader *reader, hb_trace *trace, const char *out,
-                       unsigned long min_ops, uint64_t started_ns, uint64_t *ops,
-                       hb_error *error) {
-  hb_hbt_writer *writer = NULL;
-  *ops = 0;
-  for (int ended = 0; !ended;) {
-    trace->op_count = 0;
-    int rc = hb_raw_reader_fill(reader, trace, CONVERT_BATCH_OPS, error);
-    if (rc < 0) goto fail;
-    ended = rc == 1;
-    /* Opened once the first batch is in: a recording without an op has no
-     * times (as the whole-trace writer had it). */
-    if (!writer && hb_hbt_writer_open(out, trace->time_ns != NULL, &writer, error)) goto fail;
-    if (hb_hbt_writer_add(writer, trace->ops, trace->time_ns, trace->op_count, error)) goto fail;
-    *ops += trace->op_count;
-  }
-  if (*ops < min_ops) {
-    hb_hbt_writer_abort(writer);
-    return 0;
-  }
-  trace->convert_ns = clock_ns() - started_ns;
-  return hb_hbt_writer_finish(writer, trace, error);
-fail:
-  hb_hbt_writer_abort(writer);
-  return -1;
-}
-
-/* Converts every process's raw recording (in name order) into out_dir;
- * main_pid: the first process. Returns the traces written, or -1. */
-static int convert_all(const char *raw_dir, const record_options *options, pid_t main_pid) {
+/* Converts every process's raw recording (in name order) into out_dir,
+ * going on with the one f began; main_pid: the first process. Returns the
+ * traces written, or -1. */
+static int convert_all(const char *raw_dir, const record_options *options, pid_t main_pid,
+                       follower *f) {
   DIR *dir = opendir(raw_dir);
   if (!dir) {
     fprintf(stderr, "heapbench record: %s: %s\n", raw_dir, strerror(errno));
@@ -217,48 +275,63 @@ static int convert_all(const char *raw_dir, const record_options *options, pid_t
       failed++;
       continue;
     }
-    hb_trace trace;
+    hb_trace opened, *trace = &opened;
     hb_error error;
     uint32_t threads = 0;
-    uint64_t started_ns = clock_ns(), ops = 0;
+    /* convert_ns: from here, for a recording begun while the program ran
+     * too (what record's user waits for). */
+    hb_raw_convert_options convert_options = {.min_ops = options->min_ops,
+                                              .started_ns = clock_ns()};
+    hb_raw_convert_options_from_env(&convert_options);
+    uint64_t ops = 0;
     hb_raw_reader *reader = NULL;
-    if (hb_raw_reader_open(raw, &trace, &reader, &error)) {
+    hb_raw_live *live = follow_take(f, prefix);
+    if (!live && hb_raw_reader_open(raw, &opened, &reader, &error)) {
       fprintf(stderr, "heapbench record: %s\n", error.message);
       failed++;
     } else {
-      threads = trace.thread_count;
-      if (options->main_only && trace.pid != (uint32_t)main_pid) {
+      int converted = 0;
+      if (!live && options->main_only && opened.pid != (uint32_t)main_pid) {
+        threads = opened.thread_count;
         skipped_other++;
-      } else if (convert_one(reader, &trace, out, options->min_ops, started_ns, &ops, &error)) {
+      } else if (live ? hb_raw_live_finish(live, &convert_options, &trace, &ops, &error)
+                      : hb_raw_convert(reader, &opened, out, &convert_options, &ops, &error)) {
         fprintf(stderr, "heapbench record: %s\n", error.message);
-        failed++;
-        threads = 0; /* keep the raw files */
-      } else if (ops < options->min_ops) {
-        skipped_small++;
+        failed++; /* threads 0: the raw files are kept */
       } else {
+        converted = 1;
+        threads = trace->thread_count;
+      }
+      if (converted && ops < options->min_ops) {
+        skipped_small++;
+      } else if (converted) {
         struct stat st;
         long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
         printf("wrote %s: %" PRIu64 " ops, %u thread%s, %lld bytes (%.2f bytes/op)%s\n", out,
-               ops, trace.thread_count, trace.thread_count == 1 ? "" : "s", bytes,
+               ops, trace->thread_count, trace->thread_count == 1 ? "" : "s", bytes,
                ops ? (double)bytes / (double)ops : 0.0,
-               trace.incomplete ? ", incomplete: ended without exit handlers (crash, _exit)"
+               trace->incomplete ? ", incomplete: ended without exit handlers (crash, _exit)"
                                   " or a thread file is missing" : "");
-        if (trace.dropped_ops || trace.unmatched_reallocs || trace.reused_addresses)
+        if (trace->dropped_ops || trace->unmatched_reallocs || trace->reused_addresses)
           printf("  dropped %" PRIu64 " frees of unknown pointers and %" PRIu64
                  " allocations that returned NULL; %" PRIu64 " reallocs of unknown pointers "
                  "kept as realloc(NULL), %" PRIu64 " allocations at a live address\n",
-                 trace.unmatched_frees, trace.failed_allocs, trace.unmatched_reallocs,
-                 trace.reused_addresses);
+                 trace->unmatched_frees, trace->failed_allocs, trace->unmatched_reallocs,
+                 trace->reused_addresses);
         written++;
         if (ops >= largest_ops) {
           largest_ops = ops;
           snprintf(largest, sizeof largest, "%s", out);
         }
-        if (!hiding && (hiding = hiding_runtime(trace.program)))
-          snprintf(hiding_program, sizeof hiding_program, "%s", trace.program);
+        if (!hiding && (hiding = hiding_runtime(trace->program)))
+          snprintf(hiding_program, sizeof hiding_program, "%s", trace->program);
       }
-      hb_raw_reader_close(reader);
-      hb_trace_release(&trace);
+      if (live) {
+        hb_raw_live_close(live);
+      } else {
+        hb_raw_reader_close(reader);
+        hb_trace_release(&opened);
+      }
     }
     if (!options->keep_raw && threads) remove_raw(raw_dir, prefix, threads);
     free(raw);
@@ -403,9 +476,12 @@ int hb_cmd_record(int argc, char **argv) {
   }
   fflush(stdout);
   pid_t main_pid = 0;
-  int status = run(argv + i, raw_dir, &main_pid);
+  follower f = {.raw_dir = raw_dir, .out_dir = options.out_dir};
+  int status = run(argv + i, raw_dir, &main_pid, &f);
   int not_run = WIFEXITED(status) && WEXITSTATUS(status) == 127;
-  int written = convert_all(raw_dir, &options, main_pid);
+  int written = convert_all(raw_dir, &options, main_pid, &f);
+  hb_raw_live_close(f.live); /* not taken: its recording was gone */
+  free(f.prefix);
   free(absolute);
   free(raw_dir);
   if (status < 0 || written < 0) return 1;

@@ -217,12 +217,17 @@ static int convert(const char *input, const char *output) {
       return 1;
     }
     int timed = hb_reader_timed(probe);
-    hb_reader_close(probe);
+    const hb_trace *head = hb_reader_trace(probe);
     hb_hbt_writer *writer;
-    if (hb_hbt_writer_open(output, timed, &writer, &error)) {
+    if (hb_hbt_writer_open(output, timed, &writer, &error) ||
+        hb_hbt_writer_expect(writer, head->program, head->thread_count,
+                             head->recorder_records || head->recorder_raw_bytes, &error)) {
       fprintf(stderr, "heapbench trace: %s\n", error.message);
+      hb_hbt_writer_abort(writer);
+      hb_reader_close(probe);
       return 1;
     }
+    hb_reader_close(probe);
     if (stream(input, 0, convert_batch, writer, "trace", &reader)) {
       hb_hbt_writer_abort(writer);
       return 1;

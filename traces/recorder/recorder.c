@@ -28,7 +28,8 @@
  *
  * Environment: HB_RECORD_DIR, the directory for the files (default: the
  * working directory at the first event); HB_RECORD_CLOCK=monotonic to
- * time records with clock_gettime even where the TSC would do.
+ * time records with clock_gettime even where the TSC would do, =tsc to
+ * time them with the TSC even where the kernel does not (see choose_clock).
  */
 #define _GNU_SOURCE
 #include "hbt_format.h"
@@ -56,6 +57,13 @@ extern void *__libc_pvalloc(size_t size);
 
 #define EXPORT __attribute__((visibility("default")))
 #define CHUNK_BYTES ((size_t)4 << 20) /* file grows and is mapped by this much */
+/* Bytes of a chunk made writable ahead of the records, in one call (see
+ * populate_ahead): a few dozen calls per chunk, and at most this much
+ * written ahead of the last record. */
+#define POPULATE_BYTES ((uint64_t)256 << 10)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 #define PATH_BYTES 4096
 
 /* ---- per-process state ----------------------------------------------------- */
@@ -76,6 +84,7 @@ typedef struct thread_state {
   hb_raw_header *header;
   unsigned char *chunk;
   uint64_t chunk_first; /* record byte offset of chunk[0] */
+  uint64_t populated;   /* record bytes of the chunk made writable so far */
   uint64_t used;        /* record bytes stored */
   uint64_t count;       /* records stored */
   uint64_t previous_seq, previous_time, previous_ptr;
@@ -96,14 +105,19 @@ static uint64_t now_ns(void) {
 /* Record times: the TSC where the kernel itself trusts it as its clock
  * source (invariant and synchronised across CPUs): reading it costs a third
  * of clock_gettime, the biggest part of a record. Clock pairs in each
- * header convert ticks to ns afterwards. Elsewhere: CLOCK_MONOTONIC ns. */
+ * header convert ticks to ns afterwards. Elsewhere: CLOCK_MONOTONIC ns.
+ * HB_RECORD_CLOCK=tsc is for virtual machines whose kernel keeps a
+ * paravirtual clock (kvm-clock) over a TSC it was told not to trust: there
+ * clock_gettime cost 29 ns against 12 for the TSC, and a record's times
+ * are right as long as the TSC neither jumps nor changes rate during the
+ * recording (a snapshot restored, a migration: the user's call). */
 static int use_ticks;
 
 static void choose_clock(void) {
 #if defined(__x86_64__)
-  const char *forced = getenv("HB_RECORD_CLOCK"); /* "monotonic": never the TSC */
-  if (forced && strcmp(forced, "monotonic") == 0) {
-    use_ticks = 0;
+  const char *forced = getenv("HB_RECORD_CLOCK"); /* "monotonic" or "tsc" */
+  if (forced && (strcmp(forced, "monotonic") == 0 || strcmp(forced, "tsc") == 0)) {
+    use_ticks = forced[0] == 't';
     return;
   }
   int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
@@ -217,16 +231,41 @@ static void say_cannot_record(const char *name, int errnum) {
   (void)ignored;
 }
 
+static int populate_works = 1; /* MADV_POPULATE_WRITE has not failed */
+
+/* Makes the next POPULATE_BYTES of the chunk writable in one call. The
+ * pages of a shared file mapping are otherwise made writable by a fault
+ * each at their first write, and the kernel's entry and exit per fault
+ * cost more than the page's work (in a virtual machine most of all:
+ * FORMAT.md, "Conversion", has the figures). MAP_POPULATE does not do it:
+ * it maps shared pages read-only, so each still faults at its first write.
+ * Not the whole chunk at once: pages made writable are dirty, so a
+ * short-lived process would leave 4 MiB of zeros to write back instead of
+ * a hole. Where the call fails (a kernel before 5.14), pages fault in as
+ * they are written. */
+static void populate_ahead(thread_state *t) {
+  uint64_t chunk_end = t->chunk_first + CHUNK_BYTES;
+  uint64_t bytes = chunk_end - t->populated < POPULATE_BYTES ? chunk_end - t->populated
+                                                             : POPULATE_BYTES;
+  int saved = errno; /* inside the program's malloc or free */
+  if (__atomic_load_n(&populate_works, __ATOMIC_RELAXED) &&
+      madvise(t->chunk + (t->populated - t->chunk_first), bytes, MADV_POPULATE_WRITE) != 0)
+    __atomic_store_n(&populate_works, 0, __ATOMIC_RELAXED);
+  errno = saved;
+  t->populated = __atomic_load_n(&populate_works, __ATOMIC_RELAXED) ? t->populated + bytes
+                                                                   : chunk_end;
+}
+
 /* Maps chunk number `chunk` of the open file, growing the file first. */
 static int map_chunk(thread_state *t, int fd, uint64_t chunk) {
   off_t offset = HB_RAW_HEADER_BYTES + (off_t)(chunk * CHUNK_BYTES);
   if (ftruncate(fd, offset + (off_t)CHUNK_BYTES) != 0) return -1;
-  /* MAP_POPULATE: one call sets up every page instead of a fault per page. */
-  void *map = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
+  void *map = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
   if (map == MAP_FAILED) return -1;
   if (t->chunk) munmap(t->chunk, CHUNK_BYTES);
   t->chunk = map;
-  t->chunk_first = chunk * CHUNK_BYTES;
+  t->chunk_first = t->populated = chunk * CHUNK_BYTES;
+  populate_ahead(t);
   return 0;
 }
 
@@ -389,6 +428,10 @@ static inline void store(thread_state *t, unsigned event, unsigned align_log2, c
                          uint64_t size) {
   uint64_t seq = __atomic_fetch_add(&sequence, 1, __ATOMIC_RELAXED);
   uint64_t time = now_time();
+  /* Near the end of what populate_ahead made writable, within the chunk. */
+  if (__builtin_expect(t->used + HB_RAW_MAX_RECORD_BYTES > t->populated, 0) &&
+      t->used - t->chunk_first <= CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES)
+    populate_ahead(t);
   if (__builtin_expect(t->used - t->chunk_first > CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES, 0)) {
     /* The rest of this chunk stays zero: padding. Records start afresh in
      * the next one, so none straddles two mappings. */

@@ -10,6 +10,15 @@
  * hb_reader in batches gives the same; the .hbt written batch by batch
  * reads back the same with the recorder's cost, and a trace without it
  * keeps the version-1 layout; damaged files are refused naming the offset.
+ * `heapbench record`'s conversion (raw_convert.h: a reader and a writer
+ * thread, batches through a ring) writes the same bytes as one thread,
+ * with batches and rings down to one op and one slot, and stops cleanly
+ * on a damaged recording or an output it cannot write. The .hbt writer
+ * told the header's size in advance writes the same bytes, whether the
+ * guess holds or not. A recording converted while it is written
+ * (hb_raw_live_*: thread 0 followed as its file grows, in place, record
+ * by record, until a second thread starts, the rest at the end) gives the
+ * bytes of a conversion at the end.
  *
  * Usage: raw_stream TMPDIR
  */
@@ -18,7 +27,9 @@
 #include "hb_test.h"
 #include "hb_trace.h"
 #include "hbt_format.h"
+#include "raw_convert.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,8 +94,9 @@ static uint64_t next_random(void) { /* xorshift64 */
   return seed;
 }
 
-/* `steps` calls from THREADS threads, the expected ops alongside. */
-static void build(recording *r, size_t steps) {
+/* `steps` calls from THREADS threads, the expected ops alongside; the
+ * first `solo` from thread 0 alone. */
+static void build_solo(recording *r, size_t steps, size_t solo) {
   memset(r, 0, sizeof *r);
   live_block *live = malloc(steps * sizeof *live);
   /* Addresses free for reuse: a step gives back at most two. */
@@ -92,7 +104,7 @@ static void build(recording *r, size_t steps) {
   size_t live_count = 0, freed_count = 0;
   uint64_t fresh = 0x10000;
   for (size_t step = 0; step < steps; step++) {
-    uint32_t thread = (uint32_t)(next_random() % THREADS);
+    uint32_t thread = step < solo ? 0 : (uint32_t)(next_random() % THREADS);
     unsigned choice = (unsigned)(next_random() % 100);
     uint64_t size = 1 + next_random() % (choice < 2 ? 1u << 20 : 200);
     /* Fresh addresses or ones freed before: the reader's map must forget
@@ -131,7 +143,7 @@ static void build(recording *r, size_t steps) {
       int moves = next_random() % 2;
       if (!moves) freed[freed_count++] = ptr; /* resized in place: ptr unused */
       add_event(r, HB_RAW_REALLOC_BEGIN, thread, old, size, 0);
-      if (next_random() % 4 == 0) {
+      if (step >= solo && next_random() % 4 == 0) {
         /* Another thread's call between the two records; if the block
          * moves, that thread may already receive its old address. */
         uint32_t other = (thread + 1) % THREADS;
@@ -181,6 +193,8 @@ static void build(recording *r, size_t steps) {
   free(live);
   free(freed);
 }
+
+static void build(recording *r, size_t steps) { build_solo(r, steps, 0); }
 
 /* ---- the raw files, as the recorder lays them out ------------------------ */
 
@@ -271,6 +285,58 @@ static size_t first_difference(const recording *r, size_t first, const hb_op *go
   return count;
 }
 
+/* The whole content of a file (NULL if unreadable); *bytes its length. */
+static unsigned char *slurp(const char *path, size_t *bytes) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return NULL;
+  fseek(file, 0, SEEK_END);
+  long length = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
+  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
+               ? (size_t)length : 0;
+  fclose(file);
+  return data;
+}
+
+/* The .hbt writer told the header's figures in advance (thread 0's stream
+ * straight into the output) writes the bytes it writes untold, whether
+ * its guess holds or not (then the stream is copied). */
+static void check_expect(const char *name, const hb_trace *trace, const char *told,
+                         const char *untold) {
+  struct { const char *program; uint32_t threads; int recording; } guesses[] = {
+      {trace->program, trace->thread_count, trace->recorder_records != 0}, /* right */
+      {"another program", trace->thread_count, trace->recorder_records != 0},
+      {trace->program, trace->thread_count + 1, trace->recorder_records != 0},
+      {trace->program, trace->thread_count, trace->recorder_records == 0},
+  };
+  size_t want_bytes = 0;
+  unsigned char *want = slurp(untold, &want_bytes);
+  for (size_t g = 0; g < sizeof guesses / sizeof guesses[0]; g++) {
+    hb_hbt_writer *writer;
+    hb_error error;
+    int rc = hb_hbt_writer_open(told, trace->time_ns != NULL, &writer, &error) ||
+             hb_hbt_writer_expect(writer, guesses[g].program, guesses[g].threads,
+                                  guesses[g].recording, &error);
+    /* In small steps, as a converter adds batches. */
+    for (size_t i = 0; rc == 0 && i < trace->op_count; i += 777) {
+      size_t n = trace->op_count - i < 777 ? trace->op_count - i : 777;
+      rc = hb_hbt_writer_add(writer, trace->ops + i, trace->time_ns ? trace->time_ns + i : NULL,
+                             n, &error);
+    }
+    rc = rc || hb_hbt_writer_finish(writer, trace, &error);
+    HB_CHECK(rc == 0, "%s: guess %zu: %s", name, g, rc ? error.message : "");
+    size_t got_bytes = 0;
+    unsigned char *got = slurp(told, &got_bytes);
+    HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
+                 memcmp(got, want, want_bytes) == 0,
+             "%s: guess %zu: %zu bytes differ from the %zu written untold", name, g, got_bytes,
+             want_bytes);
+    free(got);
+  }
+  free(want);
+}
+
 static void check_recording(const char *tmpdir, const char *name, size_t steps,
                             uint32_t chunk_bytes) {
   recording r;
@@ -346,6 +412,9 @@ static void check_recording(const char *tmpdir, const char *name, size_t steps,
                  back.unmatched_frees == r.unmatched_frees,
              "%s: the .hbt's figures: %" PRIu64 " records, %" PRIu64 " bytes, %" PRIu64 " ns",
              name, back.recorder_records, back.recorder_raw_bytes, back.convert_ns);
+    char told[1300];
+    snprintf(told, sizeof told, "%s.told.hbt", prefix);
+    check_expect(name, &back, told, hbt);
     /* Without the recorder's cost: the version-1 layout, flag bit 2 clear. */
     back.recorder_records = 0;
     HB_CHECK(hb_hbt_write(&back, hbt, &error) == 0, "%s: %s", name, error.message);
@@ -360,6 +429,255 @@ static void check_recording(const char *tmpdir, const char *name, size_t steps,
     hb_trace_release(&back);
   }
   hb_trace_release(&trace);
+  free(r.events);
+  free(r.ops);
+  free(r.op_times);
+}
+
+/* record's conversion of raw (a .t0.hbraw) into out with the options; the
+ * ops it counted, or -1 with *error set. */
+static long long convert(const char *raw, const char *out, const hb_raw_convert_options *options,
+                         hb_error *error) {
+  hb_trace trace;
+  hb_raw_reader *reader;
+  if (hb_raw_reader_open(raw, &trace, &reader, error)) return -1;
+  uint64_t ops;
+  int rc = hb_raw_convert(reader, &trace, out, options, &ops, error);
+  hb_raw_reader_close(reader);
+  hb_trace_release(&trace);
+  return rc ? -1 : (long long)ops;
+}
+
+/* The conversion in one thread is the reference: it reads back as the
+ * expected ops; two threads, whatever the batch and ring sizes, write the
+ * same bytes (a batch dropped, repeated or swapped in the ring would
+ * change them: the streams and their checksums). */
+static void check_convert(const char *tmpdir, const char *name, size_t steps,
+                          uint32_t chunk_bytes, const hb_raw_convert_options *variants,
+                          size_t variant_count) {
+  recording r;
+  build(&r, steps);
+  char prefix[1100], t0[1200], reference[1200], out[1200];
+  snprintf(prefix, sizeof prefix, "%s/%s", tmpdir, name);
+  snprintf(t0, sizeof t0, "%s.t0.hbraw", prefix);
+  snprintf(reference, sizeof reference, "%s.one.hbt", prefix);
+  snprintf(out, sizeof out, "%s.two.hbt", prefix);
+  uint64_t raw_bytes, records;
+  write_raw(&r, prefix, chunk_bytes, &raw_bytes, &records);
+  hb_error error;
+  hb_raw_convert_options one = {0};
+  long long ops = convert(t0, reference, &one, &error);
+  HB_CHECK(ops == (long long)r.op_count, "%s: one thread: %lld ops, want %zu: %s", name, ops,
+           r.op_count, ops < 0 ? error.message : "");
+  hb_trace back;
+  int rc = hb_trace_load(reference, &back, &error);
+  HB_CHECK(rc == 0, "%s: one thread: %s", name, rc ? error.message : "");
+  if (rc == 0) {
+    HB_CHECK(back.op_count == r.op_count &&
+                 first_difference(&r, 0, back.ops, back.time_ns, back.op_count) == back.op_count,
+             "%s: one thread: the .hbt's ops differ", name);
+    HB_CHECK(back.recorder_records == records && back.recorder_raw_bytes == raw_bytes &&
+                 back.convert_ns == 0 && back.id_count == r.next_id,
+             "%s: one thread: figures", name);
+    hb_trace_release(&back);
+  }
+  size_t want_bytes = 0, got_bytes = 0;
+  unsigned char *want = slurp(reference, &want_bytes);
+  for (size_t v = 0; v < variant_count; v++) {
+    unlink(out);
+    ops = convert(t0, out, &variants[v], &error);
+    HB_CHECK(ops == (long long)r.op_count, "%s: batches of %zu, ring of %zu: %lld ops: %s", name,
+             variants[v].batch_ops, variants[v].ring_batches, ops, ops < 0 ? error.message : "");
+    unsigned char *got = slurp(out, &got_bytes);
+    HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
+                 memcmp(got, want, want_bytes) == 0,
+             "%s: batches of %zu, ring of %zu: %zu bytes, not the %zu of one thread", name,
+             variants[v].batch_ops, variants[v].ring_batches, got_bytes, want_bytes);
+    free(got);
+  }
+  /* Fewer ops than min_ops: nothing written. */
+  unlink(out);
+  hb_raw_convert_options many = {.min_ops = r.op_count + 1, .batch_ops = 100};
+  ops = convert(t0, out, &many, &error);
+  HB_CHECK(ops == (long long)r.op_count && access(out, F_OK) != 0,
+           "%s: min_ops: %lld ops, file written: %d", name, ops, access(out, F_OK) == 0);
+  free(want);
+  free(r.events);
+  free(r.ops);
+  free(r.op_times);
+}
+
+/* The recording's files as the recorder has them after its first `upto`
+ * events, written in place as the recorder writes them (the reader may
+ * have them mapped): records, then the header that commits them. Thread
+ * 0's file only until `final`, where every thread's is whole and the
+ * process has exited. */
+static void write_raw_upto(const recording *r, const char *prefix, uint32_t chunk_bytes,
+                           size_t upto, int final) {
+  uint32_t started = 1;
+  for (size_t seq = 0; seq < upto; seq++)
+    if (r->events[seq].thread + 1 > started) started = r->events[seq].thread + 1;
+  for (uint32_t t = 0; t < (final ? THREADS : 1); t++) {
+    size_t capacity = r->count * 40 + chunk_bytes, used = 0;
+    unsigned char *data = calloc(1, capacity);
+    uint64_t previous_seq = UINT64_MAX, previous_time = START_NS, previous_ptr = 0, count = 0;
+    for (size_t seq = 0; seq < upto; seq++) {
+      const event *e = &r->events[seq];
+      if (e->thread != t) continue;
+      if (used % chunk_bytes > chunk_bytes - HB_RAW_MAX_RECORD_BYTES)
+        used = (used / chunk_bytes + 1) * chunk_bytes;
+      unsigned char *p = data + used;
+      p = put_varint(p, (seq - previous_seq - 1) << 3 | e->kind);
+      if (e->kind == HB_RAW_ALIGNED) *p++ = e->align_log2;
+      p = put_varint(p, zigzag(e->time - previous_time));
+      p = put_varint(p, zigzag(e->ptr - previous_ptr));
+      if (hb_raw_event_has_size(e->kind)) p = put_varint(p, e->size);
+      previous_seq = seq;
+      previous_time = e->time;
+      previous_ptr = e->ptr;
+      used = (size_t)(p - data);
+      count++;
+    }
+    hb_raw_header header;
+    memset(&header, 0, sizeof header);
+    memcpy(header.magic, HB_RAW_MAGIC, 8);
+    header.version = HB_RAW_VERSION;
+    header.chunk_bytes = chunk_bytes;
+    header.thread_index = t;
+    header.pid = 4242;
+    header.threads_started = t == 0 ? (final ? THREADS : started) : 0;
+    header.start_ns = START_NS;
+    header.committed_bytes = used;
+    header.record_count = count;
+    header.exited = (uint32_t)final;
+    strcpy(header.program, "rawtest");
+    header.base_time = header.base_ns = START_NS;
+    char path[1200];
+    snprintf(path, sizeof path, "%s.t%u.hbraw", prefix, t);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    struct stat st;
+    /* Grown a chunk at a time, never shrunk, as the recorder does. */
+    off_t size = HB_RAW_HEADER_BYTES + (off_t)((used / chunk_bytes + 1) * chunk_bytes);
+    unsigned char page[HB_RAW_HEADER_BYTES] = {0};
+    memcpy(page, &header, sizeof header);
+    HB_CHECK(fd >= 0 && fstat(fd, &st) == 0 && (st.st_size >= size || ftruncate(fd, size) == 0) &&
+                 pwrite(fd, data, used, HB_RAW_HEADER_BYTES) == (ssize_t)used &&
+                 pwrite(fd, page, sizeof page, 0) == (ssize_t)sizeof page && close(fd) == 0,
+             "cannot write %s", path);
+    free(data);
+  }
+}
+
+/* A recording converted while it is written: thread 0 alone for `solo`
+ * of `steps` events, its file written in place at checkpoints, the
+ * conversion following it between them (until the other threads start:
+ * it must then stop short of what it cannot place), then the rest at the
+ * end: the bytes of the conversion of the finished recording. */
+static void check_follow(const char *tmpdir, const char *name, size_t steps, size_t solo,
+                         uint32_t chunk_bytes, size_t checkpoints) {
+  recording r;
+  build_solo(&r, steps, solo);
+  char prefix[1100], t0[1200], followed[1200], reference[1200];
+  snprintf(prefix, sizeof prefix, "%s/%s", tmpdir, name);
+  snprintf(t0, sizeof t0, "%s.t0.hbraw", prefix);
+  snprintf(followed, sizeof followed, "%s.followed.hbt", prefix);
+  snprintf(reference, sizeof reference, "%s.hbt", prefix);
+  for (uint32_t t = 0; t < THREADS; t++) { /* the recorder starts with empty files */
+    char path[1200];
+    snprintf(path, sizeof path, "%s.t%u.hbraw", prefix, t);
+    unlink(path);
+  }
+  unlink(followed);
+  hb_raw_live *live = NULL;
+  int caught_up = 0, stopped = 0;
+  uint64_t before_end = 0;
+  for (size_t c = 1; c <= checkpoints; c++) {
+    size_t upto = r.count * c / (checkpoints + 1);
+    write_raw_upto(&r, prefix, chunk_bytes, upto, 0);
+    if (!live) {
+      int rc = hb_raw_live_open(t0, followed, &live);
+      HB_CHECK(rc == 0 || (rc == 1 && upto == 0), "%s: following at event %zu: %d", name, upto,
+               rc);
+      if (rc) continue;
+    }
+    for (int rc = 0; rc == 0;) {
+      rc = hb_raw_live_step(live);
+      HB_CHECK(rc >= 0, "%s: following failed at event %zu", name, upto);
+      caught_up += rc == 1;
+      stopped += rc == 2;
+    }
+    before_end = hb_raw_live_ops(live);
+  }
+  write_raw_upto(&r, prefix, chunk_bytes, r.count, 1);
+  HB_CHECK(live && caught_up > 0 && before_end > 0,
+           "%s: following never caught up (%d) or converted nothing (%" PRIu64 " ops)", name,
+           caught_up, before_end);
+  HB_CHECK(solo >= steps || stopped > 0, "%s: following did not stop at the second thread",
+           name);
+  if (!live) {
+    free(r.events);
+    free(r.ops);
+    free(r.op_times);
+    return;
+  }
+  hb_raw_convert_options options = {0};
+  hb_trace *trace;
+  uint64_t ops;
+  hb_error error;
+  int rc = hb_raw_live_finish(live, &options, &trace, &ops, &error);
+  HB_CHECK(rc == 0 && ops == r.op_count && trace->thread_count == THREADS && !trace->incomplete,
+           "%s: finished: %s, %" PRIu64 " ops (want %zu)", name, rc ? error.message : "ok", ops,
+           r.op_count);
+  hb_raw_live_close(live);
+  hb_raw_convert_options one = {0};
+  long long whole = convert(t0, reference, &one, &error);
+  HB_CHECK(whole == (long long)r.op_count, "%s: converted whole: %s", name,
+           whole < 0 ? error.message : "");
+  size_t want_bytes = 0, got_bytes = 0;
+  unsigned char *want = slurp(reference, &want_bytes), *got = slurp(followed, &got_bytes);
+  HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
+               memcmp(got, want, want_bytes) == 0,
+           "%s: followed, %zu bytes differ from the %zu converted whole", name, got_bytes,
+           want_bytes);
+  free(want);
+  free(got);
+  free(r.events);
+  free(r.ops);
+  free(r.op_times);
+}
+
+/* A failure on either side stops both threads, says why, and writes
+ * nothing: a record damaged past the first batches (the reader), an output
+ * directory that does not exist (the writer, on its first batch). */
+static void check_convert_failures(const char *tmpdir) {
+  recording r;
+  build(&r, 20000);
+  char prefix[1100], t0[1200], t1[1200], out[1200];
+  snprintf(prefix, sizeof prefix, "%s/convert-damaged", tmpdir);
+  snprintf(t0, sizeof t0, "%s.t0.hbraw", prefix);
+  snprintf(t1, sizeof t1, "%s.t1.hbraw", prefix);
+  snprintf(out, sizeof out, "%s.hbt", prefix);
+  uint64_t raw_bytes, records;
+  write_raw(&r, prefix, 4096, &raw_bytes, &records);
+  FILE *file = fopen(t1, "r+b"); /* the 3rd chunk's first record: event 7 */
+  HB_CHECK(file && fseek(file, HB_RAW_HEADER_BYTES + 2 * 4096, SEEK_SET) == 0 &&
+               fputc(0x07, file) == 0x07 && fclose(file) == 0,
+           "damage");
+  hb_raw_convert_options small = {.batch_ops = 16, .ring_batches = 2, .writer_thread = 1};
+  hb_error error;
+  unlink(out);
+  long long ops = convert(t0, out, &small, &error);
+  HB_CHECK(ops < 0 && strstr(error.message, t1) && strstr(error.message, "bad record"),
+           "damaged: %s", ops < 0 ? error.message : "converted");
+  HB_CHECK(access(out, F_OK) != 0, "damaged: %s written", out);
+
+  write_raw(&r, prefix, 4096, &raw_bytes, &records);
+  char nowhere[1300];
+  snprintf(nowhere, sizeof nowhere, "%s/no-such-directory/out.hbt", tmpdir);
+  ops = convert(t0, nowhere, &small, &error);
+  HB_CHECK(ops < 0 && strstr(error.message, "no-such-directory") &&
+               strstr(error.message, "cannot create"),
+           "unwritable: %s", ops < 0 ? error.message : "converted");
   free(r.events);
   free(r.ops);
   free(r.op_times);
@@ -412,5 +730,25 @@ int main(int argc, char **argv) {
    * larger than a window, so records run across a window's end. */
   check_recording(argv[1], "long", 2400000, 16u << 20);
   check_damaged(argv[1]);
+  /* Batches and rings down to one op and one slot, where every hand-over
+   * waits on the other thread. */
+  const hb_raw_convert_options tiny[] = {
+      {.batch_ops = 1, .ring_batches = 1, .writer_thread = 1},
+      {.batch_ops = 7, .ring_batches = 2, .writer_thread = 1},
+      {.batch_ops = 13, .ring_batches = 3, .writer_thread = 1},
+      {.batch_ops = 4096, .ring_batches = 1, .writer_thread = 1},
+      {.writer_thread = 1}, {.batch_ops = 5}};
+  check_convert(argv[1], "convert-small", 50000, 4096, tiny, sizeof tiny / sizeof tiny[0]);
+  const hb_raw_convert_options usual[] = {{.writer_thread = 1},
+                                          {.batch_ops = 100, .ring_batches = 2, .writer_thread = 1}};
+  check_convert(argv[1], "convert-long", 400000, 1u << 20, usual,
+                sizeof usual / sizeof usual[0]);
+  check_convert_failures(argv[1]);
+  /* Followed record by record across small chunks (padding at nearly
+   * every chunk's end), one thread throughout, then a second after a
+   * while; in files larger than a mapped window. */
+  check_follow(argv[1], "follow-solo", 30000, 30000, 4096, 40);
+  check_follow(argv[1], "follow-threads", 60000, 20000, 4096, 40);
+  check_follow(argv[1], "follow-long", 1200000, 900000, 1u << 20, 12);
   return hb_test_exit("raw_stream");
 }

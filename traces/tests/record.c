@@ -3,12 +3,20 @@
  * cross-thread frees come out consistent (no free before its allocation,
  * no address handed out twice); fork and exec give each process its own
  * recording; a crash, abort or _exit loses nothing that happened before.
+ * A recording of several chunks holds every call, and a short one's file
+ * stays sparse (the recorder makes pages writable ahead of the records a
+ * step at a time, not a chunk).
+ * `heapbench record`'s conversion (raw_convert.h, two threads) of the
+ * threaded and forking recordings gives the ops and times the raw reader
+ * gives, and the bytes one thread writes, down to batches of a few ops.
  *
  * Usage: record RECORDER_SO TARGET TMPDIR
  */
 #define _GNU_SOURCE
 #include "hb_test.h"
 #include "hb_trace.h"
+#include "hbt_format.h"
+#include "raw_convert.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -201,6 +209,19 @@ static void test_time(const char *clock) {
       HB_CHECK(ms >= 99.0 && ms < 2000.0, "sleep (clock %s): 100 ms recorded as %.3f ms", clock,
                ms);
     }
+#if defined(__x86_64__)
+    /* The clock asked for is the one the records hold. */
+    char path[1400];
+    snprintf(path, sizeof path, "%s/sleep/record_target-%u.t0.hbraw", tmpdir, t->pid);
+    hb_raw_header header;
+    FILE *file = fopen(path, "rb");
+    int read_ok = file && fread(&header, sizeof header, 1, file) == 1;
+    if (file) fclose(file);
+    HB_CHECK(read_ok && (strcmp(clock, "default") == 0 ||
+                         header.time_in_ticks == (strcmp(clock, "tsc") == 0)),
+             "sleep (clock %s): times in %s", clock,
+             read_ok && header.time_in_ticks ? "ticks" : "ns");
+#endif
   }
   release(&r);
 }
@@ -247,6 +268,134 @@ static void test_exec(void) {
              r.traces[0].incomplete, r.traces[1].incomplete);
   }
   release(&r);
+}
+
+/* The whole content of a file (NULL if unreadable); *bytes its length. */
+static unsigned char *slurp(const char *path, size_t *bytes) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return NULL;
+  fseek(file, 0, SEEK_END);
+  long length = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
+  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
+               ? (size_t)length : 0;
+  fclose(file);
+  return data;
+}
+
+/* Converts raw into out as `heapbench record` does; 0 or -1. */
+static int convert(const char *raw, const char *out, const hb_raw_convert_options *options) {
+  hb_trace trace;
+  hb_raw_reader *reader;
+  hb_error error;
+  if (hb_raw_reader_open(raw, &trace, &reader, &error)) {
+    HB_CHECK(0, "%s: %s", raw, error.message);
+    return -1;
+  }
+  uint64_t ops;
+  int rc = hb_raw_convert(reader, &trace, out, options, &ops, &error);
+  HB_CHECK(rc == 0, "%s: %s", raw, rc ? error.message : "");
+  hb_raw_reader_close(reader);
+  hb_trace_release(&trace);
+  return rc;
+}
+
+/* Every recording of MODE (recorded before) through record's conversion:
+ * one thread reads back as hb_trace_load reads the raw files; two threads
+ * with batches of 3 ops in a ring of 2, and with the defaults, write the
+ * same bytes. */
+static void test_convert(const char *mode, int want_recordings) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/%s", tmpdir, mode);
+  DIR *d = opendir(dir);
+  int seen = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 9 || strcmp(e->d_name + len - 9, ".t0.hbraw") != 0) continue;
+    char raw[2400], one[2500], two[2500];
+    snprintf(raw, sizeof raw, "%s/%s", dir, e->d_name);
+    snprintf(one, sizeof one, "%s/converted.one.hbt", tmpdir);
+    snprintf(two, sizeof two, "%s/converted.two.hbt", tmpdir);
+    seen++;
+    hb_raw_convert_options one_thread = {0};
+    hb_trace loaded, converted;
+    hb_error error;
+    if (convert(raw, one, &one_thread) || hb_trace_load(raw, &loaded, &error)) continue;
+    if (hb_trace_load(one, &converted, &error) == 0) {
+      int same = converted.op_count == loaded.op_count && converted.time_ns && loaded.time_ns &&
+                 converted.thread_count == loaded.thread_count &&
+                 converted.id_count == loaded.id_count &&
+                 converted.unmatched_frees == loaded.unmatched_frees &&
+                 converted.reused_addresses == loaded.reused_addresses;
+      for (size_t i = 0; same && i < loaded.op_count; i++)
+        same = memcmp(&converted.ops[i], &loaded.ops[i], sizeof loaded.ops[i]) == 0 &&
+               converted.time_ns[i] == loaded.time_ns[i];
+      HB_CHECK(same, "%s: %s converted differs from the raw files read", mode, e->d_name);
+      hb_trace_release(&converted);
+    }
+    hb_trace_release(&loaded);
+    size_t want_bytes = 0;
+    unsigned char *want = slurp(one, &want_bytes);
+    const hb_raw_convert_options variants[] = {
+        {.batch_ops = 3, .ring_batches = 2, .writer_thread = 1}, {.writer_thread = 1}};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+      unlink(two);
+      if (convert(raw, two, &variants[v])) continue;
+      size_t got_bytes = 0;
+      unsigned char *got = slurp(two, &got_bytes);
+      HB_CHECK(want && got && got_bytes == want_bytes && memcmp(got, want, want_bytes) == 0,
+               "%s: %s: two threads (batches of %zu) wrote %zu bytes, not one thread's %zu",
+               mode, e->d_name, variants[v].batch_ops, got_bytes, want_bytes);
+      free(got);
+    }
+    free(want);
+  }
+  if (d) closedir(d);
+  HB_CHECK(seen == want_recordings, "%s: %d recordings converted, want %d", mode, seen,
+           want_recordings);
+}
+
+/* 2M records, several 4 MiB chunks and many steps of pages made writable
+ * ahead: every call recorded. */
+static void test_long(void) {
+  recording r;
+  int status = record("long", &r);
+  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "long: status %d", status);
+  HB_CHECK(r.count == 1, "long: %d recordings", r.count);
+  if (r.count == 1) {
+    const hb_trace *t = &r.traces[0];
+    size_t calls = count_ops(t, HB_OP_MALLOC, 70001) + count_ops(t, HB_OP_MALLOC, 70002) +
+                   count_ops(t, HB_OP_MALLOC, 70003);
+    HB_CHECK(calls == 1000000 && t->recorder_raw_bytes > ((uint64_t)8 << 20),
+             "long: %zu marked calls, %llu raw bytes", calls,
+             (unsigned long long)t->recorder_raw_bytes);
+  }
+  release(&r);
+}
+
+/* A short recording's file is one 4 MiB chunk, holes but for its records
+ * and the pages made writable ahead of them (256 KiB): made writable
+ * whole, the chunk would take 4 MiB of disk (dirty pages to write back). */
+static void test_sparse(void) {
+  char command[1400];
+  snprintf(command, sizeof command, "%s/basic", tmpdir);
+  DIR *d = opendir(command);
+  int seen = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    size_t len = strlen(e->d_name);
+    if (len < 9 || strcmp(e->d_name + len - 9, ".t0.hbraw") != 0) continue;
+    char path[2600];
+    snprintf(path, sizeof path, "%s/basic/%s", tmpdir, e->d_name);
+    struct stat st;
+    HB_CHECK(stat(path, &st) == 0, "sparse: %s: cannot stat", path);
+    seen++;
+    HB_CHECK(st.st_size >= (4 << 20) && (uint64_t)st.st_blocks * 512 <= (1u << 20),
+             "sparse: %s: %lld bytes on disk of %lld", path, (long long)st.st_blocks * 512,
+             (long long)st.st_size);
+  }
+  if (d) closedir(d);
+  HB_CHECK(seen == 1, "sparse: %d basic recordings", seen);
 }
 
 /* Copies the threads recording's files to DIR/r.t<N>.hbraw. */
@@ -357,8 +506,14 @@ int main(int argc, char **argv) {
   test_damaged_raw();
   test_time("default");
   test_time("monotonic");
+  test_time("tsc");
   test_fork();
   test_exec();
+  test_long();
+  test_sparse();
+  test_convert("threads", 1);
+  test_convert("contend", 1);
+  test_convert("fork", 2);
   test_abnormal("crash", SIGSEGV);
   test_abnormal("abort", SIGABRT);
   test_abnormal("_exit", 0);

@@ -2,12 +2,17 @@
 # record_cli.sh — `heapbench record` as a user runs it: what it refuses
 # (static programs), what is no error (a program that allocates nothing),
 # fork then exec is complete, --main-only, --min-ops, the closing summary,
-# and the note for Python without PYTHONMALLOC=malloc.
-# Usage: record_cli.sh HEAPBENCH STATIC_TARGET TMPDIR
+# the note for Python without PYTHONMALLOC=malloc, and traces converted
+# otherwise than by default holding the ops their raw files hold: by two
+# threads in batches of a few ops through a ring of two
+# (HEAPBENCH_CONVERT_*), and while the program runs
+# (HEAPBENCH_RECORD_FOLLOW=1).
+# Usage: record_cli.sh HEAPBENCH STATIC_TARGET TMPDIR RECORD_TARGET
 set -u
 heapbench=$1
 static_target=$2
 dir=$3
+record_target=$4
 rm -rf "$dir" && mkdir -p "$dir" || exit 1
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -72,6 +77,32 @@ raw_cost=$("$heapbench" trace info "$raw" | grep '^recorder ')
 ops_of() { "$heapbench" trace dump "$1" | tail -n +2 | sed 's/ t=[0-9]*$//'; }
 cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
   fail "the trace's ops differ from the raw files'"
+
+# Five threads freeing each other's blocks, converted by a reader and a
+# writer thread in batches of 5 ops through a ring of 2: the trace's ops
+# are those of its raw files (times aside, as above).
+out=$(HEAPBENCH_CONVERT_THREADS=2 HEAPBENCH_CONVERT_BATCH_OPS=5 HEAPBENCH_CONVERT_RING_BATCHES=2 \
+      "$heapbench" record -o "$dir/threads" --keep-raw -- "$record_target" threads 2>&1) ||
+  fail "threads: $out"
+hbt=$(ls "$dir/threads"/*.hbt | head -1)
+raw=$(ls "$dir/threads"/raw-*/*.t0.hbraw | head -1)
+grep -q "5 threads" <<<"$out" || fail "threads: $out"
+cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
+  fail "threads: the trace converted in small batches differs from its raw files"
+
+# Converted while the program runs (HEAPBENCH_RECORD_FOLLOW=1): one
+# thread for 400,000 calls, then 300 ms idle (when an idle-priority
+# follower runs even on a busy machine, most likely); five threads, which
+# following leaves to the end from the second on. The same ops as their
+# raw files.
+for mode in long threads; do
+  out=$(HEAPBENCH_RECORD_FOLLOW=1 "$heapbench" record -o "$dir/follow-$mode" --keep-raw -- \
+        "$record_target" "$mode" 200000 300 2>&1) || fail "follow $mode: $out"
+  hbt=$(ls "$dir/follow-$mode"/*.hbt | head -1)
+  raw=$(ls "$dir/follow-$mode"/raw-*/*.t0.hbraw | head -1)
+  cmp -s <(ops_of "$hbt") <(ops_of "$raw") ||
+    fail "follow $mode: the trace converted while the program ran differs from its raw files"
+done
 
 echo "record_cli.sh: $failures failures"
 [ "$failures" -eq 0 ]

@@ -3,7 +3,8 @@
  * can count them exactly in the recording.
  *
  * Usage: record_target MODE
- *   (basic | threads | contend | fork | sleep | crash | abort | _exit | exec)
+ *   (basic | threads | contend | fork | sleep | crash | abort | _exit | exec
+ *    | long [ROUNDS [PAUSE_MS]])
  */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -94,6 +95,16 @@ static void contend(void) {
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
 }
 
+/* By default, enough records for several of the recorder's 4 MiB chunks. */
+#define LONG_ROUNDS 1000000
+static void long_run(long rounds) {
+  for (long i = 0; i < rounds; i++) {
+    void *p = malloc(70001 + (size_t)(i % 3));
+    sink = p;
+    free(p);
+  }
+}
+
 static void marked(int count) {
   for (int i = 0; i < count; i++) sink = malloc(30001);
 }
@@ -132,6 +143,12 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "_exit") == 0) {
     marked(MARKED);
     _exit(0);
+  } else if (strcmp(mode, "long") == 0) {
+    long_run(argc > 2 ? atol(argv[2]) : LONG_ROUNDS);
+    if (argc > 3) { /* idle time at the end: for a conversion that follows */
+      struct timespec pause = {atol(argv[3]) / 1000, atol(argv[3]) % 1000 * 1000000};
+      nanosleep(&pause, NULL);
+    }
   } else if (strcmp(mode, "exec") == 0) {
     marked(10);
     execl("/proc/self/exe", argv[0], "basic", (char *)NULL);
