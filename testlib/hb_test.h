@@ -49,6 +49,22 @@ static inline uint64_t hb_test_rng(void) {
   return hb_test_rng_state;
 }
 
+/* The whole content of a file (malloc'd; NULL if unreadable); *bytes its
+ * length. */
+static inline unsigned char *hb_test_slurp(const char *path, size_t *bytes) {
+  FILE *file = fopen(path, "rb");
+  *bytes = 0;
+  if (!file) return NULL;
+  fseek(file, 0, SEEK_END);
+  long length = ftell(file);
+  fseek(file, 0, SEEK_SET);
+  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
+  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
+               ? (size_t)length : 0;
+  fclose(file);
+  return data;
+}
+
 static inline int hb_test_exit(const char *name) {
   printf("%s: %d checks, %d failed\n", name, hb_test_checks, hb_test_failures);
   return hb_test_failures ? 1 : 0;

@@ -211,48 +211,61 @@ static uint64_t zigzag(uint64_t difference) {
   return (difference << 1) ^ (uint64_t)((int64_t)difference >> 63);
 }
 
+/* Thread t's records among the recording's first `upto` events, as the
+ * recorder lays them out in chunks of chunk_bytes (calloc'd: the caller
+ * frees it), and the header that commits them; *used and *count: bytes
+ * and records. The caller sets exited and threads_started. */
+static unsigned char *encode_thread(const recording *r, uint32_t t, size_t upto, uint32_t chunk_bytes,
+                                    hb_raw_header *header, size_t *used_bytes, uint64_t *records) {
+  size_t capacity = r->count * 40 + chunk_bytes, used = 0;
+  unsigned char *data = calloc(1, capacity);
+  uint64_t previous_seq = UINT64_MAX, previous_time = START_NS, previous_ptr = 0, count = 0;
+  for (size_t seq = 0; seq < upto; seq++) {
+    const event *e = &r->events[seq];
+    if (e->thread != t) continue;
+    /* The recorder's rule: a record never straddles a chunk; zeros pad. */
+    if (used % chunk_bytes > chunk_bytes - HB_RAW_MAX_RECORD_BYTES)
+      used = (used / chunk_bytes + 1) * chunk_bytes;
+    unsigned char *p = data + used;
+    p = put_varint(p, (seq - previous_seq - 1) << 3 | e->kind);
+    if (e->kind == HB_RAW_ALIGNED) *p++ = e->align_log2;
+    p = put_varint(p, zigzag(e->time - previous_time));
+    p = put_varint(p, zigzag(e->ptr - previous_ptr));
+    if (hb_raw_event_has_size(e->kind)) p = put_varint(p, e->size);
+    previous_seq = seq;
+    previous_time = e->time;
+    previous_ptr = e->ptr;
+    used = (size_t)(p - data);
+    count++;
+  }
+  memset(header, 0, sizeof *header);
+  memcpy(header->magic, HB_RAW_MAGIC, 8);
+  header->version = HB_RAW_VERSION;
+  header->chunk_bytes = chunk_bytes;
+  header->thread_index = t;
+  header->pid = 4242;
+  header->start_ns = START_NS;
+  header->committed_bytes = used;
+  header->record_count = count;
+  strcpy(header->program, "rawtest");
+  header->base_time = header->base_ns = START_NS;
+  *used_bytes = used;
+  *records = count;
+  return data;
+}
+
 /* Writes DIR/NAME.t<N>.hbraw with chunk_bytes chunks; the total record
  * bytes and the record count. */
 static void write_raw(const recording *r, const char *prefix, uint32_t chunk_bytes,
                       uint64_t *raw_bytes, uint64_t *records) {
   *raw_bytes = *records = 0;
   for (uint32_t t = 0; t < THREADS; t++) {
-    size_t capacity = r->count * 40 + chunk_bytes, used = 0;
-    unsigned char *data = calloc(1, capacity);
-    uint64_t previous_seq = UINT64_MAX, previous_time = START_NS, previous_ptr = 0, count = 0;
-    for (size_t seq = 0; seq < r->count; seq++) {
-      const event *e = &r->events[seq];
-      if (e->thread != t) continue;
-      /* The recorder's rule: a record never straddles a chunk; zeros pad. */
-      if (used % chunk_bytes > chunk_bytes - HB_RAW_MAX_RECORD_BYTES)
-        used = (used / chunk_bytes + 1) * chunk_bytes;
-      unsigned char *p = data + used;
-      p = put_varint(p, (seq - previous_seq - 1) << 3 | e->kind);
-      if (e->kind == HB_RAW_ALIGNED) *p++ = e->align_log2;
-      p = put_varint(p, zigzag(e->time - previous_time));
-      p = put_varint(p, zigzag(e->ptr - previous_ptr));
-      if (hb_raw_event_has_size(e->kind)) p = put_varint(p, e->size);
-      previous_seq = seq;
-      previous_time = e->time;
-      previous_ptr = e->ptr;
-      used = (size_t)(p - data);
-      count++;
-    }
     hb_raw_header header;
-    memset(&header, 0, sizeof header);
-    memcpy(header.magic, HB_RAW_MAGIC, 8);
-    header.version = HB_RAW_VERSION;
-    header.chunk_bytes = chunk_bytes;
-    header.thread_index = t;
-    header.pid = 4242;
+    size_t used;
+    uint64_t count;
+    unsigned char *data = encode_thread(r, t, r->count, chunk_bytes, &header, &used, &count);
     header.threads_started = t == 0 ? THREADS : 0;
-    header.start_ns = START_NS;
-    header.committed_bytes = used;
-    header.record_count = count;
     header.exited = 1;
-    header.time_in_ticks = 0;
-    strcpy(header.program, "rawtest");
-    header.base_time = header.base_ns = START_NS;
     char path[1200];
     snprintf(path, sizeof path, "%s.t%u.hbraw", prefix, t);
     FILE *file = fopen(path, "wb");
@@ -285,20 +298,6 @@ static size_t first_difference(const recording *r, size_t first, const hb_op *go
   return count;
 }
 
-/* The whole content of a file (NULL if unreadable); *bytes its length. */
-static unsigned char *slurp(const char *path, size_t *bytes) {
-  FILE *file = fopen(path, "rb");
-  if (!file) return NULL;
-  fseek(file, 0, SEEK_END);
-  long length = ftell(file);
-  fseek(file, 0, SEEK_SET);
-  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
-  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
-               ? (size_t)length : 0;
-  fclose(file);
-  return data;
-}
-
 /* The .hbt writer told the header's figures in advance (thread 0's stream
  * straight into the output) writes the bytes it writes untold, whether
  * its guess holds or not (then the stream is copied). */
@@ -311,7 +310,7 @@ static void check_expect(const char *name, const hb_trace *trace, const char *to
       {trace->program, trace->thread_count, trace->recorder_records == 0},
   };
   size_t want_bytes = 0;
-  unsigned char *want = slurp(untold, &want_bytes);
+  unsigned char *want = hb_test_slurp(untold, &want_bytes);
   for (size_t g = 0; g < sizeof guesses / sizeof guesses[0]; g++) {
     hb_hbt_writer *writer;
     hb_error error;
@@ -327,7 +326,7 @@ static void check_expect(const char *name, const hb_trace *trace, const char *to
     rc = rc || hb_hbt_writer_finish(writer, trace, &error);
     HB_CHECK(rc == 0, "%s: guess %zu: %s", name, g, rc ? error.message : "");
     size_t got_bytes = 0;
-    unsigned char *got = slurp(told, &got_bytes);
+    unsigned char *got = hb_test_slurp(told, &got_bytes);
     HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
                  memcmp(got, want, want_bytes) == 0,
              "%s: guess %zu: %zu bytes differ from the %zu written untold", name, g, got_bytes,
@@ -482,13 +481,13 @@ static void check_convert(const char *tmpdir, const char *name, size_t steps,
     hb_trace_release(&back);
   }
   size_t want_bytes = 0, got_bytes = 0;
-  unsigned char *want = slurp(reference, &want_bytes);
+  unsigned char *want = hb_test_slurp(reference, &want_bytes);
   for (size_t v = 0; v < variant_count; v++) {
     unlink(out);
     ops = convert(t0, out, &variants[v], &error);
     HB_CHECK(ops == (long long)r.op_count, "%s: batches of %zu, ring of %zu: %lld ops: %s", name,
              variants[v].batch_ops, variants[v].ring_batches, ops, ops < 0 ? error.message : "");
-    unsigned char *got = slurp(out, &got_bytes);
+    unsigned char *got = hb_test_slurp(out, &got_bytes);
     HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
                  memcmp(got, want, want_bytes) == 0,
              "%s: batches of %zu, ring of %zu: %zu bytes, not the %zu of one thread", name,
@@ -518,40 +517,12 @@ static void write_raw_upto(const recording *r, const char *prefix, uint32_t chun
   for (size_t seq = 0; seq < upto; seq++)
     if (r->events[seq].thread + 1 > started) started = r->events[seq].thread + 1;
   for (uint32_t t = 0; t < (final ? THREADS : 1); t++) {
-    size_t capacity = r->count * 40 + chunk_bytes, used = 0;
-    unsigned char *data = calloc(1, capacity);
-    uint64_t previous_seq = UINT64_MAX, previous_time = START_NS, previous_ptr = 0, count = 0;
-    for (size_t seq = 0; seq < upto; seq++) {
-      const event *e = &r->events[seq];
-      if (e->thread != t) continue;
-      if (used % chunk_bytes > chunk_bytes - HB_RAW_MAX_RECORD_BYTES)
-        used = (used / chunk_bytes + 1) * chunk_bytes;
-      unsigned char *p = data + used;
-      p = put_varint(p, (seq - previous_seq - 1) << 3 | e->kind);
-      if (e->kind == HB_RAW_ALIGNED) *p++ = e->align_log2;
-      p = put_varint(p, zigzag(e->time - previous_time));
-      p = put_varint(p, zigzag(e->ptr - previous_ptr));
-      if (hb_raw_event_has_size(e->kind)) p = put_varint(p, e->size);
-      previous_seq = seq;
-      previous_time = e->time;
-      previous_ptr = e->ptr;
-      used = (size_t)(p - data);
-      count++;
-    }
     hb_raw_header header;
-    memset(&header, 0, sizeof header);
-    memcpy(header.magic, HB_RAW_MAGIC, 8);
-    header.version = HB_RAW_VERSION;
-    header.chunk_bytes = chunk_bytes;
-    header.thread_index = t;
-    header.pid = 4242;
+    size_t used;
+    uint64_t count;
+    unsigned char *data = encode_thread(r, t, upto, chunk_bytes, &header, &used, &count);
     header.threads_started = t == 0 ? (final ? THREADS : started) : 0;
-    header.start_ns = START_NS;
-    header.committed_bytes = used;
-    header.record_count = count;
     header.exited = (uint32_t)final;
-    strcpy(header.program, "rawtest");
-    header.base_time = header.base_ns = START_NS;
     char path[1200];
     snprintf(path, sizeof path, "%s.t%u.hbraw", prefix, t);
     int fd = open(path, O_RDWR | O_CREAT, 0644);
@@ -634,7 +605,7 @@ static void check_follow(const char *tmpdir, const char *name, size_t steps, siz
   HB_CHECK(whole == (long long)r.op_count, "%s: converted whole: %s", name,
            whole < 0 ? error.message : "");
   size_t want_bytes = 0, got_bytes = 0;
-  unsigned char *want = slurp(reference, &want_bytes), *got = slurp(followed, &got_bytes);
+  unsigned char *want = hb_test_slurp(reference, &want_bytes), *got = hb_test_slurp(followed, &got_bytes);
   HB_CHECK(want && got && want_bytes > 0 && got_bytes == want_bytes &&
                memcmp(got, want, want_bytes) == 0,
            "%s: followed, %zu bytes differ from the %zu converted whole", name, got_bytes,

@@ -270,20 +270,6 @@ static void test_exec(void) {
   release(&r);
 }
 
-/* The whole content of a file (NULL if unreadable); *bytes its length. */
-static unsigned char *slurp(const char *path, size_t *bytes) {
-  FILE *file = fopen(path, "rb");
-  if (!file) return NULL;
-  fseek(file, 0, SEEK_END);
-  long length = ftell(file);
-  fseek(file, 0, SEEK_SET);
-  unsigned char *data = malloc(length > 0 ? (size_t)length : 1);
-  *bytes = data && length > 0 && fread(data, 1, (size_t)length, file) == (size_t)length
-               ? (size_t)length : 0;
-  fclose(file);
-  return data;
-}
-
 /* Converts raw into out as `heapbench record` does; 0 or -1. */
 static int convert(const char *raw, const char *out, const hb_raw_convert_options *options) {
   hb_trace trace;
@@ -336,14 +322,14 @@ static void test_convert(const char *mode, int want_recordings) {
     }
     hb_trace_release(&loaded);
     size_t want_bytes = 0;
-    unsigned char *want = slurp(one, &want_bytes);
+    unsigned char *want = hb_test_slurp(one, &want_bytes);
     const hb_raw_convert_options variants[] = {
         {.batch_ops = 3, .ring_batches = 2, .writer_thread = 1}, {.writer_thread = 1}};
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
       unlink(two);
       if (convert(raw, two, &variants[v])) continue;
       size_t got_bytes = 0;
-      unsigned char *got = slurp(two, &got_bytes);
+      unsigned char *got = hb_test_slurp(two, &got_bytes);
       HB_CHECK(want && got && got_bytes == want_bytes && memcmp(got, want, want_bytes) == 0,
                "%s: %s: two threads (batches of %zu) wrote %zu bytes, not one thread's %zu",
                mode, e->d_name, variants[v].batch_ops, got_bytes, want_bytes);
