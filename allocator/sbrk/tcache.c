@@ -31,16 +31,19 @@
  *     batches of 16 without the heap's lock; before, each batch went
  *     through the heap block by block under that lock, and with both cores
  *     busy the two threads queued for it (docs/SBRK.md, "Threads"). The
- *     depot holds at most DEPOT_BATCHES batches per size; beyond, and when
+ *     depot holds at most DEPOT_BIN_BYTES of one size; beyond, and when
  *     the heap would grow, its blocks go back to the heap.
  *   - Larger blocks, up to TCACHE_BIG_MAX_BYTES, are kept in a few slots
  *     per thread (TCACHE_BIG_SLOTS, at most TCACHE_BIG_BUDGET_BYTES in
  *     all): threads cycle through a handful of buffer sizes (git: zlib's
  *     deflate state, 5,952 bytes and four blocks of 64 KiB, its inflate
  *     state, 7,160 bytes and 32 KiB; a third of its mallocs), and each
- *     took the lock twice. A malloc takes the newest block that fits
- *     without wasting more than an eighth of it; a free to full slots
- *     gives the oldest back.
+ *     took the lock twice; git's worker threads also use 4,000+ other sizes
+ *     of 4-64 KiB, so 8 slots lost the zlib buffers among them and 32 miss
+ *     half as often. A malloc takes the newest block that fits without
+ *     wasting more than an eighth of it; a free to full slots gives the
+ *     oldest back. The slots have a spin lock of their own (uncontended:
+ *     only a thread growing the heap takes it besides their owner).
  *   - calloc and realloc use the caches too: calloc(n) as a malloc that
  *     zeroes, realloc(NULL, n) as malloc, a realloc to the block size the
  *     block already has returns it, and one to a size a cached block has
@@ -49,10 +52,14 @@
  *   - A block freed by another thread than the one that allocated it goes
  *     into the freeing thread's cache: there is one heap, and a block is
  *     the same wherever it came from (glibc's tcache does the same).
- *   - Before the heap grows, the calling thread's cache goes back to it
- *     (the heap's release_held): blocks a thread holds no longer make the
- *     heap bigger than it has to be, as the quick lists do not (heap.h).
- *     Other threads' caches are theirs alone and stay.
+ *   - Before the heap grows, the calling thread's cache, the depot and
+ *     every thread's slots go back to it (the heap's release_held): blocks
+ *     the threads hold no longer make the heap bigger than it has to be,
+ *     as the quick lists do not (heap.h). Other threads' small lists are
+ *     theirs alone (no lock guards them) and stay.
+ *   - With threads, the free pages a grow adds at the top are faulted in
+ *     after the lock is let go (unlock_heap): each block cut from them
+ *     under the lock would otherwise take its page fault there.
  *   - A thread's cache is given back to the heap when the thread exits (a
  *     pthread key's destructor); frees that come later, from other
  *     destructors, go to the heap under the lock.
@@ -62,8 +69,9 @@
  *     header (the heap may be setting its P bit under the lock, for the
  *     block before it), only its payload: the list link and a key that
  *     catches most double frees (glibc's tcache key).
- *   - fork: the lock is held across fork (pthread_atfork), so the child
- *     never inherits a heap in the middle of an update.
+ *   - fork: the lock, the slots' and the depot's locks are held across fork
+ *     (pthread_atfork), so the child never inherits a heap, a cache or the
+ *     depot in the middle of an update.
  */
 #define _GNU_SOURCE
 #include "heap.h"
