@@ -190,14 +190,20 @@ static inline size_t bytes_of(size_t bin) { return (bin + 2) << 4; }
 typedef struct depot_bin {
   int lock;
   _Atomic unsigned count; /* batches; written under the lock, stat() reads it */
-  unsigned limit;         /* batches: DEPOT_BIN_BYTES' worth */
   void *batches;          /* the newest batch */
+  unsigned long moves;    /* batches put or taken, under the lock (tests, the drop-in's report) */
 } __attribute__((aligned(128))) depot_bin;
 
 static inline void **next_batch(void *batch) { return &((void **)batch)[2]; }
 
 static depot_bin depot[TCACHE_CLASSES];
-static _Atomic unsigned long depot_moves; /* batches put or taken, for tests */
+
+/* The batches of `bin` the depot may hold: DEPOT_BIN_BYTES' worth, at
+ * least 8. */
+static inline unsigned depot_limit(size_t bin) {
+  unsigned limit = (unsigned)(DEPOT_BIN_BYTES / (TCACHE_BATCH * bytes_of(bin)));
+  return limit > 8 ? limit : 8;
+}
 
 /* The depot's and the larger blocks' locks are held for a few stores:
  * spin, and yield now and then in case the holder was preempted (two
@@ -220,18 +226,14 @@ static int depot_put(size_t bin, void *batch) {
   depot_bin *d = &depot[bin];
   depot_lock(d);
   unsigned count = atomic_load_explicit(&d->count, memory_order_relaxed);
-  if (!d->limit) {
-    unsigned limit = (unsigned)(DEPOT_BIN_BYTES / (TCACHE_BATCH * bytes_of(bin)));
-    d->limit = limit > 8 ? limit : 8;
-  }
-  int put = count < d->limit;
+  int put = count < depot_limit(bin);
   if (put) {
     *next_batch(batch) = d->batches;
     d->batches = batch;
     atomic_store_explicit(&d->count, count + 1, memory_order_relaxed);
+    d->moves++;
   }
   depot_unlock(d);
-  if (put) atomic_fetch_add_explicit(&depot_moves, 1, memory_order_relaxed);
   return put;
 }
 
@@ -247,9 +249,9 @@ static void *depot_take(size_t bin) {
     d->batches = *next_batch(batch);
     *next_batch(batch) = NULL;
     atomic_store_explicit(&d->count, count - 1, memory_order_relaxed);
+    d->moves++;
   }
   depot_unlock(d);
-  if (batch) atomic_fetch_add_explicit(&depot_moves, 1, memory_order_relaxed);
   return batch;
 }
 
@@ -673,7 +675,15 @@ unsigned long hb_tcache_lock_acquisitions(void) {
   return count;
 }
 
-unsigned long hb_tcache_depot_moves(void) { return atomic_load_explicit(&depot_moves, memory_order_relaxed); }
+unsigned long hb_tcache_depot_moves(void) {
+  unsigned long moves = 0;
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) {
+    depot_lock(&depot[bin]);
+    moves += depot[bin].moves;
+    depot_unlock(&depot[bin]);
+  }
+  return moves;
+}
 
 /* Cached blocks are free for the program: stat() moves them from the
  * heap's in-use figures to its free ones. */
