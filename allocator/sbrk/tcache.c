@@ -52,11 +52,12 @@
  *   - A block freed by another thread than the one that allocated it goes
  *     into the freeing thread's cache: there is one heap, and a block is
  *     the same wherever it came from (glibc's tcache does the same).
- *   - Before the heap grows, the calling thread's cache, the depot and
- *     every thread's slots go back to it (the heap's release_held): blocks
- *     the threads hold no longer make the heap bigger than it has to be,
- *     as the quick lists do not (heap.h). Other threads' small lists are
- *     theirs alone (no lock guards them) and stay.
+ *   - Before the heap grows, the calling thread's cache and the depot go
+ *     back to it (the heap's release_held), and other threads' slots when
+ *     together they hold 1/32 of the heap or more: blocks the threads hold
+ *     no longer make the heap bigger than it has to be, as the quick lists
+ *     do not (heap.h). Other threads' small lists are theirs alone (no
+ *     lock guards them) and stay.
  *   - With threads, the free pages a grow adds at the top are faulted in
  *     after the lock is let go (unlock_heap): each block cut from them
  *     under the lock would otherwise take its page fault there.
@@ -110,6 +111,9 @@ static inline void cpu_relax(void) {
 #define TCACHE_BIG_SLOTS 32
 #define TCACHE_BIG_MAX_BYTES (((size_t)64 << 10) + 64)
 #define TCACHE_BIG_BUDGET_BYTES ((size_t)320 << 10)
+/* Before the heap grows, other threads' larger blocks go back to it when
+ * together they are at least 1/32 of its footprint. */
+#define TCACHE_OTHERS_SHARE_SHIFT 5
 
 enum { CACHE_UNUSED, CACHE_STARTING, CACHE_ACTIVE, CACHE_GONE };
 
@@ -399,14 +403,28 @@ static void cache_exit(void *opaque) {
   unlock();
 }
 
+/* The larger blocks other threads than this one hold; under the lock. */
+static size_t others_big_bytes(hb_heap *h) {
+  size_t bytes = 0;
+  for (hb_tcache *other = registry; other; other = other->next_cache)
+    if (other != &cache && other->heap == h) bytes += __atomic_load_n(&other->big_total_bytes, __ATOMIC_RELAXED);
+  return bytes;
+}
+
 int hb_tcache_release_held(hb_heap *h) {
   hb_tcache *c = &cache;
   int released = depot_empty(h);
-  /* Every thread's larger blocks (the bulk of what the caches hold: up
-   * to TCACHE_BIG_BUDGET_BYTES each); the small ones only of this
-   * thread, whose bins no other thread may touch. */
+  /* This thread's larger blocks; other threads' only when they hold a
+   * good part of the heap (TCACHE_OTHERS_SHARE_SHIFT): idle threads then
+   * do not keep it larger, while busy ones keep the buffers they cycle
+   * through. Emptying every thread's slots at every grow made each of
+   * them miss its next buffers and queue for the lock: git's cold pass
+   * ran 1.3x glibc's, 1.0x without (docs/SBRK.md, "Threads: whose slots
+   * go back"). The small blocks only of this thread, whose bins no
+   * other thread may touch. */
+  int others = others_big_bytes(h) >= (h->footprint_bytes >> TCACHE_OTHERS_SHARE_SHIFT);
   for (hb_tcache *other = registry; other; other = other->next_cache)
-    if (other->heap == h) released |= big_flush(other, h);
+    if (other->heap == h && (other == c || others)) released |= big_flush(other, h);
   if (c->state != CACHE_ACTIVE || c->heap != h || !atomic_load_explicit(&c->blocks, memory_order_relaxed))
     return released;
   for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);

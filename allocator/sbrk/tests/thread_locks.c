@@ -12,9 +12,10 @@
  *    (they go through the depot, a batch at a time, without the lock).
  *
  * And one thing the caches must give up for the heap: before the heap
- * grows, the growing thread's cache, and every thread's larger blocks,
- * go back to it, so a malloc of a size a cache held then misses (takes
- * the lock).
+ * grows, the growing thread's cache, and other threads' larger blocks
+ * when they are 1/32 of the heap or more, go back to it, so a malloc of a
+ * size a cache held then misses (takes the lock); other threads' few
+ * larger blocks in a large heap stay.
  *
  * Each phase runs while a second thread exists (so the caches are on)
  * and no other thread calls the allocator; it must take the lock at most
@@ -146,12 +147,16 @@ static void released_before_growth(void) {
   policy->free(grown, big);
 }
 
-/* Another thread's larger blocks go back too: it caches four blocks of
- * 64,000 bytes, main makes the heap want to grow, and the other
- * thread's next malloc of that size must take the lock (its slots were
- * emptied), where before it did not. */
+/* Another thread's larger blocks go back too when they are a good part
+ * of the heap (1/32 of it or more): it caches four blocks of 64,000
+ * bytes, main makes the heap want to grow, and the other thread's next
+ * malloc of that size must take the lock (its slots were emptied). In a
+ * heap 32 times larger, the same blocks stay: a busy thread keeps the
+ * buffers it cycles through (emptying every thread's slots at every grow
+ * made git's threads queue for the lock: docs/SBRK.md), and its next
+ * malloc of that size takes no lock. */
 static pthread_barrier_t step;
-static unsigned long other_taken;
+static unsigned long other_taken, other_taken_after;
 static void *holder(void *unused) {
   (void)unused;
   void *blocks[4];
@@ -165,15 +170,13 @@ static void *holder(void *unused) {
   pthread_barrier_wait(&step); /* main made the heap grow */
   before = hb_tcache_lock_acquisitions();
   void *again = policy->malloc(64000);
-  unsigned long taken = hb_tcache_lock_acquisitions() - before - 1;
-  printf("after another thread grew the heap, a malloc of a size this thread held took the lock %lu times\n",
-         taken);
-  HB_CHECK(taken == 1, "this thread's larger blocks were not given back before another grew the heap "
-           "(%lu locks)", taken);
+  other_taken_after = hb_tcache_lock_acquisitions() - before - 1;
   policy->free(again, 64000);
   return NULL;
 }
-static void others_released_before_growth(void) {
+/* Runs holder while main makes the heap grow; the locks the holder's
+ * malloc took after the grow. */
+static unsigned long other_thread_after_growth(void) {
   pthread_barrier_init(&step, NULL, 2);
   pthread_t id;
   HB_CHECK(pthread_create(&id, NULL, holder, NULL) == 0, "pthread_create");
@@ -186,6 +189,28 @@ static void others_released_before_growth(void) {
   pthread_join(id, NULL);
   policy->free(grown, big);
   pthread_barrier_destroy(&step);
+  return other_taken_after;
+}
+static void others_released_before_growth(void) {
+  uint64_t footprint = hb_sbrk_test_stat(policy, HB_STAT_FOOTPRINT_BYTES);
+  /* The premise: four blocks of 64,000 bytes are 1/32 of the heap or more. */
+  HB_CHECK(footprint <= (uint64_t)4 * 64000 * 32, "the heap is already %llu bytes", (unsigned long long)footprint);
+  unsigned long taken = other_thread_after_growth();
+  printf("small heap: after another thread grew it, a malloc of a size this thread held took the lock %lu times\n",
+         taken);
+  HB_CHECK(taken == 1, "this thread's larger blocks were not given back before another grew the heap "
+           "(%lu locks)", taken);
+}
+static void others_kept_in_a_large_heap(void) {
+  /* 16 MiB in use: the holder's 256,000 bytes are 1/64 of the heap. */
+  void *ballast = policy->malloc((size_t)16 << 20);
+  HB_CHECK(ballast, "malloc(16 MiB)");
+  unsigned long taken = other_thread_after_growth();
+  printf("large heap: after another thread grew it, a malloc of a size this thread held took the lock %lu times\n",
+         taken);
+  HB_CHECK(taken == 0, "a thread's larger blocks went back, 1/64 of the heap, before another grew it "
+           "(%lu locks)", taken);
+  policy->free(ballast, (size_t)16 << 20);
 }
 
 /* Once there are threads, the pages a grow adds are faulted in after the
@@ -271,6 +296,8 @@ int main(void) {
   hb_sbrk_test_check(policy, "after another thread's blocks went back");
   grown_pages_faulted_in();
   hb_sbrk_test_check(policy, "after a grow with threads");
+  others_kept_in_a_large_heap();
+  hb_sbrk_test_check(policy, "after a grow while another thread kept its blocks");
   pthread_barrier_wait(&done);
   pthread_join(id, NULL);
   return hb_test_exit("sbrk-thread-locks");
