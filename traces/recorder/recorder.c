@@ -28,12 +28,16 @@
  *
  * Environment: HB_RECORD_DIR, the directory for the files (default: the
  * working directory at the first event); HB_RECORD_CLOCK=monotonic to
- * time records with clock_gettime even where the TSC would do, =tsc to
- * time them with the TSC even where the kernel does not (see choose_clock).
+ * time every record with clock_gettime (neither the TSC's ticks nor times
+ * interpolated with it: record_time), =tsc to time them with the TSC even
+ * where the kernel does not use it (see choose_clock).
  */
 #define _GNU_SOURCE
 #include "hbt_format.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +93,10 @@ typedef struct thread_state {
   uint64_t used;        /* record bytes stored */
   uint64_t count;       /* records stored */
   uint64_t previous_seq, previous_time, previous_ptr;
+  /* Interpolated ns (record_time): the last clock read and its TSC, the
+   * thread's first one (the rate's base), ns per tick * 2^32 (0: not
+   * measured yet) and the ticks a record may be from the last read. */
+  uint64_t anchor_tsc, anchor_ns, base_tsc, base_ns, ns_per_tick_q32, window_ticks, rate_span_ns;
   uint32_t index;
   uint32_t generation;  /* process generation the mappings belong to */
   int guard;            /* inside the recorder: nested calls go straight to glibc */
@@ -113,6 +121,13 @@ static uint64_t now_ns(void) {
  * are right as long as the TSC neither jumps nor changes rate during the
  * recording (a snapshot restored, a migration: the user's call). */
 static int use_ticks;
+/* Where the times are ns from the kernel's clock (not the TSC): records
+ * closer than CLOCK_WINDOW_NS to the last read of it interpolate with the
+ * TSC instead of reading it again (record_time). */
+static int interpolate;
+#define CLOCK_WINDOW_NS 10000u
+/* The rate is measured over at least this long before it is used. */
+#define CLOCK_RATE_BASE_NS 1000000u
 
 static void choose_clock(void) {
 #if defined(__x86_64__)
@@ -129,12 +144,63 @@ static void choose_clock(void) {
     close(fd);
     use_ticks = n == 4 && memcmp(source, "tsc\n", 4) == 0;
   }
+  /* Interpolation needs a TSC that runs at one rate and does not stop in
+   * sleep states (CPUID 0x80000007, EDX bit 8: "invariant TSC"): one that
+   * stopped would hide the time a thread slept. */
+  unsigned eax, ebx, ecx, edx;
+  interpolate = !use_ticks && __get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx) && (edx & (1u << 8));
 #endif
 }
 
-static inline uint64_t now_time(void) {
+/* A record's time where the kernel's clock is not the TSC (a VM's
+ * kvm-clock: clock_gettime 29 ns, two thirds of what a record cost, the
+ * TSC 12 ns): the clock is read when the TSC says CLOCK_WINDOW_NS have
+ * passed since its last read (or went backwards, or jumped: another CPU,
+ * a migration), else the time is that read plus the TSC's ticks since, at
+ * the rate this thread measured against the clock itself over its life
+ * (at least CLOCK_RATE_BASE_NS). A time is then at most the window times
+ * the rate's error off (nanoseconds), and never earlier than the thread's
+ * previous one; the TSC only measures within the window, so a TSC the
+ * kernel does not trust as its clock does not set the times. */
+static uint64_t read_anchor(thread_state *t, uint64_t tsc) {
+  uint64_t ns = now_ns();
+  if (!t->base_ns || tsc <= t->base_tsc || ns <= t->base_ns) {
+    t->base_tsc = tsc;
+    t->base_ns = ns;
+    t->ns_per_tick_q32 = t->window_ticks = t->rate_span_ns = 0;
+  } else if (ns - t->base_ns >= CLOCK_RATE_BASE_NS && ns - t->base_ns >= 2 * t->rate_span_ns) {
+    /* Measured again each time the span doubles: a few divisions in a
+     * thread's life, each rate more exact than the last. */
+    __extension__ typedef unsigned __int128 u128;
+    uint64_t rate = (uint64_t)(((u128)(ns - t->base_ns) << 32) / (tsc - t->base_tsc));
+    t->ns_per_tick_q32 = rate;
+    t->window_ticks = rate ? ((uint64_t)CLOCK_WINDOW_NS << 32) / rate : 0;
+    t->rate_span_ns = ns - t->base_ns;
+  }
+  t->anchor_tsc = tsc;
+  t->anchor_ns = ns;
+  return ns;
+}
+
+static inline uint64_t record_time(thread_state *t) {
 #if defined(__x86_64__)
   if (__builtin_expect(use_ticks, 1)) return __builtin_ia32_rdtsc();
+  if (interpolate) {
+    uint64_t tsc = __builtin_ia32_rdtsc(), since = tsc - t->anchor_tsc;
+    uint64_t ns = since < t->window_ticks ? t->anchor_ns + ((since * t->ns_per_tick_q32) >> 32)
+                                          : read_anchor(t, tsc);
+    return ns > t->previous_time ? ns : t->previous_time;
+  }
+#else
+  (void)t;
+#endif
+  return now_ns();
+}
+
+/* A thread's first time (its header's base): the clock itself. */
+static inline uint64_t now_time(void) {
+#if defined(__x86_64__)
+  if (use_ticks) return __builtin_ia32_rdtsc();
 #endif
   return now_ns();
 }
@@ -347,6 +413,8 @@ static int start_thread(thread_state *t) {
     t->used = 0;
     t->previous_seq = UINT64_MAX; /* -1 */
     t->previous_time = header->base_time;
+    t->anchor_tsc = t->anchor_ns = t->base_tsc = t->base_ns = 0;
+    t->ns_per_tick_q32 = t->window_ticks = t->rate_span_ns = 0;
     t->previous_ptr = 0;
     t->index = index;
     if (first) {
@@ -440,7 +508,7 @@ static inline void store(thread_state *t, unsigned event, unsigned align_log2, c
   } else {
     seq = __atomic_fetch_add(&sequence, 1, __ATOMIC_RELAXED);
   }
-  uint64_t time = now_time();
+  uint64_t time = record_time(t);
   /* Near the end of what populate_ahead made writable, within the chunk. */
   if (__builtin_expect(t->used + HB_RAW_MAX_RECORD_BYTES > t->populated, 0) &&
       t->used - t->chunk_first <= CHUNK_BYTES - HB_RAW_MAX_RECORD_BYTES)

@@ -226,6 +226,67 @@ static void test_time(const char *clock) {
   release(&r);
 }
 
+/* Calls 3 us apart, closer than the recorder's reads of the clock where
+ * it interpolates (recorder.c, record_time): the recorded time between
+ * any call and the first matches the program's own clock read just before
+ * each call, and times never go back. Against the first call, all differ
+ * by one constant (how late the recorder's read of that call came after
+ * the program's; a preemption there moves them all): the median. A
+ * preemption between the program's read and the call makes that call's
+ * time later (the call was), hence a 90% share within 2 us of the median,
+ * not every call; times not interpolated within the 10 us window
+ * (left at the last read of the clock) would be spread over 10 us. */
+static int by_value(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+static void test_spaced(const char *clock) {
+  recording r;
+  setenv("HB_RECORD_CLOCK", clock, 1);
+  int status = record("spaced", &r);
+  unsetenv("HB_RECORD_CLOCK");
+  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "spaced: status %d", status);
+  HB_CHECK(r.count == 1, "spaced: %d recordings", r.count);
+  if (r.count != 1 || !r.traces[0].time_ns) {
+    release(&r);
+    return;
+  }
+  enum { SPACED = 20000 };
+  static uint64_t program[SPACED];
+  static int64_t error_ns[SPACED];
+  char path[1400];
+  snprintf(path, sizeof path, "%s/spaced/spaced.times", tmpdir);
+  FILE *file = fopen(path, "rb");
+  int read_ok = file && fread(program, sizeof program, 1, file) == 1;
+  if (file) fclose(file);
+  HB_CHECK(read_ok, "spaced: no times from the program");
+  const hb_trace *t = &r.traces[0];
+  size_t n = 0, backwards = 0;
+  uint64_t first = 0, previous = 0;
+  for (size_t i = 0; read_ok && i < t->op_count; i++) {
+    if (t->ops[i].kind != HB_OP_MALLOC || t->ops[i].size != 70001) continue;
+    uint64_t at = t->time_ns[i];
+    if (n == 0) first = at;
+    backwards += n && at < previous;
+    previous = at;
+    if (n < SPACED) error_ns[n] = (int64_t)(at - first) - (int64_t)(program[n] - program[0]);
+    n++;
+  }
+  HB_CHECK(n == SPACED, "spaced: %zu calls recorded, want %d", n, SPACED);
+  HB_CHECK(backwards == 0, "spaced (clock %s): %zu times earlier than the one before", clock, backwards);
+  if (n == SPACED) {
+    qsort(error_ns, n, sizeof *error_ns, by_value);
+    int64_t median = error_ns[n / 2];
+    size_t close_enough = 0;
+    for (size_t i = 0; i < n; i++) close_enough += error_ns[i] - median > -2000 && error_ns[i] - median < 2000;
+    printf("spaced (clock %s): recorded minus program's time, median %lld ns, %zu of %zu within 2 us of it\n",
+           clock, (long long)median, close_enough, n);
+    HB_CHECK(close_enough * 100 >= n * 90, "spaced (clock %s): only %zu of %zu times within 2 us of the median",
+             clock, close_enough, n);
+  }
+  release(&r);
+}
+
 static void test_fork(void) {
   recording r;
   int status = record("fork", &r);
@@ -493,6 +554,8 @@ int main(int argc, char **argv) {
   test_time("default");
   test_time("monotonic");
   test_time("tsc");
+  test_spaced("default");
+  test_spaced("monotonic");
   test_fork();
   test_exec();
   test_long();

@@ -3,13 +3,14 @@
  * can count them exactly in the recording.
  *
  * Usage: record_target MODE
- *   (basic | threads | contend | fork | sleep | crash | abort | _exit | exec
- *    | long [ROUNDS [PAUSE_MS]])
+ *   (basic | threads | contend | fork | sleep | spaced | crash | abort | _exit
+ *    | exec | long [ROUNDS [PAUSE_MS]])
  */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,37 @@ static void long_run(long rounds) {
   }
 }
 
+static uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* SPACED mallocs of 70001 bytes, one every 3 us (closer than the
+ * recorder's 10 us between two reads of the clock: their times are
+ * interpolated), each time read just before the call written to
+ * $HB_RECORD_DIR/spaced.times for the test to compare. */
+#define SPACED 20000
+static void spaced(void) {
+  static uint64_t times[SPACED];
+  /* The recorder starts at the first call (files, mappings): not timed. */
+  sink = malloc(70000);
+  free(sink);
+  uint64_t start = monotonic_ns();
+  for (int i = 0; i < SPACED; i++) {
+    while (monotonic_ns() < start + (uint64_t)i * 3000) {
+    }
+    times[i] = monotonic_ns();
+    sink = malloc(70001);
+    free(sink);
+  }
+  char path[4096];
+  snprintf(path, sizeof path, "%s/spaced.times", getenv("HB_RECORD_DIR"));
+  FILE *file = fopen(path, "wb");
+  if (!file || fwrite(times, sizeof times, 1, file) != 1) exit(3);
+  fclose(file);
+}
+
 static void marked(int count) {
   for (int i = 0; i < count; i++) sink = malloc(30001);
 }
@@ -134,6 +166,8 @@ int main(int argc, char **argv) {
     struct timespec pause = {0, 100 * 1000 * 1000};
     nanosleep(&pause, NULL);
     sink = malloc(60002);
+  } else if (strcmp(mode, "spaced") == 0) {
+    spaced();
   } else if (strcmp(mode, "crash") == 0) {
     marked(MARKED);
     raise(SIGSEGV);
