@@ -906,6 +906,6 @@ int hb_hbt_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_
     hb_trace_release(batch);
     return -1;
   }
-  *source = (hb_reader_source){hbt_fill, hbt_close, h, h->timestamps};
+  *source = (hb_reader_source){hbt_fill, hbt_close, h, h->timestamps, 0};
   return 0;
 }

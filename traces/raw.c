@@ -719,7 +719,8 @@ static void source_close(void *state) { hb_raw_reader_close(state); }
 int hb_raw_open(const char *path, hb_trace *batch, hb_reader_source *source, hb_error *error) {
   hb_raw_reader *reader;
   if (hb_raw_reader_open(path, batch, &reader, error)) return -1;
+  /* The builder gives the ids (raw_reader.h): they need no checking. */
   *source = (hb_reader_source){.fill = source_fill, .close = source_close, .state = reader,
-                               .timed = 1};
+                               .timed = 1, .ids_made = 1};
   return 0;
 }

@@ -104,7 +104,8 @@ static int op_creates(const hb_op *op) {
 
 /* Checks op (the trace's op number index) as hb_trace_check would, and
  * with HB_READER_SLOTS replaces its id by its slot. */
-static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
+/* The checks of an op that need no state: its kind, thread and id range. */
+static int admit_shape(const hb_reader *r, const hb_op *op, uint64_t index, hb_error *error) {
   const hb_trace *t = &r->batch;
   if (op->kind >= HB_OP_KIND_COUNT)
     return hb_fail(error, "%s: op %" PRIu64 ": unknown kind %u", t->path, index, op->kind);
@@ -115,6 +116,13 @@ static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
   if (op->id >= t->id_count)
     return hb_fail(error, "%s: op %" PRIu64 ": block id %u out of range (%u ids)", t->path, index,
                    op->id, t->id_count);
+  return 0;
+}
+
+static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
+  if (admit_shape(r, op, index, error)) return -1;
+  if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) return 0; /* free(NULL) */
+  const hb_trace *t = &r->batch;
   const char *kind = hb_op_kind_name((hb_op_kind)op->kind);
   uint32_t slot;
   if (op_creates(op)) {
@@ -207,8 +215,13 @@ static int refill(hb_reader *r, hb_error *error) {
       return -1;
     }
     r->ended = rc == 1;
-    for (size_t i = 0; i < r->batch.op_count; i++)
-      if (admit(r, &r->batch.ops[i], r->delivered + i, error)) return -1;
+    if (r->source.ids_made && !(r->flags & HB_READER_SLOTS)) {
+      for (size_t i = 0; i < r->batch.op_count; i++)
+        if (admit_shape(r, &r->batch.ops[i], r->delivered + i, error)) return -1;
+    } else {
+      for (size_t i = 0; i < r->batch.op_count; i++)
+        if (admit(r, &r->batch.ops[i], r->delivered + i, error)) return -1;
+    }
     if (r->batch.op_count) return 0;
   }
   return 0;
@@ -314,6 +327,6 @@ int hb_whole_open(const char *path, int (*load)(const char *, hb_trace *, hb_err
   batch->reused_addresses = w->trace.reused_addresses;
   batch->incomplete = w->trace.incomplete;
   batch->other_process_calls = w->trace.other_process_calls;
-  *source = (hb_reader_source){whole_fill, whole_close, w, w->trace.time_ns != NULL};
+  *source = (hb_reader_source){whole_fill, whole_close, w, w->trace.time_ns != NULL, 0};
   return 0;
 }

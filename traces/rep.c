@@ -198,6 +198,6 @@ int hb_rep_open(const char *path, hb_trace *trace, hb_reader_source *source, hb_
     hb_trace_release(trace);
     return hb_fail(error, "%s: out of memory", path);
   }
-  *source = (hb_reader_source){rep_fill, rep_close, s, 0};
+  *source = (hb_reader_source){rep_fill, rep_close, s, 0, 0};
   return 0;
 }

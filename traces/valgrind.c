@@ -331,6 +331,6 @@ int hb_valgrind_open(const char *path, hb_trace *trace, hb_reader_source *source
     hb_trace_release(trace);
     return -1;
   }
-  *source = (hb_reader_source){valgrind_fill, valgrind_close, v, 0};
+  *source = (hb_reader_source){valgrind_fill, valgrind_close, v, 0, 0};
   return 0;
 }
