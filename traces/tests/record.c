@@ -190,16 +190,22 @@ static void test_contend(void) {
   release(&r);
 }
 
+/* Records mode with HB_RECORD_CLOCK=clock: whether it made the one timed
+ * recording expected (checked). */
+static int record_timed(const char *mode, const char *clock, recording *r) {
+  setenv("HB_RECORD_CLOCK", clock, 1);
+  int status = record(mode, r);
+  unsetenv("HB_RECORD_CLOCK");
+  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d", mode, status);
+  HB_CHECK(r->count == 1, "%s: %d recordings", mode, r->count);
+  return r->count == 1 && r->traces[0].time_ns;
+}
+
 /* Timestamps are ns: two calls 100 ms apart (a sleep) are recorded so,
  * whichever clock the recorder reads. */
 static void test_time(const char *clock) {
   recording r;
-  setenv("HB_RECORD_CLOCK", clock, 1);
-  int status = record("sleep", &r);
-  unsetenv("HB_RECORD_CLOCK");
-  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sleep: status %d", status);
-  HB_CHECK(r.count == 1, "sleep: %d recordings", r.count);
-  if (r.count == 1 && r.traces[0].time_ns) {
+  if (record_timed("sleep", clock, &r)) {
     const hb_trace *t = &r.traces[0];
     const hb_op *a = find_op(t, HB_OP_MALLOC, 60001), *b = find_op(t, HB_OP_MALLOC, 60002);
     HB_CHECK(a && b, "sleep: marked calls missing");
@@ -242,12 +248,7 @@ static int by_value(const void *a, const void *b) {
 }
 static void test_spaced(const char *clock) {
   recording r;
-  setenv("HB_RECORD_CLOCK", clock, 1);
-  int status = record("spaced", &r);
-  unsetenv("HB_RECORD_CLOCK");
-  HB_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "spaced: status %d", status);
-  HB_CHECK(r.count == 1, "spaced: %d recordings", r.count);
-  if (r.count != 1 || !r.traces[0].time_ns) {
+  if (!record_timed("spaced", clock, &r)) {
     release(&r);
     return;
   }
