@@ -103,9 +103,10 @@ static int op_creates(const hb_op *op) {
 }
 
 /* Checks op (the trace's op number index) as hb_trace_check would, and
- * with HB_READER_SLOTS replaces its id by its slot. */
-/* The checks of an op that need no state: its kind, thread and id range. */
-static int admit_shape(const hb_reader *r, const hb_op *op, uint64_t index, hb_error *error) {
+ * with HB_READER_SLOTS replaces its id by its slot. The ids of a source
+ * that makes them (reader_source.h: ids_made) are checked against the live
+ * ones only when they are renumbered. */
+static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
   const hb_trace *t = &r->batch;
   if (op->kind >= HB_OP_KIND_COUNT)
     return hb_fail(error, "%s: op %" PRIu64 ": unknown kind %u", t->path, index, op->kind);
@@ -116,13 +117,7 @@ static int admit_shape(const hb_reader *r, const hb_op *op, uint64_t index, hb_e
   if (op->id >= t->id_count)
     return hb_fail(error, "%s: op %" PRIu64 ": block id %u out of range (%u ids)", t->path, index,
                    op->id, t->id_count);
-  return 0;
-}
-
-static int admit(hb_reader *r, hb_op *op, uint64_t index, hb_error *error) {
-  if (admit_shape(r, op, index, error)) return -1;
-  if (op->kind == HB_OP_FREE && op->id == HB_NULL_ID) return 0; /* free(NULL) */
-  const hb_trace *t = &r->batch;
+  if (r->source.ids_made && !(r->flags & HB_READER_SLOTS)) return 0;
   const char *kind = hb_op_kind_name((hb_op_kind)op->kind);
   uint32_t slot;
   if (op_creates(op)) {
@@ -215,13 +210,8 @@ static int refill(hb_reader *r, hb_error *error) {
       return -1;
     }
     r->ended = rc == 1;
-    if (r->source.ids_made && !(r->flags & HB_READER_SLOTS)) {
-      for (size_t i = 0; i < r->batch.op_count; i++)
-        if (admit_shape(r, &r->batch.ops[i], r->delivered + i, error)) return -1;
-    } else {
-      for (size_t i = 0; i < r->batch.op_count; i++)
-        if (admit(r, &r->batch.ops[i], r->delivered + i, error)) return -1;
-    }
+    for (size_t i = 0; i < r->batch.op_count; i++)
+      if (admit(r, &r->batch.ops[i], r->delivered + i, error)) return -1;
     if (r->batch.op_count) return 0;
   }
   return 0;
