@@ -167,17 +167,23 @@ static struct state {
 } S;
 
 /* ---- The resident peak ----
- * The kernel's peak mark (VmHWM) less what the process held before the
- * pass, the harness memory mapped since, and the file pages the pass
- * brought in (the allocator's code, run for the first time: not heap). The harness maps bitmap
- * chunks as the pass goes; so that none of them is subtracted from a peak
- * it came after, each mapping ends a segment: the peak so far is taken,
- * and the mark is reset for the next. */
+ * The kernel's peak mark (VmHWM) less the anonymous memory the process
+ * held before the pass, the harness memory mapped since, and the file
+ * pages it holds now: the trace's window of ops and the allocator's code
+ * (run for the first time in the pass), neither of them heap. The window
+ * mapped now, not the one mapped at the baseline: the last window of a
+ * trace is smaller, and subtracting the first one's pages cut a peak in
+ * it short by the difference (docs/METRICS.md, "Windows of ops"). The
+ * harness maps bitmap chunks, and the next window, as the pass goes; so
+ * that none of them is subtracted from a peak it came after, each mapping
+ * ends a segment: the peak so far is taken, and the mark is reset for the
+ * next. */
 static void resident_checkpoint(void) {
   if (!S.peak_known) return;
   uint64_t peak = hb_peak_rss_bytes(), file = hb_file_rss_bytes();
-  uint64_t own = S.rss_baseline_bytes + (hb_harness_mapped_bytes() - S.harness_baseline_bytes) +
-                 (file > S.file_baseline_bytes ? file - S.file_baseline_bytes : 0);
+  uint64_t anon_baseline =
+      S.rss_baseline_bytes > S.file_baseline_bytes ? S.rss_baseline_bytes - S.file_baseline_bytes : 0;
+  uint64_t own = anon_baseline + (hb_harness_mapped_bytes() - S.harness_baseline_bytes) + file;
   if (peak == 0) S.peak_known = 0;
   if (peak > own && peak - own > S.peak_resident_bytes) S.peak_resident_bytes = peak - own;
 }
