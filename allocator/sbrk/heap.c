@@ -467,23 +467,35 @@ static char *region_blocks_end(const hb_heap *h, hb_region r) {
   return h->top ? (char *)h->top : h->top_end - HB_REGION_EPILOGUE_BYTES;
 }
 
-/* Frees every parked block for real, in address order: walks the heap and
- * releases each block marked Q. Merging a block reads and writes its
- * neighbours; in address order they are the ones just touched, where the
- * lists' order (the order of the program's frees, reversed, by size) sends
- * each merge to a cold part of the heap. A program that frees a big
- * structure of small blocks parks them all (the tiny lists have no cap),
- * so this is the common case of a large merge. */
-static void sweep_quick(hb_heap *h) {
-  memset(h->quick, 0, sizeof h->quick);
-  memset(h->quick_count, 0, sizeof h->quick_count);
-  h->quick_blocks = 0;
-  h->quick_bytes = 0;
+/* A set of quick lists, one bit per list. */
+typedef struct {
+  uint64_t bits[HB_QUICK_CLASSES / 64];
+} quick_set;
+
+static int quick_set_has(const quick_set *set, size_t c) { return (set->bits[c / 64] >> (c % 64)) & 1; }
+
+/* Frees the blocks parked on the lists of `lists` for real, in address
+ * order: walks the heap and releases each block marked Q of those sizes.
+ * Merging a block reads and writes its neighbours; in address order they
+ * are the ones just touched, where the lists' order (the order of the
+ * program's frees, reversed, by size) sends each merge to a cold part of
+ * the heap. A program that frees a big structure of small blocks parks
+ * them all (the tiny lists have no cap), so this is the common case of a
+ * large merge. */
+static void sweep_quick(hb_heap *h, const quick_set *lists) {
+  for (size_t c = 0; c < HB_QUICK_CLASSES; c++)
+    if (quick_set_has(lists, c)) {
+      h->quick_blocks -= h->quick_count[c];
+      h->quick_bytes -= (size_t)h->quick_count[c] * (c + 2) * 16;
+      h->quick[c] = NULL;
+      h->quick_count[c] = 0;
+    }
   for (hb_region r = hb_region_first(h); r.start; r = hb_region_next(r)) {
     for (char *p = (char *)hb_region_first_block(r); p < region_blocks_end(h, r);) {
       hb_block *block = (hb_block *)p;
       p += hb_block_size(block);
       if (!(block->header & HB_BLOCK_QUICK)) continue;
+      if (!quick_set_has(lists, hb_quick_class(hb_block_size(block)))) continue;
       /* release() merges a free next block into this one: skip it too
        * (the top block ends the walk anyway). */
       hb_block *next = (hb_block *)p;
@@ -494,25 +506,66 @@ static void sweep_quick(hb_heap *h) {
   }
 }
 
-/* Frees every parked block for real, so they merge with their neighbours:
- * list by list when few are parked, by a walk of the heap when they are a
- * good part of its blocks (the walk costs O(blocks)). */
-static void flush_quick(hb_heap *h) {
-  if (h->quick_blocks >= HB_QUICK_SWEEP_MIN_BLOCKS && h->quick_blocks * 4 >= h->blocks) {
-    sweep_quick(h);
+/* Frees the blocks parked on the lists of `lists` for real, so they merge
+ * with their neighbours: list by list when they are few, by a walk of the
+ * heap when they are a good part of its blocks (the walk costs O(blocks)). */
+static void merge_quick(hb_heap *h, const quick_set *lists) {
+  size_t parked = 0;
+  for (size_t c = 0; c < HB_QUICK_CLASSES; c++)
+    if (quick_set_has(lists, c)) parked += h->quick_count[c];
+  if (parked >= HB_QUICK_SWEEP_MIN_BLOCKS && parked * 4 >= h->blocks) {
+    sweep_quick(h, lists);
     return;
   }
-  for (size_t c = 0; c < HB_QUICK_CLASSES && h->quick_blocks; c++)
-    while (h->quick[c]) release(h, unpark(h, c));
+  for (size_t c = 0; c < HB_QUICK_CLASSES; c++)
+    if (quick_set_has(lists, c))
+      while (h->quick[c]) release(h, unpark(h, c));
 }
 
-/* The quick lists hold more than their budget (heap.h). Checked where a
- * malloc is about to search the free blocks: parked blocks that the
- * program stopped asking for are merged before they split the search's
- * candidates, and free's fast path does not pay for the check. */
-static int over_budget(const hb_heap *h) {
+/* Frees every parked block for real. */
+static void flush_quick(hb_heap *h) {
+  quick_set all;
+  memset(&all, 0xff, sizeof all);
+  merge_quick(h, &all);
+}
+
+/* Frees for real the blocks of the idle lists (heap.h), when the lists
+ * hold more than the idle bound. A list the program still uses keeps its
+ * blocks, so its sizes stay O(1); one it stopped using gives its blocks
+ * back to merge with their free neighbours. A look costs a pass over the
+ * 128 lists; the heap's clock spaces them out, and malloc's hit path only
+ * sets a bit. */
+static void release_idle_quick(hb_heap *h, size_t live) {
+  if (h->quick_bytes <= (live >> HB_QUICK_IDLE_SHIFT) + HB_QUICK_IDLE_FLOOR_BYTES) return;
+  if (h->taken_bytes < h->quick_look_at) return;
+  size_t step = live >> HB_QUICK_IDLE_STEP_SHIFT;
+  if (step < HB_QUICK_IDLE_STEP_MIN_BYTES) step = HB_QUICK_IDLE_STEP_MIN_BYTES;
+  h->quick_look_at = h->taken_bytes + step;
+  quick_set idle = {{0}};
+  for (size_t c = 0; c < HB_QUICK_CLASSES; c++) {
+    if ((h->quick_hit[c / 64] >> (c % 64)) & 1)
+      h->quick_unused_looks[c] = 0;
+    else if (h->quick_unused_looks[c] < HB_QUICK_IDLE_LOOKS)
+      h->quick_unused_looks[c]++;
+    if (h->quick[c] && h->quick_unused_looks[c] >= HB_QUICK_IDLE_LOOKS)
+      idle.bits[c / 64] |= (uint64_t)1 << (c % 64);
+  }
+  memset(h->quick_hit, 0, sizeof h->quick_hit);
+  merge_quick(h, &idle);
+}
+
+/* Checked where a malloc is about to search the free blocks: parked
+ * blocks that the program stopped asking for are merged before they split
+ * the search's candidates, and free's fast path does not pay for the
+ * check. All of them when the lists hold more than their budget (heap.h),
+ * else the idle ones. */
+static void bound_quick(hb_heap *h) {
   size_t live = h->in_use_bytes - h->quick_bytes;
-  return h->quick_bytes > (live >> HB_QUICK_BUDGET_SHIFT) + HB_QUICK_BUDGET_FLOOR_BYTES;
+  if (h->quick_bytes > (live >> HB_QUICK_BUDGET_SHIFT) + HB_QUICK_BUDGET_FLOOR_BYTES) {
+    flush_quick(h);
+    return;
+  }
+  release_idle_quick(h, live);
 }
 
 void *hb_heap_malloc(hb_heap *h, size_t size) {
@@ -521,9 +574,12 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (bytes <= h->quick_max_bytes && h->quick[hb_quick_class(bytes)])
-    return hb_block_payload(unpark(h, hb_quick_class(bytes)));
-  if (h->quick_blocks && over_budget(h)) flush_quick(h);
+  if (bytes <= h->quick_max_bytes && h->quick[hb_quick_class(bytes)]) {
+    size_t c = hb_quick_class(bytes);
+    h->quick_hit[c / 64] |= (uint64_t)1 << (c % 64);
+    return hb_block_payload(unpark(h, c));
+  }
+  if (h->quick_blocks) bound_quick(h);
   hb_block *block = h->fit->find(h, bytes);
   if (block) {
     return hb_block_payload(take_indexed(h, block, bytes));

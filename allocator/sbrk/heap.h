@@ -42,15 +42,26 @@ typedef struct hb_heap_walk hb_heap_walk; /* the checker's counts: checker.h */
  * blocks up to quick_tiny_bytes, quick_cap blocks up to
  * HB_QUICK_SMALL_BYTES, quick_big_cap above (hb_quick_cap). Parked blocks
  * are free for the program and allocated for the heap (stat() reports
- * them as free). They are freed for real (merged), all of them:
- *  - before the heap grows, so the lists never make the heap bigger;
- *  - before a malloc that they cannot serve and that searches the free
- *    blocks, when they hold more than their budget, the live bytes >>
- *    HB_QUICK_BUDGET_SHIFT plus HB_QUICK_BUDGET_FLOOR_BYTES: else blocks of
- *    sizes the program no longer asks for stay parked for ever, pinning
- *    the free space around them apart (docs/SBRK.md, "Long runs"). The
- *    merge costs what freeing those blocks unparked would have cost, once
- *    each; checked on malloc's slow path, it costs free nothing.
+ * them as free). They are freed for real (merged):
+ *  - all of them before the heap grows, so the lists never make the heap
+ *    bigger;
+ *  - all of them before a malloc that they cannot serve and that searches
+ *    the free blocks, when they hold more than their budget, the live
+ *    bytes >> HB_QUICK_BUDGET_SHIFT plus HB_QUICK_BUDGET_FLOOR_BYTES: else
+ *    blocks of sizes the program no longer asks for stay parked for ever,
+ *    pinning the free space around them apart (docs/SBRK.md, "Long runs");
+ *  - within the budget, at the same place, the idle lists, when the lists
+ *    hold more than the live bytes >> HB_QUICK_IDLE_SHIFT plus
+ *    HB_QUICK_IDLE_FLOOR_BYTES. The lists are looked at then, at most once
+ *    each time the heap has handed out (taken_bytes) a step of the live
+ *    bytes >> HB_QUICK_IDLE_STEP_SHIFT, or HB_QUICK_IDLE_STEP_MIN_BYTES if
+ *    more; a list is idle when HB_QUICK_IDLE_LOOKS looks in a row found it
+ *    had served no malloc: a size the program stopped asking for gives its
+ *    blocks back to merge with the free space around them, where the sizes
+ *    it still asks for keep theirs (docs/SBRK.md, "Idle quick lists").
+ * A merge costs what freeing those blocks unparked would have cost, once
+ * each; checked on malloc's slow path, it costs free nothing, and
+ * malloc's hit path sets one bit (quick_hit).
  * When HB_QUICK_SWEEP_MIN_BLOCKS or more are parked, a quarter of the
  * heap's blocks or more, the merge walks the heap and frees them in
  * address order instead of list by list (heap.c: sweep_quick). */
@@ -59,6 +70,11 @@ typedef struct hb_heap_walk hb_heap_walk; /* the checker's counts: checker.h */
 #define HB_QUICK_SMALL_BYTES ((size_t)1040) /* requests up to 1032 bytes */
 #define HB_QUICK_BUDGET_SHIFT 3
 #define HB_QUICK_BUDGET_FLOOR_BYTES ((size_t)64 << 10)
+#define HB_QUICK_IDLE_SHIFT 6
+#define HB_QUICK_IDLE_FLOOR_BYTES ((size_t)16 << 10)
+#define HB_QUICK_IDLE_STEP_SHIFT 6
+#define HB_QUICK_IDLE_STEP_MIN_BYTES ((size_t)8 << 10)
+#define HB_QUICK_IDLE_LOOKS 8
 #define HB_QUICK_SWEEP_MIN_BLOCKS 4096
 
 /* A placement policy: the index of free blocks. The index lives in the
@@ -125,6 +141,7 @@ struct hb_heap {
   unsigned quick_cap, quick_big_cap;
   /* and what is parked: in all, and per list. */
   size_t quick_blocks, quick_bytes;
+  uint64_t quick_hit[HB_QUICK_CLASSES / 64]; /* lists that served a malloc since the last look */
   hb_block *quick[HB_QUICK_CLASSES];
   unsigned quick_count[HB_QUICK_CLASSES];
   /* Memory known to be zero: [zero_lo, zero_hi) in the top region has not
@@ -136,6 +153,10 @@ struct hb_heap {
    * blocks count as allocated here; stat() reports them as free. */
   size_t footprint_bytes, in_use_bytes, free_bytes, blocks, free_blocks;
   size_t peak_footprint_bytes; /* the highest footprint_bytes so far */
+  /* The looks at the quick lists for idle ones (heap.c: release_idle_quick):
+   * when the next may be, and per list, how many in a row found it unused. */
+  uint64_t quick_look_at;
+  uint8_t quick_unused_looks[HB_QUICK_CLASSES];
 };
 
 /* Defaults every fit policy uses (see heap.c: grow_request, take), chosen

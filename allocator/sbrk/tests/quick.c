@@ -5,7 +5,10 @@
  * grow: they merge before it would; and the lists never hold much more
  * than their budget (1/8 of the live bytes plus 64 KiB): past it, the next
  * malloc they cannot serve merges them, by a walk of the heap when they
- * are many.
+ * are many; within the budget, the lists of sizes the program stopped
+ * asking for are merged once the heap has handed out an eighth of the
+ * live bytes without one of them serving a malloc, and the lists still in
+ * use keep their blocks.
  *
  * (Parking small blocks without limit and without a budget was tried and
  * reverted: on a long random workload the heap kept growing, 41.8 MB for a
@@ -254,6 +257,58 @@ static void random_sweeps(const hb_allocator *a) {
   hb_sbrk_test_check(a, "after the random rounds");
 }
 
+/* Parked blocks of each size, counted by walking the heap. */
+static void count_parked(void *context, uintptr_t address, size_t bytes, hb_sbrk_block_state state) {
+  (void)address;
+  size_t *parked = context;
+  if (state == HB_SBRK_BLOCK_PARKED && bytes <= HB_QUICK_MAX_BYTES) parked[bytes / 16]++;
+}
+
+/* On a fresh heap, 4 MiB live in blocks of 8,000 bytes (no quick list's),
+ * then 32 blocks of each of eight sizes from 608 to 720 bytes freed: 256
+ * parked, 170 KB, within the budget (1/8 of the live bytes plus 64 KiB)
+ * but over the idle bound (1/64 plus 16 KiB). The program then asks only
+ * for blocks of 3,000 bytes (each freed again: the heap hands them out,
+ * its clock runs) and of 200 bytes (served by their list). Once the heap
+ * has handed out more than 1/8 of the live bytes, the eight lists that
+ * served nothing are merged and the one of 208-byte blocks is not. Before
+ * idle lists were merged the 256 blocks stayed parked until the budget or
+ * a growing heap merged them, splitting the free space around them. */
+enum { IDLE_LIVE = 512, IDLE_LIVE_BYTES = 8000, IDLE_SIZES = 8 };
+static void idle_lists_merged(const hb_allocator *a) {
+  static void *live[IDLE_LIVE], *idle[IDLE_SIZES * CAP], *used[CAP];
+  for (int i = 0; i < IDLE_LIVE; i++) live[i] = a->malloc(IDLE_LIVE_BYTES);
+  for (int i = 0; i < IDLE_SIZES * CAP; i++) idle[i] = a->malloc(600 + (size_t)(i % IDLE_SIZES) * 16);
+  for (int i = 0; i < CAP; i++) used[i] = a->malloc(200);
+  for (int i = 0; i < IDLE_SIZES * CAP; i++) a->free(idle[i], 0);
+  for (int i = 0; i < CAP; i++) a->free(used[i], 200);
+  size_t parked[HB_QUICK_MAX_BYTES / 16 + 1] = {0};
+  HB_CHECK(hb_sbrk_walk(a->name, count_parked, parked) == 0, "walk");
+  size_t idle_parked = 0;
+  for (int k = 0; k < IDLE_SIZES; k++) idle_parked += parked[608 / 16 + k];
+  HB_CHECK(idle_parked == IDLE_SIZES * CAP && parked[208 / 16] == CAP,
+           "%s: %zu blocks of the eight sizes and %zu of 208 bytes parked, expected %d and %d",
+           a->name, idle_parked, parked[208 / 16], IDLE_SIZES * CAP, CAP);
+  /* 400 blocks of 3,000 bytes handed out: 1.2 MB, over 1/8 of 4 MiB. */
+  for (int round = 0; round < 400; round++) {
+    void *p = a->malloc(3000), *q = a->malloc(200);
+    HB_CHECK(p != NULL && q != NULL, "malloc");
+    memset(p, round, 3000);
+    a->free(q, 200);
+    a->free(p, 3000);
+  }
+  memset(parked, 0, sizeof parked);
+  HB_CHECK(hb_sbrk_walk(a->name, count_parked, parked) == 0, "walk");
+  idle_parked = 0;
+  for (int k = 0; k < IDLE_SIZES; k++) idle_parked += parked[608 / 16 + k];
+  HB_CHECK(idle_parked == 0, "%s: %zu blocks of sizes no malloc asked for still parked", a->name,
+           idle_parked);
+  HB_CHECK(parked[208 / 16] >= CAP - 1, "%s: the list in use kept %zu of its %d blocks", a->name,
+           parked[208 / 16], CAP);
+  hb_sbrk_test_check(a, "after the idle lists merged");
+  for (int i = 0; i < IDLE_LIVE; i++) a->free(live[i], IDLE_LIVE_BYTES);
+}
+
 int main(void) {
   const hb_allocator *a = hb_allocator_find("sbrk");
   HB_CHECK(a != NULL, "no allocator named sbrk");
@@ -261,6 +316,7 @@ int main(void) {
   hb_sbrk_test_in_child(a, parked_bytes_within_budget, "keeps parked bytes within budget");
   hb_sbrk_test_in_child(a, tiny_blocks_parked_then_swept, "parks tiny blocks, then sweeps them");
   hb_sbrk_test_in_child(a, random_sweeps, "merges random heaps by walking them");
+  hb_sbrk_test_in_child(a, idle_lists_merged, "merges the lists of sizes no longer asked for");
   small_blocks_capped(a);
   medium_blocks_capped(a);
   parked_blocks_never_grow_the_heap(a);
