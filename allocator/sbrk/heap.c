@@ -467,13 +467,6 @@ static char *region_blocks_end(const hb_heap *h, hb_region r) {
   return h->top ? (char *)h->top : h->top_end - HB_REGION_EPILOGUE_BYTES;
 }
 
-/* A set of quick lists, one bit per list. */
-typedef struct {
-  uint64_t bits[HB_QUICK_CLASSES / 64];
-} quick_set;
-
-static int quick_set_has(const quick_set *set, size_t c) { return (set->bits[c / 64] >> (c % 64)) & 1; }
-
 /* Frees the blocks parked on the lists of `lists` for real, in address
  * order: walks the heap and releases each block marked Q of those sizes.
  * Merging a block reads and writes its neighbours; in address order they
@@ -482,9 +475,9 @@ static int quick_set_has(const quick_set *set, size_t c) { return (set->bits[c /
  * the heap. A program that frees a big structure of small blocks parks
  * them all (the tiny lists have no cap), so this is the common case of a
  * large merge. */
-static void sweep_quick(hb_heap *h, const quick_set *lists) {
+static void sweep_quick(hb_heap *h, const hb_quick_set *lists) {
   for (size_t c = 0; c < HB_QUICK_CLASSES; c++)
-    if (quick_set_has(lists, c)) {
+    if (hb_quick_set_has(lists, c)) {
       h->quick_blocks -= h->quick_count[c];
       h->quick_bytes -= (size_t)h->quick_count[c] * (c + 2) * 16;
       h->quick[c] = NULL;
@@ -495,7 +488,7 @@ static void sweep_quick(hb_heap *h, const quick_set *lists) {
       hb_block *block = (hb_block *)p;
       p += hb_block_size(block);
       if (!(block->header & HB_BLOCK_QUICK)) continue;
-      if (!quick_set_has(lists, hb_quick_class(hb_block_size(block)))) continue;
+      if (!hb_quick_set_has(lists, hb_quick_class(hb_block_size(block)))) continue;
       /* release() merges a free next block into this one: skip it too
        * (the top block ends the walk anyway). */
       hb_block *next = (hb_block *)p;
@@ -509,22 +502,22 @@ static void sweep_quick(hb_heap *h, const quick_set *lists) {
 /* Frees the blocks parked on the lists of `lists` for real, so they merge
  * with their neighbours: list by list when they are few, by a walk of the
  * heap when they are a good part of its blocks (the walk costs O(blocks)). */
-static void merge_quick(hb_heap *h, const quick_set *lists) {
+static void merge_quick(hb_heap *h, const hb_quick_set *lists) {
   size_t parked = 0;
   for (size_t c = 0; c < HB_QUICK_CLASSES; c++)
-    if (quick_set_has(lists, c)) parked += h->quick_count[c];
+    if (hb_quick_set_has(lists, c)) parked += h->quick_count[c];
   if (parked >= HB_QUICK_SWEEP_MIN_BLOCKS && parked * 4 >= h->blocks) {
     sweep_quick(h, lists);
     return;
   }
   for (size_t c = 0; c < HB_QUICK_CLASSES; c++)
-    if (quick_set_has(lists, c))
+    if (hb_quick_set_has(lists, c))
       while (h->quick[c]) release(h, unpark(h, c));
 }
 
 /* Frees every parked block for real. */
 static void flush_quick(hb_heap *h) {
-  quick_set all;
+  hb_quick_set all;
   memset(&all, 0xff, sizeof all);
   merge_quick(h, &all);
 }
@@ -541,16 +534,15 @@ static void release_idle_quick(hb_heap *h, size_t live) {
   size_t step = live >> HB_QUICK_IDLE_STEP_SHIFT;
   if (step < HB_QUICK_IDLE_STEP_MIN_BYTES) step = HB_QUICK_IDLE_STEP_MIN_BYTES;
   h->quick_look_at = h->taken_bytes + step;
-  quick_set idle = {{0}};
+  hb_quick_set idle = {{0}};
   for (size_t c = 0; c < HB_QUICK_CLASSES; c++) {
-    if ((h->quick_hit[c / 64] >> (c % 64)) & 1)
+    if (hb_quick_set_has(&h->quick_hit, c))
       h->quick_unused_looks[c] = 0;
     else if (h->quick_unused_looks[c] < HB_QUICK_IDLE_LOOKS)
       h->quick_unused_looks[c]++;
-    if (h->quick[c] && h->quick_unused_looks[c] >= HB_QUICK_IDLE_LOOKS)
-      idle.bits[c / 64] |= (uint64_t)1 << (c % 64);
+    if (h->quick[c] && h->quick_unused_looks[c] >= HB_QUICK_IDLE_LOOKS) hb_quick_set_add(&idle, c);
   }
-  memset(h->quick_hit, 0, sizeof h->quick_hit);
+  memset(&h->quick_hit, 0, sizeof h->quick_hit);
   merge_quick(h, &idle);
 }
 
@@ -576,7 +568,7 @@ void *hb_heap_malloc(hb_heap *h, size_t size) {
   }
   if (bytes <= h->quick_max_bytes && h->quick[hb_quick_class(bytes)]) {
     size_t c = hb_quick_class(bytes);
-    h->quick_hit[c / 64] |= (uint64_t)1 << (c % 64);
+    hb_quick_set_add(&h->quick_hit, c);
     return hb_block_payload(unpark(h, c));
   }
   if (h->quick_blocks) bound_quick(h);

@@ -77,6 +77,18 @@ typedef struct hb_heap_walk hb_heap_walk; /* the checker's counts: checker.h */
 #define HB_QUICK_IDLE_LOOKS 8
 #define HB_QUICK_SWEEP_MIN_BLOCKS 4096
 
+/* A set of quick lists, one bit per list. */
+typedef struct hb_quick_set {
+  uint64_t bits[HB_QUICK_CLASSES / 64];
+} hb_quick_set;
+
+static inline int hb_quick_set_has(const hb_quick_set *set, size_t c) {
+  return (set->bits[c / 64] >> (c % 64)) & 1;
+}
+static inline __attribute__((always_inline)) void hb_quick_set_add(hb_quick_set *set, size_t c) {
+  set->bits[c / 64] |= (uint64_t)1 << (c % 64);
+}
+
 /* A placement policy: the index of free blocks. The index lives in the
  * heap: a policy's heap is a struct of its own whose first member is the
  * hb_heap, followed by the index (freelist.h's hb_list_heap, segfit.c's
@@ -141,7 +153,7 @@ struct hb_heap {
   unsigned quick_cap, quick_big_cap;
   /* and what is parked: in all, and per list. */
   size_t quick_blocks, quick_bytes;
-  uint64_t quick_hit[HB_QUICK_CLASSES / 64]; /* lists that served a malloc since the last look */
+  hb_quick_set quick_hit; /* lists that served a malloc since the last look */
   hb_block *quick[HB_QUICK_CLASSES];
   unsigned quick_count[HB_QUICK_CLASSES];
   /* Memory known to be zero: [zero_lo, zero_hi) in the top region has not

@@ -257,11 +257,16 @@ static void random_sweeps(const hb_allocator *a) {
   hb_sbrk_test_check(a, "after the random rounds");
 }
 
-/* Parked blocks of each size, counted by walking the heap. */
-static void count_parked(void *context, uintptr_t address, size_t bytes, hb_sbrk_block_state state) {
+/* Parked blocks of each size, counted by walking the heap: parked[bytes / 16]. */
+static void count_parked(void *context, uintptr_t address, size_t bytes,
+                         hb_sbrk_block_state state) {
   (void)address;
   size_t *parked = context;
   if (state == HB_SBRK_BLOCK_PARKED && bytes <= HB_QUICK_MAX_BYTES) parked[bytes / 16]++;
+}
+static void parked_by_size(const hb_allocator *a, size_t parked[HB_QUICK_MAX_BYTES / 16 + 1]) {
+  memset(parked, 0, (HB_QUICK_MAX_BYTES / 16 + 1) * sizeof *parked);
+  HB_CHECK(hb_sbrk_walk(a->name, count_parked, parked) == 0, "walk");
 }
 
 /* On a fresh heap, 4 MiB live in blocks of 8,000 bytes (no quick list's),
@@ -278,12 +283,13 @@ enum { IDLE_LIVE = 512, IDLE_LIVE_BYTES = 8000, IDLE_SIZES = 8 };
 static void idle_lists_merged(const hb_allocator *a) {
   static void *live[IDLE_LIVE], *idle[IDLE_SIZES * CAP], *used[CAP];
   for (int i = 0; i < IDLE_LIVE; i++) live[i] = a->malloc(IDLE_LIVE_BYTES);
-  for (int i = 0; i < IDLE_SIZES * CAP; i++) idle[i] = a->malloc(600 + (size_t)(i % IDLE_SIZES) * 16);
+  for (int i = 0; i < IDLE_SIZES * CAP; i++)
+    idle[i] = a->malloc(600 + (size_t)(i % IDLE_SIZES) * 16);
   for (int i = 0; i < CAP; i++) used[i] = a->malloc(200);
   for (int i = 0; i < IDLE_SIZES * CAP; i++) a->free(idle[i], 0);
   for (int i = 0; i < CAP; i++) a->free(used[i], 200);
-  size_t parked[HB_QUICK_MAX_BYTES / 16 + 1] = {0};
-  HB_CHECK(hb_sbrk_walk(a->name, count_parked, parked) == 0, "walk");
+  size_t parked[HB_QUICK_MAX_BYTES / 16 + 1];
+  parked_by_size(a, parked);
   size_t idle_parked = 0;
   for (int k = 0; k < IDLE_SIZES; k++) idle_parked += parked[608 / 16 + k];
   HB_CHECK(idle_parked == IDLE_SIZES * CAP && parked[208 / 16] == CAP,
@@ -297,8 +303,7 @@ static void idle_lists_merged(const hb_allocator *a) {
     a->free(q, 200);
     a->free(p, 3000);
   }
-  memset(parked, 0, sizeof parked);
-  HB_CHECK(hb_sbrk_walk(a->name, count_parked, parked) == 0, "walk");
+  parked_by_size(a, parked);
   idle_parked = 0;
   for (int k = 0; k < IDLE_SIZES; k++) idle_parked += parked[608 / 16 + k];
   HB_CHECK(idle_parked == 0, "%s: %zu blocks of sizes no malloc asked for still parked", a->name,
