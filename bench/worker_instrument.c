@@ -181,9 +181,8 @@ static struct state {
 static void resident_checkpoint(void) {
   if (!S.peak_known) return;
   uint64_t peak = hb_peak_rss_bytes(), file = hb_file_rss_bytes();
-  uint64_t anon_baseline =
-      S.rss_baseline_bytes > S.file_baseline_bytes ? S.rss_baseline_bytes - S.file_baseline_bytes : 0;
-  uint64_t own = anon_baseline + (hb_harness_mapped_bytes() - S.harness_baseline_bytes) + file;
+  uint64_t harness = hb_harness_mapped_bytes() - S.harness_baseline_bytes;
+  uint64_t own = S.anon_baseline_bytes + harness + file;
   if (peak == 0) S.peak_known = 0;
   if (peak > own && peak - own > S.peak_resident_bytes) S.peak_resident_bytes = peak - own;
 }

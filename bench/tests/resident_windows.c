@@ -30,8 +30,7 @@
  * (docs/METRICS.md): non-zero when op `i` is one of them. */
 static int sampled(uint64_t i, uint64_t ops) {
   for (uint64_t k = 0; k < 1000; k++)
-    if ((k + 1) * ops / 1000 - 1 == i)
-      return 1;
+    if ((k + 1) * ops / 1000 - 1 == i) return 1;
   return 0;
 }
 
@@ -40,10 +39,9 @@ static void build_trace(hb_trace *trace, uint64_t ops) {
   hb_trace_init(trace, "resident-windows", "synthetic");
   trace->thread_count = 1;
   uint64_t big_at = 2 * WINDOW + 2;
-  while (sampled(big_at, ops) || sampled(big_at + 1, ops))
-    big_at++;
-  HB_CHECK(big_at + 2 < ops, "room for the big block: op %llu of %llu",
-           (unsigned long long)big_at, (unsigned long long)ops);
+  while (sampled(big_at, ops) || sampled(big_at + 1, ops)) big_at++;
+  HB_CHECK(big_at + 2 < ops, "room for the big block: op %llu of %llu", (unsigned long long)big_at,
+           (unsigned long long)ops);
   for (uint64_t i = 0; i < ops; i++) {
     hb_op op = {.thread = 0};
     if (i == big_at) {
@@ -51,8 +49,7 @@ static void build_trace(hb_trace *trace, uint64_t ops) {
     } else if (i == big_at + 1) {
       op = (hb_op){.kind = HB_OP_FREE, .id = 2};
     } else if (i % 2 == 0) { /* two small blocks, taking turns */
-      op = (hb_op){
-          .kind = HB_OP_MALLOC, .id = (uint32_t)(i / 2 % 2), .size = 64};
+      op = (hb_op){.kind = HB_OP_MALLOC, .id = (uint32_t)(i / 2 % 2), .size = 64};
     } else {
       op = (hb_op){.kind = HB_OP_FREE, .id = (uint32_t)(i / 2 % 2)};
     }
@@ -62,15 +59,13 @@ static void build_trace(hb_trace *trace, uint64_t ops) {
   HB_CHECK(hb_trace_check(trace, &error) == 0, "check: %s", error.message);
 }
 
-static void run(const hb_allocator_info *allocator, int fd,
-                const hb_ops_header *header, const char *window,
-                hb_cell_result *r) {
+static void run(const hb_allocator_info *allocator, int fd, const hb_ops_header *header,
+                const char *window, hb_cell_result *r) {
   if (window)
     setenv("HB_OPS_WINDOW_OPS", window, 1); /* the workers inherit it */
   else
     unsetenv("HB_OPS_WINDOW_OPS");
-  hb_replay_settings settings = {
-      .repeat = 1, .time_limit_sec = 60, .no_latency = 1};
+  hb_replay_settings settings = {.repeat = 1, .time_limit_sec = 60, .no_latency = 1};
   hb_cell_run(allocator, fd, header, &settings, allocator->name, r);
 }
 
@@ -90,30 +85,26 @@ int main(void) {
   char window[32];
   snprintf(window, sizeof window, "%d", WINDOW);
   for (size_t a = 0; fd >= 0 && a < count; a++) {
-    if (strcmp(infos[a].name, "glibc") != 0 &&
-        strcmp(infos[a].name, "sbrk") != 0)
-      continue;
+    if (strcmp(infos[a].name, "glibc") != 0 && strcmp(infos[a].name, "sbrk") != 0) continue;
     hb_cell_result whole, windowed;
     run(&infos[a], fd, &header, NULL, &whole);
     run(&infos[a], fd, &header, window, &windowed);
     int64_t one = whole.figure[HB_FIG_PEAK_RESIDENT_BYTES];
     int64_t three = windowed.figure[HB_FIG_PEAK_RESIDENT_BYTES];
     HB_CHECK(whole.instrumented && windowed.instrumented,
-             "%s: both instrumented passes ran (%s, %s)", infos[a].name,
-             whole.status, windowed.status);
+             "%s: both instrumented passes ran (%s, %s)", infos[a].name, whole.status,
+             windowed.status);
     HB_CHECK(one >= (int64_t)BIG - SLACK,
-             "%s: in one window the peak holds the big block: %lld bytes",
-             infos[a].name, (long long)one);
-    HB_CHECK(
-        llabs(one - three) <= SLACK,
-        "%s: peak resident %lld bytes in one window, %lld in windows of %d ops",
-        infos[a].name, (long long)one, (long long)three, WINDOW);
+             "%s: in one window the peak holds the big block: %lld bytes", infos[a].name,
+             (long long)one);
+    HB_CHECK(llabs(one - three) <= SLACK,
+             "%s: peak resident %lld bytes in one window, %lld in windows of %d ops", infos[a].name,
+             (long long)one, (long long)three, WINDOW);
     hb_cell_result_release(&whole);
     hb_cell_result_release(&windowed);
   }
   unsetenv("HB_OPS_WINDOW_OPS");
-  if (fd >= 0)
-    close(fd);
+  if (fd >= 0) close(fd);
   free(infos);
   return hb_test_exit("resident-windows");
 }
