@@ -20,6 +20,7 @@
 #include "hb_replay.h"
 #include "hb_test.h"
 #include "hb_trace.h"
+#include "window_cell.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,12 +101,8 @@ static void build_trace(hb_trace *trace, uint32_t threads) {
 
 static void run(const hb_allocator_info *allocator, int fd, const hb_ops_header *header,
                 const char *window, hb_cell_result *r) {
-  if (window)
-    setenv("HB_OPS_WINDOW_OPS", window, 1); /* the workers inherit it */
-  else
-    unsetenv("HB_OPS_WINDOW_OPS");
   hb_replay_settings settings = {.repeat = 1, .time_limit_sec = 60};
-  hb_cell_run(allocator, fd, header, &settings, allocator->name, r);
+  hb_window_cell_run(allocator, fd, header, window, &settings, r);
 }
 
 #define SAME(field, what)                                                                  \
