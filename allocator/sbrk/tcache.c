@@ -52,12 +52,16 @@
  *   - A block freed by another thread than the one that allocated it goes
  *     into the freeing thread's cache: there is one heap, and a block is
  *     the same wherever it came from (glibc's tcache does the same).
- *   - Before the heap grows, the calling thread's cache and the depot go
- *     back to it (the heap's release_held), and other threads' slots when
- *     together they hold 1/32 of the heap or more: blocks the threads hold
- *     no longer make the heap bigger than it has to be, as the quick lists
- *     do not (heap.h). Other threads' small lists are theirs alone (no
- *     lock guards them) and stay.
+ *   - Before the heap grows, the depot and the calling thread's larger
+ *     blocks go back to it (the heap's release_held), its small lists all
+ *     but their TCACHE_GROW_KEEP newest blocks, and other threads' slots
+ *     when together they hold 1/32 of the heap or more: blocks the threads
+ *     hold no longer make the heap bigger than it has to be, as the quick
+ *     lists do not (heap.h). The few kept serve the thread's next mallocs
+ *     of each size without the lock: emptying its lists made every size
+ *     miss after each of a cold pass's hundreds of grows (docs/SBRK.md,
+ *     "Threads: what a grow leaves in the lists"). Other threads' small
+ *     lists are theirs alone (no lock guards them) and stay.
  *   - With threads, the free pages a grow adds at the top are faulted in
  *     after the lock is let go (unlock_heap): each block cut from them
  *     under the lock would otherwise take its page fault there.
@@ -111,6 +115,10 @@ static inline void cpu_relax(void) {
 #define TCACHE_BIG_SLOTS 32
 #define TCACHE_BIG_MAX_BYTES (((size_t)64 << 10) + 64)
 #define TCACHE_BIG_BUDGET_BYTES ((size_t)320 << 10)
+/* Before the heap grows, the growing thread's small lists keep this many
+ * blocks each, the newest (4 measured best: docs/SBRK.md, "Threads: what
+ * a grow leaves in the lists"). */
+#define TCACHE_GROW_KEEP 4u
 /* Before the heap grows, other threads' larger blocks go back to it when
  * together they are at least 1/32 of its footprint. */
 #define TCACHE_OTHERS_SHARE_SHIFT 5
@@ -341,11 +349,21 @@ static inline void *pop(hb_tcache *c, size_t bin) {
   return ptr;
 }
 
-/* Gives `count` blocks of `bin` back to the heap; under the lock. */
-static void drain(hb_tcache *c, size_t bin, unsigned count) {
-  for (unsigned i = 0; i < count && c->bins[bin]; i++) {
-    hb_heap_free(c->heap, pop(c, bin));
-    account(c, -1, -(long)bytes_of(bin));
+/* Gives the blocks of `bin` back to the heap but its `keep` newest (the
+ * likeliest in this core's cache); under the lock. */
+static void drain(hb_tcache *c, size_t bin, unsigned keep) {
+  if (c->counts[bin] <= keep) return;
+  void **link = &c->bins[bin];
+  for (unsigned i = 0; i < keep; i++) link = (void **)*link;
+  void *block = *link;
+  *link = NULL;
+  unsigned given = c->counts[bin] - keep;
+  c->counts[bin] = (uint8_t)keep;
+  account(c, -(long)given, -(long)(given * bytes_of(bin)));
+  for (void *next; block; block = next) {
+    next = ((void **)block)[0];
+    ((uintptr_t *)block)[1] = 0;
+    hb_heap_free(c->heap, block);
   }
 }
 
@@ -401,7 +419,7 @@ static int big_flush(hb_tcache *c, hb_heap *h) {
 
 /* Gives every block of the cache back to the heap; under the lock. */
 static void empty(hb_tcache *c) {
-  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, 0);
   big_flush(c, c->heap);
 }
 
@@ -437,14 +455,18 @@ int hb_tcache_release_held(hb_heap *h) {
    * them miss its next buffers and queue for the lock: git's cold pass
    * ran 1.3x glibc's, 1.0x without (docs/SBRK.md, "Threads: whose slots
    * go back"). The small blocks only of this thread, whose bins no
-   * other thread may touch. */
+   * other thread may touch, and not the TCACHE_GROW_KEEP newest of each
+   * size. */
   int others = others_big_bytes(h) >= (h->footprint_bytes >> TCACHE_OTHERS_SHARE_SHIFT);
   for (hb_tcache *other = registry; other; other = other->next_cache)
     if (other->heap == h && (other == c || others)) released |= big_flush(other, h);
-  if (c->state != CACHE_ACTIVE || c->heap != h || !atomic_load_explicit(&c->blocks, memory_order_relaxed))
-    return released;
-  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) drain(c, bin, UINT_MAX);
-  return 1;
+  if (c->state != CACHE_ACTIVE || c->heap != h) return released;
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++)
+    if (c->counts[bin] > TCACHE_GROW_KEEP) {
+      drain(c, bin, TCACHE_GROW_KEEP);
+      released = 1;
+    }
+  return released;
 }
 
 /* This thread's first use of its cache: it joins the registry and asks
