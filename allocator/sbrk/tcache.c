@@ -295,7 +295,8 @@ static int depot_holds(size_t bin, void *ptr) {
   return found;
 }
 
-/* Gives a batch's blocks back to the heap; under the heap's lock. */
+/* Gives a batch's blocks (or any list of cached blocks, linked the same
+ * way) back to the heap; under the heap's lock. */
 static void heap_free_batch(hb_heap *h, void *batch) {
   *next_batch(batch) = NULL;
   while (batch) {
@@ -350,21 +351,18 @@ static inline void *pop(hb_tcache *c, size_t bin) {
 }
 
 /* Gives the blocks of `bin` back to the heap but its `keep` newest (the
- * likeliest in this core's cache); under the lock. */
-static void drain(hb_tcache *c, size_t bin, unsigned keep) {
-  if (c->counts[bin] <= keep) return;
+ * likeliest in this core's cache); under the lock. How many it gave. */
+static unsigned drain(hb_tcache *c, size_t bin, unsigned keep) {
+  if (c->counts[bin] <= keep) return 0;
   void **link = &c->bins[bin];
   for (unsigned i = 0; i < keep; i++) link = (void **)*link;
-  void *block = *link;
+  void *rest = *link; /* linked as a batch is */
   *link = NULL;
   unsigned given = c->counts[bin] - keep;
   c->counts[bin] = (uint8_t)keep;
   account(c, -(long)given, -(long)(given * bytes_of(bin)));
-  for (void *next; block; block = next) {
-    next = ((void **)block)[0];
-    ((uintptr_t *)block)[1] = 0;
-    hb_heap_free(c->heap, block);
-  }
+  heap_free_batch(c->heap, rest);
+  return given;
 }
 
 /* Detaches the TCACHE_BATCH oldest blocks of a full bin (its newest,
@@ -461,11 +459,7 @@ int hb_tcache_release_held(hb_heap *h) {
   for (hb_tcache *other = registry; other; other = other->next_cache)
     if (other->heap == h && (other == c || others)) released |= big_flush(other, h);
   if (c->state != CACHE_ACTIVE || c->heap != h) return released;
-  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++)
-    if (c->counts[bin] > TCACHE_GROW_KEEP) {
-      drain(c, bin, TCACHE_GROW_KEEP);
-      released = 1;
-    }
+  for (size_t bin = 0; bin < TCACHE_CLASSES; bin++) released |= drain(c, bin, TCACHE_GROW_KEEP) != 0;
   return released;
 }
 

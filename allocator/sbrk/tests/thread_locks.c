@@ -258,7 +258,8 @@ static void grown_pages_faulted_in(void) {
   int filled = 0;
   for (size_t largest; filled < 64 && (largest = (size_t)hb_sbrk_test_stat(
                                             policy, HB_STAT_LARGEST_FREE_BYTES)) >= 4000;)
-    HB_CHECK((fillers[filled++] = policy->malloc(largest - 8)), "malloc(%zu)", largest - 8);
+    HB_CHECK((fillers[filled++] = policy->malloc(largest - HB_BLOCK_HEADER_BYTES)), "malloc(%zu)",
+             largest - HB_BLOCK_HEADER_BYTES);
   char *small = policy->malloc(4000);
   char *next_end = sbrk(0);
   HB_CHECK(small && next_end > end, "malloc(4000) did not grow the heap");
