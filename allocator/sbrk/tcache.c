@@ -561,8 +561,9 @@ static void refill(hb_tcache *c, hb_heap *h, size_t size, size_t bytes) {
   account(c, filled, (long)(filled * bytes));
 }
 
-void *hb_tcache_malloc(hb_heap *h, size_t size) {
-  if (single_threaded()) return hb_heap_malloc(h, size);
+/* The calls of a process with threads (tcache.h calls the heap itself
+ * before there is a second thread). */
+void *hb_tcache_malloc_threaded(hb_heap *h, size_t size) {
   size_t bytes = hb_block_bytes_for(size);
   hb_tcache *c;
   if (bytes && bytes <= TCACHE_BIG_MAX_BYTES && (c = my_cache(h))) {
@@ -599,12 +600,7 @@ static inline size_t cacheable_bytes(hb_heap *h, void *ptr) {
   return bytes;
 }
 
-void hb_tcache_free(hb_heap *h, void *ptr) {
-  if (!ptr) return;
-  if (single_threaded()) {
-    hb_heap_free(h, ptr);
-    return;
-  }
+void hb_tcache_free_threaded(hb_heap *h, void *ptr) {
   size_t bytes = cacheable_bytes(h, ptr);
   hb_tcache *c;
   if (bytes && (c = my_cache(h))) {
@@ -655,8 +651,7 @@ void hb_tcache_free(hb_heap *h, void *ptr) {
   unlock();
 }
 
-void *hb_tcache_calloc(hb_heap *h, size_t count, size_t size) {
-  if (single_threaded()) return hb_heap_calloc(h, count, size);
+void *hb_tcache_calloc_threaded(hb_heap *h, size_t count, size_t size) {
   size_t total;
   if (hb_calloc_bytes(count, size, &total)) return NULL;
   size_t bytes = hb_block_bytes_for(total);
@@ -673,9 +668,8 @@ void *hb_tcache_calloc(hb_heap *h, size_t count, size_t size) {
   return ptr;
 }
 
-void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
-  if (single_threaded()) return hb_heap_realloc(h, ptr, size);
-  if (!ptr) return hb_tcache_malloc(h, size);
+void *hb_tcache_realloc_threaded(hb_heap *h, void *ptr, size_t size) {
+  if (!ptr) return hb_tcache_malloc_threaded(h, size);
   /* A block that already has the size the heap would leave it at (it
    * splits off only a whole block: heap.c, shrink_in_place) stays. */
   size_t have = cacheable_bytes(h, ptr), bytes = hb_block_bytes_for(size);
@@ -687,7 +681,7 @@ void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
     void *moved = cached(c, bytes);
     if (moved) {
       memcpy(moved, ptr, (have < bytes ? have : bytes) - HB_BLOCK_HEADER_BYTES);
-      hb_tcache_free(h, ptr);
+      hb_tcache_free_threaded(h, ptr);
       return moved;
     }
   }
@@ -697,25 +691,22 @@ void *hb_tcache_realloc(hb_heap *h, void *ptr, size_t size) {
   return moved;
 }
 
-/* The calls that do not go through the cache: the heap under the lock,
- * or directly while the process has one thread. */
-#define LOCKED(type, call)      \
-  do {                          \
-    if (single_threaded()) return call; \
-    lock();                     \
-    type result = call;         \
-    unlock_heap(h);             \
-    return result;              \
-  } while (0)
-
-void *hb_tcache_aligned_alloc(hb_heap *h, size_t alignment, size_t size) {
-  LOCKED(void *, hb_heap_aligned_alloc(h, alignment, size));
+/* The calls that do not go through the cache: the heap under the lock. */
+void *hb_tcache_aligned_alloc_threaded(hb_heap *h, size_t alignment, size_t size) {
+  lock();
+  void *ptr = hb_heap_aligned_alloc(h, alignment, size);
+  unlock_heap(h);
+  return ptr;
 }
-size_t hb_tcache_usable_size(hb_heap *h, void *ptr) {
+
+size_t hb_tcache_usable_size_threaded(hb_heap *h, void *ptr) {
   /* An allocated block's size is read without the lock, as free reads it. */
-  size_t bytes = !single_threaded() && ptr ? cacheable_bytes(h, ptr) : 0;
+  size_t bytes = ptr ? cacheable_bytes(h, ptr) : 0;
   if (bytes) return bytes - HB_BLOCK_HEADER_BYTES;
-  LOCKED(size_t, hb_heap_usable_size(h, ptr));
+  lock();
+  bytes = hb_heap_usable_size(h, ptr);
+  unlock();
+  return bytes;
 }
 
 unsigned long hb_tcache_lock_acquisitions(void) {
