@@ -18,7 +18,7 @@
  * (hb_tcache_*_threaded, tcache.c). The test is inline so that a policy's
  * table entry is the test and a jump: with it inside the threaded bodies,
  * GCC saved six registers and made a stack frame before it, on every call
- * of a single-threaded program, 5-12% of sbrk's ns/op on the workloads of
+ * of a single-threaded program, up to 16% of sbrk's ns/op on the workloads of
  * small blocks (docs/SBRK.md, "The single-threaded path"). */
 void *hb_tcache_malloc_threaded(hb_heap *heap, size_t size);
 void hb_tcache_free_threaded(hb_heap *heap, void *ptr); /* ptr not NULL */
