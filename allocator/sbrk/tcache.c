@@ -729,6 +729,9 @@ unsigned long hb_tcache_depot_moves(void) {
 /* Cached blocks are free for the program: stat() moves them from the
  * heap's in-use figures to its free ones. */
 int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
+  /* No cache or depot holds a block before there is a second thread (the
+   * replay's instrumented pass asks after every op). */
+  if (single_threaded()) return hb_heap_stat(h, which, value);
   lock();
   int rc = hb_heap_stat(h, which, value);
   size_t blocks = 0, bytes = 0;
