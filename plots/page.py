@@ -97,7 +97,10 @@ def table(header, rows, cls=""):
         out.append("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row)
                    + "</tr>")
     out.append("</tbody></table>")
-    return "".join(out)
+    # In a box of its own that scrolls sideways: a table wider than the
+    # window (the overview, with six columns of words) does not run off
+    # the page's right edge.
+    return '<div class="tablewrap">' + "".join(out) + "</div>"
 
 
 def figure(chart):
@@ -168,7 +171,10 @@ def machines_section(sources):
     for row in rows:
         out.append("<tr>" + row[0] + "".join(f"<td>{c}</td>" for c in row[1:]) + "</tr>")
     out.append("</tbody></table>")
-    return "".join(out)
+    # In a box of its own that scrolls sideways: a table wider than the
+    # window (the overview, with six columns of words) does not run off
+    # the page's right edge.
+    return '<div class="tablewrap">' + "".join(out) + "</div>"
 
 
 def _input_cell(view, label):
@@ -309,7 +315,8 @@ def overview_table(view, label):
             if allocator == source.baseline:
                 row += ["baseline", ""]
             else:
-                row += [drawing.times(mean) if mean else "—", _verdicts(ratios) or "—"]
+                row += [drawing.times(mean) if mean else "—",
+                        f'<td class="words">{_verdicts(ratios) or "—"}</td>']
         row.append(fmt_pct(drawing.geomean([r["utilization"] for r in ok])))
         flagged = sum(1 for r in runs if r["flags"])
         row.append("—" if source.schema_version == 1 else
@@ -389,6 +396,7 @@ td.ok{color:#186a1d} td.bad{color:#b00000;font-weight:600} .na{color:#888}
 nav a{margin-right:1em} code{background:#f4f4f4;padding:0 .3em;overflow-wrap:anywhere}
 table.num td.words{text-align:left} .flag{color:#a65b00;font-weight:600} td.warn{color:#a65b00;font-weight:600}
 .flagnote{font-size:12px;color:#a65b00;margin:.2em 0}
+.tablewrap{overflow-x:auto;max-width:100%} td.words{white-space:normal;min-width:12em}
 .unclear{color:#555;font-style:italic;border-bottom:1px dotted #999}
 .note{background:#fff6e0;border-left:4px solid #d47500;padding:.3em .6em}
 """
