@@ -89,6 +89,13 @@ def swatch(allocator):
             f'{esc(allocator)}')
 
 
+def scrolling(table_html):
+    """A table in a box of its own that scrolls sideways: one wider than
+    the window (the overview, with six columns of words) does not run off
+    the page's right edge."""
+    return f'<div class="tablewrap">{table_html}</div>'
+
+
 def table(header, rows, cls=""):
     out = [f'<table class="{cls}"><thead><tr>']
     out += [f"<th>{h}</th>" for h in header]
@@ -97,10 +104,7 @@ def table(header, rows, cls=""):
         out.append("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row)
                    + "</tr>")
     out.append("</tbody></table>")
-    # In a box of its own that scrolls sideways: a table wider than the
-    # window (the overview, with six columns of words) does not run off
-    # the page's right edge.
-    return '<div class="tablewrap">' + "".join(out) + "</div>"
+    return scrolling("".join(out))
 
 
 def figure(chart):
@@ -171,10 +175,7 @@ def machines_section(sources):
     for row in rows:
         out.append("<tr>" + row[0] + "".join(f"<td>{c}</td>" for c in row[1:]) + "</tr>")
     out.append("</tbody></table>")
-    # In a box of its own that scrolls sideways: a table wider than the
-    # window (the overview, with six columns of words) does not run off
-    # the page's right edge.
-    return '<div class="tablewrap">' + "".join(out) + "</div>"
+    return scrolling("".join(out))
 
 
 def _input_cell(view, label):
