@@ -89,7 +89,6 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <sys/single_threaded.h>
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -152,9 +151,6 @@ static pthread_key_t exit_key; /* its destructor empties the exiting thread's ca
 static int exit_key_made;      /* pthread_key_create succeeded */
 static unsigned long lock_acquisitions; /* under the lock */
 
-static inline __attribute__((always_inline)) int single_threaded(void) {
-  return __libc_single_threaded;
-}
 /* The heap's lock: tried TCACHE_LOCK_SPINS times, a pause apart, before
  * the mutex puts the thread to sleep. What it guards is short (a search
  * and a split, or a batch of frees), so a thread that finds it held
@@ -705,7 +701,7 @@ size_t hb_tcache_usable_size_threaded(hb_heap *h, void *ptr) {
   if (bytes) return bytes - HB_BLOCK_HEADER_BYTES;
   lock();
   bytes = hb_heap_usable_size(h, ptr);
-  unlock();
+  unlock_heap(h);
   return bytes;
 }
 
@@ -731,7 +727,7 @@ unsigned long hb_tcache_depot_moves(void) {
 int hb_tcache_stat(hb_heap *h, hb_stat which, uint64_t *value) {
   /* No cache or depot holds a block before there is a second thread (the
    * replay's instrumented pass asks after every op). */
-  if (single_threaded()) return hb_heap_stat(h, which, value);
+  if (hb_tcache_single_threaded()) return hb_heap_stat(h, which, value);
   lock();
   int rc = hb_heap_stat(h, which, value);
   size_t blocks = 0, bytes = 0;

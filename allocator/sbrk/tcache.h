@@ -12,9 +12,14 @@
 
 #include <sys/single_threaded.h>
 
-/* While the process has one thread (glibc's __libc_single_threaded: it
- * is cleared in pthread_create, before the second thread exists, and never
- * set again), each call is the heap's own; after, the thread-safe path
+/* Whether the process has one thread: glibc's __libc_single_threaded,
+ * cleared in pthread_create before the second thread exists and never set
+ * again (why that suffices: tcache.c). */
+static inline __attribute__((always_inline)) int hb_tcache_single_threaded(void) {
+  return __libc_single_threaded;
+}
+
+/* While it has, each call is the heap's own; after, the thread-safe path
  * (hb_tcache_*_threaded, tcache.c). The test is inline so that a policy's
  * table entry is the test and a jump: with it inside the threaded bodies,
  * GCC saved six registers and made a stack frame before it, on every call
@@ -28,29 +33,29 @@ void *hb_tcache_aligned_alloc_threaded(hb_heap *heap, size_t alignment, size_t s
 size_t hb_tcache_usable_size_threaded(hb_heap *heap, void *ptr);
 
 static inline void *hb_tcache_malloc(hb_heap *heap, size_t size) {
-  if (__libc_single_threaded) return hb_heap_malloc(heap, size);
+  if (hb_tcache_single_threaded()) return hb_heap_malloc(heap, size);
   return hb_tcache_malloc_threaded(heap, size);
 }
 static inline void hb_tcache_free(hb_heap *heap, void *ptr) {
-  if (__libc_single_threaded)
+  if (hb_tcache_single_threaded())
     hb_heap_free(heap, ptr);
   else if (ptr)
     hb_tcache_free_threaded(heap, ptr);
 }
 static inline void *hb_tcache_realloc(hb_heap *heap, void *ptr, size_t size) {
-  if (__libc_single_threaded) return hb_heap_realloc(heap, ptr, size);
+  if (hb_tcache_single_threaded()) return hb_heap_realloc(heap, ptr, size);
   return hb_tcache_realloc_threaded(heap, ptr, size);
 }
 static inline void *hb_tcache_calloc(hb_heap *heap, size_t count, size_t size) {
-  if (__libc_single_threaded) return hb_heap_calloc(heap, count, size);
+  if (hb_tcache_single_threaded()) return hb_heap_calloc(heap, count, size);
   return hb_tcache_calloc_threaded(heap, count, size);
 }
 static inline void *hb_tcache_aligned_alloc(hb_heap *heap, size_t alignment, size_t size) {
-  if (__libc_single_threaded) return hb_heap_aligned_alloc(heap, alignment, size);
+  if (hb_tcache_single_threaded()) return hb_heap_aligned_alloc(heap, alignment, size);
   return hb_tcache_aligned_alloc_threaded(heap, alignment, size);
 }
 static inline size_t hb_tcache_usable_size(hb_heap *heap, void *ptr) {
-  if (__libc_single_threaded) return hb_heap_usable_size(heap, ptr);
+  if (hb_tcache_single_threaded()) return hb_heap_usable_size(heap, ptr);
   return hb_tcache_usable_size_threaded(heap, ptr);
 }
 /* Empties the calling thread's cache into the heap; under the lock (the
